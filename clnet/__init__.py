@@ -1,0 +1,18 @@
+"""clnet: an OpenCL-portable deep learning runtime that speaks PyTorch.
+
+``import clnet as torch`` runs PyTorch code for what clnet covers; see README.md for the list.
+"""
+from ._version import __version__
+from .errors import DeviceError, KernelBuildError
+from .dtypes import (bool_ as bool, dtype, float32, float64, get_default_dtype, int32, int64,
+                     set_default_dtype)
+from .dtypes import float32 as float, float64 as double, int32 as int, int64 as long  # noqa
+from .backend import (Device, default_device, device, devices, empty_cache, max_memory_allocated,
+                      memory_allocated, memory_reserved, memory_stats, reset_peak_memory_stats,
+                      set_default_device, synchronize)
+from .tensor import Size, Tensor
+from . import ops as _ops
+from .ops.creation import *  # noqa: F401,F403
+from .ops.views import *  # noqa: F401,F403
+
+is_tensor = lambda obj: isinstance(obj, Tensor)  # noqa: E731

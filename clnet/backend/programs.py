@@ -1,0 +1,111 @@
+"""Build each kernel family (one ``cl_kernels/<family>.cl`` file) once per (device, defines).
+
+Programs are kept for the life of the process in ``Device.programs``; across processes pyopencl's
+binary cache (keyed on source, included headers, options, device, driver and platform version)
+makes a second start fast, and where the driver caches builds itself pyopencl leaves it to the
+driver. Kernel objects are created once per program and launched through pyopencl's invoker with
+their scalar argument types set once.
+"""
+import importlib.util
+import os
+import threading
+
+import numpy as np
+import pyopencl as cl
+
+from ..errors import KernelBuildError
+
+_source_cache = {}
+_build_lock = threading.Lock()
+
+
+def kernel_dir():
+    """The folder holding the ``.cl`` files: ``clnet/cl_kernels`` when installed, else the repo's."""
+    spec = importlib.util.find_spec("clnet.cl_kernels")
+    if spec is not None and spec.submodule_search_locations:
+        for loc in spec.submodule_search_locations:
+            if os.path.isdir(loc):
+                return loc
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return os.path.join(here, "cl_kernels")
+
+
+def _source(family):
+    src = _source_cache.get(family)
+    if src is None:
+        path = os.path.join(kernel_dir(), family + ".cl")
+        try:
+            with open(path, encoding="utf-8") as f:
+                src = f.read()
+        except FileNotFoundError:
+            raise KernelBuildError(family, {}, f"kernel source {path} not found "
+                                   "(is clnet installed with its cl_kernels?)") from None
+        _source_cache[family] = src
+    return src
+
+
+def build_options(dev, defines):
+    major, minor = dev.opencl_c_version
+    # Our kernels are OpenCL C 1.2; ask for the device's own version up to 1.2 (2.x/3.0 compilers
+    # accept CL1.2, and 1.1-only devices get CL1.1).
+    std = "CL1.2" if (major, minor) >= (1, 2) else f"CL{major}.{minor}"
+    opts = [f"-cl-std={std}", "-I", kernel_dir()]
+    if dev.has_fp64:
+        opts.append("-DHAS_FP64=1")
+    for k, v in defines:
+        opts.append(f"-D{k}" if v is None else f"-D{k}={v}")
+    return opts
+
+
+class Program:
+    """A built program plus its kernels, each created once with its argument types set once."""
+
+    __slots__ = ("device", "family", "defines", "cl_program", "_kernels")
+
+    def __init__(self, dev, family, defines, cl_program):
+        self.device = dev
+        self.family = family
+        self.defines = defines
+        self.cl_program = cl_program
+        self._kernels = {}
+
+    def kernel(self, name, arg_types):
+        """The ``cl.Kernel`` ``name``; ``arg_types`` lists numpy scalar types, None for buffers."""
+        k = self._kernels.get(name)
+        if k is None:
+            try:
+                k = cl.Kernel(self.cl_program, name)
+            except cl.Error as e:
+                raise KernelBuildError(self.family, dict(self.defines),
+                                       f"kernel {name!r} is not in the program: {e}",
+                                       self.device.name) from None
+            k.set_scalar_arg_dtypes(arg_types)
+            self._kernels[name] = k
+        return k
+
+
+def get_program(dev, family, defines=()):
+    """The built program of ``family`` for ``dev`` with ``defines`` (a tuple of (name, value))."""
+    key = (family, defines)
+    prg = dev.programs.get(key)
+    if prg is not None:
+        return prg
+    with _build_lock:
+        prg = dev.programs.get(key)
+        if prg is not None:
+            return prg
+        src = _source(family)
+        opts = build_options(dev, defines)
+        try:
+            built = cl.Program(dev.context, src).build(options=opts)
+        except cl.Error as e:
+            log = getattr(e, "what", None)
+            raise KernelBuildError(family, dict(defines), str(log or e), dev.name) from None
+        prg = Program(dev, family, defines, built)
+        dev.programs[key] = prg
+    return prg
+
+
+# numpy scalar types for kernel arguments, by OpenCL C name
+CL_SCALAR = {"int": np.int32, "uint": np.uint32, "long": np.int64, "float": np.float32,
+             "double": np.float64, "uchar": np.uint8}

@@ -1,0 +1,15 @@
+"""The ops layer: one module per family. Each module lists the Tensor methods it provides in
+``TENSOR_METHODS``; they are attached to ``Tensor`` here, so tensor.py never imports ops."""
+from ..tensor import Tensor
+from . import copy, creation, views
+
+_FAMILIES = [copy, creation, views]
+
+
+def _install():
+    for mod in _FAMILIES:
+        for name, fn in getattr(mod, "TENSOR_METHODS", {}).items():
+            setattr(Tensor, name, fn)
+
+
+_install()

@@ -1,0 +1,112 @@
+"""Layout arithmetic shared by the op families: broadcasting, dimension collapsing, the `Strided`
+struct that strided kernels take (see cl_kernels/common.h), and 1-D launches."""
+import numpy as np
+
+from ..errors import DeviceError
+
+MAXD = 8
+MAXOPS = 4
+_INT32_LIMIT = 2 ** 31 - 1
+LOCAL_1D = 64   # one fixed work-group size: PoCL compiles each (kernel, local size) once
+
+
+def numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def broadcast_shapes(op, *shapes):
+    """numpy broadcasting; the error names the op and every shape."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = [1] * ndim
+    for s in shapes:
+        for i, d in enumerate(s):
+            j = ndim - len(s) + i
+            if d == out[j] or d == 1:
+                continue
+            if out[j] == 1:
+                out[j] = d
+            else:
+                raise ValueError(
+                    f"{op}: shapes {' and '.join(str(list(x)) for x in shapes)} cannot be "
+                    f"broadcast together (dimension {j - ndim} is {out[j]} vs {d})")
+    return tuple(out)
+
+
+def broadcast_strides(shape, t_shape, t_stride):
+    """Strides of a tensor seen at broadcast ``shape`` (0 where it is broadcast)."""
+    lead = len(shape) - len(t_shape)
+    out = [0] * lead
+    for d, (s, st) in enumerate(zip(t_shape, t_stride)):
+        out.append(0 if (s == 1 and shape[lead + d] != 1) else st)
+    return out
+
+
+def collapse(shape, strides_list):
+    """Drop size-1 dims and merge neighbours contiguous in every operand. Returns (shape, strides)."""
+    dims = [d for d, s in enumerate(shape) if s != 1]
+    if not dims:
+        return [1], [[0] for _ in strides_list]
+    new_shape = [shape[dims[0]]]
+    new_strides = [[st[dims[0]]] for st in strides_list]
+    for d in dims[1:]:
+        size = shape[d]
+        if all(ns[-1] == st[d] * size for ns, st in zip(new_strides, strides_list)):
+            new_shape[-1] *= size
+            for ns, st in zip(new_strides, strides_list):
+                ns[-1] = st[d]
+        else:
+            new_shape.append(size)
+            for ns, st in zip(new_strides, strides_list):
+                ns.append(st[d])
+    return new_shape, new_strides
+
+
+def strided_meta(op, shape, operands):
+    """Pack the `Strided` struct for ``operands`` = [(offset, strides_at_shape), ...], output first.
+
+    Returns an int32 array passed by value to ``*_n`` kernels."""
+    cshape, cstrides = collapse(list(shape), [list(st) for _, st in operands])
+    if len(cshape) > MAXD:
+        raise ValueError(f"{op}: strided kernels handle up to {MAXD} non-mergeable dimensions, "
+                         f"got shape {list(shape)}; call .contiguous() first")
+    m = np.zeros(1 + MAXD + MAXOPS + MAXOPS * MAXD, dtype=np.int32)
+    m[0] = len(cshape)
+    m[1:1 + len(cshape)] = cshape
+    for k, (off, _) in enumerate(operands):
+        m[1 + MAXD + k] = off
+    base = 1 + MAXD + MAXOPS
+    for k, st in enumerate(cstrides):
+        m[base + k * MAXD: base + k * MAXD + len(st)] = st
+    return m
+
+
+def check_index_range(op, *tensors):
+    for t in tensors:
+        extent = t._offset + sum((s - 1) * st for s, st in zip(t._shape, t._stride) if s > 0) + 1
+        if t.numel() > _INT32_LIMIT or extent > _INT32_LIMIT:
+            raise ValueError(f"{op}: tensors with 2**31 or more elements are not supported "
+                             f"(shape {list(t._shape)})")
+
+
+def same_device(op, *tensors):
+    dev = tensors[0]._storage.device
+    for t in tensors[1:]:
+        if t._storage.device is not dev:
+            raise DeviceError(
+                f"{op}: expected all tensors to be on the same device, but found at least two "
+                f"devices, {dev} and {t._storage.device}; move one with .to(device)")
+    return dev
+
+
+def launch_1d(dev, kernel, n, *args):
+    """Launch ``kernel`` over ``n`` work-items in work-groups of LOCAL_1D (the kernel bounds-checks)."""
+    local = LOCAL_1D if dev.max_work_group_size >= LOCAL_1D else dev.max_work_group_size
+    kernel(dev.queue, (((n + local - 1) // local) * local,), (local,), *args)
+
+
+def buf(t):
+    """The buffer to pass for tensor ``t`` (never None: empty tensors are not launched on)."""
+    return t._storage.buffer

@@ -1,0 +1,352 @@
+"""Views: new shapes/strides/offsets over the same storage, never a copy (except ``reshape`` of a
+layout no view can express, which copies like PyTorch's)."""
+import numpy as np
+
+from ..tensor import Size, Tensor, contiguous_strides
+from ._layout import numel
+from .copy import contiguous
+
+__all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "t", "transpose", "swapaxes",
+           "swapdims", "permute", "movedim", "narrow", "chunk", "split", "unbind", "select",
+           "broadcast_to", "as_strided"]
+
+
+def _view(t, shape, stride, offset):
+    return Tensor._make(t._storage, tuple(shape), tuple(stride), offset, t.dtype)
+
+
+def _infer_shape(t, shape, op):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list, Size)):
+        shape = tuple(shape[0])
+    shape = [int(s) for s in shape]
+    n = t.numel()
+    neg = [i for i, s in enumerate(shape) if s == -1]
+    if len(neg) > 1:
+        raise ValueError(f"{op}: only one dimension can be inferred (-1), got shape {shape}")
+    if neg:
+        known = numel([s for s in shape if s != -1])
+        if known == 0 or n % known:
+            raise ValueError(f"{op}: shape {shape} is invalid for input of size {n}")
+        shape[neg[0]] = n // known
+    if any(s < 0 for s in shape) or numel(shape) != n:
+        raise ValueError(f"{op}: shape {shape} is invalid for input of size {n} "
+                         f"(input shape {list(t._shape)})")
+    return tuple(shape)
+
+
+def _view_strides(old_shape, old_stride, new_shape):
+    """Strides for viewing (old_shape, old_stride) as new_shape, or None (PyTorch's computeStride)."""
+    if numel(old_shape) == 0:
+        return contiguous_strides(new_shape)
+    new_stride = [0] * len(new_shape)
+    view_d = len(new_shape) - 1
+    chunk_base_stride = old_stride[-1] if old_stride else 1
+    tensor_numel = 1
+    view_numel = 1
+    for tensor_d in range(len(old_shape) - 1, -1, -1):
+        tensor_numel *= old_shape[tensor_d]
+        if tensor_d == 0 or (old_shape[tensor_d - 1] != 1 and
+                             old_stride[tensor_d - 1] != tensor_numel * chunk_base_stride):
+            while view_d >= 0 and (view_numel < tensor_numel or new_shape[view_d] == 1):
+                new_stride[view_d] = view_numel * chunk_base_stride
+                view_numel *= new_shape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if tensor_d > 0:
+                chunk_base_stride = old_stride[tensor_d - 1]
+                tensor_numel = 1
+                view_numel = 1
+    if view_d != -1:
+        return None
+    return tuple(new_stride)
+
+
+def view(t, *shape):
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, Size, int, np.integer)):
+        raise TypeError(f"view(): expected a shape, got {shape[0]!r}")
+    shape = _infer_shape(t, shape, "view")
+    if not t._shape:
+        strides = contiguous_strides(shape)
+    else:
+        strides = _view_strides(t._shape, t._stride, shape)
+    if strides is None:
+        raise RuntimeError(
+            f"view size is not compatible with input tensor's size and stride (shape "
+            f"{list(t._shape)}, stride {list(t._stride)} -> {list(shape)}): at least one dimension "
+            "spans across two contiguous subspaces. Use .reshape(...) instead.")
+    return _view(t, shape, strides, t._offset)
+
+
+def reshape(t, *shape):
+    shape = _infer_shape(t, shape, "reshape")
+    strides = contiguous_strides(shape) if not t._shape else _view_strides(t._shape, t._stride, shape)
+    if strides is not None:
+        return _view(t, shape, strides, t._offset)
+    c = contiguous(t)
+    return _view(c, shape, contiguous_strides(shape), c._offset)
+
+
+def view_as(t, other):
+    return view(t, other._shape)
+
+
+def reshape_as(t, other):
+    return reshape(t, other._shape)
+
+
+def flatten(t, start_dim=0, end_dim=-1):
+    if not t._shape:
+        return reshape(t, 1)
+    s, e = t._wrap_dim(start_dim), t._wrap_dim(end_dim)
+    if s > e:
+        raise ValueError(f"flatten(): start_dim {start_dim} comes after end_dim {end_dim}")
+    shape = t._shape[:s] + (numel(t._shape[s:e + 1]),) + t._shape[e + 1:]
+    return reshape(t, shape)
+
+
+def unflatten(t, dim, sizes):
+    d = t._wrap_dim(dim)
+    sizes = list(sizes)
+    if -1 in sizes:
+        known = numel([s for s in sizes if s != -1])
+        sizes[sizes.index(-1)] = t._shape[d] // known if known else 0
+    if numel(sizes) != t._shape[d]:
+        raise ValueError(f"unflatten(): sizes {list(sizes)} don't multiply up to the size of "
+                         f"dim {dim} ({t._shape[d]}) of input shape {list(t._shape)}")
+    return view(t, t._shape[:d] + tuple(sizes) + t._shape[d + 1:])
+
+
+def squeeze(t, dim=None):
+    if dim is None:
+        keep = [i for i, s in enumerate(t._shape) if s != 1]
+    else:
+        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+        drop = {t._wrap_dim(d) for d in dims} if t._shape else set()
+        keep = [i for i, s in enumerate(t._shape) if not (i in drop and s == 1)]
+    return _view(t, [t._shape[i] for i in keep], [t._stride[i] for i in keep], t._offset)
+
+
+def unsqueeze(t, dim):
+    d = t._wrap_dim(dim, len(t._shape) + 1)
+    shape = list(t._shape)
+    stride = list(t._stride)
+    new_stride = shape[d] * stride[d] if d < len(shape) else 1
+    shape.insert(d, 1)
+    stride.insert(d, new_stride)
+    return _view(t, shape, stride, t._offset)
+
+
+def transpose(t, dim0, dim1):
+    if not t._shape:
+        return t
+    a, b = t._wrap_dim(dim0), t._wrap_dim(dim1)
+    shape, stride = list(t._shape), list(t._stride)
+    shape[a], shape[b] = shape[b], shape[a]
+    stride[a], stride[b] = stride[b], stride[a]
+    return _view(t, shape, stride, t._offset)
+
+
+swapaxes = swapdims = transpose
+
+
+def t(x):
+    if x.dim() > 2:
+        raise ValueError(f"t() expects a tensor with <= 2 dimensions, but got {x.dim()}D "
+                         f"(shape {list(x._shape)}); use transpose(dim0, dim1) or mT")
+    return transpose(x, 0, 1) if x.dim() == 2 else x
+
+
+def permute(t, *dims):
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    if len(dims) != t.dim():
+        raise ValueError(f"permute(): number of dims {len(dims)} doesn't match the input's "
+                         f"{t.dim()} (shape {list(t._shape)})")
+    d = [t._wrap_dim(x) for x in dims]
+    if sorted(d) != list(range(t.dim())):
+        raise ValueError(f"permute(): dims {list(dims)} are not a permutation of 0..{t.dim() - 1}")
+    return _view(t, [t._shape[i] for i in d], [t._stride[i] for i in d], t._offset)
+
+
+def movedim(t, source, destination):
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    src = [t._wrap_dim(s) for s in src]
+    dst = [t._wrap_dim(s) for s in dst]
+    order = [None] * t.dim()
+    for s, d in zip(src, dst):
+        order[d] = s
+    rest = iter(i for i in range(t.dim()) if i not in src)
+    order = [o if o is not None else next(rest) for o in order]
+    return permute(t, order)
+
+
+def expand(t, *sizes):
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list, Size)):
+        sizes = tuple(sizes[0])
+    if len(sizes) < t.dim():
+        raise ValueError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or "
+                         f"equal to the number of dimensions in the tensor ({t.dim()})")
+    lead = len(sizes) - t.dim()
+    shape, stride = [], []
+    for i, s in enumerate(sizes):
+        if i < lead:
+            if s < 0:
+                raise ValueError(f"expand: -1 is not allowed in a leading, non-existing dimension")
+            shape.append(s)
+            stride.append(0)
+            continue
+        cur, st = t._shape[i - lead], t._stride[i - lead]
+        if s == -1 or s == cur:
+            shape.append(cur)
+            stride.append(st)
+        elif cur == 1:
+            shape.append(s)
+            stride.append(0)
+        else:
+            raise ValueError(f"expand: the expanded size of the tensor ({s}) must match the "
+                             f"existing size ({cur}) at non-singleton dimension {i}. Target sizes: "
+                             f"{list(sizes)}. Tensor sizes: {list(t._shape)}")
+    return _view(t, shape, stride, t._offset)
+
+
+def expand_as(t, other):
+    return expand(t, other._shape)
+
+
+def broadcast_to(t, shape):
+    return expand(t, tuple(shape))
+
+
+def narrow(t, dim, start, length):
+    d = t._wrap_dim(dim)
+    size = t._shape[d]
+    start = int(start)
+    if start < 0:
+        start += size
+    if start < 0 or length < 0 or start + length > size:
+        raise IndexError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size "
+                         f"({size}) of dim {dim}")
+    shape = list(t._shape)
+    shape[d] = length
+    return _view(t, shape, t._stride, t._offset + start * t._stride[d])
+
+
+def select(t, dim, index):
+    d = t._wrap_dim(dim)
+    size = t._shape[d]
+    i = int(index)
+    if i < -size or i >= size:
+        raise IndexError(f"index {index} is out of bounds for dimension {dim} with size {size}")
+    i %= size
+    return _view(t, t._shape[:d] + t._shape[d + 1:], t._stride[:d] + t._stride[d + 1:],
+                 t._offset + i * t._stride[d])
+
+
+def split(t, split_size_or_sections, dim=0):
+    d = t._wrap_dim(dim)
+    size = t._shape[d]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        step = int(split_size_or_sections)
+        if step <= 0 and size:
+            raise ValueError(f"split(): split_size must be positive, got {step}")
+        sizes = [min(step, size - i) for i in range(0, size, step)] if size else [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != size:
+            raise ValueError(f"split(): sections {sizes} don't sum to the size of dim {dim} "
+                             f"({size}) of shape {list(t._shape)}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(narrow(t, d, start, s))
+        start += s
+    return tuple(out)
+
+
+def chunk(t, chunks, dim=0):
+    if chunks <= 0:
+        raise ValueError(f"chunk(): chunks must be positive, got {chunks}")
+    size = t._shape[t._wrap_dim(dim)]
+    step = -(-size // chunks) if size else 1
+    return split(t, step, dim)
+
+
+def unbind(t, dim=0):
+    d = t._wrap_dim(dim)
+    return tuple(select(t, d, i) for i in range(t._shape[d]))
+
+
+def as_strided(t, size, stride, storage_offset=None):
+    off = t._offset if storage_offset is None else int(storage_offset)
+    return _view(t, tuple(size), tuple(stride), off)
+
+
+def _is_advanced(x):
+    return isinstance(x, (Tensor, list, np.ndarray)) or (
+        isinstance(x, (bool, np.bool_)))
+
+
+def basic_index(t, idx):
+    """Integer, slice, None and Ellipsis indexing as a view; None if the index is advanced."""
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    if any(_is_advanced(x) for x in idx):
+        return None
+    n_ell = sum(1 for x in idx if x is Ellipsis)
+    if n_ell > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    consumed = sum(1 for x in idx if x is not None and x is not Ellipsis)
+    if consumed > t.dim():
+        raise IndexError(f"too many indices for tensor of dimension {t.dim()} "
+                         f"(shape {list(t._shape)}, {consumed} indices)")
+    if n_ell:
+        i = idx.index(Ellipsis)
+        idx = idx[:i] + (slice(None),) * (t.dim() - consumed) + idx[i + 1:]
+    shape, stride, offset = [], [], t._offset
+    d = 0
+    for x in idx:
+        if x is None:
+            shape.append(1)
+            stride.append(0)
+            continue
+        size, st = t._shape[d], t._stride[d]
+        if isinstance(x, slice):
+            step = 1 if x.step is None else int(x.step)
+            if step <= 0:
+                raise ValueError("step must be greater than zero (negative steps are not "
+                                 "supported, as in PyTorch; use flip)")
+            start, stop, step = slice(x.start, x.stop, step).indices(size)
+            n = max(0, -(-(stop - start) // step))
+            shape.append(n)
+            stride.append(st * step)
+            offset += start * st if n else 0
+        else:
+            i = int(x)
+            if i < -size or i >= size:
+                raise IndexError(f"index {i} is out of bounds for dimension {d} with size {size}")
+            offset += (i % size) * st
+        d += 1
+    shape.extend(t._shape[d:])
+    stride.extend(t._stride[d:])
+    return _view(t, shape, stride, offset)
+
+
+def getitem(t, idx):
+    v = basic_index(t, idx)
+    if v is not None:
+        return v
+    from .index import advanced_getitem
+    return advanced_getitem(t, idx)
+
+
+TENSOR_METHODS = {
+    "view": view, "view_as": view_as, "reshape": reshape, "reshape_as": reshape_as,
+    "flatten": flatten, "unflatten": unflatten, "squeeze": squeeze, "unsqueeze": unsqueeze,
+    "t": t, "transpose": transpose, "swapaxes": swapaxes, "swapdims": swapdims,
+    "permute": permute, "movedim": movedim, "expand": expand, "expand_as": expand_as,
+    "broadcast_to": broadcast_to, "narrow": narrow, "select": select, "split": split,
+    "chunk": chunk, "unbind": unbind, "as_strided": as_strided, "__getitem__": getitem,
+    "T": property(lambda self: permute(self, list(range(self.dim()))[::-1])),
+    "mT": property(lambda self: transpose(self, -2, -1)),
+}

@@ -1,0 +1,267 @@
+"""Tensor: a device buffer + dtype + shape + strides (in elements) + offset.
+
+The class holds the data layout and host-side conveniences only; every computation lives in
+``clnet/ops`` and is attached as a method there (``ops/__init__.py``), so this file never imports
+the ops layer.
+"""
+import numpy as np
+
+from . import dtypes
+from .backend import devices as _dev
+from .backend.memory import allocate
+
+
+class Size(tuple):
+    """``clnet.Size``: a tuple of ints, printed like ``torch.Size``."""
+
+    def __repr__(self):
+        return f"clnet.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+class Storage:
+    """A device buffer shared by a tensor and all its views, with the views' shared version."""
+
+    __slots__ = ("buffer", "device", "nbytes", "version", "__weakref__")
+
+    def __init__(self, device, nbytes):
+        self.device = device
+        self.nbytes = nbytes
+        self.buffer = allocate(device, nbytes)
+        self.version = 0
+
+
+def contiguous_strides(shape):
+    strides = []
+    acc = 1
+    for s in reversed(shape):
+        strides.append(acc)
+        acc *= max(s, 1)
+    return tuple(reversed(strides))
+
+
+def _numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+class Tensor:
+    __slots__ = ("_storage", "_shape", "_stride", "_offset", "dtype", "requires_grad", "grad",
+                 "grad_fn", "_grad_state", "__weakref__")
+
+    # ------------------------------------------------------------------ construction
+    def __new__(cls, *args, device=None, dtype=None, requires_grad=False):
+        # ``Tensor(*sizes)`` is an uninitialised tensor, ``Tensor(data)`` copies data (PyTorch's
+        # legacy constructor); both give the default float dtype.
+        from .ops.creation import tensor as _tensor  # the ops layer builds data tensors
+        dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
+        if len(args) == 0:
+            sizes = (0,)
+        elif len(args) == 1 and isinstance(args[0], Size):
+            sizes = tuple(args[0])
+        elif all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
+            sizes = tuple(int(a) for a in args)
+        elif len(args) == 1:
+            return _tensor(args[0], dtype=dt, device=device, requires_grad=requires_grad)
+        else:
+            raise TypeError(f"Tensor(): expected sizes (ints) or one data argument, got {args!r}")
+        t = Tensor._empty(sizes, dt, _dev.device(device))
+        t.requires_grad = requires_grad
+        return t
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    @staticmethod
+    def _make(storage, shape, stride, offset, dt):
+        """Wrap a layout around a storage (no copy, no checks): the ops layer's constructor."""
+        t = object.__new__(Tensor)
+        t._storage = storage
+        t._shape = shape
+        t._stride = stride
+        t._offset = offset
+        t.dtype = dt
+        t.requires_grad = False
+        t.grad = None
+        t.grad_fn = None
+        t._grad_state = None
+        return t
+
+    @staticmethod
+    def _empty(shape, dt, device):
+        shape = tuple(shape)
+        for s in shape:
+            if s < 0:
+                raise ValueError(f"negative dimension in size {list(shape)}")
+        if dt is dtypes.float64 and not device.has_fp64:
+            raise TypeError(f"float64 is not supported on {device} ({device.name}): the device "
+                            "does not report cl_khr_fp64; use float32")
+        storage = Storage(device, _numel(shape) * dt.itemsize)
+        return Tensor._make(storage, shape, contiguous_strides(shape), 0, dt)
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def shape(self):
+        return Size(self._shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._shape)
+        return self._shape[self._wrap_dim(dim)]
+
+    def stride(self, dim=None):
+        if dim is None:
+            return self._stride
+        return self._stride[self._wrap_dim(dim)]
+
+    def storage_offset(self):
+        return self._offset
+
+    def dim(self):
+        return len(self._shape)
+
+    ndim = property(dim)
+
+    def ndimension(self):
+        return len(self._shape)
+
+    def numel(self):
+        return _numel(self._shape)
+
+    nelement = numel
+
+    def element_size(self):
+        return self.dtype.itemsize
+
+    @property
+    def itemsize(self):
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self):
+        return self.numel() * self.dtype.itemsize
+
+    @property
+    def device(self):
+        return self._storage.device
+
+    @property
+    def is_cuda(self):
+        return False
+
+    @property
+    def is_cpu(self):
+        return self._storage.device.kind == "CPU"
+
+    def is_floating_point(self):
+        return self.dtype.is_floating_point
+
+    def is_contiguous(self, memory_format=None):
+        expected = 1
+        for s, st in zip(reversed(self._shape), reversed(self._stride)):
+            if s != 1 and st != expected:
+                return False
+            expected *= s
+        return True
+
+    @property
+    def _version(self):
+        return self._storage.version
+
+    def _bump_version(self):
+        self._storage.version += 1
+
+    def _wrap_dim(self, dim, ndim=None):
+        n = len(self._shape) if ndim is None else ndim
+        lo, hi = (-1, 0) if n == 0 else (-n, n - 1)
+        if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+            raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+        if dim < lo or dim > hi:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], "
+                             f"but got {dim})")
+        return int(dim) % max(n, 1)
+
+    # ------------------------------------------------------------------ host side
+    def numpy(self, *, force=False):
+        """A numpy copy of the data (waits for the device: a host round trip).
+
+        Unlike PyTorch this also works on tensors that require grad (the copy is detached)."""
+        src = self if self.is_contiguous() else self.contiguous()
+        out = np.empty(self._shape, dtype=self.dtype.np)
+        if out.size:
+            import pyopencl as cl
+            cl.enqueue_copy(src.device.queue, out, src._storage.buffer,
+                            src_offset=src._offset * self.dtype.itemsize, is_blocking=True)
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def item(self):
+        if self.numel() != 1:
+            raise ValueError(f"a Tensor with {self.numel()} elements cannot be converted to "
+                             "Scalar (item() needs exactly one element)")
+        return self.reshape(()).numpy().item() if self._shape else self.numpy().item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def __len__(self):
+        if not self._shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self._shape[0]
+
+    def __iter__(self):
+        if not self._shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._shape[0]))
+
+    def __bool__(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self.numel()} values is ambiguous")
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.dtype.is_floating_point or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        from ._format import format_tensor
+        return format_tensor(self)
+
+    __str__ = __repr__
+
+    def __format__(self, spec):
+        if self.dim() == 0:
+            return format(self.item(), spec)
+        return repr(self)
+
+    def __reduce_ex__(self, proto):
+        raise TypeError("clnet tensors are not pickled (a loaded pickle can run code); use "
+                        "clnet.save / clnet.load, or .numpy()")
+
+    # ------------------------------------------------------------------ PyTorch-style type helpers
+    def type(self, dtype=None):
+        if dtype is None:
+            return {"float32": "clnet.FloatTensor", "float64": "clnet.DoubleTensor",
+                    "int32": "clnet.IntTensor", "int64": "clnet.LongTensor",
+                    "bool": "clnet.BoolTensor"}[self.dtype.name]
+        return self.to(dtype)
