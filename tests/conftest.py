@@ -1,0 +1,26 @@
+"""Shared test setup: a hypothesis profile sized for PoCL on a 2-core machine, and the device.
+
+The whole suite runs against any device: ``CLNET_DEVICE=nvidia pytest``.
+"""
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "default", max_examples=int(os.environ.get("CLNET_HYPOTHESIS_EXAMPLES", "20")), deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile("default")
+
+
+@pytest.fixture(scope="session")
+def dev():
+    import clnet
+    return clnet.default_device()
+
+
+@pytest.fixture
+def rng(request):
+    # a per-test seed derived from its name: reproducible, different across tests
+    return np.random.default_rng(abs(hash(request.node.nodeid)) % (2 ** 32))
