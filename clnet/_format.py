@@ -9,17 +9,20 @@ _EDGE = 3
 
 
 def _float_formatter(values):
+    """PyTorch's float printing: integer-valued -> '1.', a wide range -> scientific, else 4
+    decimals; every element padded to one width."""
     finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return lambda x: _special(x) or f"{x:.4f}"
-    amax = np.abs(finite).max()
-    nonzero = np.abs(finite[finite != 0])
-    amin = nonzero.min() if nonzero.size else 0.0
-    if np.all(finite == np.round(finite)) and amax < 1e8:
-        return lambda x: _special(x) or f"{x:.0f}."
-    if amax >= 1e8 or (amin and amin < 1e-4) or (amin and amax / amin > 1e6):
-        return lambda x: _special(x) or f"{x:.4e}"
-    return lambda x: _special(x) or f"{x:.4f}"
+    fmt = "{:.4f}"
+    if finite.size:
+        amax = np.abs(finite).max()
+        nonzero = np.abs(finite[finite != 0])
+        amin = nonzero.min() if nonzero.size else 0.0
+        if np.all(finite == np.round(finite)):
+            fmt = "{:.0f}." if amax < 1e8 else "{:.4e}"
+        elif amax >= 1e8 or (amin and amin < 1e-4) or (amin and amax / amin > 1000):
+            fmt = "{:.4e}"
+    width = max((len(_special(v) or fmt.format(v)) for v in values), default=0)
+    return lambda x: (_special(x) or fmt.format(x)).rjust(width)
 
 
 def _special(x):

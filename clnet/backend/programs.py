@@ -99,8 +99,8 @@ def get_program(dev, family, defines=()):
         try:
             built = cl.Program(dev.context, src).build(options=opts)
         except cl.Error as e:
-            log = getattr(e, "what", None)
-            raise KernelBuildError(family, dict(defines), str(log or e), dev.name) from None
+            # pyopencl's message carries the compiler's build log
+            raise KernelBuildError(family, dict(defines), str(e), dev.name) from None
         prg = Program(dev, family, defines, built)
         dev.programs[key] = prg
     return prg

@@ -1,0 +1,278 @@
+/* Elementwise ops: unary, binary and ternary, for one compute type T per program.
+ *
+ * Build with -DT=<float|double|int|long|uchar> and one of -DIS_FLOAT / -DIS_INT / -DIS_BOOL.
+ * Every op NAME gets two kernels:
+ *   NAME_c : contiguous operands; each work-item handles VW consecutive elements. Loads are
+ *            scalar (any alignment), the result is stored as one vector when the output is
+ *            VW-aligned: on PoCL this is the fastest form (vloadN/vstoreN are calls there).
+ *   NAME_n : any strides and broadcasting through the `Strided` struct (operand 0 = output).
+ * Binary kernels take a `mode`: 0 tensor-tensor, 1 tensor-scalar (b = sb), 2 scalar-tensor
+ * (a = sa), so `x + 1` and `2 - x` need no scalar tensor. Unary kernels take two parameters
+ * p0, p1 (slopes, bounds, beta...) so parametrised activations share the scheme.
+ */
+#include "common.h"
+
+#define VW 4
+#define TV CAT(T, 4)
+
+/* ------------------------------------------------------------------ kernel generators */
+
+#define UNARY(NAME, TO, EXPR)                                                              \
+inline TO op_##NAME(T x, T p0, T p1) { return (EXPR); }                                     \
+__kernel void NAME##_c(int n, __global const T* a, int aoff, __global TO* o, int ooff,     \
+                       T p0, T p1) {                                                        \
+    int base = get_global_id(0) * VW;                                                       \
+    if (base >= n) return;                                                                  \
+    a += aoff; o += ooff;                                                                   \
+    if (base + VW <= n && (ooff & (VW - 1)) == 0) {                                         \
+        CAT(TO, 4) r;                                                                       \
+        r.s0 = op_##NAME(a[base], p0, p1);     r.s1 = op_##NAME(a[base + 1], p0, p1);          \
+        r.s2 = op_##NAME(a[base + 2], p0, p1); r.s3 = op_##NAME(a[base + 3], p0, p1);          \
+        *(__global CAT(TO, 4)*)(o + base) = r;                                              \
+    } else {                                                                                \
+        int end = min(base + VW, n);                                                        \
+        for (int i = base; i < end; ++i) o[i] = op_##NAME(a[i], p0, p1);                     \
+    }                                                                                       \
+}                                                                                           \
+__kernel void NAME##_n(int n, __global const T* a, __global TO* o, T p0, T p1, Strided m) { \
+    int i = get_global_id(0);                                                               \
+    if (i >= n) return;                                                                     \
+    int off[2];                                                                             \
+    STRIDED_OFFSETS(m, i, 2, off);                                                          \
+    o[off[0]] = op_##NAME(a[off[1]], p0, p1);                                                \
+}
+
+#define BINARY(NAME, TO, EXPR)                                                             \
+inline TO op_##NAME(T x, T y) { return (EXPR); }                                            \
+__kernel void NAME##_c(int n, __global const T* a, int aoff, __global const T* b, int boff,\
+                       T sa, T sb, __global TO* o, int ooff, int mode) {                   \
+    int base = get_global_id(0) * VW;                                                       \
+    if (base >= n) return;                                                                  \
+    a += aoff; b += boff; o += ooff;                                                        \
+    if (base + VW <= n && (ooff & (VW - 1)) == 0) {                                         \
+        TV x = mode == 2 ? (TV)(sa) : (TV)(a[base], a[base + 1], a[base + 2], a[base + 3]); \
+        TV y = mode == 1 ? (TV)(sb) : (TV)(b[base], b[base + 1], b[base + 2], b[base + 3]); \
+        CAT(TO, 4) r;                                                                       \
+        r.s0 = op_##NAME(x.s0, y.s0); r.s1 = op_##NAME(x.s1, y.s1);                           \
+        r.s2 = op_##NAME(x.s2, y.s2); r.s3 = op_##NAME(x.s3, y.s3);                           \
+        *(__global CAT(TO, 4)*)(o + base) = r;                                              \
+    } else {                                                                                \
+        int end = min(base + VW, n);                                                        \
+        for (int i = base; i < end; ++i)                                                    \
+            o[i] = op_##NAME(mode == 2 ? sa : a[i], mode == 1 ? sb : b[i]);                  \
+    }                                                                                       \
+}                                                                                           \
+__kernel void NAME##_n(int n, __global const T* a, __global const T* b, T sa, T sb,        \
+                       __global TO* o, int mode, Strided m) {                               \
+    int i = get_global_id(0);                                                               \
+    if (i >= n) return;                                                                     \
+    int off[3];                                                                             \
+    STRIDED_OFFSETS(m, i, 3, off);                                                          \
+    o[off[0]] = op_##NAME(mode == 2 ? sa : a[off[1]], mode == 1 ? sb : b[off[2]]);           \
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+#ifdef IS_FLOAT
+/* NaN-propagating max/min, as torch.maximum/minimum (fmax/fmin drop NaNs). */
+inline T nan_max(T x, T y) { return isnan(x) ? x : (isnan(y) ? y : (x > y ? x : y)); }
+inline T nan_min(T x, T y) { return isnan(x) ? x : (isnan(y) ? y : (x < y ? x : y)); }
+/* numpy's floor_divide and remainder for floats (Python semantics, exact near integers). */
+inline T py_floordiv(T a, T b) {
+    if (b == 0) return a / b;
+    T mod = fmod(a, b);
+    T div = (a - mod) / b;
+    if (mod != 0 && ((b < 0) != (mod < 0))) div -= 1;
+    T fl = floor(div);
+    if (div - fl > (T)0.5) fl += 1;
+    return div == 0 ? copysign((T)0, a / b) : fl;
+}
+inline T py_mod(T a, T b) {
+    T r = fmod(a, b);
+    if (r != 0 && ((b < 0) != (r < 0))) r += b;
+    else if (r == 0) r = copysign((T)0, b);
+    return r;
+}
+inline T h_sign(T x) { return isnan(x) ? x : (T)((x > 0) - (x < 0)); }
+inline T h_softplus(T x, T beta, T threshold) {
+    return x * beta > threshold ? x : log1p(exp(x * beta)) / beta;
+}
+inline T h_gelu_tanh(T x) {
+    const T k = (T)0.7978845608028654; /* sqrt(2/pi) */
+    return (T)0.5 * x * ((T)1 + tanh(k * (x + (T)0.044715 * x * x * x)));
+}
+inline T h_logsigmoid(T x) { return x < 0 ? x - log1p(exp(x)) : -log1p(exp(-x)); }
+#endif
+
+#if defined(IS_INT)
+/* Integer division never traps: x/0 gives 0 (PyTorch raises; a kernel cannot) and MIN/-1 wraps. */
+inline T int_div_trunc(T x, T y) { return y == 0 ? 0 : (y == -1 ? -x : x / y); }
+inline T int_floordiv(T x, T y) {
+    if (y == 0) return 0;
+    if (y == -1) return -x;
+    T q = x / y;
+    return ((x % y != 0) && ((x < 0) != (y < 0))) ? q - 1 : q;
+}
+inline T int_mod(T x, T y) {
+    if (y == 0 || y == -1) return 0;
+    T r = x % y;
+    return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;
+}
+inline T int_pow(T base, T e) {
+    if (e < 0) return base == 1 ? 1 : (base == -1 ? ((e & 1) ? -1 : 1) : 0);
+    T r = 1;
+    while (e) { if (e & 1) r *= base; base *= base; e >>= 1; }
+    return r;
+}
+#endif
+
+/* ------------------------------------------------------------------ ops for every type */
+
+BINARY(eq, uchar, x == y)
+BINARY(ne, uchar, x != y)
+BINARY(lt, uchar, x < y)
+BINARY(le, uchar, x <= y)
+BINARY(gt, uchar, x > y)
+BINARY(ge, uchar, x >= y)
+UNARY(logical_not, uchar, x == 0)
+
+/* ------------------------------------------------------------------ numeric ops (not bool) */
+
+#ifndef IS_BOOL
+BINARY(add, T, x + y)
+BINARY(sub, T, x - y)
+BINARY(mul, T, x * y)
+UNARY(neg, T, -x)
+UNARY(square, T, x * x)
+UNARY(clamp, T, x < p0 ? p0 : (x > p1 ? p1 : x))
+UNARY(relu, T, x < 0 ? (T)0 : x)
+UNARY(affine, T, x * p0 + p1)
+#endif
+
+#ifdef IS_FLOAT
+BINARY(div, T, x / y)
+BINARY(floordiv, T, py_floordiv(x, y))
+BINARY(remainder, T, py_mod(x, y))
+BINARY(fmod, T, fmod(x, y))
+BINARY(pow, T, pow(x, y))
+BINARY(maximum, T, nan_max(x, y))
+BINARY(minimum, T, nan_min(x, y))
+BINARY(fmax, T, fmax(x, y))
+BINARY(fmin, T, fmin(x, y))
+BINARY(atan2, T, atan2(x, y))
+BINARY(hypot, T, hypot(x, y))
+BINARY(copysign, T, copysign(x, y))
+BINARY(div_trunc, T, trunc(x / y))
+
+UNARY(abs, T, fabs(x))
+UNARY(sign, T, h_sign(x))
+UNARY(exp, T, exp(x))
+UNARY(exp2, T, exp2(x))
+UNARY(expm1, T, expm1(x))
+UNARY(log, T, log(x))
+UNARY(log2, T, log2(x))
+UNARY(log10, T, log10(x))
+UNARY(log1p, T, log1p(x))
+UNARY(sqrt, T, sqrt(x))
+UNARY(rsqrt, T, rsqrt(x))
+UNARY(reciprocal, T, (T)1 / x)
+UNARY(sin, T, sin(x))
+UNARY(cos, T, cos(x))
+UNARY(tan, T, tan(x))
+UNARY(asin, T, asin(x))
+UNARY(acos, T, acos(x))
+UNARY(atan, T, atan(x))
+UNARY(sinh, T, sinh(x))
+UNARY(cosh, T, cosh(x))
+UNARY(tanh, T, tanh(x))
+UNARY(asinh, T, asinh(x))
+UNARY(acosh, T, acosh(x))
+UNARY(atanh, T, atanh(x))
+UNARY(erf, T, erf(x))
+UNARY(erfc, T, erfc(x))
+UNARY(lgamma, T, lgamma(x))
+UNARY(floor, T, floor(x))
+UNARY(ceil, T, ceil(x))
+UNARY(round, T, rint(x))
+UNARY(trunc, T, trunc(x))
+UNARY(frac, T, x - trunc(x))
+UNARY(sigmoid, T, (T)1 / ((T)1 + exp(-x)))
+UNARY(logsigmoid, T, h_logsigmoid(x))
+UNARY(leaky_relu, T, x < 0 ? x * p0 : x)
+UNARY(elu, T, x > 0 ? x : p0 * expm1(x))                       /* p0 = alpha */
+UNARY(celu, T, x > 0 ? x : p0 * expm1(x / p0))
+UNARY(selu, T, (T)1.0507009873554804934193349852946 *
+               (x > 0 ? x : (T)1.6732632423543772848170429916717 * expm1(x)))
+UNARY(gelu, T, (T)0.5 * x * ((T)1 + erf(x * (T)0.7071067811865476)))
+UNARY(gelu_tanh, T, h_gelu_tanh(x))
+UNARY(silu, T, x / ((T)1 + exp(-x)))
+UNARY(mish, T, x * tanh(h_softplus(x, (T)1, (T)20)))
+UNARY(softplus, T, h_softplus(x, p0, p1))                      /* p0 = beta, p1 = threshold */
+UNARY(softsign, T, x / ((T)1 + fabs(x)))
+UNARY(hardsigmoid, T, x <= (T)-3 ? (T)0 : (x >= (T)3 ? (T)1 : x / (T)6 + (T)0.5))
+UNARY(hardswish, T, x <= (T)-3 ? (T)0 : (x >= (T)3 ? x : x * (x + (T)3) / (T)6))
+UNARY(threshold, T, x > p0 ? x : p1)
+UNARY(nan_to_num, T, isnan(x) ? (T)0 : (isinf(x) ? (x > 0 ? p1 : p0) : x))  /* p0/p1 = -inf/+inf */
+UNARY(isnan, uchar, isnan(x))
+UNARY(isinf, uchar, isinf(x))
+UNARY(isfinite, uchar, isfinite(x))
+UNARY(signbit, uchar, signbit(x))
+UNARY(pow_scalar, T, pow(x, p0))                               /* x ** p0 with p0 = 2 -> x*x */
+#endif
+
+#ifdef IS_INT
+BINARY(floordiv, T, int_floordiv(x, y))
+BINARY(div_trunc, T, int_div_trunc(x, y))
+BINARY(remainder, T, int_mod(x, y))
+BINARY(fmod, T, (y == 0 || y == -1) ? 0 : x % y)
+BINARY(pow, T, int_pow(x, y))
+BINARY(maximum, T, max(x, y))
+BINARY(minimum, T, min(x, y))
+BINARY(bitwise_and, T, x & y)
+BINARY(bitwise_or, T, x | y)
+BINARY(bitwise_xor, T, x ^ y)
+BINARY(lshift, T, x << y)
+BINARY(rshift, T, x >> y)
+UNARY(abs, T, x < 0 ? -x : x)
+UNARY(sign, T, (T)((x > 0) - (x < 0)))
+UNARY(bitwise_not, T, ~x)
+#endif
+
+#ifdef IS_BOOL
+BINARY(add, T, x | y)
+BINARY(mul, T, x & y)
+BINARY(maximum, T, x | y)
+BINARY(minimum, T, x & y)
+BINARY(bitwise_and, T, x & y)
+BINARY(bitwise_or, T, x | y)
+BINARY(bitwise_xor, T, x ^ y)
+UNARY(bitwise_not, T, x == 0)
+#endif
+
+/* ------------------------------------------------------------------ ternary ops (strided only) */
+
+__kernel void where_n(int n, __global const uchar* c, __global const T* a,
+                      __global const T* b, T sa, T sb, __global T* o, int mode, Strided m) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    int off[4];
+    STRIDED_OFFSETS(m, i, 4, off);
+    /* mode bit 0: a is the scalar sa; bit 1: b is the scalar sb */
+    T x = (mode & 1) ? sa : a[off[2]];
+    T y = (mode & 2) ? sb : b[off[3]];
+    o[off[0]] = c[off[1]] ? x : y;
+}
+
+#ifdef IS_FLOAT
+__kernel void lerp_n(int n, __global const T* a, __global const T* b, __global const T* w,
+                     T sw, __global T* o, int mode, Strided m) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    int off[4];
+    STRIDED_OFFSETS(m, i, 4, off);
+    T s = a[off[1]], e = b[off[2]];
+    T wt = mode ? sw : w[off[3]];
+    /* torch's formula: exact at both ends */
+    o[off[0]] = fabs(wt) < (T)0.5 ? s + wt * (e - s) : e - (e - s) * ((T)1 - wt);
+}
+#endif
