@@ -1,9 +1,9 @@
 """The ops layer: one module per family. Each module lists the Tensor methods it provides in
 ``TENSOR_METHODS``; they are attached to ``Tensor`` here, so tensor.py never imports ops."""
 from ..tensor import Tensor
-from . import copy, creation, views
+from . import copy, creation, elementwise, views
 
-_FAMILIES = [copy, creation, views]
+_FAMILIES = [copy, creation, views, elementwise]
 
 
 def _install():
