@@ -1,0 +1,41 @@
+"""``clnet bench ...``: benchmarks printing clnet beside numpy and PyTorch CPU in one run."""
+import json
+
+import click
+
+
+@click.group()
+def bench():
+    """Benchmarks: clnet beside numpy and PyTorch CPU, ratios first."""
+
+
+@bench.command()
+@click.option("--quick", is_flag=True, help="Smaller sizes (GEMM up to 512, 1M-element vectors).")
+@click.option("--device", "device_name", default=None,
+              help="Device to run clnet on (cl:N, a name substring, cpu, gpu); default: the default.")
+@click.option("--repeats", type=click.IntRange(min=5), default=None,
+              help="Timed runs per figure (median taken; at least 5).")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def ops(quick, device_name, repeats, as_json):
+    """SGEMM, elementwise add, sum and per-op host cost.
+
+    Measure numpy fairly with the OpenBLAS tuning variables unset:
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE clnet bench ops
+    """
+    import clnet
+    from clnet.benchmarks import ops as bench_ops
+
+    warning = bench_ops.openblas_warning()
+    if warning:
+        click.echo(warning, err=True)
+    try:
+        header, rows = bench_ops.run(quick=quick, device=device_name, repeats=repeats)
+    except clnet.DeviceError as e:
+        raise click.ClickException(str(e))
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        return
+    for line in header:
+        click.echo(line)
+    click.echo()
+    click.echo(bench_ops.format_rows(rows))

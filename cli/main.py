@@ -1,0 +1,28 @@
+"""The ``clnet`` console script: a click group; each subcommand lives in its own module."""
+import click
+
+from clnet._version import __version__
+
+from .bench import bench
+from .devices import devices, info
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="clnet",
+                      message="%(prog)s %(version)s")
+def cli():
+    """clnet: an OpenCL-portable deep learning runtime that speaks PyTorch."""
+
+
+cli.add_command(devices)
+cli.add_command(info)
+cli.add_command(bench)
+
+
+def main(argv=None):
+    """Entry point of the console script (``argv`` for tests; default: sys.argv)."""
+    return cli.main(args=argv, prog_name="clnet")
+
+
+if __name__ == "__main__":
+    main()
