@@ -15,5 +15,6 @@ from . import ops as _ops
 from .ops.creation import *  # noqa: F401,F403
 from .ops.views import *  # noqa: F401,F403
 from .ops.elementwise import *  # noqa: F401,F403
+from .ops.random import *  # noqa: F401,F403
 
 is_tensor = lambda obj: isinstance(obj, Tensor)  # noqa: E731

@@ -1,9 +1,9 @@
 """The ops layer: one module per family. Each module lists the Tensor methods it provides in
 ``TENSOR_METHODS``; they are attached to ``Tensor`` here, so tensor.py never imports ops."""
 from ..tensor import Tensor
-from . import copy, creation, elementwise, views
+from . import copy, creation, elementwise, random, views
 
-_FAMILIES = [copy, creation, views, elementwise]
+_FAMILIES = [copy, creation, views, elementwise, random]
 
 
 def _install():
