@@ -1,0 +1,456 @@
+"""Indexing along a dimension: gather / scatter / scatter_add / index_select / index_add_ /
+index_copy_ / index_fill_ / take_along_dim, masked_fill / masked_select, and one_hot.
+Kernels: cl_kernels/index.cl. Advanced subscripts (``t[idx]``, ``t[idx] = v``) and ``nonzero``
+live in ``indexing.py``; ``advanced_getitem`` is re-exported here for ``views.getitem``.
+
+Index bounds. PyTorch raises for an out-of-range index. Checking a device index tensor on the host
+would need a read-back, which would stall the queue on every gather, so clnet splits the check:
+index data that came from the host (lists, numpy arrays) is validated on the host and raises
+``IndexError``; index tensors on the device are used as they are, and the kernels guard every
+access: an out-of-range index makes a gather produce 0 and a scatter skip the element. Nothing is
+ever read or written outside a tensor. (Shapes and dtypes are always checked, before launching.)
+
+scatter_add_ / index_add_: int32 and float32 use atomics (a compare-and-swap loop for float32, as
+float atomics are not core OpenCL 1.2), int64 and float64 where the device reports
+cl_khr_int64_base_atomics; bool, devices without that extension, and ``DETERMINISTIC_SCATTER_ADD``
+use a deterministic kernel in which each output element sums its contributions in index order.
+"""
+import numbers
+
+import numpy as np
+
+from .. import dtypes
+from ..errors import DeviceError
+from ..tensor import Tensor
+from ._layout import (broadcast_shapes, broadcast_strides, buf, check_index_range, launch_1d,
+                      same_device, strided_meta)
+from .copy import cast, clone, from_numpy_to
+from .indexing import advanced_getitem, index_program, setitem  # noqa: F401 (re-exported)
+
+__all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "index_copy",
+           "index_fill", "take_along_dim", "masked_fill", "masked_select"]
+
+# Set to True to make scatter_add_ / index_add_ use the deterministic (atomic-free) kernel for
+# every dtype: same result bits on every run, slower when many indices hit one row.
+DETERMINISTIC_SCATTER_ADD = False
+
+_I32 = np.int32
+_INDEX_DTYPES = (dtypes.int32, dtypes.int64)
+
+
+def _check_index_dtype(op, index):
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{op}(): index must be a Tensor, got {type(index).__name__}")
+    if index.dtype not in _INDEX_DTYPES:
+        raise TypeError(f"{op}(): expected an int64 or int32 index tensor, got {index.dtype}")
+
+
+def _at_least_1d(t):
+    return t.reshape(1) if t.dim() == 0 else t
+
+
+def _zeroed(strides, d):
+    s = list(strides)
+    s[d] = 0
+    return s
+
+
+def _scalar_value(op, value, dt, dev):
+    """A Python number (or 0-d tensor) as a 1-element device tensor of dtype ``dt``."""
+    if isinstance(value, Tensor):
+        if value.dim() != 0:
+            raise ValueError(f"{op} only supports a 0-dimensional value tensor, but got tensor "
+                             f"with {value.dim()} dimension(s)")
+        if value._storage.device is not dev:
+            raise DeviceError(f"{op}: the value tensor is on {value._storage.device}, the "
+                              f"tensor on {dev}")
+        return cast(value, dt)
+    if not isinstance(value, (numbers.Number, np.number, np.bool_)):
+        raise TypeError(f"{op}: value must be a number or a 0-d tensor, got "
+                        f"{type(value).__name__}")
+    return from_numpy_to(np.asarray(value), dev, dt)
+
+
+# ---------------------------------------------------------------------------------------- gather
+
+def gather(input, dim, index, *, sparse_grad=False):
+    """out[i][j][k] = input[index[i][j][k]][j][k] (for dim=0): the shape of ``index``."""
+    _check_index_dtype("gather", index)
+    same_device("gather", input, index)
+    x, idx = _at_least_1d(input), _at_least_1d(index)
+    d = x._wrap_dim(dim)
+    if idx.dim() != x.dim():
+        raise ValueError(f"gather(): index tensor must have the same number of dimensions as "
+                         f"input tensor (index shape {list(index._shape)}, input shape "
+                         f"{list(input._shape)})")
+    for k in range(x.dim()):
+        if k != d and idx._shape[k] > x._shape[k]:
+            raise ValueError(f"gather(): size does not match at dimension {k}: expected index "
+                             f"{list(index._shape)} to be no larger than input "
+                             f"{list(input._shape)} apart from dimension {d}")
+    out = Tensor._empty(index._shape, input.dtype, input._storage.device)
+    _launch_gather(x, d, idx, out.reshape(idx._shape), idx._stride, "gather")
+    return out
+
+
+def _launch_gather(x, d, idx, out, idx_strides, op):
+    """out[... i ...] = x[... idx[...] ...] over out's shape; idx read with ``idx_strides``."""
+    n = out.numel()
+    if n == 0:
+        return out
+    if x._shape[d] == 0:
+        raise IndexError(f"{op}(): cannot select from dimension {d} of size 0 "
+                         f"(input shape {list(x._shape)})")
+    check_index_range(op, x, idx, out)
+    dev = x._storage.device
+    m = strided_meta(op, out._shape, [(out._offset, out._stride), (idx._offset, idx_strides),
+                                      (x._offset, _zeroed(x._stride, d))])
+    k = index_program(dev).kernel(f"gather_{x.dtype.cl}_{idx.dtype.cl}",
+                                  [_I32, None, None, None, _I32, _I32, None])
+    launch_1d(dev, k, n, n, buf(out), buf(idx), buf(x), x._shape[d], x._stride[d], m)
+    return out
+
+
+def take_along_dim(input, indices, dim=None):
+    """gather with the non-indexed dimensions of input and indices broadcast together;
+    dim=None indexes the flattened input."""
+    _check_index_dtype("take_along_dim", indices)
+    if dim is None:
+        return gather(input.reshape(-1), 0, indices.reshape(-1))
+    if input.dim() != indices.dim():
+        raise ValueError(f"take_along_dim(): input and indices should have the same number of "
+                         f"dimensions, but got {input.dim()} and {indices.dim()} (shapes "
+                         f"{list(input._shape)} and {list(indices._shape)})")
+    d = input._wrap_dim(dim)
+    a = list(input._shape)
+    b = list(indices._shape)
+    a[d] = b[d] = 1
+    common = list(broadcast_shapes("take_along_dim", tuple(a), tuple(b)))
+    x_shape, i_shape = list(common), list(common)
+    x_shape[d], i_shape[d] = input._shape[d], indices._shape[d]
+    return gather(input.expand(x_shape), d, indices.expand(i_shape))
+
+
+def index_select(input, dim, index):
+    """input with dimension ``dim`` replaced by the entries ``index`` picks (1-D index)."""
+    _check_index_dtype("index_select", index)
+    same_device("index_select", input, index)
+    if index.dim() > 1:
+        raise ValueError(f"index_select(): index is supposed to be a vector, got shape "
+                         f"{list(index._shape)}")
+    x = _at_least_1d(input)
+    d = x._wrap_dim(dim)
+    idx = _at_least_1d(index)
+    shape = list(x._shape)
+    shape[d] = idx._shape[0]
+    out = Tensor._empty(shape if input.dim() else index._shape, input.dtype,
+                        input._storage.device)
+    idx_strides = [0] * len(shape)
+    idx_strides[d] = idx._stride[0]
+    _launch_gather(x, d, idx, out.reshape(shape), idx_strides, "index_select")
+    return out
+
+
+# ---------------------------------------------------------------------------------------- scatter
+
+def _check_scatter(op, self, d, index, src):
+    if index.dim() != self.dim() or (src is not None and src.dim() != self.dim()):
+        raise ValueError(f"{op}(): index tensor must have the same number of dimensions as self"
+                         f"{' and src' if src is not None else ''} (self shape "
+                         f"{list(self._shape)}, index shape {list(index._shape)}"
+                         f"{', src shape ' + str(list(src._shape)) if src is not None else ''})")
+    for k in range(self.dim()):
+        too_big = (k != d and index._shape[k] > self._shape[k]) or (
+            src is not None and index._shape[k] > src._shape[k])
+        if too_big:
+            raise ValueError(f"{op}(): expected index {list(index._shape)} to be no larger than "
+                             f"self {list(self._shape)} apart from dimension {d}"
+                             + (f" and to be no larger than src {list(src._shape)}"
+                                if src is not None else ""))
+    if src is not None and src.dtype is not self.dtype:
+        raise TypeError(f"{op}(): expected self.dtype to be equal to src.dtype (got {self.dtype} "
+                        f"and {src.dtype})")
+
+
+def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+    """self[... index[i] ...] = src[i] (or value), in place; duplicate indices: one wins."""
+    if src is not None and value is not None:
+        raise TypeError("scatter_(): pass either src (a tensor) or value (a number), not both")
+    source = src if src is not None else value
+    if source is None:
+        raise TypeError("scatter_(): missing src (a tensor) or value (a number)")
+    if reduce is not None:
+        if reduce != "add":
+            raise ValueError(f"scatter_(): reduce={reduce!r} is not supported; use 'add' or "
+                             "scatter_add_")
+        return scatter_add_(self, dim, index, source)
+    op = "scatter_"
+    _check_index_dtype(op, index)
+    same_device(op, self, index)
+    s, idx = _at_least_1d(self), _at_least_1d(index)
+    d = s._wrap_dim(dim)
+    if isinstance(source, Tensor):
+        same_device(op, self, source)
+        source = _at_least_1d(source)
+        _check_scatter(op, s, d, idx, source)
+        if source._storage is self._storage:
+            source = clone(source)   # the kernel reads src while it writes self
+        src_strides = list(source._stride)
+    else:
+        _check_scatter(op, s, d, idx, None)
+        source = _scalar_value(op, source, self.dtype, self._storage.device)
+        src_strides = [0] * s.dim()
+    _launch_scatter("scatter", s, d, idx, source, src_strides, idx._shape)
+    self._bump_version()
+    return self
+
+
+def _launch_scatter(kind, s, d, idx, source, src_strides, shape, idx_strides=None):
+    """One work-item per element of ``shape`` (the index's shape): s[... idx ...] (+)= source."""
+    n = 1
+    for x in shape:
+        n *= x
+    if n == 0:
+        return
+    op = "scatter_add_" if kind == "add" else "scatter_"
+    check_index_range(op, s, idx, source)
+    dev = s._storage.device
+    idx_strides = list(idx._stride) if idx_strides is None else idx_strides
+    prg = index_program(dev)
+    T, I = s.dtype.cl, idx.dtype.cl
+    if kind == "scatter" or _atomic_ok(s):
+        m = strided_meta(op, shape, [(s._offset, _zeroed(s._stride, d)), (idx._offset, idx_strides),
+                                     (source._offset, src_strides)])
+        name = f"scatter_{T}_{I}" if kind == "scatter" else f"scatter_add_atomic_{T}_{I}"
+        k = prg.kernel(name, [_I32, None, None, None, _I32, _I32, None])
+        launch_1d(dev, k, n, n, buf(s), buf(idx), buf(source), s._shape[d], s._stride[d], m)
+        return
+    # deterministic: iterate over the output rows (index shape, dim moved last, sized like s)
+    K = shape[d]
+    order = [k for k in range(len(shape)) if k != d] + [d]
+    it_shape = [shape[k] for k in order[:-1]] + [s._shape[d]]
+    mv = lambda st: [st[k] for k in order]  # noqa: E731
+    m = strided_meta(op, it_shape, [(s._offset, mv(s._stride)),
+                                    (idx._offset, mv(_zeroed(idx_strides, d))),
+                                    (source._offset, mv(_zeroed(src_strides, d)))])
+    k = prg.kernel(f"scatter_add_owner_{T}_{I}", [_I32, None, None, None, _I32, _I32, _I32, _I32,
+                                                 None])
+    nn = 1
+    for x in it_shape:
+        nn *= x
+    launch_1d(dev, k, nn, nn, buf(s), buf(idx), buf(source), s._shape[d], K, idx_strides[d],
+              src_strides[d], m)
+
+
+def _atomic_ok(s):
+    if DETERMINISTIC_SCATTER_ADD:
+        return False
+    if s.dtype in (dtypes.int32, dtypes.float32):
+        return True
+    if s.dtype in (dtypes.int64, dtypes.float64):
+        return "cl_khr_int64_base_atomics" in s._storage.device.extensions
+    return False
+
+
+def scatter(input, dim, index, src=None, value=None, *, reduce=None):
+    return scatter_(clone(input), dim, index, src, value, reduce=reduce)
+
+
+def scatter_add_(self, dim, index, src):
+    """self[... index[i] ...] += src[i], in place (every contribution is added)."""
+    op = "scatter_add_"
+    _check_index_dtype(op, index)
+    if not isinstance(src, Tensor):
+        raise TypeError(f"{op}(): src must be a Tensor, got {type(src).__name__}")
+    same_device(op, self, index, src)
+    s, idx, source = _at_least_1d(self), _at_least_1d(index), _at_least_1d(src)
+    d = s._wrap_dim(dim)
+    _check_scatter(op, s, d, idx, source)
+    if source._storage is self._storage:
+        source = clone(source)
+    _launch_scatter("add", s, d, idx, source, list(source._stride), idx._shape)
+    self._bump_version()
+    return self
+
+
+def scatter_add(input, dim, index, src):
+    return scatter_add_(clone(input), dim, index, src)
+
+
+# ---------------------------------------------------------------------------------------- index_*
+
+def _index_along(op, self, dim, index, source):
+    """Checks for index_add_/index_copy_/index_fill_; returns (self as >= 1-d, dim, index as 1-d,
+    iteration shape, index strides over it, source viewed at that shape or None)."""
+    _check_index_dtype(op, index)
+    same_device(op, self, index)
+    if index.dim() > 1:
+        raise ValueError(f"{op}(): index should have dimension 1 or 0, got shape "
+                         f"{list(index._shape)}")
+    s = _at_least_1d(self)
+    d = s._wrap_dim(dim)
+    idx = _at_least_1d(index)
+    shape = list(s._shape)
+    shape[d] = idx._shape[0]
+    idx_strides = [0] * len(shape)
+    idx_strides[d] = idx._stride[0]
+    if source is None:
+        return s, d, idx, shape, idx_strides, None
+    if not isinstance(source, Tensor):
+        raise TypeError(f"{op}(): source must be a Tensor, got {type(source).__name__}")
+    same_device(op, self, source)
+    if list(_at_least_1d(source)._shape) != shape:
+        raise ValueError(f"{op}(): source shape {list(source._shape)} does not match self "
+                         f"shape {list(self._shape)} with dimension {d} of size "
+                         f"{idx._shape[0]} (the index length)")
+    if source.dtype is not self.dtype:
+        raise TypeError(f"{op}(): self ({self.dtype}) and source ({source.dtype}) must have the "
+                        "same dtype")
+    src = _at_least_1d(source)
+    if src._storage is self._storage:
+        src = clone(src)   # the kernel reads source while it writes self
+    return s, d, idx, shape, idx_strides, src
+
+
+def index_add_(self, dim, index, source, *, alpha=1):
+    """self[..., index[i], ...] += source[..., i, ...] along ``dim`` (in place)."""
+    op = "index_add_"
+    if alpha != 1:
+        raise ValueError(f"{op}(): only alpha=1 is supported (got {alpha}); scale source first")
+    s, d, idx, shape, idx_strides, src = _index_along(op, self, dim, index, source)
+    _launch_scatter("add", s, d, idx, src, list(src._stride), shape, idx_strides)
+    self._bump_version()
+    return self
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    return index_add_(clone(input), dim, index, source, alpha=alpha)
+
+
+def index_copy_(self, dim, index, source):
+    """self[..., index[i], ...] = source[..., i, ...] along ``dim`` (in place)."""
+    op = "index_copy_"
+    s, d, idx, shape, idx_strides, src = _index_along(op, self, dim, index, source)
+    _launch_scatter("scatter", s, d, idx, src, list(src._stride), shape, idx_strides)
+    self._bump_version()
+    return self
+
+
+def index_copy(input, dim, index, source):
+    return index_copy_(clone(input), dim, index, source)
+
+
+def index_fill_(self, dim, index, value):
+    """self[..., index[i], ...] = value along ``dim`` (in place)."""
+    op = "index_fill_"
+    s, d, idx, shape, idx_strides, _ = _index_along(op, self, dim, index, None)
+    v = _scalar_value(op, value, self.dtype, self._storage.device)
+    _launch_scatter("scatter", s, d, idx, v, [0] * len(shape), shape, idx_strides)
+    self._bump_version()
+    return self
+
+
+def index_fill(input, dim, index, value):
+    return index_fill_(clone(input), dim, index, value)
+
+
+# ---------------------------------------------------------------------------------------- masks
+
+def _check_mask(op, mask):
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{op}: mask must be a Tensor, got {type(mask).__name__}")
+    if mask.dtype is not dtypes.bool_:
+        raise TypeError(f"{op} only supports boolean masks, but got mask with dtype "
+                        f"{mask.dtype}")
+
+
+def _masked_fill_into(out, input, mask, value, op):
+    _check_mask(op, mask)
+    same_device(op, out, input, mask)
+    shape = out._shape
+    v = _scalar_value(op, value, out.dtype, out._storage.device)
+    n = out.numel()
+    if n == 0:
+        return out
+    check_index_range(op, out, input, mask)
+    m = strided_meta(op, shape, [
+        (out._offset, out._stride),
+        (input._offset, broadcast_strides(shape, input._shape, input._stride)),
+        (mask._offset, broadcast_strides(shape, mask._shape, mask._stride)),
+        (v._offset, [0] * len(shape))])
+    dev = out._storage.device
+    k = index_program(dev).kernel(f"masked_fill_{out.dtype.cl}", [_I32, None, None, None, None,
+                                                                  None])
+    launch_1d(dev, k, n, n, buf(out), buf(input), buf(mask), buf(v), m)
+    return out
+
+
+def masked_fill(input, mask, value):
+    """input where mask is False, value where it is True (input and mask broadcast)."""
+    _check_mask("masked_fill", mask)
+    shape = broadcast_shapes("masked_fill", input._shape, mask._shape)
+    out = Tensor._empty(shape, input.dtype, input._storage.device)
+    return _masked_fill_into(out, input, mask, value, "masked_fill")
+
+
+def masked_fill_(self, mask, value):
+    _check_mask("masked_fill_", mask)
+    if broadcast_shapes("masked_fill_", self._shape, mask._shape) != tuple(self._shape):
+        raise ValueError(f"masked_fill_: mask of shape {list(mask._shape)} cannot be broadcast "
+                         f"to the shape {list(self._shape)} of the tensor filled in place")
+    _masked_fill_into(self, self, mask, value, "masked_fill_")
+    self._bump_version()
+    return self
+
+
+def masked_select(input, mask):
+    """The elements of input where mask is True, as a 1-D tensor (input and mask broadcast).
+    Waits for the device: the number of True elements sets the output size."""
+    _check_mask("masked_select", mask)
+    same_device("masked_select", input, mask)
+    shape = broadcast_shapes("masked_select", input._shape, mask._shape)
+    x, m = input.expand(shape), mask.expand(shape)
+    if not shape:
+        x, m = x.reshape(1), m.reshape(1)
+    return advanced_getitem(x, m).reshape(-1)
+
+
+# ---------------------------------------------------------------------------------------- one_hot
+
+def one_hot(tensor, num_classes=-1):
+    """int64 tensor of shape tensor.shape + (num_classes,) with a 1 at each index.
+
+    num_classes=-1 infers it as max + 1, which reads the indices back (the result's shape depends
+    on the data). With num_classes given nothing waits; an index outside [0, num_classes) on the
+    device gives an all-zero row (see the module docstring on index bounds)."""
+    _check_index_dtype("one_hot", tensor)
+    dev = tensor._storage.device
+    if num_classes == -1:
+        if tensor.numel() == 0:
+            raise ValueError("one_hot: can not infer the total number of classes from an empty "
+                             "tensor; pass num_classes")
+        host = tensor.numpy()
+        if host.min() < 0:
+            raise ValueError("one_hot: class values must be non-negative")
+        num_classes = int(host.max()) + 1
+    elif num_classes < 0:
+        raise ValueError(f"one_hot: num_classes must be -1 or non-negative, got {num_classes}")
+    out = Tensor._empty(tuple(tensor._shape) + (num_classes,), dtypes.int64, dev)
+    n = out.numel()
+    if n == 0:
+        return out
+    check_index_range("one_hot", out, tensor)
+    m = strided_meta("one_hot", tensor._shape or (1,),
+                     [(tensor._offset, tensor._stride or (0,))])
+    k = index_program(dev).kernel(f"one_hot_{tensor.dtype.cl}", [_I32, None, None, _I32, None])
+    launch_1d(dev, k, n, n, buf(out), buf(tensor), num_classes, m)
+    return out
+
+
+TENSOR_METHODS = {
+    "gather": gather, "scatter": scatter, "scatter_": scatter_, "scatter_add": scatter_add,
+    "scatter_add_": scatter_add_, "index_select": index_select, "index_add": index_add,
+    "index_add_": index_add_, "index_copy": index_copy, "index_copy_": index_copy_,
+    "index_fill": index_fill, "index_fill_": index_fill_, "take_along_dim": take_along_dim,
+    "masked_fill": masked_fill, "masked_fill_": masked_fill_, "masked_select": masked_select,
+}

@@ -1,0 +1,411 @@
+"""Subscripts beyond views: advanced (integer-array and boolean-mask) ``__getitem__``, every form
+of ``__setitem__``, and ``nonzero`` (the stream compaction that boolean masks reduce to).
+Kernels: cl_kernels/index.cl.
+
+PyTorch's rules, which differ from numpy's in one place: integer indices are applied first as
+plain selections, so ``x[0, :, [0, 1]]`` has shape (3, 2, ...) in PyTorch (numpy puts the array
+dimension first). The remaining index arrays broadcast together; their result dimensions replace
+the indexed dimensions when those are adjacent in the view, and go first otherwise.
+
+Index bounds: indices that come from host data (lists, numpy arrays, Python bools) are checked on
+the host and raise ``IndexError`` like PyTorch. Indices that live on the device are not read back
+(that would stall the queue): the kernels turn an out-of-range device index into offset -1, so a
+read gives 0 and a write is skipped, and nothing outside the tensor is ever touched.
+"""
+import numbers
+
+import numpy as np
+import pyopencl as cl
+
+from .. import dtypes
+from ..backend.programs import get_program
+from ..tensor import Tensor, contiguous_strides
+from ._layout import (LOCAL_1D, MAXD, MAXOPS, broadcast_shapes, broadcast_strides, buf,
+                      check_index_range, launch_1d, numel, same_device, strided_meta)
+from .copy import cast, clone, contiguous, copy_into, fill_into, from_numpy_to
+from .views import basic_index
+
+__all__ = ["nonzero", "argwhere"]
+
+_I32 = np.int32
+_NZ_PER = 16          # elements per work-item in the compaction kernels (NZ_PER in index.cl)
+_INDEX_DTYPES = (dtypes.int32, dtypes.int64)
+
+
+def index_program(dev):
+    """The ``index`` program; int64 atomics are compiled in where the device reports them."""
+    defines = (("HAS_INT64_ATOMICS", 1),) if "cl_khr_int64_base_atomics" in dev.extensions else ()
+    return get_program(dev, "index", defines)
+
+
+def _group_size(dev):
+    return LOCAL_1D if dev.max_work_group_size >= LOCAL_1D else dev.max_work_group_size
+
+
+def shape_meta(shape):
+    """A `Strided` struct carrying only a shape (for kernels that unravel linear indices)."""
+    if len(shape) > MAXD:
+        raise ValueError(f"tensors with more than {MAXD} dimensions are not supported here "
+                         f"(shape {list(shape)})")
+    m = np.zeros(1 + MAXD + MAXOPS + MAXOPS * MAXD, dtype=np.int32)
+    m[0] = len(shape)
+    m[1:1 + len(shape)] = shape
+    return m
+
+
+# ---------------------------------------------------------------------------------------- nonzero
+
+def nonzero_positions(x):
+    """(int32 tensor of the linear positions of x's nonzero elements in row-major order, count).
+
+    The count decides the result's size, so this waits for the device once to read it back."""
+    dev = x._storage.device
+    x = contiguous(x)
+    n = x.numel()
+    if n == 0:
+        return Tensor._empty((0,), dtypes.int32, dev), 0
+    check_index_range("nonzero", x)
+    prg = index_program(dev)
+    t = x.dtype.cl
+    local = _group_size(dev)
+    groups = -(-n // (local * _NZ_PER))
+    counts = Tensor._empty((groups,), dtypes.int32, dev)
+    total = Tensor._empty((1,), dtypes.int32, dev)
+    q = dev.queue
+    prg.kernel(f"nz_count_{t}", [_I32, None, _I32, None])(
+        q, (groups * local,), (local,), n, buf(x), x._offset, buf(counts))
+    prg.kernel("nz_scan", [_I32, None, None])(q, (local,), (local,), groups, buf(counts),
+                                              buf(total))
+    # data-dependent output size: the only host round trip of the indexing ops
+    host = np.empty(1, dtype=np.int32)
+    cl.enqueue_copy(q, host, buf(total), is_blocking=True)
+    count = int(host[0])
+    positions = Tensor._empty((count,), dtypes.int32, dev)
+    if count:
+        prg.kernel(f"nz_compact_{t}", [_I32, None, _I32, None, None])(
+            q, (groups * local,), (local,), n, buf(x), x._offset, buf(counts), buf(positions))
+    return positions, count
+
+
+def nonzero(input, *, as_tuple=False):
+    """Coordinates of the nonzero elements: (count, ndim) int64, or a tuple of ndim 1-D tensors.
+
+    Waits for the device (the number of nonzeros sets the output size)."""
+    x = input.reshape(1) if input.dim() == 0 and as_tuple else input
+    dev = x._storage.device
+    positions, count = nonzero_positions(x)
+    ndim = x.dim()
+    if as_tuple:
+        coords = Tensor._empty((ndim, count), dtypes.int64, dev)
+        row_stride, col_stride = 1, count
+    else:
+        coords = Tensor._empty((count, ndim), dtypes.int64, dev)
+        row_stride, col_stride = ndim, 1
+    if count and ndim:
+        k = index_program(dev).kernel("unravel", [_I32, None, None, _I32, _I32, None])
+        launch_1d(dev, k, count, count, buf(positions), buf(coords), row_stride, col_stride,
+                  shape_meta(x._shape))
+    if as_tuple:
+        return tuple(coords.select(0, d) for d in range(ndim))
+    return coords
+
+
+def argwhere(input):
+    return nonzero(input)
+
+
+# ---------------------------------------------------------------------------------------- parsing
+
+def _index_error_type(x):
+    return IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte "
+                      f"Variables are valid indices (got {type(x).__name__})")
+
+
+def _host_array(x):
+    """A list / numpy index as a numpy int64 or bool array (an empty list is an int index)."""
+    a = np.asarray(x)
+    if a.size == 0 and a.dtype.kind not in "b":
+        a = a.astype(np.int64)
+    if a.dtype.kind == "b":
+        return a
+    if a.dtype.kind in "iu":
+        return a.astype(np.int64)
+    if a.dtype == object:
+        raise IndexError(f"index lists must be rectangular and hold ints or bools, got {x!r}")
+    raise IndexError("tensors used as indices must be long, int, byte or bool tensors "
+                     f"(got an array of {a.dtype})")
+
+
+def _classify(x):
+    """(kind, value) with kind one of none/ellipsis/slice/int/bool/index/mask."""
+    if x is None:
+        return "none", None
+    if x is Ellipsis:
+        return "ellipsis", None
+    if isinstance(x, slice):
+        return "slice", x
+    if isinstance(x, (bool, np.bool_)):
+        return "bool", bool(x)
+    if isinstance(x, (numbers.Integral, np.integer)):
+        return "int", int(x)
+    if isinstance(x, Tensor):
+        if x.dtype is dtypes.bool_:
+            return "mask", x
+        if x.dtype in _INDEX_DTYPES:
+            return "index", x
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors "
+                         f"(got {x.dtype})")
+    if isinstance(x, (list, tuple, np.ndarray)):
+        a = _host_array(x)
+        return ("mask" if a.dtype.kind == "b" else "index"), a
+    raise _index_error_type(x)
+
+
+class _Plan:
+    """A view of the indexed tensor plus the index arrays applied to some of its dimensions."""
+
+    def __init__(self):
+        self.shape, self.stride, self.offset = [], [], 0
+        self.adv = []          # (view dim, index array (np.ndarray or Tensor), dim size, stride)
+
+
+def _plan(t, idx, op):
+    items = [_classify(x) for x in (idx if isinstance(idx, tuple) else (idx,))]
+    if sum(1 for k, _ in items if k == "ellipsis") > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    consumed = sum(1 if k in ("int", "slice", "index") else
+                   (v.ndim if k == "mask" else 0) for k, v in items)
+    if consumed > t.dim():
+        raise IndexError(f"too many indices for tensor of dimension {t.dim()} "
+                         f"(shape {list(t._shape)}, {consumed} indices)")
+    expanded = []
+    for k, v in items:
+        if k == "ellipsis":
+            expanded.extend([("slice", slice(None))] * (t.dim() - consumed))
+        else:
+            expanded.append((k, v))
+    p = _Plan()
+    p.offset = t._offset
+    d = 0
+    for k, v in expanded:
+        if k == "none":
+            p.shape.append(1)
+            p.stride.append(0)
+        elif k == "bool":
+            p.adv.append((len(p.shape), np.zeros(1 if v else 0, dtype=np.int64), 1, 0))
+            p.shape.append(1)
+            p.stride.append(0)
+        elif k == "int":
+            size = t._shape[d]
+            if v < -size or v >= size:
+                raise IndexError(f"index {v} is out of bounds for dimension {d} with size {size}")
+            p.offset += (v % size) * t._stride[d]
+            d += 1
+        elif k == "slice":
+            step = 1 if v.step is None else int(v.step)
+            if step <= 0:
+                raise ValueError("step must be greater than zero (negative steps are not "
+                                 "supported, as in PyTorch; use flip)")
+            start, stop, step = slice(v.start, v.stop, step).indices(t._shape[d])
+            n = max(0, -(-(stop - start) // step))
+            p.shape.append(n)
+            p.stride.append(t._stride[d] * step)
+            p.offset += start * t._stride[d] if n else 0
+            d += 1
+        elif k == "index":
+            if isinstance(v, Tensor):
+                same_device(op, t, v)
+            else:
+                size = t._shape[d]
+                bad = v[(v < -size) | (v >= size)]
+                if bad.size:
+                    raise IndexError(f"index {int(bad.flat[0])} is out of bounds for dimension "
+                                     f"{d} with size {size}")
+            p.adv.append((len(p.shape), v, t._shape[d], t._stride[d]))
+            p.shape.append(t._shape[d])
+            p.stride.append(t._stride[d])
+            d += 1
+        else:
+            _plan_mask(t, p, v, d, op)
+            d += v.ndim
+    p.shape.extend(t._shape[d:])
+    p.stride.extend(t._stride[d:])
+    return p
+
+
+def _plan_mask(t, p, mask, d, op):
+    """A boolean mask over dims d..d+mask.ndim becomes one index array per dim (its nonzeros)."""
+    k = mask.ndim
+    for j in range(k):
+        if mask.shape[j] != t._shape[d + j]:
+            raise IndexError(f"The shape of the mask {list(mask.shape)} at index {j} does not match "
+                             f"the shape of the indexed tensor {list(t._shape)} at index {d + j}")
+    if isinstance(mask, Tensor):
+        same_device(op, t, mask)
+        if k == 0:   # a 0-d mask adds a dimension of size 1 (True) or 0 (False)
+            coords = nonzero(mask.reshape(1), as_tuple=True)
+            p.adv.append((len(p.shape), coords[0], 1, 0))
+            p.shape.append(1)
+            p.stride.append(0)
+            return
+        coords = nonzero(mask, as_tuple=True)
+    else:
+        if k == 0:
+            p.adv.append((len(p.shape), np.zeros(1 if mask else 0, dtype=np.int64), 1, 0))
+            p.shape.append(1)
+            p.stride.append(0)
+            return
+        coords = np.nonzero(mask)
+    for j in range(k):
+        p.adv.append((len(p.shape), coords[j], t._shape[d + j], t._stride[d + j]))
+        p.shape.append(t._shape[d + j])
+        p.stride.append(t._stride[d + j])
+
+
+def _index_shape(p):
+    shapes = [tuple(a.shape) for _, a, _, _ in p.adv]
+    try:
+        return broadcast_shapes("index", *shapes)
+    except ValueError:
+        raise IndexError("shape mismatch: indexing tensors could not be broadcast together with "
+                         f"shapes {', '.join(str(list(s)) for s in shapes)}") from None
+
+
+def _layout(p, bshape):
+    """Result shape, and per result dim: (offsets stride, source stride)."""
+    dims = [pos for pos, _, _, _ in p.adv]
+    adjacent = dims == list(range(dims[0], dims[0] + len(dims)))
+    rest = [i for i in range(len(p.shape)) if i not in dims]
+    b_strides = contiguous_strides(bshape)
+    before = [i for i in rest if i < dims[0]] if adjacent else []
+    after = [i for i in rest if i not in before]
+    shape = [p.shape[i] for i in before] + list(bshape) + [p.shape[i] for i in after]
+    off_st = [0] * len(before) + list(b_strides) + [0] * len(after)
+    src_st = ([p.stride[i] for i in before] + [0] * len(bshape) + [p.stride[i] for i in after])
+    return tuple(shape), off_st, src_st
+
+
+def _offsets(t, p, bshape):
+    """int32 tensor of shape bshape: the element offset (from p.offset) each index tuple selects,
+    -1 where a device index is out of range. Host arrays are combined on the host, one upload."""
+    dev = t._storage.device
+    host_part = None
+    for _, a, size, stride in p.adv:
+        if isinstance(a, np.ndarray):
+            term = np.where(a < 0, a + size, a) * stride
+            host_part = term if host_part is None else host_part + term
+    offs = None
+    if host_part is not None:
+        offs = from_numpy_to(np.broadcast_to(host_part, bshape).astype(np.int32), dev,
+                             dtypes.int32)
+    n = numel(bshape)
+    if n == 0:
+        return offs if offs is not None else Tensor._empty(bshape, dtypes.int32, dev)
+    if offs is None:
+        offs = Tensor._empty(bshape, dtypes.int32, dev)
+        init = 1
+    else:
+        init = 0
+    prg = index_program(dev)
+    b_strides = contiguous_strides(bshape)
+    for _, a, size, stride in p.adv:
+        if isinstance(a, np.ndarray):
+            continue
+        m = strided_meta("index", bshape, [(0, b_strides),
+                                           (a._offset, broadcast_strides(bshape, a._shape,
+                                                                         a._stride))])
+        k = prg.kernel(f"adv_offset_{a.dtype.cl}", [_I32, None, None, _I32, _I32, _I32, None])
+        launch_1d(dev, k, n, n, buf(offs), buf(a), size, stride, init, m)
+        init = 0
+    return offs
+
+
+# ---------------------------------------------------------------------------------------- getitem
+
+def advanced_getitem(t, idx):
+    """``t[idx]`` where idx holds a tensor, list, numpy array or bool: always a new tensor."""
+    check_index_range("index", t)
+    p = _plan(t, idx, "index")
+    bshape = _index_shape(p)
+    shape, off_st, src_st = _layout(p, bshape)
+    dev = t._storage.device
+    out = Tensor._empty(shape, t.dtype, dev)
+    n = out.numel()
+    offs = _offsets(t, p, bshape)
+    if n == 0:
+        return out
+    m = strided_meta("index", shape, [(0, contiguous_strides(shape)), (0, off_st),
+                                      (p.offset, src_st)])
+    k = index_program(dev).kernel(f"take_{t.dtype.cl}", [_I32, None, None, None, None])
+    launch_1d(dev, k, n, n, buf(out), buf(offs), buf(t), m)
+    return out
+
+
+# ---------------------------------------------------------------------------------------- setitem
+
+def _value_tensor(value, t, op):
+    """``value`` as a tensor of t's dtype on t's device that may be read while t is written."""
+    if isinstance(value, Tensor):
+        same_device(op, t, value)
+        if value._storage is t._storage:
+            value = clone(value)   # reading and writing the same storage in one kernel would race
+        return cast(value, t.dtype)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return from_numpy_to(np.asarray(value), t._storage.device, t.dtype)
+    raise TypeError(f"{op}: can't assign a {type(value).__name__} to a {t.dtype} tensor")
+
+
+def _fit_value(value, shape, op):
+    """Drop leading size-1 dims the target lacks (PyTorch allows them), then check broadcasting."""
+    v = value
+    while v.dim() > len(shape) and v._shape[0] == 1:
+        v = v.select(0, 0)
+    if v.dim() > len(shape) or broadcast_shapes(op, shape, v._shape) != tuple(shape):
+        raise ValueError(f"{op}: shape mismatch: value tensor of shape {list(value._shape)} "
+                         f"cannot be broadcast to indexing result of shape {list(shape)}")
+    return v
+
+
+def _is_scalar(value):
+    return isinstance(value, (numbers.Number, np.number, np.bool_)) and not isinstance(
+        value, np.ndarray)
+
+
+def setitem(t, idx, value):
+    """``t[idx] = value``: basic indices write through a view, advanced ones scatter."""
+    target = basic_index(t, idx)
+    if target is not None:
+        op = "setitem"
+        if _is_scalar(value):
+            fill_into(target, value)
+        else:
+            v = _value_tensor(value, t, op)
+            copy_into(target, _fit_value(v, target._shape, op), op)
+        t._bump_version()
+        return
+    op = "index_put_"
+    check_index_range(op, t)
+    p = _plan(t, idx, op)
+    bshape = _index_shape(p)
+    shape, off_st, dst_st = _layout(p, bshape)
+    dev = t._storage.device
+    if _is_scalar(value):
+        v = from_numpy_to(np.asarray(value), dev, t.dtype)
+    else:
+        v = _value_tensor(value, t, op)
+    v = _fit_value(v, shape, op)
+    n = numel(shape)
+    offs = _offsets(t, p, bshape)
+    if n:
+        m = strided_meta(op, shape, [(p.offset, dst_st), (0, off_st),
+                                     (v._offset, broadcast_strides(shape, v._shape, v._stride))])
+        k = index_program(dev).kernel(f"put_{t.dtype.cl}", [_I32, None, None, None, None])
+        launch_1d(dev, k, n, n, buf(t), buf(offs), buf(v), m)
+    t._bump_version()
+
+
+TENSOR_METHODS = {
+    "__setitem__": setitem,
+    "nonzero": nonzero,
+    "argwhere": argwhere,
+}
