@@ -93,7 +93,7 @@ inline T py_mod(T a, T b) {
     else if (r == 0) r = copysign((T)0, b);
     return r;
 }
-inline T h_sign(T x) { return isnan(x) ? x : (T)((x > 0) - (x < 0)); }
+inline T h_sign(T x) { return (T)((x > 0) - (x < 0)); }   /* NaN -> 0, as torch.sign */
 inline T h_softplus(T x, T beta, T threshold) {
     return x * beta > threshold ? x : log1p(exp(x * beta)) / beta;
 }

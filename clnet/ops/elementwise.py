@@ -163,15 +163,16 @@ def binary(op, a, b, out=None, opname=None):
         t = a if a_t else b
         dev = t._storage.device
         shape = t._shape
+    if op == "sub" and any((x.dtype is dtypes.bool_) if isinstance(x, Tensor)
+                           else isinstance(x, (builtins.bool, np.bool_)) for x in (a, b)):
+        raise TypeError(f"{name}: subtraction, the `-` operator, with a bool tensor is not "
+                        "supported; use logical_xor or bitwise_xor instead")
     ct = result_type(a, b)
     if op in _FLOAT_ONLY and not ct.is_floating_point:
         ct = dtypes.get_default_dtype()
     if op in _INT_BOOL_ONLY and ct.is_floating_point:
         raise TypeError(f"{name}: not supported for floating-point tensors ({ct.name})")
     if ct is dtypes.bool_ and op in _NO_BOOL:
-        if op == "sub":
-            raise TypeError(f"{name}: subtraction with two bool tensors is not supported; use "
-                            "logical_xor or bitwise_xor instead")
         ct = dtypes.int64
     out_dt = dtypes.bool_ if op in _COMPARE else ct
     if out is None:
@@ -455,16 +456,18 @@ def clamp_max(input, max):
 
 
 # ---------------------------------------------------------------------------------- binary API
+def _scaled(other, alpha):
+    if alpha == 1:
+        return other
+    return mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+
+
 def add(input, other, *, alpha=1, out=None):
-    if alpha != 1:
-        other = mul(other, alpha)
-    return binary("add", input, other, out=out)
+    return binary("add", input, _scaled(other, alpha), out=out)
 
 
 def sub(input, other, *, alpha=1, out=None):
-    if alpha != 1:
-        other = mul(other, alpha)
-    return binary("sub", input, other, out=out)
+    return binary("sub", input, _scaled(other, alpha), out=out)
 
 
 subtract = sub
@@ -840,11 +843,11 @@ TENSOR_METHODS.update({
 
 
 def _add_(self, other, *, alpha=1):
-    return _inplace_binary("add", self, other if alpha == 1 else mul(other, alpha), "add_")
+    return _inplace_binary("add", self, _scaled(other, alpha), "add_")
 
 
 def _sub_(self, other, *, alpha=1):
-    return _inplace_binary("sub", self, other if alpha == 1 else mul(other, alpha), "sub_")
+    return _inplace_binary("sub", self, _scaled(other, alpha), "sub_")
 
 
 def _div_(self, other, *, rounding_mode=None):
