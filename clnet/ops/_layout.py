@@ -83,10 +83,14 @@ def strided_meta(op, shape, operands):
     return m
 
 
+_INT32_BYTES = {1: _INT32_LIMIT, 4: 4 * _INT32_LIMIT, 8: 8 * _INT32_LIMIT}
+
+
 def check_index_range(op, *tensors):
+    """Kernels index with 32-bit ints: every element of a storage must be addressable. (Bounding
+    the storage bounds every view of it; outputs are real storages, so this bounds `n` too.)"""
     for t in tensors:
-        extent = t._offset + sum((s - 1) * st for s, st in zip(t._shape, t._stride) if s > 0) + 1
-        if t.numel() > _INT32_LIMIT or extent > _INT32_LIMIT:
+        if t._storage.nbytes > _INT32_BYTES[t.dtype.itemsize]:
             raise ValueError(f"{op}: tensors with 2**31 or more elements are not supported "
                              f"(shape {list(t._shape)})")
 

@@ -38,14 +38,17 @@ def _scalar_type(dt):
 
 
 def _launch_vec(dev, kernel, n, *args):
-    groups = (n + _VW * LOCAL_1D - 1) // (_VW * LOCAL_1D)
+    """Launch a *_c kernel: one work-item per _VW elements, rounded up to whole work-groups."""
     local = LOCAL_1D if dev.max_work_group_size >= LOCAL_1D else dev.max_work_group_size
-    kernel(dev.queue, (groups * LOCAL_1D if local == LOCAL_1D else ((n + _VW - 1) // _VW + local - 1)
-                       // local * local,), (local,), *args)
+    items = (n + _VW - 1) // _VW
+    kernel(dev.queue, ((items + local - 1) // local * local,), (local,), *args)
+
+
+_PY_NUMBERS = (int, float, builtins.bool)
 
 
 def _is_num(x):
-    return isinstance(x, (numbers.Number, np.number, np.bool_)) and not isinstance(x, Tensor)
+    return type(x) in _PY_NUMBERS or isinstance(x, (numbers.Number, np.number, np.bool_))
 
 
 # ---------------------------------------------------------------------------------- promotion
@@ -53,6 +56,13 @@ def result_type(*operands):
     """torch.result_type over tensors and Python scalars: dimensioned tensors take priority over
     0-d tensors, which take priority over scalars; a lower-priority group only matters when it
     raises the category (bool < integer < floating)."""
+    if len(operands) == 2:
+        a, b = operands
+        if type(a) is Tensor and type(b) is Tensor and a.dtype is b.dtype:
+            return a.dtype
+        if type(a) is Tensor and a.dtype is not dtypes.bool_ and (
+                type(b) is int or (type(b) is float and a.dtype.is_floating_point)):
+            return a.dtype     # a Python number of the same or a lower category
     groups = [None, None, None]   # promoted dtype of: dimensioned tensors, 0-d tensors, scalars
     for x in operands:
         if isinstance(x, Tensor):
