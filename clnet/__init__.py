@@ -16,5 +16,9 @@ from .ops.creation import *  # noqa: F401,F403
 from .ops.views import *  # noqa: F401,F403
 from .ops.elementwise import *  # noqa: F401,F403
 from .ops.random import *  # noqa: F401,F403
+from .ops.index import *  # noqa: F401,F403
+from .ops.indexing import *  # noqa: F401,F403
+from .ops.join import *  # noqa: F401,F403
+from .ops.sort import *  # noqa: F401,F403
 
 is_tensor = lambda obj: isinstance(obj, Tensor)  # noqa: E731

@@ -2,8 +2,9 @@
 ``TENSOR_METHODS``; they are attached to ``Tensor`` here, so tensor.py never imports ops."""
 from ..tensor import Tensor
 from . import copy, creation, elementwise, random, views
+from . import index, indexing, join, sort
 
-_FAMILIES = [copy, creation, views, elementwise, random]
+_FAMILIES = [copy, creation, views, elementwise, random, indexing, index, join, sort]
 
 
 def _install():
