@@ -20,5 +20,6 @@ from .ops.index import *  # noqa: F401,F403
 from .ops.indexing import *  # noqa: F401,F403
 from .ops.join import *  # noqa: F401,F403
 from .ops.sort import *  # noqa: F401,F403
+from .ops.linalg import *  # noqa: F401,F403
 
 is_tensor = lambda obj: isinstance(obj, Tensor)  # noqa: E731

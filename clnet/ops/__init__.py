@@ -3,8 +3,9 @@
 from ..tensor import Tensor
 from . import copy, creation, elementwise, random, views
 from . import index, indexing, join, sort
+from . import linalg
 
-_FAMILIES = [copy, creation, views, elementwise, random, indexing, index, join, sort]
+_FAMILIES = [copy, creation, views, elementwise, random, indexing, index, join, sort, linalg]
 
 
 def _install():

@@ -1,0 +1,280 @@
+/* GEMM: C = alpha * A @ B + beta * X, batched, any strides (transposed views need no copy).
+ *
+ * Every operand is an offset plus element strides: A[b][m][k] lives at offA + b*sAb + m*sAm +
+ * k*sAk, likewise B[b][k][n], C[b][m][n] and the addend X[b][m][n] (an `addmm` input or a bias,
+ * broadcast with zero strides). A batch stride of 0 broadcasts that operand over the batch. With
+ * use_x == 0, X is never read (so NaNs in an ignored input do not leak, as in PyTorch with beta=0;
+ * the host then passes C as a dummy X). K == 0 gives C = beta * X (or zeros).
+ *
+ * The program is built three ways, chosen by the host from the device's tuning:
+ *   no REAL defined          -> gemm_naive_T for int/long/float/double: one work-item per output.
+ *   REAL + CPU_STYLE         -> gemm_cpu: one work-item per work-group packs the tiles into
+ *                               micro-panels and runs a register-block micro-kernel (CPU drivers).
+ *   REAL without CPU_STYLE   -> gemm_tiled: the classic cooperative GPU kernel.
+ * Tile defines (REAL only): TM x TN work-group tile of C, TK step along K, WM x WN register block
+ * per work-item, VW vector width along N (VT = REALVW). TM % WM == 0, TN % WN == 0, WN % VW == 0.
+ */
+#include "common.h"
+
+#ifndef REAL
+/* ---------------------------------------------------------------------------------------------
+ * Naive path: integers (correctness over speed). Launch 1-D over nbatch * M * N work-items. */
+#define GEMM_NAIVE(T)                                                                          \
+__kernel void gemm_naive_##T(int M, int N, int K, int nbatch,                                  \
+                             __global const T* A, int offA, int sAb, int sAm, int sAk,         \
+                             __global const T* B, int offB, int sBb, int sBk, int sBn,         \
+                             __global T* C, int offC, int sCb, int sCm, int sCn,               \
+                             __global const T* X, int offX, int sXb, int sXm, int sXn,         \
+                             T alpha, T beta, int use_x)                                       \
+{                                                                                              \
+    int idx = get_global_id(0);                                                                \
+    if (idx >= nbatch * M * N) return;                                                         \
+    int n = idx % N, m = (idx / N) % M, b = idx / (N * M);                                    \
+    __global const T* a = A + offA + b * sAb + m * sAm;                                        \
+    __global const T* bb = B + offB + b * sBb + n * sBn;                                       \
+    T acc = 0;                                                                                 \
+    for (int k = 0; k < K; ++k) acc += a[k * sAk] * bb[k * sBk];                               \
+    T r = alpha * acc;                                                                         \
+    if (use_x) r += beta * X[offX + b * sXb + m * sXm + n * sXn];                              \
+    C[offC + b * sCb + m * sCm + n * sCn] = r;                                                 \
+}
+GEMM_NAIVE(int)
+GEMM_NAIVE(long)
+GEMM_NAIVE(float)
+#ifdef HAS_FP64
+GEMM_NAIVE(double)
+#endif
+
+#else /* REAL */
+#define VT CAT(REAL, VW)
+#define NV (WN / VW)
+
+#define GEMM_ARGS                                                                              \
+    int M, int N, int K,                                                                       \
+    __global const REAL* A, int offA, int sAb, int sAm, int sAk,                               \
+    __global const REAL* B, int offB, int sBb, int sBk, int sBn,                               \
+    __global REAL* C, int offC, int sCb, int sCm, int sCn,                                     \
+    __global const REAL* X, int offX, int sXb, int sXm, int sXn,                               \
+    REAL alpha, REAL beta, int use_x
+
+#ifdef CPU_STYLE
+/* ---------------------------------------------------------------------------------------------
+ * CPU path. A work-group is ONE work-item, so the kernel has no barriers and a CPU driver runs it
+ * as plain sequential code (PoCL would otherwise spill every work-item's accumulators to memory
+ * at each barrier). It owns a tm x tn tile of C (tm <= TM, tn <= TN chosen at launch so that
+ * small problems still give every core a tile), packs A and B tiles into micro-panels in local
+ * memory (where strides, transposition and zero padding of edges are absorbed), and runs a
+ * WM x WN micro-kernel whose accumulators stay in registers for a whole TK step.
+ * Launch: global (ceil(N/tn), ceil(M/tm), batch), local (1, 1, 1). */
+
+/* Ap[(ib*TK + k)*WM + i] = A[m0 + ib*WM + i][k0 + k], zero outside M */
+inline void pack_a(__local REAL* Ap, __global const REAL* A, int sAm, int sAk,
+                   int M, int m0, int nbm, int k0, int kt)
+{
+    for (int ib = 0; ib < nbm; ++ib) {
+        __local REAL* dst = Ap + ib * TK * WM;
+        int r0 = m0 + ib * WM;
+        __global const REAL* src = A + r0 * sAm + k0 * sAk;
+        if (r0 + WM <= M && sAm == 1) {         /* column-major A (a transposed view) */
+            for (int k = 0; k < kt; ++k)
+#pragma unroll
+                for (int i = 0; i < WM; ++i) dst[k * WM + i] = src[k * sAk + i];
+        } else if (r0 + WM <= M && sAk == 1) {  /* row-major A */
+#pragma unroll
+            for (int i = 0; i < WM; ++i)
+                for (int k = 0; k < kt; ++k) dst[k * WM + i] = src[i * sAm + k];
+        } else {
+            for (int i = 0; i < WM; ++i) {
+                if (r0 + i < M)
+                    for (int k = 0; k < kt; ++k) dst[k * WM + i] = src[i * sAm + k * sAk];
+                else
+                    for (int k = 0; k < kt; ++k) dst[k * WM + i] = (REAL)0;
+            }
+        }
+    }
+}
+
+/* Bp[(jb*TK + k)*WN + j] = B[k0 + k][n0 + jb*WN + j], zero outside N */
+inline void pack_b(__local REAL* Bp, __global const REAL* B, int sBk, int sBn,
+                   int N, int n0, int nbn, int k0, int kt)
+{
+    for (int jb = 0; jb < nbn; ++jb) {
+        __local REAL* dst = Bp + jb * TK * WN;
+        int c0 = n0 + jb * WN;
+        __global const REAL* src = B + k0 * sBk + c0 * sBn;
+        if (c0 + WN <= N && sBn == 1) {         /* row-major B */
+            for (int k = 0; k < kt; ++k)
+#pragma unroll
+                for (int j = 0; j < WN; ++j) dst[k * WN + j] = src[k * sBk + j];
+        } else if (c0 + WN <= N && sBk == 1) {  /* column-major B, e.g. a Linear weight's W^T */
+#pragma unroll
+            for (int j = 0; j < WN; ++j)
+                for (int k = 0; k < kt; ++k) dst[k * WN + j] = src[j * sBn + k];
+        } else {
+            for (int j = 0; j < WN; ++j) {
+                if (c0 + j < N)
+                    for (int k = 0; k < kt; ++k) dst[k * WN + j] = src[j * sBn + k * sBk];
+                else
+                    for (int k = 0; k < kt; ++k) dst[k * WN + j] = (REAL)0;
+            }
+        }
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(1, 1, 1)))
+void gemm_cpu(GEMM_ARGS, int tm, int tn)
+{
+    __local VT Ap_v[TM * TK / VW];      /* A micro-panels, see pack_a */
+    __local VT Bp_v[TK * TN / VW];      /* B micro-panels, see pack_b */
+    __local VT Ct[TM * TN / VW];        /* the C tile by micro-block: [ib][jb][i][j] */
+
+    const int nbm = tm / WM, nbn = tn / WN;
+    const int n0 = get_group_id(0) * tn;
+    const int m0 = get_group_id(1) * tm;
+    const int b = get_global_id(2);
+    A += offA + b * sAb;
+    B += offB + b * sBb;
+
+    for (int k0 = 0; k0 < K; k0 += TK) {
+        const int kt = min(TK, K - k0);
+        pack_a((__local REAL*)Ap_v, A, sAm, sAk, M, m0, nbm, k0, kt);
+        pack_b((__local REAL*)Bp_v, B, sBk, sBn, N, n0, nbn, k0, kt);
+        /* jb outer: one B micro-panel (TK x WN) stays in L1 while the A panels stream by */
+        for (int jb = 0; jb < nbn; ++jb) {
+            __local const VT* bp = Bp_v + jb * TK * NV;
+            for (int ib = 0; ib < nbm; ++ib) {
+                __local const REAL* ap = (__local const REAL*)Ap_v + ib * TK * WM;
+                __local VT* ct = Ct + (ib * nbn + jb) * WM * NV;
+                VT acc[WM][NV];
+#pragma unroll
+                for (int i = 0; i < WM; ++i)
+#pragma unroll
+                    for (int j = 0; j < NV; ++j) acc[i][j] = k0 ? ct[i * NV + j] : (VT)(0);
+                for (int k = 0; k < kt; ++k) {
+                    VT bv[NV];
+#pragma unroll
+                    for (int j = 0; j < NV; ++j) bv[j] = bp[k * NV + j];
+#pragma unroll
+                    for (int i = 0; i < WM; ++i) {
+                        REAL a = ap[k * WM + i];
+#pragma unroll
+                        for (int j = 0; j < NV; ++j) acc[i][j] = a * bv[j] + acc[i][j];
+                    }
+                }
+#pragma unroll
+                for (int i = 0; i < WM; ++i)
+#pragma unroll
+                    for (int j = 0; j < NV; ++j) ct[i * NV + j] = acc[i][j];
+            }
+        }
+    }
+
+    /* epilogue: C = alpha * tile + beta * X, bounds-checked; the inner loop is contiguous in Ct */
+    C += offC + b * sCb;
+    X += offX + b * sXb;
+    __local const REAL* ctile = (__local const REAL*)Ct;
+    for (int ib = 0; ib < nbm; ++ib) {
+        for (int i = 0; i < WM; ++i) {
+            int gi = m0 + ib * WM + i;
+            if (gi >= M) break;
+            __global REAL* crow = C + gi * sCm;
+            __global const REAL* xrow = X + gi * sXm;
+            for (int jb = 0; jb < nbn; ++jb) {
+                int c0 = n0 + jb * WN;
+                if (c0 >= N) break;
+                int w = min(WN, N - c0);
+                __local const REAL* t = ctile + ((ib * nbn + jb) * WM + i) * WN;
+                for (int j = 0; j < w; ++j) {
+                    REAL r = K > 0 ? alpha * t[j] : (REAL)0;  /* K == 0: Ct unwritten */
+                    if (use_x) r += beta * xrow[(c0 + j) * sXn];
+                    crow[(c0 + j) * sCn] = r;
+                }
+            }
+        }
+    }
+}
+
+#else /* !CPU_STYLE */
+/* ---------------------------------------------------------------------------------------------
+ * GPU path: NWI work-items cooperatively copy the A and B tiles into local memory, then each
+ * accumulates a WM x WN block. Rows are interleaved (row = wr + i*(TM/WM)) so neighbouring
+ * work-items read neighbouring local addresses; columns are contiguous VW-vectors.
+ * Launch: global (ceil(N/TN) * NWI, ceil(M/TM), batch), local (NWI, 1, 1). */
+#define NWI ((TM / WM) * (TN / WN))
+
+__kernel __attribute__((reqd_work_group_size(NWI, 1, 1)))
+void gemm_tiled(GEMM_ARGS)
+{
+    __local REAL As[TK * TM];           /* As[k * TM + i] */
+    __local VT Bs_v[TK * TN / VW];      /* Bs[k * TN + n], as vectors for aligned loads */
+    __local REAL* Bs = (__local REAL*)Bs_v;
+
+    const int lid = get_local_id(0);
+    const int wr = lid % (TM / WM);
+    const int wc = lid / (TM / WM);
+    const int n0 = get_group_id(0) * TN;
+    const int m0 = get_group_id(1) * TM;
+    const int b = get_global_id(2);
+    A += offA + b * sAb;
+    B += offB + b * sBb;
+
+    VT acc[WM][NV];
+#pragma unroll
+    for (int i = 0; i < WM; ++i)
+#pragma unroll
+        for (int j = 0; j < NV; ++j) acc[i][j] = (VT)(0);
+
+    for (int k0 = 0; k0 < K; k0 += TK) {
+        /* neighbouring work-items read along whichever of A's dimensions is contiguous */
+        for (int e = lid; e < TM * TK; e += NWI) {
+            int i, k;
+            if (sAk == 1) { i = e / TK; k = e % TK; } else { i = e % TM; k = e / TM; }
+            int gi = m0 + i, gk = k0 + k;
+            As[k * TM + i] = (gi < M && gk < K) ? A[gi * sAm + gk * sAk] : (REAL)0;
+        }
+        for (int e = lid; e < TK * TN; e += NWI) {
+            int k, n;
+            if (sBk == 1 && sBn != 1) { n = e / TK; k = e % TK; } else { k = e / TN; n = e % TN; }
+            int gk = k0 + k, gn = n0 + n;
+            Bs[k * TN + n] = (gk < K && gn < N) ? B[gk * sBk + gn * sBn] : (REAL)0;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int k = 0; k < TK; ++k) {
+            VT bv[NV];
+#pragma unroll
+            for (int j = 0; j < NV; ++j) bv[j] = Bs_v[k * (TN / VW) + wc * NV + j];
+#pragma unroll
+            for (int i = 0; i < WM; ++i) {
+                REAL a = As[k * TM + wr + i * (TM / WM)];
+#pragma unroll
+                for (int j = 0; j < NV; ++j) acc[i][j] = a * bv[j] + acc[i][j];
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+    C += offC + b * sCb;
+    X += offX + b * sXb;
+#pragma unroll
+    for (int i = 0; i < WM; ++i) {
+        int gi = m0 + wr + i * (TM / WM);
+        if (gi < M) {
+#pragma unroll
+            for (int j = 0; j < NV; ++j) {
+                VT v = acc[i][j];
+                const REAL* vals = (const REAL*)&v;
+#pragma unroll
+                for (int l = 0; l < VW; ++l) {
+                    int gn = n0 + wc * WN + j * VW + l;
+                    if (gn < N) {
+                        REAL r = alpha * vals[l];
+                        if (use_x) r += beta * X[gi * sXm + gn * sXn];
+                        C[gi * sCm + gn * sCn] = r;
+                    }
+                }
+            }
+        }
+    }
+}
+#endif /* CPU_STYLE */
+#endif /* REAL */
