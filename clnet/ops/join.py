@@ -91,12 +91,14 @@ def stack(tensors, dim=0, *, out=None):
 
 
 def _atleast(t, n):
+    """numpy's atleast_{n}d: 0-d -> all ones, 1-d (k,) -> (1, k[, 1]), 2-d -> (a, b, 1)."""
     if t.dim() >= n:
         return t
-    if n == 3 and t.dim() == 2:
-        return t.unsqueeze(-1)
-    shape = {0: (1,) * n, 1: (1, t._shape[0]) + (1,) * (n - 2)}[t.dim()]
-    return t.reshape(shape)
+    if t.dim() == 0:
+        return t.reshape((1,) * n)
+    if t.dim() == 1:
+        return t.reshape((1, t._shape[0]) + (1,) * (n - 2))
+    return t.unsqueeze(-1)
 
 
 def hstack(tensors):

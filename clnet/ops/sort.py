@@ -145,6 +145,8 @@ def msort(input):
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """The k largest (or smallest) elements along ``dim`` and their indices, always in sorted
     order (PyTorch allows any order for sorted=False, so sorted order is valid)."""
+    if input.dtype is dtypes.bool_:
+        raise TypeError("topk does not support bool tensors (as in PyTorch); convert with .int()")
     size = input._shape[input._wrap_dim(dim)] if input.dim() else 1
     k = int(k)
     if k < 0 or k > size:
