@@ -1,0 +1,58 @@
+"""cl_kernels/copy.cl: casts between every dtype pair (contiguous and strided), fills, creation
+ops and view materialisation."""
+import numpy as np
+
+import clnet
+
+from ._util import EDGE_SHAPES, check, dtype_names, host, layouts, strided
+
+
+def casts_between_every_dtype_pair(dev):
+    for src in dtype_names(dev):
+        for shape in ((65,), (5, 13)):
+            a = host(src, shape, seed=1)
+            for t in layouts(a, dev):
+                for dst in dtype_names(dev):
+                    want = a.astype(np.bool_) if dst == "bool" else a.astype(
+                        {"float32": np.float32, "float64": np.float64, "int32": np.int32,
+                         "int64": np.int64}[dst])
+                    check(t.to(getattr(clnet, dst)), want)
+
+
+def fills_of_every_dtype(dev):
+    for name in dtype_names(dev):
+        dt = getattr(clnet, name)
+        value = True if name == "bool" else 3
+        for shape in EDGE_SHAPES:
+            check(clnet.full(shape, value, dtype=dt, device=dev),
+                  np.full(shape, value, dtype=clnet.zeros(1, dtype=dt).numpy().dtype))
+        t = clnet.zeros(5, 13, dtype=dt, device=dev)
+        t[:, ::2].fill_(value)               # a strided fill
+        want = np.zeros((5, 13), t.numpy().dtype)
+        want[:, ::2] = value
+        check(t, want)
+
+
+def creation_ops(dev):
+    check(clnet.zeros(65, device=dev), np.zeros(65, np.float32))
+    check(clnet.ones(2, 3, device=dev), np.ones((2, 3), np.float32))
+    check(clnet.arange(7, device=dev), np.arange(7))
+    check(clnet.linspace(0, 1, 5, device=dev), np.linspace(0, 1, 5, dtype=np.float32))
+    check(clnet.eye(3, 4, device=dev), np.eye(3, 4, dtype=np.float32))
+    check(clnet.zeros_like(clnet.ones(3, device=dev)), np.zeros(3, np.float32))
+    assert clnet.zeros(0, 3, device=dev).numel() == 0
+
+
+def views_made_contiguous(dev):
+    a = host("float32", (4, 6, 5), seed=2)
+    t = clnet.tensor(a, device=dev)
+    check(t.permute(2, 0, 1).contiguous(), a.transpose(2, 0, 1))
+    check(t[1:, ::2].clone(), a[1:, ::2])
+    check(t[:, 0].reshape(-1), a[:, 0].reshape(-1))
+    check(clnet.tensor(a[0, :, :1], device=dev).expand(6, 4).contiguous(),
+          np.broadcast_to(a[0, :, :1], (6, 4)))
+    check(strided(a[0], dev).t().clone(), a[0].T)
+
+
+CASES = [casts_between_every_dtype_pair, fills_of_every_dtype, creation_ops,
+         views_made_contiguous]

@@ -1,0 +1,100 @@
+"""cl_kernels/elementwise.cl: every unary, binary and ternary op of every dtype, contiguous
+(``_c``, vectorised with tails) and strided (``_n``), broadcasting and scalar operands.
+
+Ops a dtype does not support must refuse in Python (TypeError/ValueError) before any launch; the
+coverage check then shows whether each dtype's program had all its kernels launched."""
+import numpy as np
+
+import clnet
+from clnet.ops import elementwise as ew
+
+from ._util import dtype_names, host, layouts
+
+SHAPES = [(65,), (5, 13)]
+FLOAT_UNARY = ["exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt",
+               "reciprocal", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
+               "asinh", "acosh", "atanh", "erf", "erfc", "lgamma", "sigmoid", "logsigmoid",
+               "silu", "mish", "softsign", "hardsigmoid", "hardswish", "selu", "frac"]
+ANY_UNARY = ["neg", "abs", "sign", "square", "relu", "floor", "ceil", "round", "trunc",
+             "logical_not", "bitwise_not", "isnan", "isinf", "isfinite", "signbit", "nan_to_num"]
+PARAM_UNARY = [lambda x: ew.leaky_relu(x, 0.1), lambda x: ew.elu(x, 0.5),
+               lambda x: ew.celu(x, 0.7), lambda x: ew.gelu(x),
+               lambda x: ew.gelu(x, approximate="tanh"), lambda x: ew.softplus(x, 2.0, 3.0),
+               lambda x: ew.hardtanh(x, -0.5, 0.5), lambda x: ew.relu6(x),
+               lambda x: ew.threshold(x, 0.5, -1.0), lambda x: clnet.clamp(x, -1, 1),
+               lambda x: clnet.clamp(x, min=0), lambda x: clnet.clamp(x, max=0),
+               lambda x: clnet.pow(x, 2), lambda x: clnet.pow(x, 0.5), lambda x: x + 2,
+               lambda x: 3 - x, lambda x: x * 2.5, lambda x: x / 2, lambda x: x // 2,
+               lambda x: x % 3, lambda x: 2 ** x]
+BINARY = ["add", "sub", "mul", "div", "floor_divide", "remainder", "fmod", "pow", "maximum",
+          "minimum", "fmax", "fmin", "atan2", "hypot", "copysign", "eq", "ne", "lt", "le", "gt",
+          "ge", "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
+          "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift"]
+
+
+def _try(fn, *args, **kwargs):
+    """Run an op; an op refused for this dtype must raise TypeError/ValueError before launching
+    (a KernelBuildError for a kernel missing from the program is a bug, and propagates)."""
+    try:
+        return fn(*args, **kwargs)
+    except (TypeError, ValueError):
+        return None
+
+
+def _small(name, shape, seed):
+    if name in ("int32", "int64"):
+        return host(name, shape, seed=seed, low=0, high=5, nonzero=True)   # shifts, pow stay small
+    return host(name, shape, seed=seed, low=0.1 if seed else -0.9, high=0.9, nonzero=True)
+
+
+def unary_ops(dev):
+    for name in dtype_names(dev):
+        for shape in SHAPES:
+            for x in layouts(_small(name, shape, 1), dev):
+                for op in FLOAT_UNARY + ANY_UNARY:
+                    _try(getattr(ew, op), x)
+                for fn in PARAM_UNARY:
+                    _try(fn, x)
+    # one checked result per path
+    a = host("float32", (65,), seed=3)
+    for x in layouts(a, dev):
+        np.testing.assert_allclose(clnet.exp(x).numpy(), np.exp(a), rtol=1e-5)
+
+
+def binary_ops(dev):
+    for name in dtype_names(dev):
+        for shape in SHAPES:
+            xs = layouts(_small(name, shape, 1), dev)
+            ys = layouts(_small(name, shape, 2), dev)
+            for x, y in zip(xs, ys):
+                for op in BINARY:
+                    fn = getattr(clnet, op)
+                    _try(fn, x, y)
+                    _try(fn, x, y[..., :1])          # broadcasting goes through the _n kernels
+                _try(clnet.div, x, y, rounding_mode="trunc")
+                _try(clnet.div, x, y, rounding_mode="floor")
+                _try(clnet.add, x, y, alpha=2)
+    a, b = host("int32", (65,), seed=4), host("int32", (65,), seed=5, nonzero=True)
+    for x, y in zip(layouts(a, dev), layouts(b, dev)):
+        np.testing.assert_array_equal((x * y).numpy(), a * b)
+
+
+def ternary_and_inplace_ops(dev):
+    for name in dtype_names(dev):
+        for shape in SHAPES:
+            cond = layouts(host("bool", shape, seed=6), dev)
+            xs = layouts(_small(name, shape, 1), dev)
+            ys = layouts(_small(name, shape, 2), dev)
+            for c, x, y in zip(cond, xs, ys):
+                _try(clnet.where, c, x, y)
+                _try(clnet.where, c, x, 0)
+                _try(clnet.lerp, x, y, 0.25)
+                _try(clnet.lerp, x, y, y)
+                z = x.clone()
+                _try(z.add_, y)
+                _try(z.mul_, 2)
+                _try(z.clamp_, 0, 1)
+                _try(z.zero_)
+
+
+CASES = [unary_ops, binary_ops, ternary_and_inplace_ops]
