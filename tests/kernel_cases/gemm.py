@@ -1,0 +1,38 @@
+"""cl_kernels/gemm.cl: the linear-algebra ops on float dtypes, with sizes that are not multiples
+of the tiles, transposed operands, batches and the 1-D forms."""
+import numpy as np
+
+import clnet
+
+from ._util import check, dtype_names, host, strided
+
+SIZES = [(1, 1, 1), (7, 5, 3), (33, 17, 65)]
+
+
+def matrix_products(dev):
+    for name in ("float32", "float64"):
+        if name not in dtype_names(dev):
+            continue
+        tol = dict(rtol=1e-4, atol=1e-4)
+        for m, k, n in SIZES:
+            a, b = host(name, (m, k), seed=1), host(name, (k, n), seed=2)
+            ta, tb = clnet.tensor(a, device=dev), clnet.tensor(b, device=dev)
+            check(clnet.mm(ta, tb), a @ b, **tol)
+            check(clnet.mm(clnet.tensor(a.T.copy(), device=dev).t(), strided(b, dev)), a @ b, **tol)
+            c = host(name, (m, n), seed=3)
+            check(clnet.addmm(clnet.tensor(c, device=dev), ta, tb, beta=0.5, alpha=2.0),
+                  0.5 * c + 2.0 * (a @ b), **tol)
+            v = host(name, (k,), seed=4)
+            check(clnet.mv(ta, clnet.tensor(v, device=dev)), a @ v, **tol)
+        x, y = host(name, (3, 5, 4), seed=5), host(name, (3, 4, 6), seed=6)
+        check(clnet.bmm(clnet.tensor(x, device=dev), clnet.tensor(y, device=dev)), x @ y, **tol)
+        check(clnet.matmul(clnet.tensor(x, device=dev), clnet.tensor(y[0], device=dev)),
+              x @ y[0], **tol)
+        u, w = host(name, (9,), seed=7), host(name, (9,), seed=8)
+        check(clnet.dot(clnet.tensor(u, device=dev), clnet.tensor(w, device=dev)),
+              np.dot(u, w), **tol)
+        check(clnet.outer(clnet.tensor(u, device=dev), clnet.tensor(w, device=dev)),
+              np.outer(u, w), **tol)
+
+
+CASES = [matrix_products]
