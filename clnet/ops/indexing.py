@@ -360,7 +360,11 @@ def _fit_value(value, shape, op):
     v = value
     while v.dim() > len(shape) and v._shape[0] == 1:
         v = v.select(0, 0)
-    if v.dim() > len(shape) or broadcast_shapes(op, shape, v._shape) != tuple(shape):
+    try:
+        fits = v.dim() <= len(shape) and broadcast_shapes(op, shape, v._shape) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
         raise ValueError(f"{op}: shape mismatch: value tensor of shape {list(value._shape)} "
                          f"cannot be broadcast to indexing result of shape {list(shape)}")
     return v
