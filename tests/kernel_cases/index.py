@@ -40,18 +40,11 @@ def gather_scatter_family(dev):
             _try(clnet.masked_fill, src, mask, 1)
             check(clnet.nonzero(src), np.argwhere(a))
             check(src[mask], a[mask_np])
-    check(clnet.nn_one_hot(clnet.tensor([0, 2, 1], device=dev), 3)
-          if hasattr(clnet, "nn_one_hot") else _one_hot(dev), np.eye(3, dtype=np.int64)[[0, 2, 1]])
-
-
-def _one_hot(dev):
-    from clnet.ops import index as index_ops
-    for name in ("one_hot",):
-        fn = getattr(index_ops, name, None)
-        if fn is not None:
-            return fn(clnet.tensor([0, 2, 1], device=dev), 3)
-    import clnet.ops.indexing as indexing_ops
-    return indexing_ops.one_hot(clnet.tensor([0, 2, 1], device=dev), 3)
+    from clnet.ops.index import one_hot          # exported later as nn.functional.one_hot
+    for idt in (clnet.int32, clnet.int64):
+        labels = clnet.tensor([0, 2, 1, 2, 0, 1, 1], dtype=idt, device=dev)
+        check(one_hot(labels, 3), np.eye(3, dtype=np.int64)[[0, 2, 1, 2, 0, 1, 1]])
+        check(one_hot(labels[::2], 3), np.eye(3, dtype=np.int64)[[0, 1, 0, 1]])
 
 
 def deterministic_scatter_add(dev):
@@ -61,12 +54,14 @@ def deterministic_scatter_add(dev):
     try:
         for name in dtype_names(dev, include_bool=False):
             a = host(name, (4, 7), seed=4)
-            idx = clnet.tensor(np.array([[0, 1, 0, 3, 2, 1, 0]] * 4, np.int64), device=dev)
-            out = clnet.scatter_add(clnet.zeros(4, 7, dtype=getattr(clnet, name), device=dev),
-                                    1, idx, clnet.tensor(a, device=dev))
-            want = np.zeros((4, 7), a.dtype)
-            np.add.at(want, (np.arange(4)[:, None], idx.numpy()), a)
-            check(out, want)
+            for idt in (np.int32, np.int64):
+                idx_np = np.array([[0, 1, 0, 3, 2, 1, 0]] * 4, idt)
+                out = clnet.scatter_add(clnet.zeros(4, 7, dtype=getattr(clnet, name), device=dev),
+                                        1, clnet.tensor(idx_np, device=dev),
+                                        clnet.tensor(a, device=dev))
+                want = np.zeros((4, 7), a.dtype)
+                np.add.at(want, (np.arange(4)[:, None], idx_np), a)
+                check(out, want)
     finally:
         index_ops.DETERMINISTIC_SCATTER_ADD = old
 

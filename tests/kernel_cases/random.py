@@ -30,10 +30,19 @@ def sampling_ops(dev):
         p = clnet.tensor(host("float32", shape, seed=1, low=0, high=1), device=dev)
         clnet.bernoulli(p)
         _try(clnet.bernoulli, clnet.zeros(shape, device=dev), 0.3)
-        clnet.normal(clnet.zeros(shape, device=dev), clnet.ones(shape, device=dev))
-        _try(clnet.normal, 0.0, clnet.ones(shape, device=dev))
-        _try(clnet.normal, clnet.zeros(shape, device=dev), 2.0)
-        _try(clnet.dropout_mask, shape, 0.5, device=dev)
+        for name in dtype_names(dev):              # bernoulli_ with a tensor p, into each dtype
+            t = clnet.zeros(shape, dtype=getattr(clnet, name), device=dev)
+            t.bernoulli_(p)
+            clnet.zeros(shape[0], 2 * shape[-1], dtype=t.dtype, device=dev)[..., ::2].bernoulli_(p)
+        for name in ("float32", "float64"):
+            if name not in dtype_names(dev):
+                continue
+            dt = getattr(clnet, name)
+            clnet.normal(clnet.zeros(shape, dtype=dt, device=dev),
+                         clnet.ones(shape, dtype=dt, device=dev))
+            _try(clnet.normal, 0.0, clnet.ones(shape, dtype=dt, device=dev))
+            _try(clnet.normal, clnet.zeros(shape, dtype=dt, device=dev), 2.0)
+            clnet.dropout_mask(shape, 0.5, device=dev, dtype=dt)
     for name in ("float32", "float64"):
         if name in dtype_names(dev):
             w = clnet.tensor(host(name, (3, 7), seed=2, low=0.1, high=1), device=dev)
