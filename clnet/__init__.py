@@ -14,12 +14,16 @@ from .tensor import Size, Tensor
 from . import ops as _ops
 from .ops.creation import *  # noqa: F401,F403
 from .ops.views import *  # noqa: F401,F403
-from .ops.elementwise import *  # noqa: F401,F403
+from .ops.pointwise import *  # noqa: F401,F403
 from .ops.random import *  # noqa: F401,F403
 from .ops.index import *  # noqa: F401,F403
 from .ops.indexing import *  # noqa: F401,F403
 from .ops.join import *  # noqa: F401,F403
 from .ops.sort import *  # noqa: F401,F403
 from .ops.linalg import *  # noqa: F401,F403
+
+from . import autograd
+from .autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
+                       set_grad_enabled)
 
 is_tensor = lambda obj: isinstance(obj, Tensor)  # noqa: E731

@@ -54,7 +54,7 @@ def _numel(shape):
 
 class Tensor:
     __slots__ = ("_storage", "_shape", "_stride", "_offset", "dtype", "requires_grad", "grad",
-                 "grad_fn", "_grad_state", "__weakref__")
+                 "grad_fn", "_grad_state", "_base", "__weakref__")
 
     # ------------------------------------------------------------------ construction
     def __new__(cls, *args, device=None, dtype=None, requires_grad=False):
@@ -92,6 +92,7 @@ class Tensor:
         t.grad = None
         t.grad_fn = None
         t._grad_state = None
+        t._base = None      # set by views of tensors that require grad (see graph.check_inplace)
         return t
 
     @staticmethod
@@ -187,6 +188,31 @@ class Tensor:
             raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], "
                              f"but got {dim})")
         return int(dim) % max(n, 1)
+
+    # ------------------------------------------------------------------ autograd basics
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    def detach(self):
+        """A view of the same data that is out of the graph (shares storage and version)."""
+        return Tensor._make(self._storage, self._shape, self._stride, self._offset, self.dtype)
+
+    def detach_(self):
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    @property
+    def data(self):
+        return self.detach()
+
+    @data.setter
+    def data(self, other):
+        if not isinstance(other, Tensor):
+            raise TypeError(f"data must be a Tensor, got {type(other).__name__}")
+        self._storage, self._shape = other._storage, other._shape
+        self._stride, self._offset, self.dtype = other._stride, other._offset, other.dtype
 
     # ------------------------------------------------------------------ host side
     def numpy(self, *, force=False):

@@ -1,11 +1,11 @@
 """The ops layer: one module per family. Each module lists the Tensor methods it provides in
 ``TENSOR_METHODS``; they are attached to ``Tensor`` here, so tensor.py never imports ops."""
 from ..tensor import Tensor
-from . import copy, creation, elementwise, random, views
+from . import copy, creation, pointwise, random, views
 from . import index, indexing, join, sort
 from . import linalg
 
-_FAMILIES = [copy, creation, views, elementwise, random, indexing, index, join, sort, linalg]
+_FAMILIES = [copy, creation, views, pointwise, random, indexing, index, join, sort, linalg]
 
 
 def _install():

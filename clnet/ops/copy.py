@@ -2,7 +2,7 @@
 import numpy as np
 import pyopencl as cl
 
-from .. import dtypes
+from .. import dtypes, graph
 from ..backend.devices import device as _resolve_device
 from ..backend.programs import get_program
 from ..tensor import Tensor
@@ -61,24 +61,35 @@ def fill_into(dst, value):
     return dst
 
 
+def _identity_backward(g):
+    return (g,)
+
+
 def contiguous(t):
     if t.is_contiguous():
         return t
-    out = Tensor._empty(t._shape, t.dtype, t._storage.device)
-    return copy_into(out, t, "contiguous")
+    out = copy_into(Tensor._empty(t._shape, t.dtype, t._storage.device), t, "contiguous")
+    if graph.recording(t):
+        graph.record("CloneBackward0", out, (t,), _identity_backward)
+    return out
 
 
 def clone(t):
-    out = Tensor._empty(t._shape, t.dtype, t._storage.device)
-    return copy_into(out, t, "clone")
+    out = copy_into(Tensor._empty(t._shape, t.dtype, t._storage.device), t, "clone")
+    if graph.recording(t):
+        graph.record("CloneBackward0", out, (t,), _identity_backward)
+    return out
 
 
 def cast(t, dt):
     dt = dtypes.to_dtype(dt)
     if dt is t.dtype:
         return t
-    out = Tensor._empty(t._shape, dt, t._storage.device)
-    return copy_into(out, t, f"to({dt})")
+    out = copy_into(Tensor._empty(t._shape, dt, t._storage.device), t, f"to({dt})")
+    if graph.recording(t) and dt.is_floating_point:
+        src_dt = t.dtype
+        graph.record("ToCopyBackward0", out, (t,), lambda g: (cast(g, src_dt),))
+    return out
 
 
 def from_numpy_to(a, dev, dt=None):
@@ -99,7 +110,11 @@ def to_device(t, dev):
     dev = _resolve_device(dev)
     if t._storage.device is dev:
         return t
-    return from_numpy_to(t.numpy(), dev, t.dtype)
+    out = from_numpy_to(t.numpy(), dev, t.dtype)
+    if graph.recording(t):
+        src_dev = t._storage.device
+        graph.record("ToCopyBackward0", out, (t,), lambda g: (to_device(g, src_dev),))
+    return out
 
 
 def to(t, *args, **kwargs):

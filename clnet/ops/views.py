@@ -2,6 +2,7 @@
 layout no view can express, which copies like PyTorch's)."""
 import numpy as np
 
+from .. import graph
 from ..tensor import Size, Tensor, contiguous_strides
 from ._layout import numel
 from .copy import contiguous
@@ -12,7 +13,44 @@ __all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "t", "tran
 
 
 def _view(t, shape, stride, offset):
-    return Tensor._make(t._storage, tuple(shape), tuple(stride), offset, t.dtype)
+    v = Tensor._make(t._storage, tuple(shape), tuple(stride), offset, t.dtype)
+    if t.requires_grad:
+        v._base = t._base if t._base is not None else t
+    return v
+
+
+# ------------------------------------------------------------------ autograd of views
+def _record(out, t, name, backward):
+    if graph.recording(t):
+        graph.record(name, out, (t,), backward)
+    return out
+
+
+def _reshape_back(out, t, name):
+    shape = t._shape
+    return _record(out, t, name, lambda g: (reshape(g, shape),))
+
+
+def _embed(g, shape, apply_view):
+    """The gradient of a view: zeros of the base's shape with ``g`` written where the view was
+    (recorded so that its own gradient, the same view of the incoming gradient, flows)."""
+    from .copy import copy_into
+    from .creation import zeros
+    with_graph = graph.recording(g)
+    prev = graph.set_grad_enabled_flag(False)
+    try:
+        z = zeros(shape, dtype=g.dtype, device=g.device)
+        copy_into(apply_view(z), g, "view backward")
+    finally:
+        graph.set_grad_enabled_flag(prev)
+    if with_graph:
+        graph.record("ViewScatterBackward0", z, (g,), lambda gg: (apply_view(gg),))
+    return z
+
+
+def _slice_back(out, t, name, apply_view):
+    shape = t._shape
+    return _record(out, t, name, lambda g: (_embed(g, shape, apply_view),))
 
 
 def _infer_shape(t, shape, op):
@@ -75,16 +113,19 @@ def view(t, *shape):
             f"view size is not compatible with input tensor's size and stride (shape "
             f"{list(t._shape)}, stride {list(t._stride)} -> {list(shape)}): at least one dimension "
             "spans across two contiguous subspaces. Use .reshape(...) instead.")
-    return _view(t, shape, strides, t._offset)
+    return _reshape_back(_view(t, shape, strides, t._offset), t, "ViewBackward0")
 
 
 def reshape(t, *shape):
     shape = _infer_shape(t, shape, "reshape")
+    if shape == t._shape:
+        return _reshape_back(_view(t, shape, t._stride, t._offset), t, "ViewBackward0")
     strides = contiguous_strides(shape) if not t._shape else _view_strides(t._shape, t._stride, shape)
     if strides is not None:
-        return _view(t, shape, strides, t._offset)
-    c = contiguous(t)
-    return _view(c, shape, contiguous_strides(shape), c._offset)
+        return _reshape_back(_view(t, shape, strides, t._offset), t, "ViewBackward0")
+    c = contiguous(t)   # records its own (identity) backward
+    return _reshape_back(_view(c, shape, contiguous_strides(shape), c._offset), c,
+                         "UnsafeViewBackward0")
 
 
 def view_as(t, other):
@@ -124,7 +165,8 @@ def squeeze(t, dim=None):
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
         drop = {t._wrap_dim(d) for d in dims} if t._shape else set()
         keep = [i for i, s in enumerate(t._shape) if not (i in drop and s == 1)]
-    return _view(t, [t._shape[i] for i in keep], [t._stride[i] for i in keep], t._offset)
+    return _reshape_back(_view(t, [t._shape[i] for i in keep], [t._stride[i] for i in keep],
+                               t._offset), t, "SqueezeBackward0")
 
 
 def unsqueeze(t, dim):
@@ -134,7 +176,7 @@ def unsqueeze(t, dim):
     new_stride = shape[d] * stride[d] if d < len(shape) else 1
     shape.insert(d, 1)
     stride.insert(d, new_stride)
-    return _view(t, shape, stride, t._offset)
+    return _reshape_back(_view(t, shape, stride, t._offset), t, "UnsqueezeBackward0")
 
 
 def transpose(t, dim0, dim1):
@@ -144,7 +186,8 @@ def transpose(t, dim0, dim1):
     shape, stride = list(t._shape), list(t._stride)
     shape[a], shape[b] = shape[b], shape[a]
     stride[a], stride[b] = stride[b], stride[a]
-    return _view(t, shape, stride, t._offset)
+    return _record(_view(t, shape, stride, t._offset), t, "TransposeBackward0",
+                   lambda g: (transpose(g, a, b),))
 
 
 swapaxes = swapdims = transpose
@@ -166,7 +209,11 @@ def permute(t, *dims):
     d = [t._wrap_dim(x) for x in dims]
     if sorted(d) != list(range(t.dim())):
         raise ValueError(f"permute(): dims {list(dims)} are not a permutation of 0..{t.dim() - 1}")
-    return _view(t, [t._shape[i] for i in d], [t._stride[i] for i in d], t._offset)
+    inverse = [0] * len(d)
+    for i, x in enumerate(d):
+        inverse[x] = i
+    return _record(_view(t, [t._shape[i] for i in d], [t._stride[i] for i in d], t._offset), t,
+                   "PermuteBackward0", lambda g: (permute(g, inverse),))
 
 
 def movedim(t, source, destination):
@@ -193,7 +240,7 @@ def expand(t, *sizes):
     for i, s in enumerate(sizes):
         if i < lead:
             if s < 0:
-                raise ValueError(f"expand: -1 is not allowed in a leading, non-existing dimension")
+                raise ValueError("expand: -1 is not allowed in a leading, non-existing dimension")
             shape.append(s)
             stride.append(0)
             continue
@@ -208,7 +255,12 @@ def expand(t, *sizes):
             raise ValueError(f"expand: the expanded size of the tensor ({s}) must match the "
                              f"existing size ({cur}) at non-singleton dimension {i}. Target sizes: "
                              f"{list(sizes)}. Tensor sizes: {list(t._shape)}")
-    return _view(t, shape, stride, t._offset)
+    in_shape = t._shape
+
+    def backward(g):
+        from .reduce import reduce_sum_to_shape
+        return (reduce_sum_to_shape(g, in_shape),)
+    return _record(_view(t, shape, stride, t._offset), t, "ExpandBackward0", backward)
 
 
 def expand_as(t, other):
@@ -230,7 +282,8 @@ def narrow(t, dim, start, length):
                          f"({size}) of dim {dim}")
     shape = list(t._shape)
     shape[d] = length
-    return _view(t, shape, t._stride, t._offset + start * t._stride[d])
+    return _slice_back(_view(t, shape, t._stride, t._offset + start * t._stride[d]), t,
+                       "SliceBackward0", lambda z: narrow(z, d, start, length))
 
 
 def select(t, dim, index):
@@ -240,8 +293,9 @@ def select(t, dim, index):
     if i < -size or i >= size:
         raise IndexError(f"index {index} is out of bounds for dimension {dim} with size {size}")
     i %= size
-    return _view(t, t._shape[:d] + t._shape[d + 1:], t._stride[:d] + t._stride[d + 1:],
-                 t._offset + i * t._stride[d])
+    return _slice_back(_view(t, t._shape[:d] + t._shape[d + 1:], t._stride[:d] + t._stride[d + 1:],
+                             t._offset + i * t._stride[d]), t, "SelectBackward0",
+                       lambda z: select(z, d, i))
 
 
 def split(t, split_size_or_sections, dim=0):
@@ -278,6 +332,10 @@ def unbind(t, dim=0):
 
 
 def as_strided(t, size, stride, storage_offset=None):
+    """A raw view of the storage. Not differentiable in clnet: raises while recording."""
+    if graph.recording(t):
+        raise RuntimeError("as_strided is not differentiable in clnet; call it on a .detach()ed "
+                           "tensor or inside no_grad()")
     off = t._offset if storage_offset is None else int(storage_offset)
     return _view(t, tuple(size), tuple(stride), off)
 
@@ -329,7 +387,8 @@ def basic_index(t, idx):
         d += 1
     shape.extend(t._shape[d:])
     stride.extend(t._stride[d:])
-    return _view(t, shape, stride, offset)
+    return _slice_back(_view(t, shape, stride, offset), t, "SliceBackward0",
+                       lambda z: basic_index(z, idx))
 
 
 def getitem(t, idx):

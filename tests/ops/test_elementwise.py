@@ -224,13 +224,13 @@ def test_unary_activations_vs_torch(op, rng):
     a[:3] = [0.0, -0.0, 3.0]
     mod = torch.nn.functional if hasattr(torch.nn.functional, op) else torch
     expected = getattr(mod, op)(torch.tensor(a)).numpy()
-    import clnet.ops.elementwise as E   # F-only activations live in the module (nn.functional later)
+    import clnet.ops.pointwise as E   # F-only activations live in the module (nn.functional later)
     got = getattr(E, op)(clnet.tensor(a))
     assert_close(got, expected, rtol=1e-5, atol=2e-6)
 
 
 def test_parametrised_activations_vs_torch(rng):
-    import clnet.ops.elementwise as E
+    import clnet.ops.pointwise as E
     F = torch.nn.functional
     a = random_array(rng, (5, 13), low=-6, high=6)
     x, tx = clnet.tensor(a), torch.tensor(a)

@@ -1,0 +1,240 @@
+"""The backward engine: walks recorded nodes in reverse topological order, iteratively.
+
+Dependencies are counted first (how many graph edges point at each node), then a node runs
+once every node that feeds it has run, so each node runs exactly once with its summed
+gradient, however deep the graph (no recursion: a 10,000-step RNN is fine). Nothing here waits
+for the device; in anomaly mode the NaN check does.
+"""
+from .. import graph
+from ..graph import AccumulateGrad, mode
+from ..tensor import Tensor
+
+
+def _add(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    from ..ops.pointwise import add
+    return add(a, b)
+
+
+def _zeros(meta):
+    from ..ops.creation import zeros
+    shape, dt, dev = meta
+    return zeros(shape, dtype=dt, device=dev)
+
+
+def _check_nan(node, grads):
+    from ..ops.pointwise import isfinite
+    from ..ops.reduce import all as all_
+    for i, g in enumerate(grads):
+        if g is not None and g.dtype.is_floating_point and not bool(all_(isfinite(g)).item()):
+            trace = "".join(node._trace or []) or "(enable anomaly mode before the forward pass " \
+                                                  "to see where the op was created)\n"
+            raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output."
+                               f"\nThe forward call that created it:\n{trace}")
+
+
+def _collect(roots):
+    """Dependency counts of every node reachable from ``roots`` (iterative DFS)."""
+    deps = {}
+    seen = set()
+    stack = [n for n in roots if n is not None]
+    for n in stack:
+        seen.add(n)
+    while stack:
+        node = stack.pop()
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            deps[nxt] = deps.get(nxt, 0) + 1
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return deps
+
+
+def _needed(roots, targets):
+    """Nodes from which some target node is reachable (only they need to run for ``grad``)."""
+    # reverse reachability: build parent lists once, then walk back from the targets
+    parents = {}
+    seen = set()
+    stack = [n for n in roots if n is not None]
+    for n in stack:
+        seen.add(n)
+    while stack:
+        node = stack.pop()
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            parents.setdefault(nxt, []).append(node)
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    needed = set()
+    stack = [t for t in targets if t in seen]
+    needed.update(stack)
+    while stack:
+        node = stack.pop()
+        for p in parents.get(node, ()):
+            if p not in needed:
+                needed.add(p)
+                stack.append(p)
+    return needed
+
+
+def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
+                 allow_unused=False, accumulate=True):
+    """Backpropagate from ``tensors`` seeded with ``grad_tensors``.
+
+    accumulate=True: add into the ``.grad`` of leaves (restricted to ``inputs`` when given).
+    accumulate=False (autograd.grad): return the gradients of ``inputs`` instead."""
+    roots = []
+    buffers = {}
+    for t, g in zip(tensors, grad_tensors):
+        node = t.grad_fn if t.grad_fn is not None else (
+            graph.accumulate_node(t) if t.requires_grad else None)
+        if node is None:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a "
+                               "grad_fn")
+        buf = buffers.setdefault(node, [None] * len(node._out_meta))
+        idx = graph.output_nr(t) if t.grad_fn is not None else 0
+        buf[idx] = _add(buf[idx], g)
+        if node not in roots:
+            roots.append(node)
+
+    # where the gradients of `inputs` are read: (node, output index) -> positions in `inputs`
+    capture = {}
+    targets = []
+    if inputs is not None:
+        for pos, x in enumerate(inputs):
+            if not isinstance(x, Tensor):
+                raise TypeError(f"inputs[{pos}] is not a Tensor")
+            if not x.requires_grad:
+                raise RuntimeError(f"One of the differentiated Tensors (inputs[{pos}], shape "
+                                   f"{list(x._shape)}) does not require grad")
+            node, idx = graph.edge(x)
+            capture.setdefault((node, idx), []).append(pos)
+            targets.append(node)
+    results = [None] * (len(inputs) if inputs is not None else 0)
+
+    deps = _collect(roots)
+    needed = _needed(roots, targets) if inputs is not None else None
+    ready = [n for n in roots if deps.get(n, 0) == 0]
+    prev_mode = graph.set_grad_enabled_flag(create_graph)
+    try:
+        while ready:
+            node = ready.pop()
+            grads = buffers.pop(node, None) or [None] * len(node._out_meta)
+            run = needed is None or node in needed
+            if run:
+                grads = _run_pre_hooks(node, grads)
+                for i in range(len(grads)):
+                    key = (node, i)
+                    if key in capture:
+                        for pos in capture[key]:
+                            results[pos] = grads[i]
+                if isinstance(node, AccumulateGrad):
+                    if accumulate and (inputs is None or (node, 0) in capture):
+                        _accumulate(node.variable, grads[0], create_graph)
+                    in_grads = ()
+                else:
+                    in_grads = _apply(node, grads, retain_graph)
+            else:
+                in_grads = ()
+            for (nxt, idx), g in zip(node.next_functions, in_grads or (None,) * len(
+                    node.next_functions)):
+                if nxt is None:
+                    continue
+                if g is not None:
+                    buf = buffers.setdefault(nxt, [None] * len(nxt._out_meta))
+                    buf[idx] = _add(buf[idx], g)
+                deps[nxt] -= 1
+                if deps[nxt] == 0:
+                    ready.append(nxt)
+    finally:
+        graph.set_grad_enabled_flag(prev_mode)
+
+    if inputs is not None and not accumulate:
+        for pos, r in enumerate(results):
+            if r is None and not allow_unused:
+                raise RuntimeError(
+                    f"One of the differentiated Tensors (inputs[{pos}], shape "
+                    f"{list(inputs[pos]._shape)}) appears to not have been used in the graph. "
+                    "Set allow_unused=True if this is the desired behavior.")
+        return tuple(r if (r is None or create_graph) else r.detach() for r in results)
+    return None
+
+
+def _run_pre_hooks(node, grads):
+    hooks = node._pre_hooks
+    if hooks:
+        grads = list(grads)
+        for idx, fns in hooks.items():
+            for fn in list(fns):
+                if idx == -1:
+                    r = fn(tuple(grads))
+                    if r is not None:
+                        grads = list(r)
+                elif grads[idx] is not None:
+                    r = fn(grads[idx])
+                    if r is not None:
+                        grads[idx] = r
+    return grads
+
+
+def _apply(node, grads, retain_graph):
+    fn = node._fn
+    if fn is None:
+        raise RuntimeError(
+            "Trying to backward through the graph a second time (or directly access saved "
+            "tensors after they have already been freed). Saved intermediate values of the graph "
+            "are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if "
+            "you need to backward through the graph a second time or if you need to access saved "
+            "tensors after calling backward.")
+    node.check_saved()
+    if any(g is None for g in grads) and node.__dict__.get("materialize_grads", True):
+        grads = [_zeros(m) if g is None else g for g, m in zip(grads, node._out_meta)]
+    out = fn(*grads)
+    if type(out) is not tuple:
+        out = tuple(out) if isinstance(out, list) else (out,)
+    if len(out) != len(node.next_functions):
+        raise RuntimeError(f"{node.name()} returned {len(out)} gradients, expected "
+                           f"{len(node.next_functions)}")
+    if node._hooks:
+        for hook in list(node._hooks):
+            r = hook(out, tuple(grads))
+            if r is not None:
+                out = tuple(r)
+    if mode.anomaly and mode.anomaly_check_nan:
+        _check_nan(node, out)
+    if not retain_graph:
+        node.release()
+    return out
+
+
+def _accumulate(t, g, create_graph):
+    if g is None:
+        return
+    state = t._grad_state
+    if state is not None:
+        for hook in list(state.hooks):
+            r = hook(g)
+            if r is not None:
+                g = r
+    if not create_graph:
+        g = g.detach()
+    if g._shape != t._shape:
+        from ..ops.views import expand
+        g = expand(g, t._shape)
+    if t.grad is None:
+        # own the gradient buffer: later in-place accumulation must not write into a tensor the
+        # graph still uses (e.g. the incoming grad of an add is the same tensor for both inputs)
+        from ..ops.copy import clone
+        t.grad = g if (create_graph or g.grad_fn is not None) else clone(g)
+    else:
+        t.grad = _add(t.grad, g)
+    if state is not None:
+        for hook in list(state.post_accumulate_hooks):
+            hook(t)
