@@ -149,12 +149,14 @@ def fork_rng(devices=None, enabled=True):
 
 
 def generator_for(op, generator, dev):
+    """The generator a launch on ``dev`` uses (the device default when None); dev None only
+    validates the type."""
     if generator is None:
         return default_generator(dev)
     if not isinstance(generator, Generator):
         raise TypeError(f"{op}: generator must be a clnet.Generator, got "
                         f"{type(generator).__name__}")
-    if generator.device is not dev:
+    if dev is not None and generator.device is not dev:
         raise DeviceError(f"{op}: the generator is for device {generator.device} but the tensor "
                           f"is on {dev}; create the Generator with device={str(dev)!r}")
     return generator

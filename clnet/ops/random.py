@@ -233,6 +233,15 @@ def _no_extra(op, kw):
         raise TypeError(f"{op}() got unexpected keyword arguments {sorted(kw)}")
 
 
+def _result_device(op, device, generator):
+    """``device``, else the generator's device, else the default device."""
+    if device is not None:
+        return _device(device)
+    if generator is not None:
+        return _generator_for(op, generator, None).device
+    return _device(None)
+
+
 def _target(op, size, kw, dtype, device, generator, out, default_dtype=None):
     """(shape, dtype, device) of a new result, or ``out`` checked against them."""
     if not size and "size" in kw:
@@ -247,9 +256,7 @@ def _target(op, size, kw, dtype, device, generator, out, default_dtype=None):
         return out
     dt = dtypes.to_dtype(dtype) if dtype is not None else (default_dtype or
                                                            dtypes.get_default_dtype())
-    if device is None and generator is not None:
-        device = generator.device
-    return Tensor._empty(shape, dt, _device(device))
+    return Tensor._empty(shape, dt, _result_device(op, device, generator))
 
 
 def rand(*size, generator=None, out=None, dtype=None, device=None, requires_grad=False, **kw):
@@ -341,7 +348,7 @@ def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_g
     else:
         _no_extra("randperm", kw)
         dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.int64
-        dev = _device(device if device is not None or generator is None else generator.device)
+        dev = _result_device("randperm", device, generator)
     if dt is dtypes.bool_ or (dt in _INT_LIMITS and n - 1 > _INT_LIMITS[dt][1]):
         raise TypeError(f"randperm: {dt} cannot hold values up to {n - 1}")
     gen = _generator_for("randperm", generator, dev)
@@ -430,13 +437,12 @@ def dropout_mask(shape, p, device=None, generator=None, dtype=None):
     p = _number("dropout_mask", "p", p)
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if device is None and generator is not None:
-        device = generator.device
+    dev = _result_device("dropout_mask", device, generator)
     dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.float32
     if dt not in _FP:
         raise TypeError(f"dropout_mask: dtype must be float32 or float64, got {dt}")
     t = Tensor._empty(_sizes((shape,) if isinstance(shape, int) else tuple(shape), "dropout_mask"),
-                      dt, _device(device))
+                      dt, dev)
     v, ty = _float_params(t)
     scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
     return _launch_fill("dropout_mask", t, "dropout", v, p, scale, (ty, ty), generator)
