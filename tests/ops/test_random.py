@@ -542,3 +542,35 @@ def test_empty_tensors_launch_nothing_and_keep_the_offset():
               clnet.dropout_mask((0, 5), 0.5, generator=g), clnet.randperm(0, generator=g)):
         assert t.numel() == 0
     assert g.get_offset() == 0
+
+
+def test_inplace_fills_under_autograd():
+    x = clnet.ones(4, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        x.uniform_()
+    with clnet.no_grad():
+        x.normal_(generator=gen(1))       # how nn.init fills parameters
+    assert x.requires_grad and x.grad_fn is None
+    np.testing.assert_array_equal(x.detach().numpy(), clnet.randn(4, generator=gen(1)).numpy())
+    for fill in (lambda y: y.uniform_(), lambda y: y.bernoulli_(clnet.full((4,), 0.5)),
+                 lambda y: y.exponential_()):
+        x.grad = None
+        y = x * 2.0
+        fill(y)
+        assert y.requires_grad and y.grad_fn is not None
+        y.backward(clnet.ones(4))
+        np.testing.assert_array_equal(x.grad.numpy(), np.zeros(4, np.float32))  # torch: zeros
+    t = torch.ones(4, requires_grad=True)
+    u = t * 2.0
+    u.uniform_()
+    u.backward(torch.ones(4))
+    assert t.grad.tolist() == [0.0] * 4
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 65, 1000])
+def test_randperm_device_and_host_paths_agree(dev, n):
+    from clnet.ops import random as R
+    host = R._randperm_host(n, gen(n, 3), dev).numpy()
+    device = R._randperm_device(n, gen(n, 3), dev).numpy()
+    np.testing.assert_array_equal(device, host)
+    assert sorted(host.tolist()) == list(range(n))
