@@ -127,7 +127,9 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
         while ready:
             node = ready.pop()
             grads = buffers.pop(node, None) or [None] * len(node._out_meta)
-            run = needed is None or node in needed
+            # a node that received no gradient at all contributes none: skip it (its saved
+            # tensors are not even checked), as PyTorch does for undefined gradients
+            run = (needed is None or node in needed) and any(g is not None for g in grads)
             if run:
                 grads = _run_pre_hooks(node, grads)
                 for i in range(len(grads)):

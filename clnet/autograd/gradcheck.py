@@ -138,18 +138,26 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=None, atol=None, rtol=
         for g in grad_outputs:
             g.requires_grad = True
     grad_outputs = _as_tuple(grad_outputs)
-    diff_inputs = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
     n_in = len(inputs)
 
+    wants = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
+
     def first_grads(*args):
-        xs, gos = args[:n_in], args[n_in:]
-        ys = [o for o in _as_tuple(func(*xs)) if isinstance(o, Tensor)
-              and o.dtype.is_floating_point]
-        dx = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
-        grads = run_backward(ys, list(gos), retain_graph=True, create_graph=True, inputs=dx,
-                             allow_unused=True, accumulate=False)
+        # the numerical pass calls this with fresh perturbed copies under no_grad: re-enable
+        # recording and mark those copies as differentiable so a first gradient exists
+        prev = graph.set_grad_enabled_flag(True)
+        try:
+            xs = [x if (not w or x.requires_grad) else x.detach().requires_grad_()
+                  for x, w in zip(args[:n_in], wants)]
+            gos = args[n_in:]
+            ys = [o for o in _as_tuple(func(*xs)) if isinstance(o, Tensor)
+                  and o.dtype.is_floating_point]
+            dx = [x for x, w in zip(xs, wants) if w]
+            grads = run_backward(ys, list(gos), retain_graph=True, create_graph=True, inputs=dx,
+                                 allow_unused=True, accumulate=False)
+        finally:
+            graph.set_grad_enabled_flag(prev)
         return tuple(g for g in grads if g is not None)
 
-    _ = diff_inputs
     return gradcheck(first_grads, inputs + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,
                      raise_exception=raise_exception)

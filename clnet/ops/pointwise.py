@@ -456,7 +456,8 @@ def lerp(input, end, weight, *, out=None):
                                "differentiation")
 
         def backward(g):
-            return (_sum_to(mul(g, rsub(wt, 1)), input) if _needs(input) else None,
+            one_minus_w = rsub(wt, 1) if isinstance(wt, Tensor) else 1.0 - wt
+            return (_sum_to(mul(g, one_minus_w), input) if _needs(input) else None,
                     _sum_to(mul(g, wt), e) if _needs(e) else None,
                     _sum_to(mul(g, sub(e, input)), w) if _needs(w) else None)
         graph.record("LerpBackward0", target, (input, e, w), backward,
@@ -470,9 +471,12 @@ def lerp(input, end, weight, *, out=None):
 def _wrap_inplace(fn, name):
     """``x.f_(...)`` as ``x.copy_(f(x, ...))``: autograd sees the out-of-place graph of f."""
     def method(self, *args, **kwargs):
-        if graph.mode.grad_enabled and self.requires_grad:
+        src = self
+        if graph.mode.grad_enabled and (self.requires_grad or any(
+                isinstance(a, Tensor) and a.requires_grad for a in args)):
             graph.check_inplace(self)
-        r = fn(self, *args, **kwargs)
+            src = clone(self)   # f's backward may save its input, which we are about to overwrite
+        r = fn(src, *args, **kwargs)
         if r is not self:
             if not _can_cast(r.dtype, self.dtype):
                 raise TypeError(f"{name}: result type {r.dtype.name} can't be cast to the desired "
