@@ -23,9 +23,9 @@ from .. import dtypes
 from ..errors import DeviceError
 from ..tensor import Tensor
 from ._layout import (broadcast_shapes, broadcast_strides, buf, check_index_range, launch_1d,
-                      same_device, strided_meta)
+                      numel, same_device, strided_meta)
 from .copy import cast, clone, from_numpy_to
-from .indexing import advanced_getitem, index_program, setitem  # noqa: F401 (re-exported)
+from .indexing import advanced_getitem, index_program  # noqa: F401 (re-exported)
 
 __all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "index_copy",
            "index_fill", "take_along_dim", "masked_fill", "masked_select"]
@@ -138,13 +138,15 @@ def index_select(input, dim, index):
     if index.dim() > 1:
         raise ValueError(f"index_select(): index is supposed to be a vector, got shape "
                          f"{list(index._shape)}")
+    if input.dim() == 0 and index.numel() != 1:
+        raise ValueError(f"index_select(): index to a 0-d tensor can have only 1 value, got "
+                         f"{index.numel()}")
     x = _at_least_1d(input)
     d = x._wrap_dim(dim)
     idx = _at_least_1d(index)
     shape = list(x._shape)
     shape[d] = idx._shape[0]
-    out = Tensor._empty(shape if input.dim() else index._shape, input.dtype,
-                        input._storage.device)
+    out = Tensor._empty(shape if input.dim() else (), input.dtype, input._storage.device)
     idx_strides = [0] * len(shape)
     idx_strides[d] = idx._stride[0]
     _launch_gather(x, d, idx, out.reshape(shape), idx_strides, "index_select")
@@ -207,9 +209,7 @@ def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
 
 def _launch_scatter(kind, s, d, idx, source, src_strides, shape, idx_strides=None):
     """One work-item per element of ``shape`` (the index's shape): s[... idx ...] (+)= source."""
-    n = 1
-    for x in shape:
-        n *= x
+    n = numel(shape)
     if n == 0:
         return
     op = "scatter_add_" if kind == "add" else "scatter_"
@@ -235,9 +235,7 @@ def _launch_scatter(kind, s, d, idx, source, src_strides, shape, idx_strides=Non
                                     (source._offset, mv(_zeroed(src_strides, d)))])
     k = prg.kernel(f"scatter_add_owner_{T}_{I}", [_I32, None, None, None, _I32, _I32, _I32, _I32,
                                                  None])
-    nn = 1
-    for x in it_shape:
-        nn *= x
+    nn = numel(it_shape)
     launch_1d(dev, k, nn, nn, buf(s), buf(idx), buf(source), s._shape[d], K, idx_strides[d],
               src_strides[d], m)
 

@@ -33,15 +33,11 @@ TopkResult = collections.namedtuple("topk", ["values", "indices"])
 def _config(dev):
     """(program, chunk, work-group size) for ``dev``: the chunk fits the largest key (8 bytes)
     plus its int position in half the local memory, so any driver overhead still fits."""
-    cfg = dev.tuning.get("sort")
-    if cfg is None:
-        chunk = _MAX_CHUNK
-        while chunk > 64 and chunk * 12 > dev.local_mem_size // 2:
-            chunk //= 2
-        group = min(_MAX_GROUP, dev.max_work_group_size, chunk // 2)
-        prg = get_program(dev, "sort", (("SORT_CHUNK", chunk),))
-        cfg = dev.tuning["sort"] = (prg, chunk, group)
-    return cfg
+    chunk = _MAX_CHUNK
+    while chunk > 64 and chunk * 12 > dev.local_mem_size // 2:
+        chunk //= 2
+    group = min(_MAX_GROUP, dev.max_work_group_size, chunk // 2)
+    return get_program(dev, "sort", (("SORT_CHUNK", chunk),)), chunk, group
 
 
 def _next_pow2(n):

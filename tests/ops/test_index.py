@@ -103,8 +103,12 @@ def test_index_select(rng, dtype, dim):
 
 
 def test_index_select_errors_and_0d():
-    _same(clnet.tensor(3.0).index_select(0, clnet.tensor([0, 0])), np.array([3.0, 3.0],
-                                                                            np.float32))
+    _same(clnet.tensor(3.0).index_select(0, clnet.tensor([0])),
+          torch.tensor(3.0).index_select(0, torch.tensor([0])))
+    _same(clnet.zeros(3).index_select(0, clnet.tensor(1)),
+          torch.zeros(3).index_select(0, torch.tensor(1)))
+    with pytest.raises(ValueError, match="0-d tensor can have only 1 value, got 2"):
+        clnet.tensor(3.0).index_select(0, clnet.tensor([0, 0]))
     with pytest.raises(ValueError, match=r"vector, got shape \[1, 2\]"):
         clnet.zeros(3).index_select(0, clnet.tensor([[0, 1]]))
 
