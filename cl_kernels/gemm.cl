@@ -67,29 +67,34 @@ GEMM_NAIVE(double)
  * WM x WN micro-kernel whose accumulators stay in registers for a whole TK step.
  * Launch: global (ceil(N/tn), ceil(M/tm), batch), local (1, 1, 1). */
 
-/* Ap[(ib*TK + k)*WM + i] = A[m0 + ib*WM + i][k0 + k], zero outside M */
+/* Copy VW consecutive elements from any (unaligned) global address to a VT-aligned local one:
+ * the scalar loads all precede the single vector store, so the compiler merges them into one
+ * unaligned vector load (vloadN would be a slow call on PoCL, and a cast global pointer would
+ * demand an alignment the caller cannot promise). */
+inline void copy_run(__local REAL* dst, __global const REAL* src)
+{
+    VT v;
+    REAL* pv = (REAL*)&v;
+#pragma unroll
+    for (int l = 0; l < VW; ++l) pv[l] = src[l];
+    *(__local VT*)dst = v;
+}
+
+/* Ap[(ib*WM + i)*TK + k] = A[m0 + ib*WM + i][k0 + k], zero outside M */
 inline void pack_a(__local REAL* Ap, __global const REAL* A, int sAm, int sAk,
                    int M, int m0, int nbm, int k0, int kt)
 {
-    for (int ib = 0; ib < nbm; ++ib) {
-        __local REAL* dst = Ap + ib * TK * WM;
-        int r0 = m0 + ib * WM;
-        __global const REAL* src = A + r0 * sAm + k0 * sAk;
-        if (r0 + WM <= M && sAm == 1) {         /* column-major A (a transposed view) */
-            for (int k = 0; k < kt; ++k)
-#pragma unroll
-                for (int i = 0; i < WM; ++i) dst[k * WM + i] = src[k * sAk + i];
-        } else if (r0 + WM <= M && sAk == 1) {  /* row-major A */
-#pragma unroll
-            for (int i = 0; i < WM; ++i)
-                for (int k = 0; k < kt; ++k) dst[k * WM + i] = src[i * sAm + k];
+    for (int r = 0; r < nbm * WM; ++r) {
+        __local REAL* dst = Ap + r * TK;
+        __global const REAL* src = A + (m0 + r) * sAm + k0 * sAk;
+        if (m0 + r >= M) {
+            for (int k = 0; k < kt; ++k) dst[k] = (REAL)0;
+        } else if (sAk == 1) {                  /* row-major A: a straight copy */
+            int k = 0;
+            for (; k + VW <= kt; k += VW) copy_run(dst + k, src + k);
+            for (; k < kt; ++k) dst[k] = src[k];
         } else {
-            for (int i = 0; i < WM; ++i) {
-                if (r0 + i < M)
-                    for (int k = 0; k < kt; ++k) dst[k * WM + i] = src[i * sAm + k * sAk];
-                else
-                    for (int k = 0; k < kt; ++k) dst[k * WM + i] = (REAL)0;
-            }
+            for (int k = 0; k < kt; ++k) dst[k] = src[k * sAk];
         }
     }
 }
@@ -102,10 +107,11 @@ inline void pack_b(__local REAL* Bp, __global const REAL* B, int sBk, int sBn,
         __local REAL* dst = Bp + jb * TK * WN;
         int c0 = n0 + jb * WN;
         __global const REAL* src = B + k0 * sBk + c0 * sBn;
-        if (c0 + WN <= N && sBn == 1) {         /* row-major B */
+        if (c0 + WN <= N && sBn == 1) {         /* row-major B: WN contiguous per k */
             for (int k = 0; k < kt; ++k)
 #pragma unroll
-                for (int j = 0; j < WN; ++j) dst[k * WN + j] = src[k * sBk + j];
+                for (int j = 0; j < NV; ++j)
+                    copy_run(dst + k * WN + j * VW, src + k * sBk + j * VW);
         } else if (c0 + WN <= N && sBk == 1) {  /* column-major B, e.g. a Linear weight's W^T */
 #pragma unroll
             for (int j = 0; j < WN; ++j)
@@ -143,7 +149,7 @@ void gemm_cpu(GEMM_ARGS, int tm, int tn)
         for (int jb = 0; jb < nbn; ++jb) {
             __local const VT* bp = Bp_v + jb * TK * NV;
             for (int ib = 0; ib < nbm; ++ib) {
-                __local const REAL* ap = (__local const REAL*)Ap_v + ib * TK * WM;
+                __local const REAL* ap = (__local const REAL*)Ap_v + ib * WM * TK;
                 __local VT* ct = Ct + (ib * nbn + jb) * WM * NV;
                 VT acc[WM][NV];
 #pragma unroll
@@ -156,7 +162,7 @@ void gemm_cpu(GEMM_ARGS, int tm, int tn)
                     for (int j = 0; j < NV; ++j) bv[j] = bp[k * NV + j];
 #pragma unroll
                     for (int i = 0; i < WM; ++i) {
-                        REAL a = ap[k * WM + i];
+                        REAL a = ap[i * TK + k];
 #pragma unroll
                         for (int j = 0; j < NV; ++j) acc[i][j] = a * bv[j] + acc[i][j];
                     }

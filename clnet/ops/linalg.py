@@ -62,8 +62,14 @@ def gemm_tuning(dev):
     return t
 
 
+_kernels = {}   # (device, cl type) -> (tuning dict it was built for, kernel): skips the defines
+
+
 def _tiled_kernel(dev, dt):
     cfg = gemm_tuning(dev)[dt.cl]
+    hit = _kernels.get((dev, dt.cl))
+    if hit is not None and hit[0] is cfg:
+        return hit
     defines = (("REAL", dt.cl),)
     if cfg["style"] == "cpu":
         defines += (("CPU_STYLE", None),)
@@ -72,8 +78,11 @@ def _tiled_kernel(dev, dt):
     t = dt.np.type
     args = [_I32] * 3 + [None, _I32, _I32, _I32, _I32] * 4 + [t, t, _I32]
     if cfg["style"] == "cpu":
-        return cfg, prg.kernel("gemm_cpu", args + [_I32, _I32])
-    return cfg, prg.kernel("gemm_tiled", args)
+        hit = (cfg, prg.kernel("gemm_cpu", args + [_I32, _I32]))
+    else:
+        hit = (cfg, prg.kernel("gemm_tiled", args))
+    _kernels[(dev, dt.cl)] = hit
+    return hit
 
 
 def _cpu_tiles(cfg, M, N, nbatch, cores):
