@@ -101,10 +101,8 @@ class Function(metaclass=_FunctionMeta):
         outs = tuple(_own_output(o, args) if isinstance(o, Tensor) and id(o) not in ctx._dirty
                      else o for o in outs)
         tensor_outs = [o for o in outs if isinstance(o, Tensor)]
-        differentiable = [o for o in tensor_outs if id(o) not in ctx._non_differentiable
-                          and o.dtype.is_floating_point]
-        out_index = {id(o): i for i, o in enumerate(tensor_outs)}
-        nd = {out_index[id(o)] for o in tensor_outs if o not in differentiable}
+        nd = {i for i, o in enumerate(tensor_outs)
+              if id(o) in ctx._non_differentiable or not o.dtype.is_floating_point}
         backward_fn = _make_backward(cls, ctx, args, len(tensor_outs), nd)
         inputs = [a if isinstance(a, Tensor) else None for a in args]
         node = _function_node_class(cls._backward_name)(
