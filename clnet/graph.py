@@ -41,7 +41,7 @@ def recording(*args):
     if not mode.grad_enabled:
         return False
     for a in args:
-        if type(a) is Tensor and a.requires_grad:
+        if isinstance(a, Tensor) and a.requires_grad:
             return True
     return False
 
@@ -171,7 +171,7 @@ def accumulate_node(t):
 
 def edge(t):
     """The graph edge a tensor input contributes: (node, output index) or (None, 0)."""
-    if type(t) is not Tensor or not t.requires_grad:
+    if not isinstance(t, Tensor) or not t.requires_grad:
         return (None, 0)
     if t.grad_fn is not None:
         return (t.grad_fn, output_nr(t))
@@ -223,7 +223,7 @@ def record(name, outputs, inputs, backward, saved=(), saved_outputs=()):
     none) and returns a tuple with one entry per ``inputs`` item (a tensor or None). ``saved``
     are input tensors the closure uses (checked for in-place changes before it runs);
     ``saved_outputs`` are ``SavedOutput``s of this op's outputs that the closure unpacks."""
-    single = type(outputs) is Tensor
+    single = isinstance(outputs, Tensor)
     outs = (outputs,) if single else tuple(outputs)
     versions = tuple((t, t._version) for t in saved if t is not None) + tuple(
         (so.data, so.data._version) for so in saved_outputs)

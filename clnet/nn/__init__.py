@@ -1,0 +1,2 @@
+"""Neural-network building blocks: Parameter, Module and layers, functional forms, init, losses."""
+from .parameter import Parameter

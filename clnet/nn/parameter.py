@@ -1,0 +1,40 @@
+"""``nn.Parameter``: a leaf tensor that a Module registers as a learnable weight."""
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """``Parameter(data, requires_grad=True)``: shares ``data``'s storage (no copy), is a leaf,
+    and is picked up by ``Module.parameters()`` when assigned as a module attribute. Ops on a
+    Parameter return plain Tensors, as in PyTorch."""
+
+    __slots__ = ()
+
+    def __new__(cls, data=None, requires_grad=True):
+        if data is None:
+            from ..ops.creation import empty
+            data = empty(0)
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Parameter: expected a Tensor, got {type(data).__name__}")
+        if requires_grad and not data.dtype.is_floating_point:
+            raise RuntimeError(f"Only Tensors of floating point dtype can require gradients "
+                               f"(got {data.dtype})")
+        p = object.__new__(cls)
+        p._storage, p._shape, p._stride = data._storage, data._shape, data._stride
+        p._offset, p.dtype = data._offset, data.dtype
+        p.requires_grad = bool(requires_grad)
+        p.grad = None
+        p.grad_fn = None
+        p._grad_state = None
+        p._base = None
+        return p
+
+    def __init__(self, data=None, requires_grad=True):
+        pass
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+    __str__ = __repr__
+
+    def __reduce_ex__(self, proto):
+        return Tensor.__reduce_ex__(self, proto)
