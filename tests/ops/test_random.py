@@ -14,9 +14,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 import clnet
-from helpers import EDGE_SIZES
+from helpers import EDGE_SIZES, shapes
 
 M32 = 0xFFFFFFFF
 N_STATS = 1 << 20
@@ -157,11 +159,19 @@ def test_consecutive_calls_continue_the_stream():
 
 
 @pytest.mark.parametrize("n", EDGE_SIZES + [1009])
-def test_edge_sizes_prefix_of_longer_stream_and_offset(n):
+def test_edge_sizes_prefix_of_longer_stream_and_offset(dev, n):
     g = gen(5)
     t = clnet.rand(n, generator=g)
     assert t.shape == (n,) and g.get_offset() == -(-n // 4)
     np.testing.assert_array_equal(t.numpy(), clnet.rand(1200, generator=gen(5)).numpy()[:n])
+    np.testing.assert_array_equal(clnet.randn(n, generator=gen(4)).numpy(),
+                                  clnet.randn(1200, generator=gen(4)).numpy()[:n])
+    if dev.has_fp64:
+        g = gen(3)
+        t = clnet.randn(n, dtype=clnet.float64, generator=g)
+        assert g.get_offset() == -(-n // 2)
+        np.testing.assert_array_equal(
+            t.numpy(), clnet.randn(1200, dtype=clnet.float64, generator=gen(3)).numpy()[:n])
     r = clnet.randint(-5, 5, (n,), generator=gen(6)).numpy()
     assert r.dtype == np.int64 and (r.size == 0 or (r.min() >= -5 and r.max() < 5))
 
@@ -574,3 +584,15 @@ def test_randperm_device_and_host_paths_agree(dev, n):
     device = R._randperm_device(n, gen(n, 3), dev).numpy()
     np.testing.assert_array_equal(device, host)
     assert sorted(host.tolist()) == list(range(n))
+
+
+@given(shape=shapes(1, 4, 1, 6), data=st.data())
+def test_fills_of_permuted_views_equal_contiguous_fills(shape, data):
+    perm = data.draw(st.permutations(range(len(shape))))
+    view = clnet.zeros(*shape).permute(*perm)
+    view.normal_(generator=gen(9))
+    np.testing.assert_array_equal(view.numpy(), clnet.randn(view.shape, generator=gen(9)).numpy())
+    view.random_(-3, 3, generator=gen(2))
+    np.testing.assert_array_equal(
+        view.numpy(), clnet.randint(-3, 3, view.shape, dtype=clnet.float32,
+                                    generator=gen(2)).numpy())
