@@ -5,7 +5,8 @@
   of (MLP layers, LSTM gate products), each time taken over a chain of calls ending in one sync,
   so the per-call figure includes clnet's launch overhead but not a host round trip per call.
 
-Every figure is the median of ``repeats`` timed runs after a warm-up run. Ratios are speed
+Every figure is the median of ``repeats`` timed runs after a warm-up run; within each round the
+frameworks run in turn, so a load from other processes hits them alike. Ratios are speed
 ratios: above 1 means clnet is faster. numpy must run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
 unset (they throttle OpenBLAS on this kind of machine).
 """
@@ -24,15 +25,19 @@ SIZES = (256, 512, 1024, 2048)
 CHAIN = 20   # calls per timed run in small_rows
 
 
-def _median_seconds(fn, repeats, warmup=1):
-    for _ in range(warmup):
-        fn()
-    times = []
+def _interleaved_medians(fns, repeats, warmup=1):
+    """Median seconds of each callable in ``fns`` (name -> fn), timed in turns within each round
+    so that all frameworks see the same machine load (other processes come and go)."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
     for _ in range(max(repeats, 1)):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def _torch():
@@ -68,12 +73,14 @@ def gemm_rows(sizes=SIZES, repeats=5, device=None):
             clnet.mm(A, B)
             dev.synchronize()
 
-        row = {"name": f"sgemm {n}x{n}x{n}", "n": n, "unit": "GFLOP/s", "higher_is_better": True,
-               "clnet": flops / _median_seconds(run_clnet, repeats) / 1e9,
-               "numpy": flops / _median_seconds(lambda: a @ b, repeats) / 1e9, "torch": None}
+        fns = {"clnet": run_clnet, "numpy": lambda: a @ b}
         if torch is not None:
             ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-            row["torch"] = flops / _median_seconds(lambda: ta @ tb, repeats) / 1e9
+            fns["torch"] = lambda: ta @ tb
+        med = _interleaved_medians(fns, repeats)
+        row = {"name": f"sgemm {n}x{n}x{n}", "n": n, "unit": "GFLOP/s", "higher_is_better": True,
+               "clnet": None, "numpy": None, "torch": None}
+        row.update({name: flops / t / 1e9 for name, t in med.items()})
         rows.append(_ratios(row))
     return rows
 
@@ -122,9 +129,7 @@ def small_rows(repeats=5, device=None):
             for _ in range(CHAIN):
                 np_call()
 
-        row = {"name": name, "unit": "us/call", "higher_is_better": False, "flops": flops,
-               "clnet": _median_seconds(run_clnet, repeats) / CHAIN * 1e6,
-               "numpy": _median_seconds(run_np, repeats) / CHAIN * 1e6, "torch": None}
+        fns = {"clnet": run_clnet, "numpy": run_np}
         if torch is not None:
             tx, tw, tb = (torch.from_numpy(v) for v in (x, w, bias))
             if kind == "linear":
@@ -137,7 +142,11 @@ def small_rows(repeats=5, device=None):
             def run_torch():
                 for _ in range(CHAIN):
                     t_call()
-            row["torch"] = _median_seconds(run_torch, repeats) / CHAIN * 1e6
+            fns["torch"] = run_torch
+        med = _interleaved_medians(fns, repeats)
+        row = {"name": name, "unit": "us/call", "higher_is_better": False, "flops": flops,
+               "clnet": None, "numpy": None, "torch": None}
+        row.update({name: t / CHAIN * 1e6 for name, t in med.items()})
         rows.append(_ratios(row))
     return rows
 

@@ -362,3 +362,13 @@ def test_error_messages():
         linalg.linear(t(4, 6), t(5, 6), t(4))
     with pytest.raises(TypeError, match="mm: expected Tensor arguments, got ndarray"):
         clnet.mm(t(2, 2), np.zeros((2, 2), np.float32))
+
+
+def test_benchmark_rows_report_all_frameworks():
+    from clnet.benchmarks.gemm import format_rows, gemm_rows
+    rows = gemm_rows(sizes=(32,), repeats=1)
+    assert [r["n"] for r in rows] == [32]
+    r = rows[0]
+    assert r["clnet"] > 0 and r["numpy"] > 0 and r["torch"] > 0
+    assert r["clnet_vs_numpy"] == pytest.approx(r["clnet"] / r["numpy"])
+    assert "sgemm 32x32x32" in format_rows(rows)
