@@ -144,9 +144,18 @@ BINARY(sub, T, x - y)
 BINARY(mul, T, x * y)
 UNARY(neg, T, -x)
 UNARY(square, T, x * x)
+#endif
+
+#ifdef IS_FLOAT
+/* comparisons (not fmin/fmax) so that NaN passes through, as in PyTorch */
 UNARY(clamp, T, x < p0 ? p0 : (x > p1 ? p1 : x))
 UNARY(relu, T, x < 0 ? (T)0 : x)
-UNARY(affine, T, x * p0 + p1)
+#endif
+#ifdef IS_INT
+/* integer builtins rather than compare-and-select: LLVM would turn those into llvm.smax/abs
+ * intrinsics, which some OpenCL implementations (Oclgrind 21.10) cannot execute */
+UNARY(clamp, T, min(max(x, p0), p1))
+UNARY(relu, T, max(x, (T)0))
 #endif
 
 #ifdef IS_FLOAT
@@ -217,7 +226,6 @@ UNARY(isnan, uchar, isnan(x))
 UNARY(isinf, uchar, isinf(x))
 UNARY(isfinite, uchar, isfinite(x))
 UNARY(signbit, uchar, signbit(x))
-UNARY(pow_scalar, T, pow(x, p0))                               /* x ** p0 with p0 = 2 -> x*x */
 #endif
 
 #ifdef IS_INT
@@ -233,7 +241,7 @@ BINARY(bitwise_or, T, x | y)
 BINARY(bitwise_xor, T, x ^ y)
 BINARY(lshift, T, x << y)
 BINARY(rshift, T, x >> y)
-UNARY(abs, T, x < 0 ? -x : x)
+UNARY(abs, T, (T)abs(x))          /* the builtin (see clamp above); abs(MIN) wraps like torch */
 UNARY(sign, T, (T)((x > 0) - (x < 0)))
 UNARY(bitwise_not, T, ~x)
 #endif

@@ -36,6 +36,7 @@ class Device:
         self.cl_device = cl_device
         self.name = cl_device.name.strip()
         self.platform_name = platform.name.strip()
+        self.platform_vendor = platform.vendor.strip()
         self.kind = _type_name(cl_device.type)
         self.extensions = set(cl_device.extensions.split())
         self.has_fp64 = "cl_khr_fp64" in self.extensions or cl_device.double_fp_config != 0
@@ -135,8 +136,15 @@ class Device:
             "max_work_group_size": d.max_work_group_size,
             "fp16": self.has_fp16,
             "fp64": self.has_fp64,
-            "default": self is default_device(),
+            "default": self is _default_or_none(),
         }
+
+
+def _default_or_none():
+    try:
+        return default_device()
+    except DeviceError:     # e.g. a CLNET_DEVICE that matches nothing: still list the devices
+        return None
 
 
 def devices():
@@ -199,7 +207,8 @@ def device(spec=None):
                 return d
         raise DeviceError(f"no {s.upper()} OpenCL device; {_describe_all()}")
     for d in devs:
-        if s in d.name.lower() or s in d.platform_name.lower():
+        # PoCL's platform is "Portable Computing Language" by vendor "The pocl project"
+        if s in d.name.lower() or s in d.platform_name.lower() or s in d.platform_vendor.lower():
             return d
     raise DeviceError(f"no OpenCL device matches {spec!r}; {_describe_all()}")
 

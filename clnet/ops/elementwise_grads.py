@@ -209,6 +209,5 @@ UNARY = {
     "threshold": (lambda g, x, o, th, value: _mask(gt(x, th), g), "x"),
     "clamp": (lambda g, x, o, lo, hi: _clamp(g, x, lo, hi), "x"),
     "nan_to_num": (lambda g, x, o, p0, p1: _mask(x.isfinite(), g), "x"),
-    "affine": (lambda g, x, o, scale, shift: mul(g, scale), ""),
 }
 

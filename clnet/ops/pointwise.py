@@ -68,7 +68,7 @@ negative = neg
 
 def abs(input, *, out=None):
     if input.dtype is dtypes.bool_:
-        return clone(input)
+        raise TypeError("abs: not supported for bool tensors (as in PyTorch)")
     return unary("abs", input, out=out, float_only=False)
 
 
