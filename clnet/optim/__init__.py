@@ -1,0 +1,10 @@
+"""Optimizers (one fused OpenCL update kernel per parameter) and learning-rate schedulers."""
+from .optimizer import Optimizer, required
+from .sgd import SGD
+from .adam import Adam, AdamW
+from .rmsprop import RMSprop
+from .adagrad import Adagrad
+from .adadelta import Adadelta
+from . import lr_scheduler
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "lr_scheduler"]

@@ -1,0 +1,40 @@
+"""Adadelta (rho, eps, weight decay, lr scaling, maximize), PyTorch's rule."""
+from . import _fused
+from .optimizer import Optimizer, check_nonnegative, refuse_differentiable
+
+
+class Adadelta(Optimizer):
+    """``s = rho*s + (1-rho)*g^2``; ``delta = sqrt(acc+eps)/sqrt(s+eps)*g``;
+    ``acc = rho*acc + (1-rho)*delta^2``; ``p -= lr*delta``."""
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
+                 capturable=False, maximize=False, differentiable=False):
+        refuse_differentiable("Adadelta", differentiable)
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                        capturable=capturable, foreach=foreach, differentiable=differentiable)
+        self._check_group(defaults)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        check_nonnegative("lr", group["lr"], "learning rate")
+        if not 0.0 <= group["rho"] <= 1.0:
+            raise ValueError(f"Invalid rho value: {group['rho']}")
+        check_nonnegative("eps", group["eps"], "epsilon value")
+        check_nonnegative("weight_decay", group["weight_decay"], "weight_decay value")
+
+    def _update(self, group):
+        rho = float(group["rho"])
+        flags = _fused.MAXIMIZE if group["maximize"] else 0
+        for p in self._params_with_grad(group):
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = 0.0
+                state["square_avg"] = _fused.state_buffer(p)
+                state["acc_delta"] = _fused.state_buffer(p)
+            state["step"] += 1.0
+            _fused.fused_update("Adadelta", "adadelta", p,
+                                [state["square_avg"], state["acc_delta"]],
+                                [float(group["lr"]), rho, 1.0 - rho, float(group["eps"]),
+                                 float(group["weight_decay"])], flags)
+            state["square_avg"]._bump_version()
+            state["acc_delta"]._bump_version()

@@ -1,0 +1,46 @@
+"""Adagrad (learning-rate decay, weight decay, initial accumulator value, maximize)."""
+from . import _fused
+from .optimizer import Optimizer, check_nonnegative, refuse_differentiable
+
+
+class Adagrad(Optimizer):
+    """``sum += g^2``; ``p -= lr / (1 + (t-1)*lr_decay) * g / (sqrt(sum) + eps)``. As in PyTorch
+    the state (step 0, ``sum`` filled with ``initial_accumulator_value``) exists from the start."""
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
+                 eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
+        refuse_differentiable("Adagrad", differentiable)
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable, fused=fused)
+        self._check_group(defaults)
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                self._init_state(p, group)
+
+    def _check_group(self, group):
+        check_nonnegative("lr", group["lr"], "learning rate")
+        check_nonnegative("lr_decay", group["lr_decay"], "lr_decay value")
+        check_nonnegative("weight_decay", group["weight_decay"], "weight_decay value")
+        check_nonnegative("initial_accumulator_value", group["initial_accumulator_value"],
+                          "initial_accumulator_value value")
+        check_nonnegative("eps", group["eps"], "epsilon value")
+
+    def _init_state(self, p, group):
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = 0.0
+            state["sum"] = _fused.state_buffer(p, float(group["initial_accumulator_value"]))
+        return state
+
+    def _update(self, group):
+        lr, lr_decay = float(group["lr"]), float(group["lr_decay"])
+        flags = _fused.MAXIMIZE if group["maximize"] else 0
+        for p in self._params_with_grad(group):
+            state = self._init_state(p, group)
+            state["step"] += 1.0
+            clr = lr / (1.0 + (state["step"] - 1.0) * lr_decay)
+            _fused.fused_update("Adagrad", "adagrad", p, [state["sum"]],
+                                [clr, float(group["eps"]), float(group["weight_decay"])], flags)
+            state["sum"]._bump_version()

@@ -1,0 +1,77 @@
+"""Adam and AdamW (bias-corrected moments, optional AMSGrad, L2 or decoupled weight decay)."""
+import math
+
+from . import _fused
+from .optimizer import Optimizer, check_nonnegative, refuse_differentiable
+
+
+class Adam(Optimizer):
+    """PyTorch's Adam; ``decoupled_weight_decay=True`` is AdamW. Bias corrections use the host's
+    step count, so the kernel receives ``lr / (1 - beta1**t)`` and ``sqrt(1 - beta2**t)``."""
+
+    _name = "Adam"
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
+        refuse_differentiable(self._name, differentiable)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize, foreach=foreach,
+                        capturable=capturable, differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        self._check_group(defaults)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        check_nonnegative("lr", group["lr"], "learning rate")
+        check_nonnegative("eps", group["eps"], "epsilon value")
+        beta1, beta2 = group["betas"]
+        if not 0.0 <= beta1 < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {beta1}")
+        if not 0.0 <= beta2 < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {beta2}")
+        check_nonnegative("weight_decay", group["weight_decay"], "weight_decay value")
+
+    def _update(self, group):
+        lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        beta1, beta2 = (float(b) for b in group["betas"])
+        amsgrad = bool(group["amsgrad"])
+        decoupled = bool(group.get("decoupled_weight_decay", False))
+        flags = (_fused.MAXIMIZE if group["maximize"] else 0) | (_fused.AMSGRAD if amsgrad else 0)
+        decay, l2 = (1.0 - lr * wd, 0.0) if decoupled else (1.0, wd)
+        for p in self._params_with_grad(group):
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = 0.0
+                state["exp_avg"] = _fused.state_buffer(p)
+                state["exp_avg_sq"] = _fused.state_buffer(p)
+                if amsgrad:
+                    state["max_exp_avg_sq"] = _fused.state_buffer(p)
+            elif amsgrad and "max_exp_avg_sq" not in state:
+                state["max_exp_avg_sq"] = _fused.state_buffer(p)
+            state["step"] += 1.0
+            step = state["step"]
+            bias_correction1 = 1.0 - beta1 ** step
+            bias_correction2 = 1.0 - beta2 ** step
+            states = [state["exp_avg"], state["exp_avg_sq"],
+                      state["max_exp_avg_sq"] if amsgrad else None]
+            _fused.fused_update(self._name, "adam", p, states,
+                                [decay, l2, 1.0 - beta1, beta2, 1.0 - beta2,
+                                 lr / bias_correction1, math.sqrt(bias_correction2), eps], flags)
+            for s in states:
+                if s is not None:
+                    s._bump_version()
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``p *= 1 - lr * weight_decay`` before the Adam step."""
+
+    _name = "AdamW"
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
+                 differentiable=False, fused=None):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)
