@@ -10,6 +10,7 @@ kernel without a copy. float32/float64 use the tiled kernels with per-device til
 import math
 
 import numpy as np
+import pyopencl as cl
 
 from .. import dtypes
 from ..tensor import Tensor
@@ -41,7 +42,7 @@ def _default_tuning(dev):
                     dev.local_mem_size and c["TK"] > 16:
                 c["TK"] //= 2
             while (c["TM"] * c["TK"] + c["TK"] * c["TN"] + c["TM"] * c["TN"]) * size > \
-                    dev.local_mem_size and c["TM"] > c["WM"]:
+                    dev.local_mem_size and c["TM"] // 2 >= c["WM"] and c["TN"] // 2 >= c["WN"]:
                 c["TM"] //= 2
                 c["TN"] //= 2
         return cfg
@@ -80,7 +81,15 @@ def _tiled_kernel(dev, dt):
     if cfg["style"] == "cpu":
         hit = (cfg, prg.kernel("gemm_cpu", args + [_I32, _I32]))
     else:
-        hit = (cfg, prg.kernel("gemm_tiled", args))
+        k = prg.kernel("gemm_tiled", args)
+        nwi = (cfg["TM"] // cfg["WM"]) * (cfg["TN"] // cfg["WN"])
+        limit = k.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE, dev.cl_device)
+        if limit < nwi and cfg["WM"] * cfg["WN"] < 64:
+            # the compiled kernel needs more registers than nwi work-items can have on this
+            # device: give each work-item a bigger block (fewer work-items) and build again
+            cfg.update(WM=cfg["WM"] * 2, WN=cfg["WN"] * 2)
+            return _tiled_kernel(dev, dt)
+        hit = (cfg, k)
     _kernels[(dev, dt.cl)] = hit
     return hit
 
