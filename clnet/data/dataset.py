@@ -1,0 +1,151 @@
+"""Dataset classes (PyTorch's ``torch.utils.data`` names): map-style ``Dataset``, ``IterableDataset``,
+``TensorDataset``, ``Subset``, ``ConcatDataset`` and ``random_split``.
+
+Datasets live on the host: items are numpy arrays and Python numbers, and the DataLoader stacks a
+batch on the host and uploads each field once. A dataset may also offer ``get_batch(indices)``
+returning an already stacked batch (a tuple of numpy arrays); the loader then skips the per-item
+Python loop, which matters for 60,000-image epochs.
+"""
+import bisect
+import math
+
+import numpy as np
+
+from .. import tensor as _tensor_mod
+from ._random import numpy_rng
+
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
+           "random_split"]
+
+
+class Dataset:
+    """A map-style dataset: ``__getitem__(i)`` for ``0 <= i < len(self)``."""
+
+    def __getitem__(self, index):
+        raise TypeError(f"{type(self).__name__} must define __getitem__")
+
+    def __add__(self, other):
+        return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """A dataset read as a stream (``__iter__``); the DataLoader batches consecutive items and
+    cannot shuffle it."""
+
+    def __iter__(self):
+        raise TypeError(f"{type(self).__name__} must define __iter__")
+
+    def __add__(self, other):
+        raise TypeError("IterableDatasets cannot be concatenated with +")
+
+
+def _as_host_array(x, what):
+    if isinstance(x, _tensor_mod.Tensor):
+        return x.numpy()     # one read-back at construction, never per item
+    a = np.asarray(x)
+    if a.ndim == 0:
+        raise ValueError(f"TensorDataset: {what} is a scalar; every field needs a first "
+                         f"(sample) dimension")
+    return a
+
+
+class TensorDataset(Dataset):
+    """Samples are tuples of the i-th rows of the given arrays or clnet tensors (all with the
+    same first dimension). Tensors are copied to the host once here."""
+
+    def __init__(self, *tensors):
+        if not tensors:
+            raise ValueError("TensorDataset needs at least one tensor or array")
+        self.tensors = tuple(_as_host_array(t, f"field {i}") for i, t in enumerate(tensors))
+        sizes = [len(t) for t in self.tensors]
+        if len(set(sizes)) != 1:
+            raise ValueError(f"TensorDataset: all fields need the same first dimension, got "
+                             f"sizes {sizes}")
+
+    def __len__(self):
+        return len(self.tensors[0])
+
+    def __getitem__(self, index):
+        return tuple(t[index] for t in self.tensors)
+
+    def get_batch(self, indices):
+        idx = np.asarray(indices, dtype=np.int64)
+        return tuple(t[idx] for t in self.tensors)
+
+
+class Subset(Dataset):
+    """The items of ``dataset`` at ``indices``, in that order."""
+
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = [int(i) for i in indices]
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, idx):
+        if isinstance(idx, (list, tuple, np.ndarray)):
+            return [self.dataset[self.indices[i]] for i in idx]
+        return self.dataset[self.indices[idx]]
+
+    @property
+    def get_batch(self):
+        # exposed only when the wrapped dataset has a batch path, so ``hasattr`` stays truthful
+        inner = getattr(self.dataset, "get_batch", None)
+        if inner is None:
+            raise AttributeError("get_batch")
+        return lambda indices: inner([self.indices[i] for i in indices])
+
+
+class ConcatDataset(Dataset):
+    """The items of several map-style datasets one after another."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset needs at least one dataset")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError("ConcatDataset does not support IterableDataset")
+        self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]).tolist())
+
+    def __len__(self):
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, idx):
+        if idx < 0:
+            if -idx > len(self):
+                raise IndexError(f"ConcatDataset: index {idx} out of range for length {len(self)}")
+            idx += len(self)
+        d = bisect.bisect_right(self.cumulative_sizes, idx)
+        if d >= len(self.datasets):
+            raise IndexError(f"ConcatDataset: index {idx} out of range for length {len(self)}")
+        start = self.cumulative_sizes[d - 1] if d else 0
+        return self.datasets[d][idx - start]
+
+
+def random_split(dataset, lengths, generator=None):
+    """Split ``dataset`` into non-overlapping ``Subset``s of the given lengths, or of the given
+    fractions (summing to 1; remainders go round-robin to the first parts, as in PyTorch).
+    ``generator``: an int seed, a clnet Generator or a numpy Generator (None: clnet's default
+    generator's seed), so the same seed always gives the same split."""
+    n = len(dataset)
+    lengths = list(lengths)
+    if lengths and all(isinstance(x, float) and 0 <= x <= 1 for x in lengths) \
+            and math.isclose(sum(lengths), 1) and sum(lengths) <= 1 + 1e-9:
+        counts = [int(math.floor(n * f)) for f in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if any(int(x) != x or x < 0 for x in lengths):
+        raise ValueError(f"random_split: lengths must be non-negative integers or fractions "
+                         f"summing to 1, got {lengths}")
+    if sum(lengths) != n:
+        raise ValueError(f"random_split: sum of lengths {sum(lengths)} does not equal the "
+                         f"length of the dataset ({n})")
+    perm = numpy_rng(generator).permutation(n)
+    out, start = [], 0
+    for length in lengths:
+        out.append(Subset(dataset, perm[start:start + int(length)].tolist()))
+        start += int(length)
+    return out
