@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .. import tensor as _tensor_mod
+from ..tensor import Tensor
 from ._random import numpy_rng
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
@@ -40,7 +40,7 @@ class IterableDataset(Dataset):
 
 
 def _as_host_array(x, what):
-    if isinstance(x, _tensor_mod.Tensor):
+    if isinstance(x, Tensor):
         return x.numpy()     # one read-back at construction, never per item
     a = np.asarray(x)
     if a.ndim == 0:
