@@ -31,18 +31,33 @@ __kernel void gather_##T##_##I(int n, __global T* out, __global const I* index, 
     out[off[0]] = (j >= 0 && j < dim_size) ? src[off[2] + (int)j * dim_stride] : (T)0;      \
 }
 
-/* out[... index[i] ...] = src[i]; operands: 0 out (dim-zeroed), 1 index, 2 src.
- * Duplicate indices race (one of the writes wins), as in PyTorch. */
-#define SCATTER(T, I)                                                                       \
-__kernel void scatter_##T##_##I(int n, __global T* out, __global const I* index,            \
-                                __global const T* src, int dim_size, int dim_stride,        \
-                                Strided m) {                                                \
+/* Scatter without races, last write wins like PyTorch on CPU: scatter_claim_I lets every element
+ * i of the index (row-major) claim its target with atomic_max(winner[target], i) on an int
+ * scratch laid out like the output (filled with -1 first); scatter_T_I then writes only where i
+ * won, so every output element is written at most once. Operands of both: 0 winner (contiguous,
+ * dim-zeroed), 1 index; scatter adds 2 out (dim-zeroed), 3 src. */
+#define SCATTER_CLAIM(I)                                                                    \
+__kernel void scatter_claim_##I(int n, __global int* winner, __global const I* index,       \
+                                int dim_size, int winner_dim_stride, Strided m) {           \
     int i = get_global_id(0);                                                               \
     if (i >= n) return;                                                                     \
-    int off[3];                                                                             \
-    STRIDED_OFFSETS(m, i, 3, off);                                                          \
+    int off[2];                                                                             \
+    STRIDED_OFFSETS(m, i, 2, off);                                                          \
     I j = index[off[1]];                                                                    \
-    if (j >= 0 && j < dim_size) out[off[0] + (int)j * dim_stride] = src[off[2]];            \
+    if (j >= 0 && j < dim_size) atomic_max(winner + off[0] + (int)j * winner_dim_stride, i);\
+}
+
+#define SCATTER(T, I)                                                                       \
+__kernel void scatter_##T##_##I(int n, __global const int* winner, __global const I* index, \
+                                __global T* out, __global const T* src, int dim_size,       \
+                                int winner_dim_stride, int dim_stride, Strided m) {         \
+    int i = get_global_id(0);                                                               \
+    if (i >= n) return;                                                                     \
+    int off[4];                                                                             \
+    STRIDED_OFFSETS(m, i, 4, off);                                                          \
+    I j = index[off[1]];                                                                    \
+    if (j >= 0 && j < dim_size && winner[off[0] + (int)j * winner_dim_stride] == i)         \
+        out[off[2] + (int)j * dim_stride] = src[off[3]];                                    \
 }
 
 /* Deterministic scatter-add: one work-item per output element, which scans the K index entries
@@ -77,7 +92,7 @@ __kernel void scatter_add_owner_##T##_##I(int n, __global T* out, __global const
 inline void atomic_add_int_(volatile __global int* p, int v) { atomic_add(p, v); }
 inline void atomic_add_float_(volatile __global float* p, float v) {
     volatile __global int* ip = (volatile __global int*)p;
-    int old = *ip, assumed;
+    int old = atomic_add(ip, 0), assumed;   /* an atomic read: a plain one would race */
     do {
         assumed = old;
         old = atomic_cmpxchg(ip, assumed, as_int(as_float(assumed) + v));
@@ -88,7 +103,7 @@ inline void atomic_add_long_(volatile __global long* p, long v) { atom_add(p, v)
 #ifdef HAS_FP64
 inline void atomic_add_double_(volatile __global double* p, double v) {
     volatile __global long* lp = (volatile __global long*)p;
-    long old = *lp, assumed;
+    long old = atom_add(lp, (long)0), assumed;
     do {
         assumed = old;
         old = atom_cmpxchg(lp, assumed, as_long(as_double(assumed) + v));
@@ -284,6 +299,7 @@ BY_VALUE(float)
 SCATTER_ADD_ATOMIC(int, int) SCATTER_ADD_ATOMIC(int, long)
 SCATTER_ADD_ATOMIC(float, int) SCATTER_ADD_ATOMIC(float, long)
 ADV_OFFSET(int) ADV_OFFSET(long)
+SCATTER_CLAIM(int) SCATTER_CLAIM(long)
 ONE_HOT(int) ONE_HOT(long)
 
 #ifdef HAS_INT64_ATOMICS

@@ -10,6 +10,9 @@ index data that came from the host (lists, numpy arrays) is validated on the hos
 access: an out-of-range index makes a gather produce 0 and a scatter skip the element. Nothing is
 ever read or written outside a tensor. (Shapes and dtypes are always checked, before launching.)
 
+scatter_ / index_copy_ / index_fill_ write without races: each target is first claimed by the
+last index element aiming at it (an int atomic_max), so repeated indices give PyTorch's CPU result.
+
 scatter_add_ / index_add_: int32 and float32 use atomics (a compare-and-swap loop for float32, as
 float atomics are not core OpenCL 1.2), int64 and float64 where the device reports
 cl_khr_int64_base_atomics; bool, devices without that extension, and ``DETERMINISTIC_SCATTER_ADD``
@@ -24,7 +27,7 @@ from ..errors import DeviceError
 from ..tensor import Tensor
 from ._layout import (broadcast_shapes, broadcast_strides, buf, check_index_range, launch_1d,
                       numel, same_device, strided_meta)
-from .copy import cast, clone, from_numpy_to
+from .copy import cast, clone, fill_into, from_numpy_to
 from .indexing import advanced_getitem, index_program  # noqa: F401 (re-exported)
 
 __all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "index_copy",
@@ -175,7 +178,8 @@ def _check_scatter(op, self, d, index, src):
 
 
 def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
-    """self[... index[i] ...] = src[i] (or value), in place; duplicate indices: one wins."""
+    """self[... index[i] ...] = src[i] (or value), in place. Where indices repeat, the last one
+    in row-major order of index wins (as on PyTorch's CPU), every run."""
     if src is not None and value is not None:
         raise TypeError("scatter_(): pass either src (a tensor) or value (a number), not both")
     source = src if src is not None else value
@@ -218,11 +222,23 @@ def _launch_scatter(kind, s, d, idx, source, src_strides, shape, idx_strides=Non
     idx_strides = list(idx._stride) if idx_strides is None else idx_strides
     prg = index_program(dev)
     T, I = s.dtype.cl, idx.dtype.cl
-    if kind == "scatter" or _atomic_ok(s):
+    if kind == "scatter":   # claim targets (last index element wins), then write each once
+        winner = fill_into(Tensor._empty(s._shape, dtypes.int32, dev), -1)
+        w_strides = _zeroed(winner._stride, d)
+        m = strided_meta(op, shape, [(0, w_strides), (idx._offset, idx_strides)])
+        k = prg.kernel(f"scatter_claim_{I}", [_I32, None, None, _I32, _I32, None])
+        launch_1d(dev, k, n, n, buf(winner), buf(idx), s._shape[d], winner._stride[d], m)
+        m = strided_meta(op, shape, [(0, w_strides), (idx._offset, idx_strides),
+                                     (s._offset, _zeroed(s._stride, d)),
+                                     (source._offset, src_strides)])
+        k = prg.kernel(f"scatter_{T}_{I}", [_I32, None, None, None, None, _I32, _I32, _I32, None])
+        launch_1d(dev, k, n, n, buf(winner), buf(idx), buf(s), buf(source), s._shape[d],
+                  winner._stride[d], s._stride[d], m)
+        return
+    if _atomic_ok(s):
         m = strided_meta(op, shape, [(s._offset, _zeroed(s._stride, d)), (idx._offset, idx_strides),
                                      (source._offset, src_strides)])
-        name = f"scatter_{T}_{I}" if kind == "scatter" else f"scatter_add_atomic_{T}_{I}"
-        k = prg.kernel(name, [_I32, None, None, None, _I32, _I32, None])
+        k = prg.kernel(f"scatter_add_atomic_{T}_{I}", [_I32, None, None, None, _I32, _I32, None])
         launch_1d(dev, k, n, n, buf(s), buf(idx), buf(source), s._shape[d], s._stride[d], m)
         return
     # deterministic: iterate over the output rows (index shape, dim moved last, sized like s)

@@ -146,6 +146,22 @@ def test_scatter_src_and_value(rng, dtype, dim):
     assert x._version > v0
 
 
+@pytest.mark.parametrize("dim", [0, 1])
+def test_scatter_duplicates_last_wins_like_torch_cpu(rng, dim):
+    # many index elements hit the same target: the last one in row-major order wins, every run
+    shape = (3, 40) if dim == 1 else (40, 3)
+    idx = rng.integers(0, 3, size=shape)
+    src = np.arange(120, dtype=np.float32).reshape(shape)
+    expected = torch.zeros(3, 3).scatter_(dim, T(idx), T(src))
+    for _ in range(3):
+        _same(clnet.zeros(3, 3).scatter_(dim, clnet.tensor(idx), clnet.tensor(src)), expected)
+    rows = np.array([2, 0, 2, 2, 1, 0])
+    src2 = np.arange(18, dtype=np.int64).reshape(6, 3)
+    _same(clnet.zeros(3, 3, dtype=clnet.int64).index_copy(0, clnet.tensor(rows),
+                                                          clnet.tensor(src2)),
+          torch.zeros(3, 3, dtype=torch.int64).index_copy(0, T(rows), T(src2)))
+
+
 def test_scatter_errors():
     x = clnet.zeros(3, 4)
     with pytest.raises(ValueError, match=r"expected index \[2, 2\] to be no larger than self "
