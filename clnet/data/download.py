@@ -107,6 +107,8 @@ def _fetch(filename, dest, mirrors, checksum):
         url = base + filename
         try:
             return download_file(url, dest, checksum)
+        except urllib.error.HTTPError as exc:
+            failures.append((url, f"HTTP {exc.code} {exc.reason}"))
         except (urllib.error.URLError, OSError, ValueError) as exc:
             failures.append((url, getattr(exc, "reason", None) or exc))
     raise DownloadError(filename, failures)
