@@ -1,0 +1,345 @@
+"""Reductions with PyTorch's names and semantics: sum, mean, prod, max/min (+ indices), amax/amin,
+argmax/argmin, var/std (+ _mean), norm, logsumexp, all/any, count_nonzero, and
+``reduce_sum_to_shape`` for broadcast gradients. Launch machinery: _reduce_launch.py; kernels:
+cl_kernels/reduce.cl. Cumulative ops live in scan.py.
+"""
+import collections
+import math
+import numbers
+
+from .. import dtypes
+from ..tensor import Tensor
+from . import _reduce_launch as L
+from ._layout import check_index_range, numel
+from .copy import cast, fill_into
+from .views import reshape
+
+__all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
+           "var_mean", "std_mean", "norm", "logsumexp", "all", "any", "count_nonzero",
+           "reduce_sum_to_shape"]
+
+_builtin_all, _builtin_sum = all, sum
+
+
+class ReductionError(ValueError, RuntimeError):
+    """A bad reduction request; PyTorch raises RuntimeError here, so it is both."""
+
+
+class ReductionDtypeError(TypeError, RuntimeError):
+    """A dtype the reduction does not take; PyTorch raises RuntimeError here, so it is both."""
+
+
+class EmptyReductionError(IndexError, RuntimeError):
+    """max/min/argmax... of nothing; PyTorch raises IndexError or RuntimeError, so it is both."""
+
+
+# named tuples like torch.return_types.max / .min
+max_return = collections.namedtuple("max", ["values", "indices"])
+min_return = collections.namedtuple("min", ["values", "indices"])
+
+
+# ------------------------------------------------------------------ argument handling
+def _check_tensor(op, x):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}(): argument 'input' must be a Tensor, not {type(x).__name__}")
+
+
+def _reduce_dims(op, t, dim):
+    """Wrapped, de-duplicated reduced dims; None or () means all dims (PyTorch's rule)."""
+    nd = t.dim()
+    if dim is None:
+        return tuple(range(nd))
+    ds = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    if not ds:
+        return tuple(range(nd))
+    out = []
+    for d in ds:
+        w = t._wrap_dim(d)
+        if nd == 0:
+            continue                       # a 0-d tensor accepts dim 0 / -1 and reduces nothing
+        if w in out:
+            raise ReductionError(f"{op}(): dim {w} appears multiple times in the list of dims "
+                                 f"{list(ds)}")
+        out.append(w)
+    return tuple(sorted(out))
+
+
+def _out_shape(t, rdims, keepdim):
+    if keepdim:
+        return tuple(1 if d in rdims else s for d, s in enumerate(t._shape))
+    return tuple(s for d, s in enumerate(t._shape) if d not in rdims)
+
+
+def _float_input(op, t, msg=None):
+    if not t.dtype.is_floating_point:
+        raise ReductionDtypeError(msg or f"{op}(): expected a floating point input, got {t.dtype}"
+                                  f" (shape {list(t._shape)}); convert with .float()")
+
+
+def _cast_for(t, dtype):
+    return t if dtype is None else cast(t, dtypes.to_dtype(dtype))
+
+
+def _reduce(opname, t, rdims, keepdim, kop, empty_value, **kw):
+    """Run kernel op ``kop`` over ``rdims``; ``empty_value`` fills the outputs of an empty
+    reduction (R == 0) without launching anything."""
+    dev = t._storage.device
+    out = Tensor._empty(_out_shape(t, rdims, keepdim), L.acc_dtype(kop, t.dtype), dev)
+    if out.numel() == 0:
+        return out
+    if numel([t._shape[d] for d in rdims]) == 0:
+        return fill_into(out, empty_value)
+    check_index_range(opname, t)
+    return L.run(kop, L.plan(t, rdims), out, **kw)
+
+
+def _reduced_count(t, rdims):
+    return numel([t._shape[d] for d in rdims])
+
+
+def _empty_check(op, t, rdims, dim_given):
+    if t.numel() != 0:
+        return
+    if not dim_given:
+        raise EmptyReductionError(
+            f"{op}(): Expected reduction dim to be specified for input.numel() == 0 (input shape "
+            f"{list(t._shape)}). Specify the reduction dim with the 'dim' argument.")
+    for d in rdims:
+        if t._shape[d] == 0:
+            raise EmptyReductionError(f"{op}(): Expected reduction dim {d} to have non-zero size "
+                                      f"(input shape {list(t._shape)}).")
+
+
+# ------------------------------------------------------------------ sum / mean / prod
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    _check_tensor("sum", input)
+    x = _cast_for(input, dtype)
+    out = _reduce("sum", x, _reduce_dims("sum", x, dim), keepdim, "sum", 0)
+    return _cast_for(out, dtype) if dtype is not None else out
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    _check_tensor("mean", input)
+    x = _cast_for(input, dtype)
+    if not x.dtype.is_floating_point:
+        raise ReductionDtypeError(
+            "mean(): could not infer output dtype. Input dtype must be either a floating point or "
+            f"complex dtype. Got: {x.dtype} (shape {list(x._shape)})")
+    rdims = _reduce_dims("mean", x, dim)
+    n = _reduced_count(x, rdims)
+    return _reduce("mean", x, rdims, keepdim, "sum", math.nan, post=L.POST_SCALE,
+                   post_a=1.0 / n if n else 0.0)
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    _check_tensor("prod", input)
+    x = _cast_for(input, dtype)
+    out = _reduce("prod", x, _reduce_dims("prod", x, dim), keepdim, "prod", 1)
+    return _cast_for(out, dtype) if dtype is not None else out
+
+
+# ------------------------------------------------------------------ max / min / arg*
+def _with_indices(op, t, dim, keepdim):
+    """(values, indices) of max/min over one dim (``dim`` None: flattened, for argmax)."""
+    kop = "argmax" if op in ("max", "argmax") else "argmin"
+    if dim is None:
+        rdims = tuple(range(t.dim()))
+        shape = (1,) * t.dim() if keepdim else ()
+    else:
+        if isinstance(dim, (tuple, list)):
+            raise TypeError(f"{op}(): dim must be an int, got {dim!r}")
+        rdims = _reduce_dims(op, t, dim)
+        shape = _out_shape(t, rdims, keepdim)
+    _empty_check(op, t, rdims, dim is not None)
+    dev = t._storage.device
+    values = Tensor._empty(shape, t.dtype, dev)
+    indices = Tensor._empty(shape, dtypes.int64, dev)
+    if values.numel() == 0:
+        return values, indices
+    check_index_range(op, t)
+    L.run_arg(kop, L.plan(t, rdims), values, indices)
+    return values, indices
+
+
+def _extreme(op, input, dim, keepdim, other):
+    _check_tensor(op, input)
+    if isinstance(dim, Tensor) or isinstance(other, Tensor):
+        # torch.max(a, b): the elementwise form
+        from . import pointwise as elementwise
+        b = dim if isinstance(dim, Tensor) else other
+        return (elementwise.maximum if op == "max" else elementwise.minimum)(input, b)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{op}(): keepdim needs a dim (use {op}(input, dim, keepdim=True))")
+        _empty_check(op, input, (), False)
+        return _reduce(op, input, tuple(range(input.dim())), False, op, 0)
+    values, indices = _with_indices(op, input, dim, keepdim)
+    return (max_return if op == "max" else min_return)(values, indices)
+
+
+def max(input, dim=None, keepdim=False, *, other=None):
+    """``max(x)`` -> value; ``max(x, dim, keepdim)`` -> (values, indices); ``max(x, y)`` -> maximum."""
+    return _extreme("max", input, dim, keepdim, other)
+
+
+def min(input, dim=None, keepdim=False, *, other=None):
+    return _extreme("min", input, dim, keepdim, other)
+
+
+def _amax_amin(op, input, dim, keepdim):
+    _check_tensor(op, input)
+    rdims = _reduce_dims(op, input, dim)
+    _empty_check(op, input, rdims, dim is not None and not (isinstance(dim, (tuple, list))
+                                                             and len(dim) == 0))
+    return _reduce(op, input, rdims, keepdim, op[1:], 0)
+
+
+def amax(input, dim=(), keepdim=False):
+    return _amax_amin("amax", input, dim, keepdim)
+
+
+def amin(input, dim=(), keepdim=False):
+    return _amax_amin("amin", input, dim, keepdim)
+
+
+def argmax(input, dim=None, keepdim=False):
+    _check_tensor("argmax", input)
+    return _with_indices("argmax", input, dim, keepdim)[1]
+
+
+def argmin(input, dim=None, keepdim=False):
+    _check_tensor("argmin", input)
+    return _with_indices("argmin", input, dim, keepdim)[1]
+
+
+# ------------------------------------------------------------------ var / std
+def _correction(op, unbiased, correction):
+    if unbiased is not None and correction is not None:
+        raise ReductionError(f"{op}(): pass either unbiased or correction, not both")
+    if correction is not None:
+        return correction
+    return 1 if unbiased is None or unbiased else 0
+
+
+def _var_impl(op, input, dim, unbiased, keepdim, correction, want_std):
+    """(var or std, mean), both shaped by keepdim. Two passes: the mean, then the sum of squared
+    deviations from it (accurate where E[x^2] - E[x]^2 cancels)."""
+    _check_tensor(op, input)
+    if isinstance(dim, bool):               # legacy var(input, unbiased)
+        dim, unbiased = None, dim
+    if not input.dtype.is_floating_point:
+        raise ReductionDtypeError(f"{op}(): std and var only support floating point dtypes, got "
+                                  f"{input.dtype} (shape {list(input._shape)})")
+    c = _correction(op, unbiased, correction)
+    rdims = _reduce_dims(op, input, dim)
+    n = _reduced_count(input, rdims)
+    avg = _reduce(op, input, rdims, False, "sum", math.nan, post=L.POST_SCALE,
+                  post_a=1.0 / n if n else 0.0)
+    dof = n - c
+    scale = 1.0 / dof if dof > 0 else math.inf      # PyTorch divides by max(0, N - correction)
+    post = L.POST_SCALE_SQRT if want_std else L.POST_SCALE
+    res = _reduce(op, input, rdims, keepdim, "sumsqdev", math.nan, param=avg, post=post,
+                  post_a=scale)
+    return res, (reshape(avg, res._shape) if keepdim else avg)
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return _var_impl("var", input, dim, unbiased, keepdim, correction, False)[0]
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return _var_impl("std", input, dim, unbiased, keepdim, correction, True)[0]
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return _var_impl("var_mean", input, dim, unbiased, keepdim, correction, False)
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return _var_impl("std_mean", input, dim, unbiased, keepdim, correction, True)
+
+
+# ------------------------------------------------------------------ norm / logsumexp
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """Vector p-norm over ``dim`` (all dims by default), like ``torch.norm`` for p in
+    {'fro', 2, 1, inf, -inf, 0, any other number}; 'nuc' (a matrix norm) is not provided."""
+    _check_tensor("norm", input)
+    x = _cast_for(input, dtype)
+    _float_input("norm", x, "linalg.vector_norm: Expected a floating point tensor as input. Got "
+                 f"{x.dtype} (shape {list(x._shape)})")
+    if p is None or p == "fro":
+        p = 2
+    if isinstance(p, str) or not isinstance(p, numbers.Real):
+        raise ReductionError(f"norm(): p={p!r} is not supported; use 'fro' or a number")
+    p = float(p)
+    rdims = _reduce_dims("norm", x, dim)
+    if p == math.inf or p == -math.inf:
+        op = "norm"
+        if _reduced_count(x, rdims) == 0:
+            raise EmptyReductionError(
+                f"linalg.vector_norm cannot compute the {p} norm on an empty tensor because the "
+                f"operation does not have an identity (input shape {list(x._shape)})")
+        return _reduce(op, x, rdims, keepdim, "maxabs" if p > 0 else "minabs", 0)
+    if p == 0:
+        return cast(_reduce("norm", x, rdims, keepdim, "count", 0), x.dtype)
+    if p == 1:
+        return _reduce("norm", x, rdims, keepdim, "sumabs", 0)
+    if p == 2:
+        return _reduce("norm", x, rdims, keepdim, "sumsq", 0, post=L.POST_SQRT)
+    return _reduce("norm", x, rdims, keepdim, "sumpow", 0, map_a=p, post=L.POST_POW,
+                   post_a=1.0 / p)
+
+
+def logsumexp(input, dim, keepdim=False):
+    """log(sum(exp(x))) over ``dim``, computed as m + log(sum(exp(x - m))) with m the max (0
+    where the max is infinite, as PyTorch does, so all -inf gives -inf and +inf gives inf)."""
+    _check_tensor("logsumexp", input)
+    x = input if input.dtype.is_floating_point else cast(input, dtypes.get_default_dtype())
+    rdims = _reduce_dims("logsumexp", x, dim)
+    shift = _reduce("logsumexp", x, rdims, False, "max", 0, post=L.POST_INF_TO_ZERO)
+    return _reduce("logsumexp", x, rdims, keepdim, "sumexp", -math.inf, param=shift,
+                   post=L.POST_LOG_ADD)
+
+
+# ------------------------------------------------------------------ logical / counting
+def all(input, dim=None, keepdim=False):
+    _check_tensor("all", input)
+    return _reduce("all", input, _reduce_dims("all", input, dim), keepdim, "all", True)
+
+
+def any(input, dim=None, keepdim=False):
+    _check_tensor("any", input)
+    return _reduce("any", input, _reduce_dims("any", input, dim), keepdim, "any", False)
+
+
+def count_nonzero(input, dim=None):
+    _check_tensor("count_nonzero", input)
+    return _reduce("count_nonzero", input, _reduce_dims("count_nonzero", input, dim), False,
+                   "count", 0)
+
+
+# ------------------------------------------------------------------ autograd helper
+def reduce_sum_to_shape(t, shape):
+    """Sum ``t`` down to ``shape`` (which broadcasts to t's shape): the gradient of a broadcast.
+
+    Leading extra dims are summed away and dims where ``shape`` has 1 are summed with keepdim.
+    Returns ``t`` itself when the shapes already match."""
+    shape = tuple(int(s) for s in shape)
+    if tuple(t._shape) == shape:
+        return t
+    lead = t.dim() - len(shape)
+    if lead < 0 or not _builtin_all(s == 1 or s == ts for s, ts in zip(shape, t._shape[lead:])):
+        raise ValueError(f"reduce_sum_to_shape: shape {list(shape)} does not broadcast to the "
+                         f"tensor's shape {list(t._shape)}")
+    dims = list(range(lead)) + [lead + i for i, s in enumerate(shape)
+                                if s == 1 and t._shape[lead + i] != 1]
+    if not dims:                       # only size-1 leading dims differ
+        return reshape(t, shape)
+    return reshape(sum(t, dims, keepdim=True), shape)
+
+
+TENSOR_METHODS = {
+    "sum": sum, "mean": mean, "prod": prod, "max": max, "min": min, "amax": amax, "amin": amin,
+    "argmax": argmax, "argmin": argmin, "var": var, "std": std, "norm": norm,
+    "logsumexp": logsumexp, "all": all, "any": any, "count_nonzero": count_nonzero,
+}
