@@ -1,0 +1,203 @@
+/* Pooling and nearest-neighbour resampling over the last two dimensions of (N, C, H, W).
+ *
+ * Forward kernels: one work-item per output element, reading the input through its offset and
+ * strides (any layout). Backward kernels: one work-item per INPUT pixel that gathers from every
+ * output window covering it (no atomics, deterministic; outputs are visited in increasing order,
+ * the order in which PyTorch's CPU kernels scatter). Gradients and indices are contiguous.
+ *
+ *   maxpool_fwd_T   : value and flat index h*W + w of the first maximum (NaN wins, like torch)
+ *   maxpool_bwd_T   : gx[p] = sum of gy[o] over the outputs o whose index is p
+ *   pool_gather_T   : out[o] = src[index[o]] (the adjoint of maxpool_bwd_T, for double backward)
+ *   avgpool_fwd_T / avgpool_bwd_T : average pooling, PyTorch's divisor rules
+ *   nearest_fwd_T / nearest_bwd_T : mode='nearest' resampling, PyTorch's legacy index rule
+ *
+ * Windows: regular ones start at o*S - P and hold K taps D apart; adaptive ones (ADAPTIVE != 0)
+ * span [floor(o*in/out), ceil((o+1)*in/out)) like PyTorch's adaptive pools.
+ */
+#include "common.h"
+
+typedef struct {
+    int C, H, W, OH, OW;
+    int KH, KW, SH, SW, PH, PW, DH, DW;
+    int adaptive, count_pad, divisor;      /* divisor: divisor_override, 0 = none */
+    int off, sN, sC, sH, sW;               /* the strided input of forward kernels */
+} PoolGeom;
+
+/* (start, number of taps) of window o along one axis */
+inline int2 pool_window(int o, int in, int out, int k, int s, int p, int adaptive) {
+    if (adaptive) {
+        int start = (o * in) / out;
+        int end = ((o + 1) * in + out - 1) / out;
+        return (int2)(start, end - start);
+    }
+    return (int2)(o * s - p, k);
+}
+
+/* inclusive range of outputs whose window may cover input position h along one axis */
+inline int2 pool_covering(int h, int in, int out, int k, int s, int p, int d, int adaptive) {
+    int lo, hi;
+    if (adaptive) {
+        lo = (h * out) / in;
+        hi = ((h + 1) * out + in - 1) / in - 1;
+    } else {
+        int t = h + p - (k - 1) * d;
+        lo = t <= 0 ? 0 : (t + s - 1) / s;
+        hi = (h + p) / s;
+    }
+    return (int2)(max(lo, 0), min(hi, out - 1));
+}
+
+/* average-pool window [start, end) clamped to the image, and its divisor */
+inline int4 avg_window(int o, int in, int out, int k, int s, int p, int adaptive, int* pool) {
+    int2 win = pool_window(o, in, out, k, s, p, adaptive);
+    int start = win.x, end = win.x + win.y;
+    if (!adaptive) end = min(end, in + p);
+    *pool = end - start;
+    return (int4)(max(start, 0), min(end, in), 0, 0);
+}
+
+/* source row of output o for mode='nearest' (PyTorch's nearest_idx) */
+inline int nearest_src(int o, int in, int out, float scale) {
+    if (out == in) return o;
+    if (out == 2 * in) return o >> 1;
+    return min((int)floor((float)o * scale), in - 1);
+}
+
+#define POOL_KERNELS(T)                                                                        \
+__kernel void maxpool_fwd_##T(int total, __global const T* x, __global T* out,                \
+                              __global long* idx, PoolGeom g) {                                \
+    int i = get_global_id(0);                                                                  \
+    if (i >= total) return;                                                                    \
+    int ow = i % g.OW, oh = (i / g.OW) % g.OH, nc = i / (g.OW * g.OH);                        \
+    int n = nc / g.C, c = nc % g.C;                                                            \
+    int dh = g.adaptive ? 1 : g.DH, dw = g.adaptive ? 1 : g.DW;                                \
+    int2 wh = pool_window(oh, g.H, g.OH, g.KH, g.SH, g.PH, g.adaptive);                        \
+    int2 ww = pool_window(ow, g.W, g.OW, g.KW, g.SW, g.PW, g.adaptive);                        \
+    int h0 = wh.x, h1 = min(wh.x + (wh.y - 1) * dh + 1, g.H);                                  \
+    int w0 = ww.x, w1 = min(ww.x + (ww.y - 1) * dw + 1, g.W);                                  \
+    while (h0 < 0) h0 += dh;                                                                   \
+    while (w0 < 0) w0 += dw;                                                                   \
+    __global const T* plane = x + g.off + n * g.sN + c * g.sC;                                 \
+    T best = -INFINITY;                                                                        \
+    int best_i = h0 * g.W + w0;                                                                \
+    for (int h = h0; h < h1; h += dh)                                                          \
+        for (int w = w0; w < w1; w += dw) {                                                    \
+            T v = plane[h * g.sH + w * g.sW];                                                  \
+            if (v > best || isnan(v)) { best = v; best_i = h * g.W + w; }                      \
+        }                                                                                      \
+    out[i] = best;                                                                             \
+    idx[i] = best_i;                                                                           \
+}                                                                                              \
+                                                                                               \
+__kernel void maxpool_bwd_##T(int total, __global const T* gy, __global const long* idx,      \
+                              __global T* gx, PoolGeom g) {                                    \
+    int i = get_global_id(0);                                                                  \
+    if (i >= total) return;                                                                    \
+    int w = i % g.W, h = (i / g.W) % g.H, nc = i / (g.W * g.H);                                \
+    int2 rh = pool_covering(h, g.H, g.OH, g.KH, g.SH, g.PH, g.DH, g.adaptive);                 \
+    int2 rw = pool_covering(w, g.W, g.OW, g.KW, g.SW, g.PW, g.DW, g.adaptive);                 \
+    long pix = h * g.W + w;                                                                    \
+    int base = nc * g.OH * g.OW;                                                               \
+    T acc = 0;                                                                                 \
+    for (int oh = rh.x; oh <= rh.y; ++oh)                                                      \
+        for (int ow = rw.x; ow <= rw.y; ++ow) {                                                \
+            int o = base + oh * g.OW + ow;                                                     \
+            if (idx[o] == pix) acc += gy[o];                                                   \
+        }                                                                                      \
+    gx[i] = acc;                                                                               \
+}                                                                                              \
+                                                                                               \
+__kernel void pool_gather_##T(int total, __global const T* src, __global const long* idx,     \
+                              __global T* out, PoolGeom g) {                                   \
+    int i = get_global_id(0);                                                                  \
+    if (i >= total) return;                                                                    \
+    int nc = i / (g.OW * g.OH);                                                                \
+    long p = idx[i];                                                                           \
+    out[i] = (p >= 0 && p < g.H * g.W) ? src[nc * g.H * g.W + (int)p] : (T)0;                  \
+}                                                                                              \
+                                                                                               \
+__kernel void avgpool_fwd_##T(int total, __global const T* x, __global T* out, PoolGeom g) {  \
+    int i = get_global_id(0);                                                                  \
+    if (i >= total) return;                                                                    \
+    int ow = i % g.OW, oh = (i / g.OW) % g.OH, nc = i / (g.OW * g.OH);                        \
+    int n = nc / g.C, c = nc % g.C;                                                            \
+    int ph, pw;                                                                                \
+    int4 wh = avg_window(oh, g.H, g.OH, g.KH, g.SH, g.PH, g.adaptive, &ph);                    \
+    int4 ww = avg_window(ow, g.W, g.OW, g.KW, g.SW, g.PW, g.adaptive, &pw);                    \
+    if (wh.x >= wh.y || ww.x >= ww.y) { out[i] = 0; return; }                                  \
+    __global const T* plane = x + g.off + n * g.sN + c * g.sC;                                 \
+    T sum = 0;                                                                                 \
+    for (int h = wh.x; h < wh.y; ++h)                                                          \
+        for (int w = ww.x; w < ww.y; ++w) sum += plane[h * g.sH + w * g.sW];                   \
+    if (g.adaptive) { out[i] = sum / (T)(wh.y - wh.x) / (T)(ww.y - ww.x); return; }            \
+    int div = g.divisor ? g.divisor                                                            \
+            : g.count_pad ? ph * pw : (wh.y - wh.x) * (ww.y - ww.x);                           \
+    out[i] = sum / (T)div;                                                                     \
+}                                                                                              \
+                                                                                               \
+__kernel void avgpool_bwd_##T(int total, __global const T* gy, __global T* gx, PoolGeom g) {  \
+    int i = get_global_id(0);                                                                  \
+    if (i >= total) return;                                                                    \
+    int w = i % g.W, h = (i / g.W) % g.H, nc = i / (g.W * g.H);                                \
+    int2 rh = pool_covering(h, g.H, g.OH, g.KH, g.SH, g.PH, 1, g.adaptive);                    \
+    int2 rw = pool_covering(w, g.W, g.OW, g.KW, g.SW, g.PW, 1, g.adaptive);                    \
+    int base = nc * g.OH * g.OW;                                                               \
+    T acc = 0;                                                                                 \
+    for (int oh = rh.x; oh <= rh.y; ++oh) {                                                    \
+        int ph;                                                                                \
+        int4 wh = avg_window(oh, g.H, g.OH, g.KH, g.SH, g.PH, g.adaptive, &ph);                \
+        if (h < wh.x || h >= wh.y) continue;                                                   \
+        for (int ow = rw.x; ow <= rw.y; ++ow) {                                                \
+            int pw;                                                                            \
+            int4 ww = avg_window(ow, g.W, g.OW, g.KW, g.SW, g.PW, g.adaptive, &pw);            \
+            if (w < ww.x || w >= ww.y) continue;                                               \
+            T v = gy[base + oh * g.OW + ow];                                                   \
+            if (g.adaptive) {                                                                  \
+                acc += v / (T)(wh.y - wh.x) / (T)(ww.y - ww.x);                                \
+            } else {                                                                           \
+                int div = g.divisor ? g.divisor                                                \
+                        : g.count_pad ? ph * pw : (wh.y - wh.x) * (ww.y - ww.x);               \
+                acc += v / (T)div;                                                             \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
+    gx[i] = acc;                                                                               \
+}                                                                                              \
+                                                                                               \
+__kernel void nearest_fwd_##T(int total, __global const T* x, __global T* out, PoolGeom g,    \
+                              float scale_h, float scale_w) {                                  \
+    int i = get_global_id(0);                                                                  \
+    if (i >= total) return;                                                                    \
+    int ow = i % g.OW, oh = (i / g.OW) % g.OH, nc = i / (g.OW * g.OH);                        \
+    int n = nc / g.C, c = nc % g.C;                                                            \
+    int h = nearest_src(oh, g.H, g.OH, scale_h), w = nearest_src(ow, g.W, g.OW, scale_w);      \
+    out[i] = x[g.off + n * g.sN + c * g.sC + h * g.sH + w * g.sW];                             \
+}                                                                                              \
+                                                                                               \
+__kernel void nearest_bwd_##T(int total, __global const T* gy, __global T* gx, PoolGeom g,    \
+                              float scale_h, float scale_w) {                                  \
+    int i = get_global_id(0);                                                                  \
+    if (i >= total) return;                                                                    \
+    int w = i % g.W, h = (i / g.W) % g.H, nc = i / (g.W * g.H);                                \
+    /* nearest_src is non-decreasing: start a little before h/scale, stop past h */            \
+    int oh0 = max((int)floor((float)h / scale_h) - 2, 0);                                      \
+    int ow0 = max((int)floor((float)w / scale_w) - 2, 0);                                      \
+    int base = nc * g.OH * g.OW;                                                               \
+    T acc = 0;                                                                                 \
+    for (int oh = oh0; oh < g.OH; ++oh) {                                                      \
+        int sh = nearest_src(oh, g.H, g.OH, scale_h);                                          \
+        if (sh > h) break;                                                                     \
+        if (sh < h) continue;                                                                  \
+        for (int ow = ow0; ow < g.OW; ++ow) {                                                  \
+            int sw = nearest_src(ow, g.W, g.OW, scale_w);                                      \
+            if (sw > w) break;                                                                 \
+            if (sw == w) acc += gy[base + oh * g.OW + ow];                                     \
+        }                                                                                      \
+    }                                                                                          \
+    gx[i] = acc;                                                                               \
+}
+
+POOL_KERNELS(float)
+#ifdef HAS_FP64
+POOL_KERNELS(double)
+#endif
