@@ -60,7 +60,7 @@ class ToFloat:
         return f"ToFloat(dtype={self.dtype.name}, scale={self.scale})"
 
 
-def _per_channel(values, ndim, what):
+def _per_channel(values, ndim):
     v = np.asarray(values, dtype=np.float32).reshape(-1)
     if v.size == 1 or ndim < 2:
         return v.reshape(()) if v.size == 1 else v
@@ -77,8 +77,8 @@ class Normalize:
 
     def __call__(self, x):
         a = np.asarray(x, dtype=np.float32)
-        mean = _per_channel(self.mean, a.ndim, "mean")
-        std = _per_channel(self.std, a.ndim, "std")
+        mean = _per_channel(self.mean, a.ndim)
+        std = _per_channel(self.std, a.ndim)
         if mean.ndim and mean.shape[0] != a.shape[0]:
             raise ValueError(f"Normalize: {mean.shape[0]} channel means for an input of shape "
                              f"{a.shape} (channels first)")
