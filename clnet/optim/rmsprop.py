@@ -35,10 +35,11 @@ class RMSprop(Optimizer):
             if len(state) == 0:
                 state["step"] = 0.0
                 state["square_avg"] = _fused.state_buffer(p)
-                if momentum > 0:
-                    state["momentum_buffer"] = _fused.state_buffer(p)
-                if centered:
-                    state["grad_avg"] = _fused.state_buffer(p)
+            # created when first needed, so momentum or centering may be switched on later
+            if momentum > 0 and "momentum_buffer" not in state:
+                state["momentum_buffer"] = _fused.state_buffer(p)
+            if centered and "grad_avg" not in state:
+                state["grad_avg"] = _fused.state_buffer(p)
             state["step"] += 1.0
             states = [state["square_avg"], state["grad_avg"] if centered else None,
                       state["momentum_buffer"] if momentum > 0 else None]

@@ -368,3 +368,24 @@ def test_empty_parameter_is_fine():
         kwargs = {"lr": 0.1, "momentum": 0.9} if name == "SGD" else {}
         getattr(optim, name)([p], **kwargs).step()
     assert p.shape == (0,)
+
+
+@pytest.mark.parametrize("opt_name,kwargs", [("SGD", dict(lr=0.05, momentum=0.9)),
+                                             ("Adam", dict(lr=0.01))])
+def test_trajectory_under_one_cycle_schedule(opt_name, kwargs):
+    """Hyper-parameters changed between steps (lr, and SGD momentum / Adam beta1 by OneCycleLR)
+    are read at every step, as in PyTorch."""
+    cp, tp = make_params(clnet, "float32"), make_params(torch, "float32")
+    copt = getattr(optim, opt_name)(cp, **kwargs)
+    topt = getattr(torch.optim, opt_name)(tp, **kwargs)
+    cs = optim.lr_scheduler.OneCycleLR(copt, max_lr=0.05, total_steps=STEPS)
+    ts = torch.optim.lr_scheduler.OneCycleLR(topt, max_lr=0.05, total_steps=STEPS)
+    for _ in range(STEPS - 1):
+        for opt, params, lib in ((copt, cp, clnet), (topt, tp, torch)):
+            opt.zero_grad()
+            compute_grads(lib, params, "float32")
+            opt.step()
+        cs.step()
+        ts.step()
+        for c, t in zip(cp, tp):
+            assert_close(c, t, rtol=RTOL32, atol=ATOL32)
