@@ -218,15 +218,14 @@ def _mismatch(op, a, b, ka, kb):
 
 
 def _addend(op, x, out_shape):
-    """(tensor, offset, batch_strides, row_stride, col_stride) of ``x`` broadcast to out_shape
-    (batch..., M, N); out_shape may lack the M or N dimension (pass 1-sized)."""
+    """Element strides of ``x`` broadcast to ``out_shape`` (0 where broadcast); the error names
+    the op and both shapes."""
     nd = len(out_shape)
     if x.dim() > nd or any(s != 1 and s != o for s, o in zip(reversed(x._shape),
                                                                reversed(out_shape))):
         raise ValueError(f"{op}: input of shape {list(x._shape)} cannot be broadcast to the "
                          f"result shape {list(out_shape)}")
-    st = broadcast_strides(out_shape, x._shape, x._stride)
-    return st
+    return broadcast_strides(out_shape, x._shape, x._stride)
 
 
 # ---------------------------------------------------------------------------------------- ops
