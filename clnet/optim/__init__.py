@@ -1,5 +1,5 @@
 """Optimizers (one fused OpenCL update kernel per parameter) and learning-rate schedulers."""
-from .optimizer import Optimizer, required
+from .optimizer import Optimizer
 from .sgd import SGD
 from .adam import Adam, AdamW
 from .rmsprop import RMSprop
