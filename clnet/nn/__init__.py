@@ -1,2 +1,6 @@
 """Neural-network building blocks: Parameter, Module and layers, functional forms, init, losses."""
 from .parameter import Parameter
+from .module import Module
+from .containers import (Flatten, Identity, ModuleDict, ModuleList, ParameterDict, ParameterList,
+                         Sequential, Unflatten)
+from . import init, utils  # noqa: F401
