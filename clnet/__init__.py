@@ -21,6 +21,8 @@ from .ops.indexing import *  # noqa: F401,F403
 from .ops.join import *  # noqa: F401,F403
 from .ops.sort import *  # noqa: F401,F403
 from .ops.linalg import *  # noqa: F401,F403
+from .ops.reduce import *  # noqa: F401,F403
+from .ops.scan import *  # noqa: F401,F403
 from .ops.conv import *  # noqa: F401,F403
 from .ops.pool import *  # noqa: F401,F403
 

@@ -4,9 +4,10 @@ from ..tensor import Tensor
 from . import copy, creation, pointwise, random, views
 from . import index, indexing, join, sort
 from . import linalg
+from . import reduce, scan
 from . import conv, pool
 
-_FAMILIES = [copy, creation, views, pointwise, random, indexing, index, join, sort, linalg]
+_FAMILIES = [copy, creation, views, pointwise, random, indexing, index, join, sort, linalg, reduce, scan]
 _FAMILIES += [conv, pool]
 
 
