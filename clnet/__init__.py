@@ -28,6 +28,7 @@ from .ops.pool import *  # noqa: F401,F403
 
 from . import autograd
 from . import nn
+from .serialization import load, save
 from . import optim
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
                        set_grad_enabled)
