@@ -5,13 +5,17 @@
  * x[n][c][oh*SH - PH + i*DH][ow*SW - PW + j*DW] (0 outside the image). Rows are ordered by the
  * global input channel, so group g owns the contiguous row block [g*Kg, (g+1)*Kg).
  *
- *   im2col_T       : x (any strides) -> cols, one work-item per element of cols.
+ *   im2col_T       : x (any strides) -> cols, one work-item per (row, n) block of cols.
  *   col2im_T       : cols -> image (N, C, H, W) contiguous, the adjoint of im2col: one work-item
- *                    per image pixel GATHERS the entries of every window that covers it (no
+ *                    per image row GATHERS the entries of every window covering its pixels (no
  *                    atomics, deterministic), plus an optional per-channel bias.
+ *   to_cnhw_T      : (N, C, H, W) any strides -> (C, N, H, W) contiguous (weight gradient's A).
  *   channel_sum_T  : out[c] = sum over n, h, w of g[n][c][h][w] (the bias gradient): one
  *                    work-group of CS_LOCAL work-items per channel, a fixed-order tree in local
  *                    memory (deterministic).
+ *
+ * PoCL runs each work-group as a loop and pays ~1 us per group: kernels give each work-item a row
+ * or a plane, not an element, so a LeNet-sized batch needs a few hundred groups, not 10^4.
  *
  * The geometry travels by value in one ConvGeom struct. OH/OW are given by the host, so asymmetric
  * padding ('same' with an even kernel) only needs PH/PW = the top/left padding here.
@@ -29,54 +33,70 @@ typedef struct {
 
 #define CONV_KERNELS(T)                                                                        \
 __kernel void im2col_##T(int total, __global const T* x, __global T* cols, ConvGeom g) {       \
+    /* one work-item per (row, n): its OH x OW block of cols, so PoCL runs few work-groups */  \
     int i = get_global_id(0);                                                                  \
     if (i >= total) return;                                                                    \
-    int ow = i % g.OW;                                                                         \
-    int t = i / g.OW;                                                                          \
-    int oh = t % g.OH;                                                                         \
-    t /= g.OH;                                                                                 \
-    int n = t % g.N;                                                                           \
-    int row = t / g.N;                                                                         \
-    int kj = row % g.KW;                                                                       \
-    int ki = (row / g.KW) % g.KH;                                                              \
-    int c = row / (g.KW * g.KH);                                                               \
-    int h = oh * g.SH - g.PH + ki * g.DH;                                                      \
-    int w = ow * g.SW - g.PW + kj * g.DW;                                                      \
-    T v = 0;                                                                                   \
-    if (h >= 0 && h < g.H && w >= 0 && w < g.W)                                                \
-        v = x[g.off + n * g.sN + c * g.sC + h * g.sH + w * g.sW];                              \
-    cols[i] = v;                                                                               \
+    int n = i % g.N, row = i / g.N;                                                            \
+    int kj = row % g.KW, ki = (row / g.KW) % g.KH, c = row / (g.KW * g.KH);                    \
+    __global const T* plane = x + g.off + n * g.sN + c * g.sC;                                 \
+    __global T* dst = cols + i * (g.OH * g.OW);                                                \
+    int w0 = kj * g.DW - g.PW;                                                                 \
+    for (int oh = 0; oh < g.OH; ++oh, dst += g.OW) {                                           \
+        int h = oh * g.SH - g.PH + ki * g.DH;                                                  \
+        if (h < 0 || h >= g.H) {                                                               \
+            for (int ow = 0; ow < g.OW; ++ow) dst[ow] = 0;                                     \
+            continue;                                                                          \
+        }                                                                                      \
+        __global const T* src = plane + h * g.sH;                                              \
+        for (int ow = 0; ow < g.OW; ++ow) {                                                    \
+            int w = w0 + ow * g.SW;                                                            \
+            dst[ow] = (w >= 0 && w < g.W) ? src[w * g.sW] : (T)0;                              \
+        }                                                                                      \
+    }                                                                                          \
 }                                                                                              \
                                                                                                \
 __kernel void col2im_##T(int total, __global const T* cols, __global T* out,                   \
                          __global const T* bias, int bias_off, int bias_stride, int use_bias,  \
                          ConvGeom g) {                                                         \
+    /* one work-item per image row (n, c, h): it gathers the row's W pixels, window by      */ \
+    /* window in (ki, kj) order, accumulating in its own output row                          */ \
     int i = get_global_id(0);                                                                  \
     if (i >= total) return;                                                                    \
-    int w = i % g.W;                                                                           \
-    int t = i / g.W;                                                                           \
-    int h = t % g.H;                                                                           \
-    t /= g.H;                                                                                  \
-    int c = t % g.C;                                                                           \
-    int n = t / g.C;                                                                           \
+    int h = i % g.H, t = i / g.H;                                                              \
+    int c = t % g.C, n = t / g.C;                                                              \
     int plane = g.OH * g.OW;                                                                   \
     int row_stride = g.N * plane;                                                              \
     __global const T* base = cols + (c * g.KH * g.KW) * row_stride + n * plane;               \
-    T acc = use_bias ? bias[bias_off + c * bias_stride] : (T)0;                                \
+    __global T* dst = out + i * g.W;                                                           \
+    T b0 = use_bias ? bias[bias_off + c * bias_stride] : (T)0;                                 \
+    for (int w = 0; w < g.W; ++w) dst[w] = b0;                                                 \
     for (int ki = 0; ki < g.KH; ++ki) {                                                        \
         int th = h + g.PH - ki * g.DH;                                                         \
         if (th < 0 || th % g.SH) continue;                                                     \
         int oh = th / g.SH;                                                                    \
         if (oh >= g.OH) continue;                                                              \
         for (int kj = 0; kj < g.KW; ++kj) {                                                    \
-            int tw = w + g.PW - kj * g.DW;                                                     \
-            if (tw < 0 || tw % g.SW) continue;                                                 \
-            int ow = tw / g.SW;                                                                \
-            if (ow >= g.OW) continue;                                                          \
-            acc += base[(ki * g.KW + kj) * row_stride + oh * g.OW + ow];                       \
+            __global const T* src = base + (ki * g.KW + kj) * row_stride + oh * g.OW;         \
+            int shift = g.PW - kj * g.DW;                                                      \
+            for (int w = 0; w < g.W; ++w) {                                                    \
+                int tw = w + shift;                                                            \
+                if (tw < 0 || tw % g.SW) continue;                                             \
+                int ow = tw / g.SW;                                                            \
+                if (ow < g.OW) dst[w] += src[ow];                                              \
+            }                                                                                  \
         }                                                                                      \
     }                                                                                          \
-    out[i] = acc;                                                                              \
+}                                                                                              \
+                                                                                               \
+__kernel void to_cnhw_##T(int total, __global const T* y, __global T* out, ConvGeom g) {       \
+    /* out (C, N, H, W) contiguous <- y (N, C, H, W) any strides: one work-item per plane */   \
+    int i = get_global_id(0);                                                                  \
+    if (i >= total) return;                                                                    \
+    int c = i % g.C, n = i / g.C;                                                              \
+    __global const T* src = y + g.off + n * g.sN + c * g.sC;                                   \
+    __global T* dst = out + (c * g.N + n) * (g.H * g.W);                                       \
+    for (int h = 0; h < g.H; ++h, dst += g.W)                                                  \
+        for (int w = 0; w < g.W; ++w) dst[w] = src[h * g.sH + w * g.sW];                       \
 }                                                                                              \
                                                                                                \
 __kernel __attribute__((reqd_work_group_size(CS_LOCAL, 1, 1)))                                 \
@@ -85,13 +105,13 @@ void channel_sum_##T(__global const T* x, __global T* out, ConvGeom g) {        
     __local T part[CS_LOCAL];                                                                  \
     int c = get_group_id(0);                                                                   \
     int lid = get_local_id(0);                                                                 \
-    int plane = g.H * g.W;                                                                     \
-    int total = g.N * plane;                                                                   \
     T acc = 0;                                                                                 \
     if (c < g.C) {                                                                             \
-        for (int k = lid; k < total; k += CS_LOCAL) {                                          \
-            int n = k / plane, p = k % plane;                                                  \
-            acc += x[g.off + n * g.sN + c * g.sC + (p / g.W) * g.sH + (p % g.W) * g.sW];       \
+        /* work-item lid sums the planes n = lid, lid + CS_LOCAL, ... row by row */             \
+        for (int n = lid; n < g.N; n += CS_LOCAL) {                                            \
+            __global const T* p = x + g.off + n * g.sN + c * g.sC;                             \
+            for (int h = 0; h < g.H; ++h)                                                      \
+                for (int w = 0; w < g.W; ++w) acc += p[h * g.sH + w * g.sW];                   \
         }                                                                                      \
     }                                                                                          \
     part[lid] = acc;                                                                           \

@@ -1,7 +1,7 @@
 /* Pooling and nearest-neighbour resampling over the last two dimensions of (N, C, H, W).
  *
- * Forward kernels: one work-item per output element, reading the input through its offset and
- * strides (any layout). Backward kernels: one work-item per INPUT pixel that gathers from every
+ * Forward kernels: one work-item per output row, reading the input through its offset and
+ * strides (any layout). Backward kernels: one work-item per INPUT row; each pixel gathers from every
  * output window covering it (no atomics, deterministic; outputs are visited in increasing order,
  * the order in which PyTorch's CPU kernels scatter). Gradients and indices are contiguous.
  *
@@ -10,6 +10,8 @@
  *   pool_gather_T   : out[o] = src[index[o]] (the adjoint of maxpool_bwd_T, for double backward)
  *   avgpool_fwd_T / avgpool_bwd_T : average pooling, PyTorch's divisor rules
  *   nearest_fwd_T / nearest_bwd_T : mode='nearest' resampling, PyTorch's legacy index rule
+ *
+ * A row per work-item, not a pixel: PoCL pays about 1 us per work-group, which dominated.
  *
  * Windows: regular ones start at o*S - P and hold K taps D apart; adaptive ones (ADAPTIVE != 0)
  * span [floor(o*in/out), ceil((o+1)*in/out)) like PyTorch's adaptive pools.
@@ -64,137 +66,152 @@ inline int nearest_src(int o, int in, int out, float scale) {
 }
 
 #define POOL_KERNELS(T)                                                                        \
-__kernel void maxpool_fwd_##T(int total, __global const T* x, __global T* out,                \
+__kernel void maxpool_fwd_##T(int total, __global const T* x, __global T* out,                 \
                               __global long* idx, PoolGeom g) {                                \
-    int i = get_global_id(0);                                                                  \
+    int i = get_global_id(0);                     /* output row (n, c, oh) */                  \
     if (i >= total) return;                                                                    \
-    int ow = i % g.OW, oh = (i / g.OW) % g.OH, nc = i / (g.OW * g.OH);                        \
+    int oh = i % g.OH, nc = i / g.OH;                                                          \
     int n = nc / g.C, c = nc % g.C;                                                            \
     int dh = g.adaptive ? 1 : g.DH, dw = g.adaptive ? 1 : g.DW;                                \
     int2 wh = pool_window(oh, g.H, g.OH, g.KH, g.SH, g.PH, g.adaptive);                        \
-    int2 ww = pool_window(ow, g.W, g.OW, g.KW, g.SW, g.PW, g.adaptive);                        \
     int h0 = wh.x, h1 = min(wh.x + (wh.y - 1) * dh + 1, g.H);                                  \
-    int w0 = ww.x, w1 = min(ww.x + (ww.y - 1) * dw + 1, g.W);                                  \
     while (h0 < 0) h0 += dh;                                                                   \
-    while (w0 < 0) w0 += dw;                                                                   \
     __global const T* plane = x + g.off + n * g.sN + c * g.sC;                                 \
-    T best = -INFINITY;                                                                        \
-    int best_i = h0 * g.W + w0;                                                                \
-    for (int h = h0; h < h1; h += dh)                                                          \
-        for (int w = w0; w < w1; w += dw) {                                                    \
-            T v = plane[h * g.sH + w * g.sW];                                                  \
-            if (v > best || isnan(v)) { best = v; best_i = h * g.W + w; }                      \
-        }                                                                                      \
-    out[i] = best;                                                                             \
-    idx[i] = best_i;                                                                           \
+    for (int ow = 0; ow < g.OW; ++ow) {                                                        \
+        int2 ww = pool_window(ow, g.W, g.OW, g.KW, g.SW, g.PW, g.adaptive);                    \
+        int w0 = ww.x, w1 = min(ww.x + (ww.y - 1) * dw + 1, g.W);                              \
+        while (w0 < 0) w0 += dw;                                                               \
+        T best = -INFINITY;                                                                    \
+        int best_i = h0 * g.W + w0;                                                            \
+        for (int h = h0; h < h1; h += dh)                                                      \
+            for (int w = w0; w < w1; w += dw) {                                                \
+                T v = plane[h * g.sH + w * g.sW];                                              \
+                if (v > best || isnan(v)) { best = v; best_i = h * g.W + w; }                  \
+            }                                                                                  \
+        out[i * g.OW + ow] = best;                                                             \
+        idx[i * g.OW + ow] = best_i;                                                           \
+    }                                                                                          \
 }                                                                                              \
                                                                                                \
-__kernel void maxpool_bwd_##T(int total, __global const T* gy, __global const long* idx,      \
+__kernel void maxpool_bwd_##T(int total, __global const T* gy, __global const long* idx,       \
                               __global T* gx, PoolGeom g) {                                    \
-    int i = get_global_id(0);                                                                  \
+    int i = get_global_id(0);                     /* input row (n, c, h) */                    \
     if (i >= total) return;                                                                    \
-    int w = i % g.W, h = (i / g.W) % g.H, nc = i / (g.W * g.H);                                \
+    int h = i % g.H, nc = i / g.H;                                                             \
     int2 rh = pool_covering(h, g.H, g.OH, g.KH, g.SH, g.PH, g.DH, g.adaptive);                 \
-    int2 rw = pool_covering(w, g.W, g.OW, g.KW, g.SW, g.PW, g.DW, g.adaptive);                 \
-    long pix = h * g.W + w;                                                                    \
     int base = nc * g.OH * g.OW;                                                               \
-    T acc = 0;                                                                                 \
-    for (int oh = rh.x; oh <= rh.y; ++oh)                                                      \
-        for (int ow = rw.x; ow <= rw.y; ++ow) {                                                \
-            int o = base + oh * g.OW + ow;                                                     \
-            if (idx[o] == pix) acc += gy[o];                                                   \
-        }                                                                                      \
-    gx[i] = acc;                                                                               \
+    for (int w = 0; w < g.W; ++w) {                                                            \
+        int2 rw = pool_covering(w, g.W, g.OW, g.KW, g.SW, g.PW, g.DW, g.adaptive);             \
+        long pix = h * g.W + w;                                                                \
+        T acc = 0;                                                                             \
+        for (int oh = rh.x; oh <= rh.y; ++oh)                                                  \
+            for (int ow = rw.x; ow <= rw.y; ++ow) {                                            \
+                int o = base + oh * g.OW + ow;                                                 \
+                if (idx[o] == pix) acc += gy[o];                                               \
+            }                                                                                  \
+        gx[i * g.W + w] = acc;                                                                 \
+    }                                                                                          \
 }                                                                                              \
                                                                                                \
-__kernel void pool_gather_##T(int total, __global const T* src, __global const long* idx,     \
+__kernel void pool_gather_##T(int total, __global const T* src, __global const long* idx,      \
                               __global T* out, PoolGeom g) {                                   \
-    int i = get_global_id(0);                                                                  \
+    int i = get_global_id(0);                     /* output row (n, c, oh) */                  \
     if (i >= total) return;                                                                    \
-    int nc = i / (g.OW * g.OH);                                                                \
-    long p = idx[i];                                                                           \
-    out[i] = (p >= 0 && p < g.H * g.W) ? src[nc * g.H * g.W + (int)p] : (T)0;                  \
+    __global const T* plane = src + (i / g.OH) * g.H * g.W;                                    \
+    for (int ow = 0; ow < g.OW; ++ow) {                                                        \
+        long p = idx[i * g.OW + ow];                                                           \
+        out[i * g.OW + ow] = (p >= 0 && p < g.H * g.W) ? plane[(int)p] : (T)0;                 \
+    }                                                                                          \
 }                                                                                              \
                                                                                                \
-__kernel void avgpool_fwd_##T(int total, __global const T* x, __global T* out, PoolGeom g) {  \
-    int i = get_global_id(0);                                                                  \
+__kernel void avgpool_fwd_##T(int total, __global const T* x, __global T* out, PoolGeom g) {   \
+    int i = get_global_id(0);                     /* output row (n, c, oh) */                  \
     if (i >= total) return;                                                                    \
-    int ow = i % g.OW, oh = (i / g.OW) % g.OH, nc = i / (g.OW * g.OH);                        \
+    int oh = i % g.OH, nc = i / g.OH;                                                          \
     int n = nc / g.C, c = nc % g.C;                                                            \
     int ph, pw;                                                                                \
     int4 wh = avg_window(oh, g.H, g.OH, g.KH, g.SH, g.PH, g.adaptive, &ph);                    \
-    int4 ww = avg_window(ow, g.W, g.OW, g.KW, g.SW, g.PW, g.adaptive, &pw);                    \
-    if (wh.x >= wh.y || ww.x >= ww.y) { out[i] = 0; return; }                                  \
     __global const T* plane = x + g.off + n * g.sN + c * g.sC;                                 \
-    T sum = 0;                                                                                 \
-    for (int h = wh.x; h < wh.y; ++h)                                                          \
-        for (int w = ww.x; w < ww.y; ++w) sum += plane[h * g.sH + w * g.sW];                   \
-    if (g.adaptive) { out[i] = sum / (T)(wh.y - wh.x) / (T)(ww.y - ww.x); return; }            \
-    int div = g.divisor ? g.divisor                                                            \
-            : g.count_pad ? ph * pw : (wh.y - wh.x) * (ww.y - ww.x);                           \
-    out[i] = sum / (T)div;                                                                     \
+    for (int ow = 0; ow < g.OW; ++ow) {                                                        \
+        int4 ww = avg_window(ow, g.W, g.OW, g.KW, g.SW, g.PW, g.adaptive, &pw);                \
+        int o = i * g.OW + ow;                                                                 \
+        if (wh.x >= wh.y || ww.x >= ww.y) { out[o] = 0; continue; }                            \
+        T sum = 0;                                                                             \
+        for (int h = wh.x; h < wh.y; ++h)                                                      \
+            for (int w = ww.x; w < ww.y; ++w) sum += plane[h * g.sH + w * g.sW];               \
+        if (g.adaptive) { out[o] = sum / (T)(wh.y - wh.x) / (T)(ww.y - ww.x); continue; }      \
+        int div = g.divisor ? g.divisor                                                        \
+                : g.count_pad ? ph * pw : (wh.y - wh.x) * (ww.y - ww.x);                       \
+        out[o] = sum / (T)div;                                                                 \
+    }                                                                                          \
 }                                                                                              \
                                                                                                \
-__kernel void avgpool_bwd_##T(int total, __global const T* gy, __global T* gx, PoolGeom g) {  \
-    int i = get_global_id(0);                                                                  \
+__kernel void avgpool_bwd_##T(int total, __global const T* gy, __global T* gx, PoolGeom g) {   \
+    int i = get_global_id(0);                     /* input row (n, c, h) */                    \
     if (i >= total) return;                                                                    \
-    int w = i % g.W, h = (i / g.W) % g.H, nc = i / (g.W * g.H);                                \
+    int h = i % g.H, nc = i / g.H;                                                             \
     int2 rh = pool_covering(h, g.H, g.OH, g.KH, g.SH, g.PH, 1, g.adaptive);                    \
-    int2 rw = pool_covering(w, g.W, g.OW, g.KW, g.SW, g.PW, 1, g.adaptive);                    \
     int base = nc * g.OH * g.OW;                                                               \
-    T acc = 0;                                                                                 \
-    for (int oh = rh.x; oh <= rh.y; ++oh) {                                                    \
-        int ph;                                                                                \
-        int4 wh = avg_window(oh, g.H, g.OH, g.KH, g.SH, g.PH, g.adaptive, &ph);                \
-        if (h < wh.x || h >= wh.y) continue;                                                   \
-        for (int ow = rw.x; ow <= rw.y; ++ow) {                                                \
-            int pw;                                                                            \
-            int4 ww = avg_window(ow, g.W, g.OW, g.KW, g.SW, g.PW, g.adaptive, &pw);            \
-            if (w < ww.x || w >= ww.y) continue;                                               \
-            T v = gy[base + oh * g.OW + ow];                                                   \
-            if (g.adaptive) {                                                                  \
-                acc += v / (T)(wh.y - wh.x) / (T)(ww.y - ww.x);                                \
-            } else {                                                                           \
-                int div = g.divisor ? g.divisor                                                \
-                        : g.count_pad ? ph * pw : (wh.y - wh.x) * (ww.y - ww.x);               \
-                acc += v / (T)div;                                                             \
+    for (int w = 0; w < g.W; ++w) {                                                            \
+        int2 rw = pool_covering(w, g.W, g.OW, g.KW, g.SW, g.PW, 1, g.adaptive);                \
+        T acc = 0;                                                                             \
+        for (int oh = rh.x; oh <= rh.y; ++oh) {                                                \
+            int ph;                                                                            \
+            int4 wh = avg_window(oh, g.H, g.OH, g.KH, g.SH, g.PH, g.adaptive, &ph);            \
+            if (h < wh.x || h >= wh.y) continue;                                               \
+            for (int ow = rw.x; ow <= rw.y; ++ow) {                                            \
+                int pw;                                                                        \
+                int4 ww = avg_window(ow, g.W, g.OW, g.KW, g.SW, g.PW, g.adaptive, &pw);        \
+                if (w < ww.x || w >= ww.y) continue;                                           \
+                T v = gy[base + oh * g.OW + ow];                                               \
+                if (g.adaptive) {                                                              \
+                    acc += v / (T)(wh.y - wh.x) / (T)(ww.y - ww.x);                            \
+                } else {                                                                       \
+                    int div = g.divisor ? g.divisor                                            \
+                            : g.count_pad ? ph * pw : (wh.y - wh.x) * (ww.y - ww.x);           \
+                    acc += v / (T)div;                                                         \
+                }                                                                              \
             }                                                                                  \
         }                                                                                      \
+        gx[i * g.W + w] = acc;                                                                 \
     }                                                                                          \
-    gx[i] = acc;                                                                               \
 }                                                                                              \
                                                                                                \
-__kernel void nearest_fwd_##T(int total, __global const T* x, __global T* out, PoolGeom g,    \
+__kernel void nearest_fwd_##T(int total, __global const T* x, __global T* out, PoolGeom g,     \
                               float scale_h, float scale_w) {                                  \
-    int i = get_global_id(0);                                                                  \
+    int i = get_global_id(0);                     /* output row (n, c, oh) */                  \
     if (i >= total) return;                                                                    \
-    int ow = i % g.OW, oh = (i / g.OW) % g.OH, nc = i / (g.OW * g.OH);                        \
+    int oh = i % g.OH, nc = i / g.OH;                                                          \
     int n = nc / g.C, c = nc % g.C;                                                            \
-    int h = nearest_src(oh, g.H, g.OH, scale_h), w = nearest_src(ow, g.W, g.OW, scale_w);      \
-    out[i] = x[g.off + n * g.sN + c * g.sC + h * g.sH + w * g.sW];                             \
+    __global const T* row = x + g.off + n * g.sN + c * g.sC                                    \
+                          + nearest_src(oh, g.H, g.OH, scale_h) * g.sH;                        \
+    for (int ow = 0; ow < g.OW; ++ow)                                                          \
+        out[i * g.OW + ow] = row[nearest_src(ow, g.W, g.OW, scale_w) * g.sW];                  \
 }                                                                                              \
                                                                                                \
-__kernel void nearest_bwd_##T(int total, __global const T* gy, __global T* gx, PoolGeom g,    \
+__kernel void nearest_bwd_##T(int total, __global const T* gy, __global T* gx, PoolGeom g,     \
                               float scale_h, float scale_w) {                                  \
-    int i = get_global_id(0);                                                                  \
+    int i = get_global_id(0);                     /* input row (n, c, h) */                    \
     if (i >= total) return;                                                                    \
-    int w = i % g.W, h = (i / g.W) % g.H, nc = i / (g.W * g.H);                                \
+    int h = i % g.H, nc = i / g.H;                                                             \
+    int base = nc * g.OH * g.OW;                                                               \
     /* nearest_src is non-decreasing: start a little before h/scale, stop past h */            \
     int oh0 = max((int)floor((float)h / scale_h) - 2, 0);                                      \
-    int ow0 = max((int)floor((float)w / scale_w) - 2, 0);                                      \
-    int base = nc * g.OH * g.OW;                                                               \
-    T acc = 0;                                                                                 \
-    for (int oh = oh0; oh < g.OH; ++oh) {                                                      \
-        int sh = nearest_src(oh, g.H, g.OH, scale_h);                                          \
-        if (sh > h) break;                                                                     \
-        if (sh < h) continue;                                                                  \
-        for (int ow = ow0; ow < g.OW; ++ow) {                                                  \
-            int sw = nearest_src(ow, g.W, g.OW, scale_w);                                      \
-            if (sw > w) break;                                                                 \
-            if (sw == w) acc += gy[base + oh * g.OW + ow];                                     \
+    for (int w = 0; w < g.W; ++w) {                                                            \
+        int ow0 = max((int)floor((float)w / scale_w) - 2, 0);                                  \
+        T acc = 0;                                                                             \
+        for (int oh = oh0; oh < g.OH; ++oh) {                                                  \
+            int sh = nearest_src(oh, g.H, g.OH, scale_h);                                      \
+            if (sh > h) break;                                                                 \
+            if (sh < h) continue;                                                              \
+            for (int ow = ow0; ow < g.OW; ++ow) {                                              \
+                int sw = nearest_src(ow, g.W, g.OW, scale_w);                                  \
+                if (sw > w) break;                                                             \
+                if (sw == w) acc += gy[base + oh * g.OW + ow];                                 \
+            }                                                                                  \
         }                                                                                      \
+        gx[i * g.W + w] = acc;                                                                 \
     }                                                                                          \
-    gx[i] = acc;                                                                               \
 }
 
 POOL_KERNELS(float)

@@ -86,8 +86,8 @@ def _im2col(x, g):
     """cols (C*KH*KW, N*OH*OW): row (c, ki, kj), column (n, oh, ow)."""
     dev = x._storage.device
     cols = Tensor._empty((g.C * g.KH * g.KW, g.N * g.OH * g.OW), x.dtype, dev)
-    total = cols.numel()
-    if total:
+    total = g.C * g.KH * g.KW * g.N
+    if cols.numel():
         check_index_range("conv2d", x, cols)
         k = _program(dev).kernel(f"im2col_{x.dtype.cl}", [_I32, None, None, None])
         launch_1d(dev, k, total, total, buf(x), buf(cols), g.struct(x))
@@ -98,8 +98,8 @@ def _col2im(cols, bias, g):
     """The image (N, C, H, W) summing every column entry into the pixel it was read from."""
     dev = cols._storage.device
     out = Tensor._empty((g.N, g.C, g.H, g.W), cols.dtype, dev)
-    total = out.numel()
-    if total:
+    total = g.N * g.C * g.H
+    if out.numel():
         check_index_range("conv_transpose2d", cols, out)
         k = _program(dev).kernel(f"col2im_{cols.dtype.cl}",
                                  [_I32, None, None, None, _I32, _I32, _I32, None])
@@ -108,6 +108,18 @@ def _col2im(cols, bias, g):
         else:
             launch_1d(dev, k, total, total, buf(cols), buf(out), buf(bias), bias._offset,
                       bias._stride[0], 1, g.struct())
+    return out
+
+
+def _to_cnhw(y):
+    """(C, N, H, W) contiguous copy of a 4-D y (any strides): y as a (C, N*H*W) matrix."""
+    n, c, h, w = y._shape
+    dev = y._storage.device
+    out = Tensor._empty((c, n, h, w), y.dtype, dev)
+    check_index_range("conv2d backward", y, out)
+    k = _program(dev).kernel(f"to_cnhw_{y.dtype.cl}", [_I32, None, None, None])
+    geom = _Geom(OH=0, OW=0, KH=1, KW=1, SH=1, SW=1, PH=0, PW=0, DH=1, DW=1)
+    launch_1d(dev, k, n * c, n * c, buf(y), buf(out), geom.struct(y, dims=(n, c, h, w)))
     return out
 
 
@@ -209,9 +221,7 @@ def _weight_raw(x, y, g, cols=None):
         A = (y, y._offset, (Cog * y._stride[1],), y._stride[1], ys)
     else:
         # the output gradient as a (Cout, N*OH*OW) matrix: one permuting copy
-        yp = Tensor._empty((g.Cout, g.N, g.OH, g.OW), y.dtype, y._storage.device)
-        copy_into(Tensor._make(yp._storage, y._shape, (P, g.N * P, g.OW, 1), 0, y.dtype), y,
-                  "conv2d backward")
+        yp = _to_cnhw(y)
         A = (yp, 0, (Cog * g.N * P,), g.N * P, 1)
     xs = _plane_stride(x) if (cols is None and g.pointwise and g.N == 1) else None
     if xs is not None:

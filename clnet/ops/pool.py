@@ -53,10 +53,11 @@ class _Geom:
 
 
 def _launch(name, op, src, out, g, *args, extra=()):
-    """One work-item per element of ``out``; ``args`` are the buffers after the count."""
-    total = out.numel()
-    if total == 0:
+    """One work-item per row (all dims but the last) of ``out``; ``args`` are the buffers after
+    the row count."""
+    if out.numel() == 0:
         return out
+    total = out.numel() // out._shape[-1]
     check_index_range(op, src, out)
     dev = out._storage.device
     k = get_program(dev, "pool").kernel(f"{name}_{out.dtype.cl}",
