@@ -74,7 +74,7 @@
 #if IS_FLOAT
 #define SUMACC T
 #define SUMV(v) (v)
-#define ISNAN(x) isnan(x)
+#define ISNAN(x) ((x) != (x))
 /* NaN-propagating max/min, for scalars and vectors (a vector condition selects per lane);
    a != a tests NaN without a builtin call (builtins on vectors are calls in PoCL) */
 #define MAX_NAN(a, b) ((((a) > (b)) || ((a) != (a))) ? (a) : (b))
@@ -269,16 +269,23 @@
                  int off, int so, int si, int sr,                                            \
                  __global T* out_v, __global long* out_i, __global T* part_v, __global int* part_i
 
-#define ARG_KERNELS(NAME, BETTER, WORST)                                                     \
-/* best of in[base + r*sr], r = first, first+step, ... < last */                              \
+/* Along one work-item's scan indices only increase (also in the second pass: chunk c's best
+ * index lies in chunk c), so a later element wins only when strictly better. */
+#define SEQ_MAX(v, b) ((v) > (b) || (ISNAN(v) && !ISNAN(b)))
+#define SEQ_MIN(v, b) ((v) < (b) || (ISNAN(v) && !ISNAN(b)))
+
+#define ARG_KERNELS(NAME, BETTER, SEQ_BETTER, WORST)                                         \
+/* best of in[base + r*sr], r = first, first+step, ... < last (unchanged when empty) */       \
 inline void NAME##_scan(__global const T* in, __global const int* in_idx, int base, int sr,   \
                         int first, int step, int last, T* bv, int* bi) {                      \
-    for (int r = first; r < last; r += step) {                                                 \
-        int pos = base + r * sr;                                                               \
-        T v = in[pos];                                                                         \
-        int i = in_idx ? in_idx[pos] : r;                                                      \
-        if (BETTER(v, i, *bv, *bi)) { *bv = v; *bi = i; }                                      \
+    if (first >= last) return;                                                                 \
+    T best = in[base + first * sr];                                                            \
+    int bidx = in_idx ? in_idx[base + first * sr] : first;                                     \
+    for (int r = first + step; r < last; r += step) {                                          \
+        T v = in[base + r * sr];                                                               \
+        if (SEQ_BETTER(v, best)) { best = v; bidx = in_idx ? in_idx[base + r * sr] : r; }      \
     }                                                                                          \
+    *bv = best; *bi = bidx;                                                                    \
 }                                                                                              \
 inline void NAME##_store(__global T* out_v, __global long* out_i, __global T* part_v,         \
                          __global int* part_i, int o, int c, int chunks, T v, int i) {        \
@@ -318,5 +325,5 @@ __kernel void NAME##_rows(ARG_ARGS, int interleave, __local T* sv, __local int* 
     if (lid == 0) NAME##_store(out_v, out_i, part_v, part_i, o, c, chunks, sv[0], sx[0]);      \
 }
 
-ARG_KERNELS(r_argmax, BETTER_MAX, T_LOWEST)
-ARG_KERNELS(r_argmin, BETTER_MIN, T_HIGHEST)
+ARG_KERNELS(r_argmax, BETTER_MAX, SEQ_MAX, T_LOWEST)
+ARG_KERNELS(r_argmin, BETTER_MIN, SEQ_MIN, T_HIGHEST)

@@ -147,9 +147,10 @@ __kernel void CAT(NAME, _cols)(REDUCE_ARGS) {
 }
 
 /* One work-item per (OVW adjacent outputs along inner, chunk), walking r with vector loads.
- * The host uses it only when si == 1 and off, so, sr are multiples of OVW (aligned vectors);
- * a last partial group of outputs is walked lane by lane. */
-__kernel void CAT(NAME, _colsv)(REDUCE_ARGS) {
+ * The host uses it when si == 1; `aligned` says off, so and sr are multiples of OVW (aligned
+ * vector loads), else vectors are gathered lane by lane. A last partial group of outputs is
+ * walked output by output. */
+__kernel void CAT(NAME, _colsv)(REDUCE_ARGS, int aligned) {
     int outer = n_out / inner;
     int nvi = (inner + OVW - 1) / OVW;
     int gid = get_global_id(0);
@@ -164,12 +165,22 @@ __kernel void CAT(NAME, _colsv)(REDUCE_ARGS) {
         for (int j = 0; j < OVW; ++j) pu.s[j] = param ? param[o0 + j] : (ACC)0;
         ACCV p_ = pu.v;
         ACCV acc = (ACCV)(IDENT);
-        if (r0 < r1) {
+        if (aligned) {
             __global const TVEC* vp = (__global const TVEC*)(in + base + r0 * sr);
             int vstep = sr / OVW;
             for (int r = r0; r < r1; ++r) {
                 acc = COMB(acc, LOADV_(vp[0]));
                 vp += vstep;
+            }
+        } else {
+            /* lane-by-lane loads into a vector: the compiler merges them into one unaligned
+               vector load where the target has one */
+            __global const T* q = in + base + r0 * sr;
+            for (int r = r0; r < r1; ++r) {
+                union { TVEC v; T s[OVW]; } x;
+                for (int j = 0; j < OVW; ++j) x.s[j] = q[j];
+                acc = COMB(acc, LOADV_(x.v));
+                q += sr;
             }
         }
         u.v = acc;

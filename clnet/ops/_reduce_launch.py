@@ -171,15 +171,17 @@ def run(op, p, out, *, param=None, map_a=0.0, post=POST_NONE, post_a=0.0):
     use_rows = p.sr == 1 and R >= cfg["reduce.rows_min"]
     so = p.so if p.outer > 1 else 0
     sr = p.sr if R > 1 else 0
-    use_colsv = (not use_rows and vw > 1 and p.si == 1 and p.inner >= vw and p.off % vw == 0
-                 and so % vw == 0 and sr % vw == 0)
+    use_colsv = not use_rows and vw > 1 and p.si == 1 and p.inner >= vw and sr != 1
+    aligned = p.off % vw == 0 and so % vw == 0 and sr % vw == 0
     if use_rows:
         local = cfg["reduce.local"]
         chunks, chunk_len = _chunking(R, n_out, cfg["reduce.groups"],
                                       max(cfg["reduce.min_chunk"], local * vw), vw)
     else:
         units = p.outer * -(-p.inner // vw) if use_colsv else n_out
-        chunks, chunk_len = _chunking(R, units, cfg["reduce.items"], cfg["reduce.min_chunk"], vw)
+        # a colsv work-item takes vw elements per step of r
+        min_r = max(1, cfg["reduce.min_chunk"] // vw) if use_colsv else cfg["reduce.min_chunk"]
+        chunks, chunk_len = _chunking(R, units, cfg["reduce.items"], min_r, vw)
     part = None
     if chunks > 1:
         part = Tensor._empty((n_out * chunks,), out.dtype, dev)
@@ -192,9 +194,12 @@ def run(op, p, out, *, param=None, map_a=0.0, post=POST_NONE, post_a=0.0):
         k(dev.queue, (n_out * chunks * local,), (local,), *args,
           cfg["reduce.interleave"], scratch)
     else:
-        name = f"r_{op}_colsv" if use_colsv else f"r_{op}_cols"
-        k = prg.kernel(name, scalars)
-        _launch(dev, k, units * chunks, args)
+        if use_colsv:
+            k = prg.kernel(f"r_{op}_colsv", scalars + [_I32])
+            _launch(dev, k, units * chunks, args + [int(aligned)])
+        else:
+            k = prg.kernel(f"r_{op}_cols", scalars)
+            _launch(dev, k, units * chunks, args)
     if chunks > 1:
         p2 = Plan(part, 0, n_out, chunks, chunks, 1, 1, 0)
         run(_OPS[op][2], p2, out, param=param, post=post, post_a=post_a)
