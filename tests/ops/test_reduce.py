@@ -111,7 +111,7 @@ def test_kernel_layouts(rng, tuned, layout, dt):
     elif layout == "chunked":
         tuned(items=1 << 16, groups=1 << 12, min_chunk=16)
     for shape, dim in [((3, 1000), 1), ((1000, 3), 0), ((4, 257, 3), 1), ((70, 65), None),
-                       ((2, 33, 16), 1), ((5, 4099), -1)]:
+                       ((2, 33, 16), 1), ((5, 4099), -1), ((40, 17), 0), ((9, 50, 40), 1)]:
         x = random_array(rng, shape, dt)
         t = clnet.tensor(x)
         _check_sum(t.sum(dim), x, dim, False)
