@@ -17,18 +17,25 @@ scatter_add_ / index_add_: int32 and float32 use atomics (a compare-and-swap loo
 float atomics are not core OpenCL 1.2), int64 and float64 where the device reports
 cl_khr_int64_base_atomics; bool, devices without that extension, and ``DETERMINISTIC_SCATTER_ADD``
 use a deterministic kernel in which each output element sums its contributions in index order.
+
+Autograd: every op here records a backward written with the ops of this file (gather <->
+scatter_add, index_select <-> index_add, scatter -> gather), each of which records its own
+backward in turn, so gradients of gradients work. The in-place forms record on the tensor they
+change (rebase_history); the out-of-place forms are the in-place ones applied to a clone.
+Index tensors and masks get no gradient.
 """
 import numbers
 
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, graph
 from ..errors import DeviceError
 from ..tensor import Tensor
 from ._layout import (broadcast_shapes, broadcast_strides, buf, check_index_range, launch_1d,
                       numel, same_device, strided_meta)
 from .copy import cast, clone, fill_into, from_numpy_to
 from .indexing import advanced_getitem, index_program  # noqa: F401 (re-exported)
+from .indexing import no_grad_recording
 
 __all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "index_copy",
            "index_fill", "take_along_dim", "masked_fill", "masked_select"]
@@ -74,6 +81,49 @@ def _scalar_value(op, value, dt, dev):
     return from_numpy_to(np.asarray(value), dev, dt)
 
 
+# ---------------------------------------------------------------------------------------- autograd
+
+def _needs_grad(t):
+    return isinstance(t, Tensor) and t.requires_grad and t.dtype.is_floating_point
+
+
+def _inplace(self, name, sources, write, backward, saved=()):
+    """Run ``write()`` (an in-place change of ``self`` that reads ``sources``) and, when grad
+    mode is on and self or a source requires grad, record it on ``self``. ``backward(g)``
+    returns one gradient per edge: (self as it was, *sources)."""
+    if not (graph.mode.grad_enabled and self.dtype.is_floating_point and
+            (self.requires_grad or any(_needs_grad(x) for x in sources))):
+        write()
+        return self
+    graph.check_inplace(self)
+    edges = (graph.edge(self),) + tuple(graph.edge(x) if _needs_grad(x) else (None, 0)
+                                        for x in sources)
+    with no_grad_recording():
+        write()
+    graph.rebase_history(self, name, edges, backward, saved)
+    return self
+
+
+def _zeros(shape, like):
+    from .creation import zeros
+    return zeros(shape, dtype=like.dtype, device=like._storage.device)
+
+
+def _pad_to(t, shape):
+    """``t`` (a corner of ``shape``) embedded in zeros of ``shape``: gathered gradients have
+    the index's shape, which may be smaller than the src they belong to."""
+    if tuple(t._shape) == tuple(shape):
+        return t
+    from .views import _embed, basic_index
+    corner = tuple(slice(0, n) for n in t._shape)
+    return _embed(t, shape, lambda z: basic_index(z, corner))
+
+
+def _sum_all(t):
+    from .reduce import sum as sum_
+    return sum_(t)
+
+
 # ---------------------------------------------------------------------------------------- gather
 
 def gather(input, dim, index, *, sparse_grad=False):
@@ -92,7 +142,12 @@ def gather(input, dim, index, *, sparse_grad=False):
                              f"{list(index._shape)} to be no larger than input "
                              f"{list(input._shape)} apart from dimension {d}")
     out = Tensor._empty(index._shape, input.dtype, input._storage.device)
-    _launch_gather(x, d, idx, out.reshape(idx._shape), idx._stride, "gather")
+    with no_grad_recording():
+        _launch_gather(x, d, idx, out.reshape(idx._shape), idx._stride, "gather")
+    if graph.recording(input) and input.dtype.is_floating_point:
+        shape = input._shape
+        graph.record("GatherBackward0", out, (input,),
+                     lambda g: (scatter_add_(_zeros(shape, g), d, index, g),), saved=(index,))
     return out
 
 
@@ -152,7 +207,12 @@ def index_select(input, dim, index):
     out = Tensor._empty(shape if input.dim() else (), input.dtype, input._storage.device)
     idx_strides = [0] * len(shape)
     idx_strides[d] = idx._stride[0]
-    _launch_gather(x, d, idx, out.reshape(shape), idx_strides, "index_select")
+    with no_grad_recording():
+        _launch_gather(x, d, idx, out.reshape(shape), idx_strides, "index_select")
+    if graph.recording(input) and input.dtype.is_floating_point:
+        in_shape = input._shape
+        graph.record("IndexSelectBackward0", out, (input,),
+                     lambda g: (index_add_(_zeros(in_shape, g), d, index, g),), saved=(index,))
     return out
 
 
@@ -193,22 +253,30 @@ def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
     op = "scatter_"
     _check_index_dtype(op, index)
     same_device(op, self, index)
-    s, idx = _at_least_1d(self), _at_least_1d(index)
-    d = s._wrap_dim(dim)
-    if isinstance(source, Tensor):
-        same_device(op, self, source)
-        source = _at_least_1d(source)
-        _check_scatter(op, s, d, idx, source)
-        if source._storage is self._storage:
-            source = clone(source)   # the kernel reads src while it writes self
-        src_strides = list(source._stride)
-    else:
-        _check_scatter(op, s, d, idx, None)
-        source = _scalar_value(op, source, self.dtype, self._storage.device)
-        src_strides = [0] * s.dim()
-    _launch_scatter("scatter", s, d, idx, source, src_strides, idx._shape)
-    self._bump_version()
-    return self
+    d = _at_least_1d(self)._wrap_dim(dim)
+    src = source if isinstance(source, Tensor) else None
+    self_grad = self.requires_grad
+
+    def write():
+        s, idx, value = _at_least_1d(self), _at_least_1d(index), source
+        if src is not None:
+            same_device(op, self, src)
+            value = _at_least_1d(src)
+            _check_scatter(op, s, d, idx, value)
+            if value._storage is self._storage:
+                value = clone(value)   # the kernel reads src while it writes self
+            src_strides = list(value._stride)
+        else:
+            _check_scatter(op, s, d, idx, None)
+            value = _scalar_value(op, value, self.dtype, self._storage.device)
+            src_strides = [0] * s.dim()
+        _launch_scatter("scatter", s, d, idx, value, src_strides, idx._shape)
+        self._bump_version()
+
+    def backward(g):
+        return (scatter(g, d, index, value=0) if self_grad else None,
+                _pad_to(gather(g, d, index), src._shape) if _needs_grad(src) else None)
+    return _inplace(self, "ScatterBackward0", (src,), write, backward, (index,))
 
 
 def _launch_scatter(kind, s, d, idx, source, src_strides, shape, idx_strides=None):
@@ -277,14 +345,21 @@ def scatter_add_(self, dim, index, src):
     if not isinstance(src, Tensor):
         raise TypeError(f"{op}(): src must be a Tensor, got {type(src).__name__}")
     same_device(op, self, index, src)
-    s, idx, source = _at_least_1d(self), _at_least_1d(index), _at_least_1d(src)
-    d = s._wrap_dim(dim)
-    _check_scatter(op, s, d, idx, source)
-    if source._storage is self._storage:
-        source = clone(source)
-    _launch_scatter("add", s, d, idx, source, list(source._stride), idx._shape)
-    self._bump_version()
-    return self
+    d = _at_least_1d(self)._wrap_dim(dim)
+    self_grad = self.requires_grad
+
+    def write():
+        s, idx, source = _at_least_1d(self), _at_least_1d(index), _at_least_1d(src)
+        _check_scatter(op, s, d, idx, source)
+        if source._storage is self._storage:
+            source = clone(source)
+        _launch_scatter("add", s, d, idx, source, list(source._stride), idx._shape)
+        self._bump_version()
+
+    def backward(g):
+        return (g if self_grad else None,
+                _pad_to(gather(g, d, index), src._shape) if _needs_grad(src) else None)
+    return _inplace(self, "ScatterAddBackward0", (src,), write, backward, (index,))
 
 
 def scatter_add(input, dim, index, src):
@@ -331,10 +406,19 @@ def index_add_(self, dim, index, source, *, alpha=1):
     op = "index_add_"
     if alpha != 1:
         raise ValueError(f"{op}(): only alpha=1 is supported (got {alpha}); scale source first")
-    s, d, idx, shape, idx_strides, src = _index_along(op, self, dim, index, source)
-    _launch_scatter("add", s, d, idx, src, list(src._stride), shape, idx_strides)
-    self._bump_version()
-    return self
+    d = _at_least_1d(self)._wrap_dim(dim)
+    self_grad = self.requires_grad
+
+    def write():
+        s, d, idx, shape, idx_strides, src = _index_along(op, self, dim, index, source)
+        _launch_scatter("add", s, d, idx, src, list(src._stride), shape, idx_strides)
+        self._bump_version()
+
+    def backward(g):
+        return (g if self_grad else None,
+                index_select(g, d, index).reshape(source._shape) if _needs_grad(source)
+                else None)
+    return _inplace(self, "IndexAddBackward0", (source,), write, backward, (index,))
 
 
 def index_add(input, dim, index, source, *, alpha=1):
@@ -344,10 +428,19 @@ def index_add(input, dim, index, source, *, alpha=1):
 def index_copy_(self, dim, index, source):
     """self[..., index[i], ...] = source[..., i, ...] along ``dim`` (in place)."""
     op = "index_copy_"
-    s, d, idx, shape, idx_strides, src = _index_along(op, self, dim, index, source)
-    _launch_scatter("scatter", s, d, idx, src, list(src._stride), shape, idx_strides)
-    self._bump_version()
-    return self
+    d = _at_least_1d(self)._wrap_dim(dim)
+    self_grad = self.requires_grad
+
+    def write():
+        s, d, idx, shape, idx_strides, src = _index_along(op, self, dim, index, source)
+        _launch_scatter("scatter", s, d, idx, src, list(src._stride), shape, idx_strides)
+        self._bump_version()
+
+    def backward(g):
+        return (index_fill(g, d, index, 0) if self_grad else None,
+                index_select(g, d, index).reshape(source._shape) if _needs_grad(source)
+                else None)
+    return _inplace(self, "IndexCopyBackward0", (source,), write, backward, (index,))
 
 
 def index_copy(input, dim, index, source):
@@ -357,11 +450,24 @@ def index_copy(input, dim, index, source):
 def index_fill_(self, dim, index, value):
     """self[..., index[i], ...] = value along ``dim`` (in place)."""
     op = "index_fill_"
-    s, d, idx, shape, idx_strides, _ = _index_along(op, self, dim, index, None)
-    v = _scalar_value(op, value, self.dtype, self._storage.device)
-    _launch_scatter("scatter", s, d, idx, v, [0] * len(shape), shape, idx_strides)
-    self._bump_version()
-    return self
+    d = _at_least_1d(self)._wrap_dim(dim)
+    self_grad = self.requires_grad
+    value_t = value if isinstance(value, Tensor) else None
+
+    def write():
+        s, d, idx, shape, idx_strides, _ = _index_along(op, self, dim, index, None)
+        v = _scalar_value(op, value, self.dtype, self._storage.device)
+        _launch_scatter("scatter", s, d, idx, v, [0] * len(shape), shape, idx_strides)
+        self._bump_version()
+
+    def backward(g):
+        from .pointwise import sub
+        kept = index_fill(g, d, index, 0)
+        # the value's gradient: g summed over the filled positions (each counted once)
+        return (kept if self_grad else None,
+                cast(sub(_sum_all(g), _sum_all(kept)), value_t.dtype) if _needs_grad(value_t)
+                else None)
+    return _inplace(self, "IndexFillBackward0", (value_t,), write, backward, (index,))
 
 
 def index_fill(input, dim, index, value):
@@ -399,12 +505,33 @@ def _masked_fill_into(out, input, mask, value, op):
     return out
 
 
+def _masked_fill_backward(g, mask, input_shape, value_t):
+    from .pointwise import where
+    from .reduce import reduce_sum_to_shape
+    g_input = reduce_sum_to_shape(masked_fill(g, mask, 0), input_shape) \
+        if input_shape is not None else None
+    g_value = cast(_sum_all(where(mask, g, 0.0)), value_t.dtype) if _needs_grad(value_t) \
+        else None
+    return g_input, g_value
+
+
 def masked_fill(input, mask, value):
     """input where mask is False, value where it is True (input and mask broadcast)."""
     _check_mask("masked_fill", mask)
     shape = broadcast_shapes("masked_fill", input._shape, mask._shape)
     out = Tensor._empty(shape, input.dtype, input._storage.device)
-    return _masked_fill_into(out, input, mask, value, "masked_fill")
+    value_t = value if isinstance(value, Tensor) else None
+    if not (graph.recording(input, value_t) and input.dtype.is_floating_point):
+        return _masked_fill_into(out, input, mask, value, "masked_fill")
+    with no_grad_recording():
+        _masked_fill_into(out, input, mask, value, "masked_fill")
+    in_shape = input._shape if input.requires_grad else None
+
+    def backward(g):
+        g_input, g_value = _masked_fill_backward(g, mask, in_shape, value_t)
+        return g_input, None, g_value
+    graph.record("MaskedFillBackward0", out, (input, mask, value_t), backward, saved=(mask,))
+    return out
 
 
 def masked_fill_(self, mask, value):
@@ -412,9 +539,14 @@ def masked_fill_(self, mask, value):
     if broadcast_shapes("masked_fill_", self._shape, mask._shape) != tuple(self._shape):
         raise ValueError(f"masked_fill_: mask of shape {list(mask._shape)} cannot be broadcast "
                          f"to the shape {list(self._shape)} of the tensor filled in place")
-    _masked_fill_into(self, self, mask, value, "masked_fill_")
-    self._bump_version()
-    return self
+    value_t = value if isinstance(value, Tensor) else None
+    shape = self._shape if self.requires_grad else None
+
+    def write():
+        _masked_fill_into(self, self, mask, value, "masked_fill_")
+        self._bump_version()
+    return _inplace(self, "MaskedFillBackward0", (value_t,), write,
+                    lambda g: _masked_fill_backward(g, mask, shape, value_t), (mask,))
 
 
 def masked_select(input, mask):

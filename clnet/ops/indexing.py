@@ -7,6 +7,14 @@ plain selections, so ``x[0, :, [0, 1]]`` has shape (3, 2, ...) in PyTorch (numpy
 dimension first). The remaining index arrays broadcast together; their result dimensions replace
 the indexed dimensions when those are adjacent in the view, and go first otherwise.
 
+Autograd: ``t[idx]`` records IndexBackward0, whose backward accumulates the incoming gradient
+into zeros of t's shape (repeated indices add, like index_put_ with accumulate=True) through
+``index_add_``, itself differentiable, so double backward works. ``t[idx] = v`` on a tensor that
+requires grad (or with a value that does) records CopySlices on ``t`` itself, like PyTorch: the
+old value of ``t`` gets the gradient with the assigned region zeroed, the value gets the
+gradient at the assigned positions summed down to its shape. Boolean masks on the device are
+turned into coordinates once in the forward (the only read-back), and the backward reuses them.
+
 Index bounds: indices that come from host data (lists, numpy arrays, Python bools) are checked on
 the host and raise ``IndexError`` like PyTorch. Indices that live on the device are not read back
 (that would stall the queue): the kernels turn an out-of-range device index into offset -1, so a
@@ -17,19 +25,39 @@ import numbers
 import numpy as np
 import pyopencl as cl
 
-from .. import dtypes
+from .. import dtypes, graph
 from ..backend.programs import get_program
 from ..tensor import Tensor, contiguous_strides
 from ._layout import (LOCAL_1D, MAXD, MAXOPS, broadcast_shapes, broadcast_strides, buf,
                       check_index_range, launch_1d, numel, same_device, strided_meta)
 from .copy import cast, clone, contiguous, copy_into, fill_into, from_numpy_to
-from .views import basic_index
+from .views import basic_index, getitem
 
 __all__ = ["nonzero", "argwhere"]
 
 _I32 = np.int32
 _NZ_PER = 16          # elements per work-item in the compaction kernels (NZ_PER in index.cl)
 _INDEX_DTYPES = (dtypes.int32, dtypes.int64)
+
+
+class no_grad_recording:
+    """Grad mode off inside an op's forward, so its internal views and copies record nothing
+    (the op records one node itself). A tiny context manager: the ops sit below clnet.autograd."""
+
+    __slots__ = ("prev",)
+
+    def __enter__(self):
+        self.prev = graph.set_grad_enabled_flag(False)
+        return self
+
+    def __exit__(self, *exc):
+        graph.set_grad_enabled_flag(self.prev)
+
+
+def index_tensors(idx):
+    """The tensors inside a (normalised) index, for version checks of a recorded node."""
+    items = idx if isinstance(idx, tuple) else (idx,)
+    return tuple(x for x in items if isinstance(x, Tensor))
 
 
 def index_program(dev):
@@ -167,6 +195,7 @@ class _Plan:
     def __init__(self):
         self.shape, self.stride, self.offset = [], [], 0
         self.adv = []          # (view dim, index array (np.ndarray or Tensor), dim size, stride)
+        self.norm = []         # the index with ellipsis expanded and device masks as coordinates
 
 
 def _plan(t, idx, op):
@@ -188,6 +217,11 @@ def _plan(t, idx, op):
     p.offset = t._offset
     d = 0
     for k, v in expanded:
+        if k == "mask" and isinstance(v, Tensor) and v.dim():
+            p.norm.extend(_plan_mask(t, p, v, d, op))
+            d += v.ndim
+            continue
+        p.norm.append(v if k not in ("none", "ellipsis") else None)
         if k == "none":
             p.shape.append(1)
             p.stride.append(0)
@@ -234,7 +268,8 @@ def _plan(t, idx, op):
 
 
 def _plan_mask(t, p, mask, d, op):
-    """A boolean mask over dims d..d+mask.ndim becomes one index array per dim (its nonzeros)."""
+    """A boolean mask over dims d..d+mask.ndim becomes one index array per dim (its nonzeros);
+    returns those arrays."""
     k = mask.ndim
     for j in range(k):
         if mask.shape[j] != t._shape[d + j]:
@@ -260,6 +295,7 @@ def _plan_mask(t, p, mask, d, op):
         p.adv.append((len(p.shape), coords[j], t._shape[d + j], t._stride[d + j]))
         p.shape.append(t._shape[d + j])
         p.stride.append(t._stride[d + j])
+    return coords
 
 
 def _index_shape(p):
@@ -324,8 +360,21 @@ def _offsets(t, p, bshape):
 
 def advanced_getitem(t, idx):
     """``t[idx]`` where idx holds a tensor, list, numpy array or bool: always a new tensor."""
+    if not (graph.recording(t) and t.dtype.is_floating_point):
+        return _take(t, _plan(t, idx, "index"))
+    with no_grad_recording():
+        p = _plan(t, idx, "index")
+        out = _take(t, p)
+    norm = tuple(p.norm)
+    shape = t._shape
+    graph.record("IndexBackward0", out, (t,),
+                 lambda g: (index_put_accumulate_zeros(shape, norm, g),),
+                 saved=index_tensors(norm))
+    return out
+
+
+def _take(t, p):
     check_index_range("index", t)
-    p = _plan(t, idx, "index")
     bshape = _index_shape(p)
     shape, off_st, src_st = _layout(p, bshape)
     dev = t._storage.device
@@ -339,6 +388,26 @@ def advanced_getitem(t, idx):
     k = index_program(dev).kernel(f"take_{t.dtype.cl}", [_I32, None, None, None, None])
     launch_1d(dev, k, n, n, buf(out), buf(offs), buf(t), m)
     return out
+
+
+def index_put_accumulate_zeros(shape, idx, g):
+    """Zeros of ``shape`` with ``g`` added at the positions ``zeros[idx]`` selects (repeated
+    positions add up): the backward of advanced indexing, differentiable in ``g``.
+
+    The flat position of every selected element is found by indexing an arange the same way
+    (one take kernel), then ``index_add_`` accumulates ``g`` there (atomics, or the deterministic
+    kernel). Positions are shifted by one so that an out-of-range device index, which a take
+    turns into 0, lands in a discarded slot instead of on element 0."""
+    from .creation import arange, zeros
+    from .index import index_add_
+    n = numel(shape)
+    dev = g._storage.device
+    with no_grad_recording():
+        positions = arange(1, n + 1, dtype=dtypes.int32, device=dev).reshape(shape)
+        flat_pos = _take(positions, _plan(positions, idx, "index")).reshape(-1)
+    flat = zeros((n + 1,), dtype=g.dtype, device=dev)
+    index_add_(flat, 0, flat_pos, g.reshape(-1))
+    return flat.narrow(0, 1, n).reshape(shape)
 
 
 # ---------------------------------------------------------------------------------------- setitem
@@ -377,16 +446,53 @@ def _is_scalar(value):
 
 def setitem(t, idx, value):
     """``t[idx] = value``: basic indices write through a view, advanced ones scatter."""
+    value_grad = isinstance(value, Tensor) and value.requires_grad and \
+        value.dtype.is_floating_point
+    if not (graph.mode.grad_enabled and t.dtype.is_floating_point and
+            (t.requires_grad or value_grad)):
+        _setitem(t, idx, value)
+        return
+    # CopySlices: t's new node takes (t as it was, value)
+    graph.check_inplace(t)
+    target_grad = t.requires_grad
+    edges = (graph.edge(t), graph.edge(value) if value_grad else (None, 0))
+    with no_grad_recording():
+        norm, fitted_shape = _setitem(t, idx, value)
+    shape = t._shape
+    value_shape, value_dtype = (value._shape, value.dtype) if value_grad else (None, None)
+
+    def backward(g):
+        from .creation import ones
+        from .pointwise import where
+        from .reduce import reduce_sum_to_shape
+        g_target = g_value = None
+        if target_grad:
+            with no_grad_recording():
+                keep = ones(shape, dtype=dtypes.bool_, device=g._storage.device)
+                _setitem(keep, norm, False)
+            g_target = where(keep, g, 0.0)
+        if value_grad:
+            g_value = reduce_sum_to_shape(getitem(g, norm), fitted_shape).reshape(value_shape)
+            g_value = cast(g_value, value_dtype)
+        return g_target, g_value
+    graph.rebase_history(t, "CopySlices", edges, backward, saved=index_tensors(norm))
+
+
+def _setitem(t, idx, value):
+    """The write of ``t[idx] = value``; returns (the index normalised for re-use, the shape the
+    value was broadcast from)."""
     target = basic_index(t, idx)
     if target is not None:
         op = "setitem"
+        fitted = ()
         if _is_scalar(value):
             fill_into(target, value)
         else:
-            v = _value_tensor(value, t, op)
-            copy_into(target, _fit_value(v, target._shape, op), op)
+            v = _fit_value(_value_tensor(value, t, op), target._shape, op)
+            fitted = v._shape
+            copy_into(target, v, op)
         t._bump_version()
-        return
+        return idx, fitted
     op = "index_put_"
     check_index_range(op, t)
     p = _plan(t, idx, op)
@@ -406,6 +512,7 @@ def setitem(t, idx, value):
         k = index_program(dev).kernel(f"put_{t.dtype.cl}", [_I32, None, None, None, None])
         launch_1d(dev, k, n, n, buf(t), buf(offs), buf(v), m)
     t._bump_version()
+    return tuple(p.norm), v._shape
 
 
 TENSOR_METHODS = {
