@@ -1,12 +1,16 @@
 """Joining and rearranging: cat/concat/concatenate, stack, hstack, vstack, dstack, repeat, tile,
 flip/fliplr/flipud, roll, repeat_interleave. All are copies between layouts, so they are built
 from views plus ``copy_into`` (cl_kernels/copy.cl) and need no kernels of their own.
+
+Autograd: each op records the adjoint rearrangement, written with differentiable ops (narrow
+views for cat, a reshape-and-sum for repeat / repeat_interleave, the opposite flip or roll), so
+gradients of gradients work; stack/hstack/vstack/dstack/tile are views plus cat/repeat.
 """
 import numbers
 
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, graph
 from ..tensor import Tensor
 from ._layout import numel, same_device
 from .copy import clone, contiguous, copy_into, from_numpy_to
@@ -70,7 +74,28 @@ def cat(tensors, dim=0, *, out=None):
         if n:
             copy_into(out.narrow(d, start, n), t, "cat")
         start += n
+    if graph.recording(*tensors) and dt.is_floating_point:
+        _record_cat(out, tensors, d)
     return out
+
+
+def _record_cat(out, tensors, d):
+    """Each input's gradient is its slice of g (cast back to its dtype); skipped (0,) inputs
+    get none."""
+    spans = []
+    start = 0
+    for t in tensors:
+        if t._shape == (0,):
+            spans.append(None)
+            continue
+        spans.append((start, t._shape[d], t.dtype))
+        start += t._shape[d]
+
+    def backward(g):
+        from .copy import cast
+        return tuple(None if span is None else cast(g.narrow(d, span[0], span[1]), span[2])
+                     for span in spans)
+    graph.record("CatBackward0", out, tuple(tensors), backward)
 
 
 concat = concatenate = cat
@@ -133,7 +158,7 @@ def repeat(self, *sizes):
                          f"number of dimensions of tensor ({self.dim()}, shape "
                          f"{list(self._shape)})")
     src_shape = (1,) * (len(sizes) - self.dim()) + tuple(self._shape)
-    x = self.reshape(src_shape)
+    x = self.detach().reshape(src_shape)   # the op records its own node below
     # a view with a stride-0 "repeat" dim before each dim, expanded and then copied out
     view_shape, view_stride = [], []
     for r, s, st in zip(sizes, x._shape, x._stride):
@@ -144,6 +169,14 @@ def repeat(self, *sizes):
     if numel(out_shape):
         copy_into(out.view(tuple(view_shape)), _view(x, view_shape, view_stride, x._offset),
                   "repeat")
+    if graph.recording(self) and self.dtype.is_floating_point:
+        in_shape = self._shape
+
+        def backward(g):   # (r0, s0, r1, s1, ...): sum over the repeats
+            from .reduce import sum as sum_
+            summed = sum_(g.reshape(tuple(view_shape)), list(range(0, len(view_shape), 2)))
+            return (summed.reshape(in_shape),)
+        graph.record("RepeatBackward0", out, (self,), backward)
     return out
 
 
@@ -166,8 +199,12 @@ def flip(input, dims):
             offset += (input._shape[d] - 1) * stride[d]
             stride[d] = -stride[d]
     out = Tensor._empty(input._shape, input.dtype, input._storage.device)
-    # a negative-stride view is private to this copy (PyTorch has no negative strides)
-    return copy_into(out, _view(input, input._shape, stride, offset), "flip")
+    # a negative-stride view is private to this copy (PyTorch has no negative strides); it is
+    # made from a detached input so that it never records a node with negative strides
+    copy_into(out, _view(input.detach(), input._shape, stride, offset), "flip")
+    if graph.recording(input) and input.dtype.is_floating_point:
+        graph.record("FlipBackward0", out, (input,), lambda g: (flip(g, ds),))
+    return out
 
 
 def fliplr(input):
@@ -194,9 +231,13 @@ def roll(input, shifts, dims=None):
     if len(shifts) != len(dims):
         raise ValueError(f"roll(): shifts and dims must align, got shifts {list(shifts)} and dims "
                          f"{list(dims)}")
-    out = input
+    if not dims:
+        return clone(input)
+    out = input.detach()
+    wrapped = []
     for s, d in zip(shifts, dims):
         d = input._wrap_dim(d)
+        wrapped.append(d)
         n = input._shape[d]
         src = out
         out = Tensor._empty(input._shape, input.dtype, input._storage.device)
@@ -206,7 +247,10 @@ def roll(input, shifts, dims=None):
         if s:
             copy_into(out.narrow(d, 0, s), src.narrow(d, n - s, s), "roll")
         copy_into(out.narrow(d, s, n - s), src.narrow(d, 0, n - s), "roll")
-    return out if dims else clone(input)
+    if graph.recording(input) and input.dtype.is_floating_point:
+        back = tuple(-s for s in shifts)
+        graph.record("RollBackward0", out, (input,), lambda g: (roll(g, back, tuple(wrapped)),))
+    return out
 
 
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
@@ -230,8 +274,12 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         out_shape = x._shape[:d] + (x._shape[d] * r,) + x._shape[d + 1:]
         out = Tensor._empty(out_shape, x.dtype, x._storage.device)
         if out.numel():
-            copy_into(out.view(tuple(shape)), _view(x, shape, stride, x._offset),
+            copy_into(out.view(tuple(shape)), _view(x.detach(), shape, stride, x._offset),
                       "repeat_interleave")
+        if graph.recording(x) and x.dtype.is_floating_point:
+            from .reduce import sum as sum_
+            graph.record("RepeatInterleaveBackward0", out, (x,),
+                         lambda g: (sum_(g.reshape(tuple(shape)), d + 1),))
         return out
     reps = np.asarray(repeats.numpy() if isinstance(repeats, Tensor) else repeats).astype(np.int64)
     if reps.ndim != 1 or reps.size != x._shape[d] or (reps < 0).any():

@@ -6,18 +6,22 @@ elements entirely in local memory (several short rows per work-group), longer ro
 global-memory merge passes between local ones (O(n log^2 n) work, about log^2(n/chunk)/2 extra
 launches). NaN sorts as the largest value, as in PyTorch. Ties are broken by the original
 position, so every sort is stable and ``stable=False`` gives the same (valid) answer.
+
+Autograd: the values of sort/msort/topk get a gradient, scattered back to the positions the
+indices name (``zeros.scatter_(dim, indices, g)``, differentiable in g); indices, argsort and
+unique have none.
 """
 import collections
 
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, graph
 from ..backend.programs import get_program
 from ..tensor import Tensor
 from ._layout import buf, check_index_range, launch_1d
 from .copy import contiguous, copy_into, fill_into
-from .index import gather
-from .indexing import nonzero_positions
+from .index import gather, scatter_
+from .indexing import no_grad_recording, nonzero_positions
 
 __all__ = ["sort", "argsort", "msort", "topk", "unique"]
 
@@ -123,15 +127,32 @@ def _sorted_along(op, input, dim, descending, out_len=None):
     return values, indices
 
 
+def _recorded(op, name, input, dim, descending, out_len=None):
+    """_sorted_along, recording the values' backward when input requires grad."""
+    if not (graph.recording(input) and input.dtype.is_floating_point):
+        return _sorted_along(op, input, dim, descending, out_len)
+    with no_grad_recording():
+        values, indices = _sorted_along(op, input, dim, descending, out_len)
+    shape, dt = input._shape, input.dtype
+    d = input._wrap_dim(dim) if input.dim() else 0
+
+    def backward(g_values, g_indices):
+        from .creation import zeros
+        z = zeros(shape, dtype=dt, device=g_values._storage.device)
+        return (scatter_(z, d, indices, g_values),)
+    graph.record(name, (values, indices), (input,), backward, saved=(indices,))
+    return values, indices
+
+
 def sort(input, dim=-1, descending=False, stable=False, *, out=None):
     """(values, indices) sorted along ``dim``; NaN is the largest value; ties keep input order."""
     if out is not None:
         raise TypeError("sort(): out= is not supported; use the returned tensors")
-    return SortResult(*_sorted_along("sort", input, dim, descending))
+    return SortResult(*_recorded("sort", "SortBackward0", input, dim, descending))
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
-    return sort(input, dim, descending, stable).indices
+    return SortResult(*_sorted_along("sort", input, dim, descending)).indices
 
 
 def msort(input):
@@ -148,7 +169,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if k < 0 or k > size:
         raise ValueError(f"topk(): selected index k={k} out of range for dimension {dim} of "
                          f"size {size} (input shape {list(input._shape)})")
-    v, i = _sorted_along("topk", input, dim, largest, k)
+    v, i = _recorded("topk", "TopkBackward0", input, dim, largest, k)
     return TopkResult(v, i)
 
 
@@ -159,7 +180,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     if dim is not None:
         raise ValueError("unique(): only dim=None (the flattened input) is supported")
     dev = input._storage.device
-    flat = input.reshape(-1)
+    flat = input.detach().reshape(-1)
     n = flat.numel()
     values, perm = sort(flat)
     prg, _, _ = _config(dev)
