@@ -14,6 +14,7 @@ import pyopencl as cl
 
 from .. import dtypes
 from ..tensor import Tensor
+from . import linalg_grads as G
 from ._layout import broadcast_strides, buf, check_index_range, collapse, launch_1d, same_device
 from ..backend.programs import get_program
 
@@ -239,7 +240,7 @@ def mm(input, mat2):
     out = Tensor._empty((M, N), dt, dev)
     _gemm("mm", (), M, N, K, (input, input._offset, (), *input._stride),
           (mat2, mat2._offset, (), *mat2._stride), (out, 0, (), N, 1))
-    return out
+    return G.record_mm("MmBackward0", input, mat2, out)
 
 
 def bmm(input, mat2):
@@ -254,7 +255,7 @@ def bmm(input, mat2):
         _mismatch("bmm", input, mat2, K, K2)
     out = Tensor._empty((nb, M, N), dt, dev)
     _gemm("bmm", (nb,), M, N, K, _op3(input), _op3(mat2), (out, 0, (M * N,), N, 1))
-    return out
+    return G.record_mm("BmmBackward0", input, mat2, out, batched=True)
 
 
 def _op3(t):
@@ -271,7 +272,7 @@ def matmul(input, other):
         raise ValueError(f"matmul: both arguments need to be at least 1-D, but they are {da}-D "
                          f"and {db}-D (shapes {list(input._shape)} and {list(other._shape)})")
     if da == 1 and db == 1:
-        return _dot("matmul", input, other, dev, dt)
+        return G.record_dot(input, other, _dot("matmul", input, other, dev, dt))
     # a 1-D first operand is a row (M=1), a 1-D second one a column (N=1): stride 0 on the new dim
     if da == 1:
         a_batch, M, K, sam, sak = (), 1, input._shape[0], 0, input._stride[0]
@@ -291,7 +292,7 @@ def matmul(input, other):
     c_bst = out._stride[:len(batch)]
     _gemm("matmul", batch, M, N, K, (input, input._offset, tuple(a_bst), sam, sak),
           (other, other._offset, tuple(b_bst), sbk, sbn), (out, 0, tuple(c_bst), N, 1))
-    return out
+    return G.record_matmul(input, other, out)
 
 
 def _broadcast_batch(op, a, b, a_batch, b_batch):
@@ -323,7 +324,7 @@ def dot(input, other):
     if input.dim() != 1 or other.dim() != 1:
         raise ValueError(f"dot: expected 1-D tensors, got shapes {list(input._shape)} and "
                          f"{list(other._shape)}")
-    return _dot("dot", input, other, dev, dt)
+    return G.record_dot(input, other, _dot("dot", input, other, dev, dt))
 
 
 def mv(input, vec):
@@ -336,7 +337,7 @@ def mv(input, vec):
     out = Tensor._empty((M,), dt, dev)
     _gemm("mv", (), M, 1, K, (input, input._offset, (), *input._stride),
           (vec, vec._offset, (), vec._stride[0], 0), (out, 0, (), 1, 0))
-    return out
+    return G.record_mv("MvBackward0", None, input, vec, out)
 
 
 def outer(input, vec2):
@@ -358,7 +359,7 @@ def outer(input, vec2):
     out = Tensor._empty((M, N), dt, dev)
     _gemm("outer", (), M, N, 1, (input, input._offset, (), input._stride[0], 0),
           (vec2, vec2._offset, (), 0, vec2._stride[0]), (out, 0, (), N, 1))
-    return out
+    return G.record_outer(input, vec2, out)
 
 
 ger = outer
@@ -375,7 +376,7 @@ def inner(input, other):
         out = Tensor._empty(t._shape, dt, dev)
         _gemm("inner", (), 1, t.numel(), 1, (s, s._offset, (), 0, 0), (t, t._offset, (), 0, 1),
               (out, 0, (), 0, 1))
-        return out
+        return G.record_inner(input, other, out)
     K, K2 = input._shape[-1], other._shape[-1]
     if K != K2:
         _mismatch("inner", input, other, K, K2)
@@ -384,7 +385,7 @@ def inner(input, other):
     out = Tensor._empty(input._shape[:-1] + other._shape[:-1], dt, dev)
     _gemm("inner", (), M, N, K, (a, a._offset, (), *a._stride),
           (b, b._offset, (), b._stride[1], b._stride[0]), (out, 0, (), N, 1))
-    return out
+    return G.record_inner(input, other, out)
 
 
 def _as_rows(t):
@@ -415,7 +416,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     X = (input, input._offset, (), st[0], st[1]) if beta != 0 else None
     _gemm("addmm", (), M, N, K, (mat1, mat1._offset, (), *mat1._stride),
           (mat2, mat2._offset, (), *mat2._stride), (out, 0, (), N, 1), X, alpha, beta)
-    return out
+    return G.record_addmm("AddmmBackward0", input, mat1, mat2, out, beta, alpha)
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
@@ -434,7 +435,8 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     X = (input, input._offset, (st[0],), st[1], st[2]) if beta != 0 else None
     _gemm("baddbmm", (nb,), M, N, K, _op3(batch1), _op3(batch2), (out, 0, (M * N,), N, 1),
           X, alpha, beta)
-    return out
+    return G.record_addmm("BaddbmmBackward0", input, batch1, batch2, out, beta, alpha,
+                          batched=True)
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1):
@@ -450,7 +452,7 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
     X = (input, input._offset, (), st[0], 0) if beta != 0 else None
     _gemm("addmv", (), M, 1, K, (mat, mat._offset, (), *mat._stride),
           (vec, vec._offset, (), vec._stride[0], 0), (out, 0, (), 1, 0), X, alpha, beta)
-    return out
+    return G.record_mv("AddmvBackward0", input, mat, vec, out, beta, alpha)
 
 
 def linear(input, weight, bias=None):
@@ -484,7 +486,7 @@ def linear(input, weight, bias=None):
         sb = bias._stride[0] if bias.dim() == 1 and bias._shape[0] == out_f else 0
         X = (bias, bias._offset, (0,) * nbd, 0, sb)
     _gemm("linear", batch, M, out_f, K, A, B, C, X, 1, 1)
-    return out
+    return G.record_linear(input, weight, bias, out)
 
 
 def _matmul_method(self, other):

@@ -10,6 +10,7 @@ import numbers
 from .. import dtypes
 from ..tensor import Tensor
 from . import _reduce_launch as L
+from . import reduce_grads as RG
 from ._layout import check_index_range, numel
 from .copy import cast, fill_into
 from .views import reshape
@@ -114,8 +115,11 @@ def _empty_check(op, t, rdims, dim_given):
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     _check_tensor("sum", input)
     x = _cast_for(input, dtype)
-    out = _reduce("sum", x, _reduce_dims("sum", x, dim), keepdim, "sum", 0)
-    return _cast_for(out, dtype) if dtype is not None else out
+    rdims = _reduce_dims("sum", x, dim)
+    out = _reduce("sum", x, rdims, keepdim, "sum", 0)
+    out = _cast_for(out, dtype) if dtype is not None else out
+    return RG.record_sum("SumBackward1" if dim is not None else "SumBackward0", x, out, rdims,
+                         keepdim)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
@@ -127,15 +131,19 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
             f"complex dtype. Got: {x.dtype} (shape {list(x._shape)})")
     rdims = _reduce_dims("mean", x, dim)
     n = _reduced_count(x, rdims)
-    return _reduce("mean", x, rdims, keepdim, "sum", math.nan, post=L.POST_SCALE,
-                   post_a=1.0 / n if n else 0.0)
+    out = _reduce("mean", x, rdims, keepdim, "sum", math.nan, post=L.POST_SCALE,
+                  post_a=1.0 / n if n else 0.0)
+    return RG.record_sum("MeanBackward1" if dim is not None else "MeanBackward0", x, out, rdims,
+                         keepdim, 1.0 / n if n else math.nan)
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     _check_tensor("prod", input)
     x = _cast_for(input, dtype)
-    out = _reduce("prod", x, _reduce_dims("prod", x, dim), keepdim, "prod", 1)
-    return _cast_for(out, dtype) if dtype is not None else out
+    rdims = _reduce_dims("prod", x, dim)
+    out = _reduce("prod", x, rdims, keepdim, "prod", 1)
+    out = _cast_for(out, dtype) if dtype is not None else out
+    return RG.record_prod(x, out, rdims, keepdim)
 
 
 # ------------------------------------------------------------------ max / min / arg*
@@ -172,8 +180,12 @@ def _extreme(op, input, dim, keepdim, other):
         if keepdim:
             raise TypeError(f"{op}(): keepdim needs a dim (use {op}(input, dim, keepdim=True))")
         _empty_check(op, input, (), False)
-        return _reduce(op, input, tuple(range(input.dim())), False, op, 0)
+        rdims = tuple(range(input.dim()))
+        return RG.record_extreme_all(op.capitalize() + "Backward1", input,
+                                     _reduce(op, input, rdims, False, op, 0), rdims, False)
     values, indices = _with_indices(op, input, dim, keepdim)
+    values, indices = RG.record_with_indices(op.capitalize() + "Backward0", input, values, indices,
+                                             input._wrap_dim(dim) if input.dim() else 0, keepdim)
     return (max_return if op == "max" else min_return)(values, indices)
 
 
@@ -191,7 +203,8 @@ def _amax_amin(op, input, dim, keepdim):
     rdims = _reduce_dims(op, input, dim)
     _empty_check(op, input, rdims, dim is not None and not (isinstance(dim, (tuple, list))
                                                              and len(dim) == 0))
-    return _reduce(op, input, rdims, keepdim, op[1:], 0)
+    return RG.record_extreme_all(op.capitalize() + "Backward0", input,
+                                 _reduce(op, input, rdims, keepdim, op[1:], 0), rdims, keepdim)
 
 
 def amax(input, dim=(), keepdim=False):
@@ -240,6 +253,8 @@ def _var_impl(op, input, dim, unbiased, keepdim, correction, want_std):
     post = L.POST_SCALE_SQRT if want_std else L.POST_SCALE
     res = _reduce(op, input, rdims, keepdim, "sumsqdev", math.nan, param=avg, post=post,
                   post_a=scale)
+    res = RG.record_var(op, input, res, rdims, keepdim, n, c, want_std)
+    avg = RG.record_sum("MeanBackward1", input, avg, rdims, False, 1.0 / n if n else math.nan)
     return res, (reshape(avg, res._shape) if keepdim else avg)
 
 
@@ -279,15 +294,17 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
             raise EmptyReductionError(
                 f"linalg.vector_norm cannot compute the {p} norm on an empty tensor because the "
                 f"operation does not have an identity (input shape {list(x._shape)})")
-        return _reduce(op, x, rdims, keepdim, "maxabs" if p > 0 else "minabs", 0)
-    if p == 0:
-        return cast(_reduce("norm", x, rdims, keepdim, "count", 0), x.dtype)
-    if p == 1:
-        return _reduce("norm", x, rdims, keepdim, "sumabs", 0)
-    if p == 2:
-        return _reduce("norm", x, rdims, keepdim, "sumsq", 0, post=L.POST_SQRT)
-    return _reduce("norm", x, rdims, keepdim, "sumpow", 0, map_a=p, post=L.POST_POW,
-                   post_a=1.0 / p)
+        out = _reduce(op, x, rdims, keepdim, "maxabs" if p > 0 else "minabs", 0)
+    elif p == 0:
+        out = cast(_reduce("norm", x, rdims, keepdim, "count", 0), x.dtype)
+    elif p == 1:
+        out = _reduce("norm", x, rdims, keepdim, "sumabs", 0)
+    elif p == 2:
+        out = _reduce("norm", x, rdims, keepdim, "sumsq", 0, post=L.POST_SQRT)
+    else:
+        out = _reduce("norm", x, rdims, keepdim, "sumpow", 0, map_a=p, post=L.POST_POW,
+                      post_a=1.0 / p)
+    return RG.record_norm(x, out, rdims, keepdim, p)
 
 
 def logsumexp(input, dim, keepdim=False):
@@ -297,8 +314,9 @@ def logsumexp(input, dim, keepdim=False):
     x = input if input.dtype.is_floating_point else cast(input, dtypes.get_default_dtype())
     rdims = _reduce_dims("logsumexp", x, dim)
     shift = _reduce("logsumexp", x, rdims, False, "max", 0, post=L.POST_INF_TO_ZERO)
-    return _reduce("logsumexp", x, rdims, keepdim, "sumexp", -math.inf, param=shift,
-                   post=L.POST_LOG_ADD)
+    out = _reduce("logsumexp", x, rdims, keepdim, "sumexp", -math.inf, param=shift,
+                  post=L.POST_LOG_ADD)
+    return RG.record_logsumexp(x, out, rdims, keepdim)
 
 
 # ------------------------------------------------------------------ logical / counting

@@ -54,7 +54,10 @@ def _scan(op, input, dim, dtype):
                     n_lines, L, inner, c._storage.buffer, c._offset, out._storage.buffer)
     if dtype is not None and out.dtype is not x.dtype:
         out = cast(out, x.dtype)           # e.g. cumsum(int32 input, dtype=int32)
-    return out
+    from . import reduce_grads as RG
+    if x.dim() == 0:
+        return out
+    return (RG.record_cumsum if op == "cumsum" else RG.record_cumprod)(x, out, d)
 
 
 def cumsum(input, dim, *, dtype=None):
