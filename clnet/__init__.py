@@ -25,6 +25,7 @@ from .ops.reduce import *  # noqa: F401,F403
 from .ops.scan import *  # noqa: F401,F403
 from .ops.conv import *  # noqa: F401,F403
 from .ops.pool import *  # noqa: F401,F403
+from .ops.softmax import *  # noqa: F401,F403
 
 from . import autograd
 from . import nn

@@ -6,8 +6,9 @@ from . import index, indexing, join, sort
 from . import linalg
 from . import reduce, scan
 from . import conv, pool
+from . import softmax
 
-_FAMILIES = [copy, creation, views, pointwise, random, indexing, index, join, sort, linalg, reduce, scan]
+_FAMILIES = [copy, creation, views, pointwise, random, indexing, index, join, sort, linalg, softmax, reduce, scan]
 _FAMILIES += [conv, pool]
 
 
