@@ -4,3 +4,5 @@ from .module import Module
 from .containers import (Flatten, Identity, ModuleDict, ModuleList, ParameterDict, ParameterList,
                          Sequential, Unflatten)
 from . import init, utils  # noqa: F401
+from .modules import *  # noqa: F401,F403
+from . import functional, losses  # noqa: F401

@@ -1,0 +1,4 @@
+"""Layer modules (PyTorch's torch.nn.modules): each a thin Module over nn.functional."""
+from .activation import *  # noqa: F401,F403
+from .linear import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
