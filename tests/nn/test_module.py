@@ -1,6 +1,7 @@
 """nn.Module and containers against torch.nn on the same structures: names and order of
 parameters/buffers/modules/state_dict keys, reprs, registration errors, load_state_dict
 results and error texts, train/eval, conversion, forward hooks and full backward hooks."""
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -35,10 +36,6 @@ def affine_class(lib):
         def extra_repr(self):
             return f"n={self.w.shape[0]}"
     return Affine
-
-
-class Multi(torch.nn.Module):
-    pass
 
 
 def build(lib):
@@ -472,3 +469,31 @@ def test_backward_hook_non_tensor_args_and_mixing():
     assert_close(got[0][0], np.full(2, 3.0, np.float32))
     with pytest.raises(RuntimeError, match="both regular backward hooks and full"):
         m.register_backward_hook(lambda *a: None)
+
+
+def _two_output_run(lib, input_requires_grad):
+    class Two(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = lib.nn.Parameter(lib.full((2,), 2.0))
+
+        def forward(self, x):
+            return x * self.w, x + self.w
+    m = Two()
+    seen = []
+    m.register_full_backward_hook(lambda mod, gi, go: seen.append(
+        ([None if g is None else g.tolist() for g in gi], [g.tolist() for g in go])))
+    x = lib.ones(2, requires_grad=input_requires_grad)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        a, b = m(x)
+        (a * 3 + b).backward(lib.ones(2))
+    messages = [str(w.message).split(" since")[0] for w in caught
+                if "backward hook" in str(w.message)]
+    return seen, m.w.grad.tolist(), messages
+
+
+@pytest.mark.parametrize("input_requires_grad", [True, False])
+def test_backward_hook_two_outputs_matches_torch(input_requires_grad):
+    assert _two_output_run(clnet, input_requires_grad) == \
+        _two_output_run(torch, input_requires_grad)
