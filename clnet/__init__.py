@@ -26,6 +26,12 @@ from .ops.scan import *  # noqa: F401,F403
 from .ops.conv import *  # noqa: F401,F403
 from .ops.pool import *  # noqa: F401,F403
 from .ops.softmax import *  # noqa: F401,F403
+from .ops.norm import *  # noqa: F401,F403
+from .ops.norm import torch_batch_norm as batch_norm  # noqa: F401 (ATen's argument order)
+from .ops.dropout import (torch_alpha_dropout as alpha_dropout, torch_dropout as dropout,  # noqa
+                          torch_feature_alpha_dropout as feature_alpha_dropout,
+                          torch_feature_dropout as feature_dropout)
+from .ops.embedding import torch_embedding as embedding  # noqa: F401 (weight first, as torch)
 
 from . import autograd
 from . import nn

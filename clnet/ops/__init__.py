@@ -7,9 +7,11 @@ from . import linalg
 from . import reduce, scan
 from . import conv, pool
 from . import softmax
+from . import norm, dropout, embedding
 
 _FAMILIES = [copy, creation, views, pointwise, random, indexing, index, join, sort, linalg, softmax, reduce, scan]
 _FAMILIES += [conv, pool]
+_FAMILIES += [norm, dropout, embedding]
 
 
 def _install():
