@@ -81,20 +81,20 @@ def cat(tensors, dim=0, *, out=None):
 
 def _record_cat(out, tensors, d):
     """Each input's gradient is its slice of g (cast back to its dtype); skipped (0,) inputs
-    get none."""
+    get an empty one."""
     spans = []
     start = 0
     for t in tensors:
         if t._shape == (0,):
-            spans.append(None)
+            spans.append((None, 0, t.dtype))
             continue
         spans.append((start, t._shape[d], t.dtype))
         start += t._shape[d]
 
     def backward(g):
         from .copy import cast
-        return tuple(None if span is None else cast(g.narrow(d, span[0], span[1]), span[2])
-                     for span in spans)
+        return tuple(Tensor._empty((0,), dt, g._storage.device) if begin is None
+                     else cast(g.narrow(d, begin, n), dt) for begin, n, dt in spans)
     graph.record("CatBackward0", out, tuple(tensors), backward)
 
 
