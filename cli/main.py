@@ -5,6 +5,7 @@ from clnet._version import __version__
 
 from .bench import bench
 from .devices import devices, info
+from .train import eval_cmd, predict, train
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,6 +18,9 @@ def cli():
 cli.add_command(devices)
 cli.add_command(info)
 cli.add_command(bench)
+cli.add_command(train)
+cli.add_command(eval_cmd)
+cli.add_command(predict)
 
 
 def main(argv=None):

@@ -8,7 +8,11 @@ import math
 from ..ops import pointwise as P
 from ..ops import reduce as R
 from ..ops.index import one_hot  # noqa: F401
+from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
 from ..ops.linalg import linear, matmul
+from ..ops.pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa
+                        adaptive_max_pool2d, avg_pool1d, avg_pool2d, interpolate, max_pool1d,
+                        max_pool2d, pad)
 from ..ops.softmax import log_softmax, softmax
 from ..ops.views import transpose
 from .losses import *  # noqa: F401,F403
@@ -133,5 +137,12 @@ __all__ = ["relu", "relu_", "leaky_relu", "leaky_relu_", "elu", "elu_", "celu", 
            "softsign", "hardsigmoid", "hardswish", "logsigmoid", "tanhshrink", "softshrink",
            "hardshrink", "glu", "softmax", "log_softmax", "softmin", "normalize",
            "cosine_similarity", "pairwise_distance", "linear", "bilinear", "one_hot",
-           "scaled_dot_product_attention"] + list(_loss_names)
+           "scaled_dot_product_attention", "conv1d", "conv2d", "conv_transpose1d",
+           "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
+           "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
+           "adaptive_max_pool2d", "interpolate", "pad", "upsample"] + list(_loss_names)
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    return interpolate(input, size, scale_factor, mode, align_corners)
 

@@ -1,0 +1,254 @@
+"""Models a config can name: built-in architectures, a list of clnet.nn layers, or any Module
+class by import path. Input and output sizes come from the dataset (``DataInfo``) unless given."""
+import importlib
+
+import numpy as np
+
+from .. import nn
+from .config import config_error
+
+
+class DataInfo:
+    """What a model needs to know about its data: one sample's shape, classes, vocabulary."""
+
+    def __init__(self, input_shape, num_classes=None, vocab_size=None, dtype="float32"):
+        self.input_shape = tuple(input_shape)
+        self.num_classes = num_classes
+        self.vocab_size = vocab_size
+        self.dtype = dtype
+
+    @property
+    def in_features(self):
+        return int(np.prod(self.input_shape)) if self.input_shape else 1
+
+
+def _act(name):
+    table = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU,
+             "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU}
+    if name not in table:
+        raise ValueError(f"unknown activation {name!r}; expected one of {', '.join(table)}")
+    return table[name]()
+
+
+def mlp(info, hidden=(256,), activation="relu", dropout=0.0, out_features=None):
+    """Flatten -> [Linear -> activation (-> Dropout)] * len(hidden) -> Linear."""
+    out = out_features or info.num_classes
+    layers = [nn.Flatten()]
+    prev = info.in_features
+    for h in hidden:
+        layers += [nn.Linear(prev, h), _act(activation)]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        prev = h
+    layers.append(nn.Linear(prev, out))
+    return nn.Sequential(*layers)
+
+
+def lenet(info, channels=(10, 20), kernel_size=5, hidden=50, dropout=0.0, padding=None):
+    """The MNIST tutorial ConvNet: Conv-MaxPool-ReLU twice, then Linear-ReLU-Linear.
+
+    ``padding`` defaults to 0 for 28x28 inputs and to 'same' for small images (8x8 digits)."""
+    c, h, w = info.input_shape if len(info.input_shape) == 3 else (1,) + tuple(info.input_shape)
+    pad = padding if padding is not None else (0 if min(h, w) >= 4 * kernel_size else
+                                               kernel_size // 2)
+    layers = []
+    for out_c in channels:
+        layers += [nn.Conv2d(c, out_c, kernel_size, padding=pad), nn.MaxPool2d(2), nn.ReLU()]
+        c = out_c
+        h = (h + 2 * pad - kernel_size + 1) // 2
+        w = (w + 2 * pad - kernel_size + 1) // 2
+    if h < 1 or w < 1:
+        raise ValueError(f"lenet: input {info.input_shape} is too small for two conv+pool stages "
+                         f"with kernel {kernel_size}; set model.args.padding")
+    layers += [nn.Flatten(), nn.Linear(c * h * w, hidden), nn.ReLU()]
+    if dropout:
+        layers.append(nn.Dropout(dropout))
+    layers.append(nn.Linear(hidden, info.num_classes))
+    return nn.Sequential(*layers)
+
+
+class BasicBlock(nn.Module):
+    """ResNet's two 3x3 convolutions with batch norm and a projected shortcut when needed."""
+
+    def __init__(self, in_c, out_c, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_c, out_c, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_c)
+        self.conv2 = nn.Conv2d(out_c, out_c, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_c)
+        self.relu = nn.ReLU()
+        self.shortcut = nn.Sequential()
+        if stride != 1 or in_c != out_c:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_c, out_c, 1, stride=stride, bias=False),
+                                          nn.BatchNorm2d(out_c))
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + self.shortcut(x))
+
+
+class SmallResNet(nn.Module):
+    """A ResNet for small images: a 3x3 stem, stages of BasicBlocks, global average pooling."""
+
+    def __init__(self, info, widths=(16, 32, 64), blocks_per_stage=1):
+        super().__init__()
+        c = info.input_shape[0] if len(info.input_shape) == 3 else 1
+        self.stem = nn.Sequential(nn.Conv2d(c, widths[0], 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(widths[0]), nn.ReLU())
+        stages = []
+        prev = widths[0]
+        for i, wdt in enumerate(widths):
+            for b in range(blocks_per_stage):
+                stages.append(BasicBlock(prev, wdt, stride=2 if (i > 0 and b == 0) else 1))
+                prev = wdt
+        self.stages = nn.Sequential(*stages)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(prev, info.num_classes)
+        self._unsqueeze = len(info.input_shape) == 2
+
+    def forward(self, x):
+        if self._unsqueeze:
+            x = x.unsqueeze(1)
+        return self.fc(self.pool(self.stages(self.stem(x))).flatten(1))
+
+
+class CharLSTM(nn.Module):
+    """Embedding -> LSTM -> Linear over the vocabulary, for next-character prediction."""
+
+    def __init__(self, info, embed=64, hidden=256, num_layers=1, dropout=0.0):
+        super().__init__()
+        v = info.vocab_size
+        self.embed = nn.Embedding(v, embed)
+        self.lstm = nn.LSTM(embed, hidden, num_layers=num_layers, batch_first=True,
+                            dropout=dropout if num_layers > 1 else 0.0)
+        self.head = nn.Linear(hidden, v)
+
+    def forward(self, idx):
+        out, _ = self.lstm(self.embed(idx))
+        return self.head(out)
+
+
+class TinyGPT(nn.Module):
+    """A small GPT: token + position embeddings, pre-norm causal self-attention blocks."""
+
+    def __init__(self, info, block_size=64, n_layer=2, n_head=4, n_embd=128, dropout=0.0):
+        super().__init__()
+        v = info.vocab_size
+        self.block_size = block_size
+        self.tok = nn.Embedding(v, n_embd)
+        self.pos = nn.Embedding(block_size, n_embd)
+        self.blocks = nn.ModuleList(_Block(n_embd, n_head, dropout) for _ in range(n_layer))
+        self.ln = nn.LayerNorm(n_embd)
+        self.head = nn.Linear(n_embd, v)
+
+    def forward(self, idx):
+        from ..ops.creation import arange
+        t = idx.shape[1]
+        if t > self.block_size:
+            raise ValueError(f"TinyGPT: sequence length {t} exceeds block_size {self.block_size}")
+        x = self.tok(idx) + self.pos(arange(t, device=idx.device))
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.ln(x))
+
+
+class _Block(nn.Module):
+    def __init__(self, n_embd, n_head, dropout):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(n_embd)
+        self.attn = nn.MultiheadAttention(n_embd, n_head, dropout=dropout, batch_first=True)
+        self.ln2 = nn.LayerNorm(n_embd)
+        self.mlp = nn.Sequential(nn.Linear(n_embd, 4 * n_embd), nn.GELU(),
+                                 nn.Linear(4 * n_embd, n_embd))
+
+    def forward(self, x):
+        h = self.ln1(x)
+        t = x.shape[1]
+        from ..nn.functional import _causal_mask
+        mask = ~_causal_mask(t, t, x.device)       # True = masked out (torch's attn_mask)
+        a, _ = self.attn(h, h, h, attn_mask=mask, need_weights=False)
+        x = x + a
+        return x + self.mlp(self.ln2(x))
+
+
+ARCHITECTURES = {
+    "mlp": mlp,
+    "lenet": lenet,
+    "resnet": SmallResNet,
+    "char_lstm": CharLSTM,
+    "gpt": TinyGPT,
+}
+
+
+def _layer(spec, cfg, key):
+    """One entry of ``model.layers``: "ReLU" or {"Linear": [in, out]} or {"Dropout": {p: 0.1}}."""
+    if isinstance(spec, str):
+        name, args = spec, None
+    elif isinstance(spec, dict) and len(spec) == 1:
+        (name, args), = spec.items()
+    else:
+        raise config_error(cfg, key, f"a layer is a name or a one-key mapping {{Name: args}}, "
+                                     f"got {spec!r}")
+    cls = getattr(nn, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise config_error(cfg, key, f"unknown layer {name!r} (not a clnet.nn module)")
+    try:
+        if args is None:
+            return cls()
+        if isinstance(args, list):
+            return cls(*args)
+        if isinstance(args, dict):
+            return cls(**args)
+        return cls(args)
+    except (TypeError, ValueError) as e:
+        raise config_error(cfg, key, f"cannot build {name} from {args!r}: {e}") from None
+
+
+def build_model(cfg, info):
+    m = cfg["model"]
+    if m["arch"] is not None:
+        fn = ARCHITECTURES.get(m["arch"])
+        if fn is None:
+            raise config_error(cfg, "model.arch", f"unknown architecture {m['arch']!r}; "
+                                                  f"expected one of {', '.join(ARCHITECTURES)}")
+        try:
+            return fn(info, **m["args"])
+        except TypeError as e:
+            raise config_error(cfg, "model.args", f"{m['arch']}: {e}") from None
+    if m["layers"] is not None:
+        return nn.Sequential(*(_layer(s, cfg, f"model.layers[{i}]")
+                               for i, s in enumerate(m["layers"])))
+    target = m["module"]
+    if ":" not in target:
+        raise config_error(cfg, "model.module", f"expected 'package.module:Class', got {target!r}")
+    mod_name, cls_name = target.split(":", 1)
+    try:
+        cls = getattr(importlib.import_module(mod_name), cls_name)
+    except (ImportError, AttributeError) as e:
+        raise config_error(cfg, "model.module", f"cannot import {target!r}: {e}") from None
+    try:
+        return cls(**m["kwargs"])
+    except TypeError as e:
+        raise config_error(cfg, "model.kwargs", f"{target}: {e}") from None
+
+
+def count_parameters(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def summary(model):
+    """A printable table of the model's layers and parameter counts."""
+    rows = []
+    for name, mod in model.named_modules():
+        if not name or list(mod.children()):
+            continue
+        n = sum(p.numel() for p in mod.parameters(recurse=False))
+        rows.append((name, mod.__class__.__name__, repr(mod).split("\n")[0], n))
+    width = max((len(r[0]) for r in rows), default=4)
+    lines = [f"{'layer':<{width}}  {'type':<18} {'params':>10}"]
+    for name, kind, _, n in rows:
+        lines.append(f"{name:<{width}}  {kind:<18} {n:>10,}")
+    total = count_parameters(model)
+    lines.append(f"{'total':<{width}}  {'':<18} {total:>10,}")
+    return "\n".join(lines)

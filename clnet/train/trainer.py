@@ -1,0 +1,492 @@
+"""Trainer: the run a config describes (data, model, loss, optimizer, schedule, checkpoints).
+
+The training path never waits for the device except to print: losses and correct counts stay
+on the device and are read once per ``log_every`` steps (and at the end of an epoch), which is
+also where a NaN/Inf loss is caught and located to its step. Checkpoints hold the model,
+optimizer, scheduler, RNG and data position, written atomically with ``clnet.save``, so
+``--resume`` continues exactly where a run stopped.
+"""
+import csv
+import datetime
+import glob
+import inspect
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import yaml
+
+import clnet
+from .. import nn, optim
+from ..data import DataLoader, get_dataset, random_split
+from ..nn import functional as F
+from .config import config_error
+from .models import DataInfo, build_model, count_parameters, summary
+from .progress import Progress
+
+LOSSES = {"cross_entropy": F.cross_entropy, "nll": F.nll_loss, "mse": F.mse_loss,
+          "l1": F.l1_loss, "smooth_l1": F.smooth_l1_loss, "huber": F.huber_loss,
+          "bce": F.binary_cross_entropy, "bce_with_logits": F.binary_cross_entropy_with_logits}
+OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
+              "adagrad": "Adagrad", "adadelta": "Adadelta"}
+SCHEDULERS = {"step": "StepLR", "multistep": "MultiStepLR", "exponential": "ExponentialLR",
+              "cosine": "CosineAnnealingLR", "onecycle": "OneCycleLR", "plateau":
+              "ReduceLROnPlateau", "linear": "LinearLR", "constant": "ConstantLR",
+              "polynomial": "PolynomialLR"}
+PER_STEP_SCHEDULERS = {"onecycle"}
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the message names the step."""
+
+
+def _data_info(ds):
+    x, y = ds[0]
+    shape = np.shape(x)
+    vocab = getattr(_base(ds), "vocab_size", None)
+    classes = getattr(_base(ds), "num_classes", None)
+    if classes is None and hasattr(_base(ds), "classes"):
+        classes = len(_base(ds).classes)
+    if classes is None and vocab is None:
+        targets = getattr(_base(ds), "targets", None)
+        if targets is not None and np.asarray(targets).dtype.kind in "iu":
+            classes = int(np.max(targets)) + 1
+    dtype = "int64" if np.asarray(x).dtype.kind in "iu" else "float32"
+    return DataInfo(shape, classes, vocab, dtype)
+
+
+def _base(ds):
+    while hasattr(ds, "dataset"):
+        ds = ds.dataset
+    return ds
+
+
+def _build(cfg, key, factory, name):
+    """factory() with bad argument values reported against the config key."""
+    from .config import ConfigError
+    try:
+        return factory()
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as e:
+        raise config_error(cfg, key, f"{name}: {e}") from None
+
+
+class Trainer:
+    def __init__(self, cfg, resume=None, run_dir=None, out=None, quiet=False):
+        self.cfg = cfg
+        self.out = out or sys.stdout
+        self.quiet = quiet
+        clnet.manual_seed(cfg["seed"])
+        try:
+            self.device = clnet.device(cfg["device"])
+        except clnet.DeviceError as e:
+            raise config_error(cfg, "device", str(e)) from None
+        clnet.set_default_device(self.device)
+        self._build_data()
+        self.model = build_model(cfg, self.info).to(self.device)
+        self._build_loss()
+        self._build_optimizer()
+        self._build_scheduler()
+        self.metrics = list(dict.fromkeys(cfg["metrics"]))
+        self.epoch = 0            # epochs completed
+        self.step = 0             # optimizer steps taken
+        self.history = []
+        self.run_dir = run_dir
+        if resume is not None:
+            self._resume(resume)
+        elif self.run_dir is None:
+            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+            self.run_dir = os.path.join(cfg["run_dir"], cfg["name"], stamp)
+        self.ckpt_dir = cfg["checkpoint"]["dir"] or os.path.join(self.run_dir, "checkpoints")
+
+    # ------------------------------------------------------------------ building
+    def _build_data(self):
+        cfg, d = self.cfg, self.cfg["data"]
+        args = dict(d["args"])
+        if d["download"]:
+            args["download"] = True
+        transform = _transforms(cfg)
+        if transform is not None:
+            args["transform"] = transform
+        try:
+            full = get_dataset(d["dataset"], "train", root=d["root"], **args)
+        except FileNotFoundError as e:
+            raise config_error(cfg, "data.root", str(e)) from None
+        except (ValueError, TypeError, KeyError) as e:
+            raise config_error(cfg, "data.dataset", str(e)) from None
+        test_split = "val" if d["dataset"] == "text" else "test"
+        try:
+            self.test_set = get_dataset(d["dataset"], test_split, root=d["root"],
+                                        **{k: v for k, v in args.items() if k != "transform"})
+        except (ValueError, FileNotFoundError):
+            self.test_set = None
+        n_val = int(round(len(full) * d["val_split"]))
+        if n_val:
+            self.train_set, self.val_set = random_split(full, [len(full) - n_val, n_val],
+                                                        generator=self.cfg["seed"])
+        else:
+            self.train_set, self.val_set = full, None
+        self.info = _data_info(full)
+        bs = d["batch_size"]
+        self.train_loader = DataLoader(self.train_set, batch_size=bs, shuffle=d["shuffle"],
+                                       drop_last=d["drop_last"], generator=self.cfg["seed"],
+                                       prefetch=d["prefetch"], device=None)
+        ebs = d["eval_batch_size"] or max(bs, 256)
+        self.eval_batch_size = ebs
+
+    def _build_loss(self):
+        spec = self.cfg["loss"]
+        name, args = (spec, {}) if isinstance(spec, str) else (
+            spec.get("name"), {k: v for k, v in spec.items() if k != "name"})
+        fn = LOSSES.get(name)
+        if fn is None:
+            raise config_error(self.cfg, "loss", f"unknown loss {name!r}; expected one of "
+                                                 f"{', '.join(LOSSES)}")
+        self.loss_name = name
+        weight = args.pop("weight", None)
+        if weight is not None:
+            args["weight"] = clnet.tensor(weight, dtype=clnet.float32)
+        try:
+            inspect.signature(fn).bind(None, None, **args)
+        except TypeError as e:
+            raise config_error(self.cfg, "loss", f"{name}: {e}") from None
+        self.loss_args = args
+        self.loss_fn = fn
+
+    def _build_optimizer(self):
+        spec = dict(self.cfg["optimizer"])
+        name = spec.pop("name", None)
+        if name not in OPTIMIZERS:
+            raise config_error(self.cfg, "optimizer.name", f"unknown optimizer {name!r}; expected "
+                                                           f"one of {', '.join(OPTIMIZERS)}")
+        cls = getattr(optim, OPTIMIZERS[name])
+        _accepts(cls, spec, self.cfg, "optimizer")
+        params = list(self.model.parameters())
+        self.optimizer = _build(self.cfg, "optimizer", lambda: cls(params, **spec), cls.__name__)
+
+    def _build_scheduler(self):
+        spec = self.cfg["scheduler"]
+        self.scheduler, self.sched_name = None, None
+        if spec is None:
+            return
+        spec = dict(spec)
+        name = spec.pop("name", None)
+        if name not in SCHEDULERS:
+            raise config_error(self.cfg, "scheduler.name", f"unknown scheduler {name!r}; "
+                                                           f"expected one of {', '.join(SCHEDULERS)}")
+        cls = getattr(optim.lr_scheduler, SCHEDULERS[name])
+        if name == "onecycle":
+            spec.setdefault("total_steps", self.total_steps())
+            spec.setdefault("max_lr", self.optimizer.param_groups[0]["lr"])
+        if name == "cosine":
+            spec.setdefault("T_max", self.cfg["epochs"])
+        _accepts(cls, spec, self.cfg, "scheduler")
+        self.scheduler = _build(self.cfg, "scheduler", lambda: cls(self.optimizer, **spec),
+                                cls.__name__)
+        self.sched_name = name
+
+    def total_steps(self):
+        per_epoch = len(self.train_loader)
+        total = per_epoch * self.cfg["epochs"]
+        return min(total, self.cfg["max_steps"]) if self.cfg["max_steps"] else total
+
+    def describe(self):
+        return (f"model: {count_parameters(self.model):,} parameters\n{summary(self.model)}\n"
+                f"data: {self.cfg['data']['dataset']} train {len(self.train_set)}"
+                + (f", val {len(self.val_set)}" if self.val_set is not None else "")
+                + (f", test {len(self.test_set)}" if self.test_set is not None else "")
+                + f"; device {self.device} ({self.device.name})")
+
+    # ------------------------------------------------------------------ one step
+    def _loss_and_logits(self, x, y):
+        out = self.model(x)
+        logits, target = out, y
+        if out.dim() == y.dim() + 1 and out.shape[:-1] == y.shape and out.dim() > 2:
+            logits = out.reshape(-1, out.shape[-1])        # sequence models: (N*T, V)
+            target = y.reshape(-1)
+        return self.loss_fn(logits, target, **self.loss_args), logits, target
+
+    def _counts(self, logits, target):
+        """Correct predictions per metric, as device tensors (read later)."""
+        counts = {}
+        if logits.dim() != 2 or target.dim() != 1 or target.dtype.is_floating_point:
+            return counts
+        if "accuracy" in self.metrics:
+            counts["accuracy"] = (logits.argmax(1) == target).sum()
+        for k in (3, 5):
+            if f"top{k}" in self.metrics and logits.shape[1] >= k:
+                idx = logits.topk(k, 1).indices
+                counts[f"top{k}"] = (idx == target.unsqueeze(1)).any(1).sum()
+        return counts
+
+    # ------------------------------------------------------------------ loop
+    def fit(self):
+        cfg = self.cfg
+        os.makedirs(self.run_dir, exist_ok=True)
+        self._write_config()
+        max_steps = cfg["max_steps"]
+        progress = Progress(self.out, quiet=self.quiet)
+        start_epoch = self.epoch
+        try:
+            for epoch in range(start_epoch, cfg["epochs"]):
+                if max_steps and self.step >= max_steps:
+                    break
+                self._train_epoch(epoch, progress, max_steps)
+                self.epoch = epoch + 1
+                row = self._end_of_epoch(epoch)
+                progress.epoch_line(row)
+                if self._due("every_epochs", self.epoch):
+                    self.save_checkpoint("epoch")
+        except KeyboardInterrupt:
+            path = self.save_checkpoint("interrupted")
+            progress.message(f"\ninterrupted: checkpoint written to {path}; resume with "
+                             f"--resume {self.run_dir}")
+            raise
+        final = self.save_checkpoint("final")
+        self._plot()
+        test = self.evaluate("test") if self.test_set is not None else {}
+        return {"run_dir": self.run_dir, "checkpoint": final, "test": test,
+                "history": self.history}
+
+    def _train_epoch(self, epoch, progress, max_steps):
+        model, opt = self.model, self.optimizer
+        model.train()
+        per_epoch = len(self.train_loader)
+        window = []          # (step, loss tensor) since the last read
+        sums = {"loss": None, "n": 0}
+        correct = {}
+        seen = 0
+        t0 = time.perf_counter()
+        done_in_epoch = self.train_loader.state_dict()["index"] \
+            if self.train_loader.state_dict()["in_progress"] else 0
+        progress.start_epoch(epoch + 1, self.cfg["epochs"], per_epoch, done_in_epoch)
+        for x, y in self.train_loader:
+            loss, logits, target = self._loss_and_logits(x, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.cfg["grad_clip"]:
+                nn.utils.clip_grad_norm_(model.parameters(), self.cfg["grad_clip"])
+            opt.step()
+            if self.sched_name in PER_STEP_SCHEDULERS:
+                self.scheduler.step()
+            self.step += 1
+            done_in_epoch += 1
+            ld = loss.detach()
+            window.append((self.step, ld))
+            n = target.shape[0]
+            sums["loss"] = ld * n if sums["loss"] is None else sums["loss"] + ld * n
+            sums["n"] += n
+            for k, v in self._counts(logits.detach(), target).items():
+                correct[k] = v if k not in correct else correct[k] + v
+            seen += x.shape[0]
+            last = done_in_epoch == per_epoch or (max_steps and self.step >= max_steps)
+            if len(window) >= self.cfg["log_every"] or last:
+                running = self._check_window(window)
+                window = []
+                rate = seen / max(time.perf_counter() - t0, 1e-9)
+                progress.update(done_in_epoch, running, rate, self.optimizer.param_groups[0]["lr"])
+            if self.cfg["checkpoint"]["every_steps"] and \
+                    self.step % self.cfg["checkpoint"]["every_steps"] == 0 and not window:
+                self.save_checkpoint("step")
+            if max_steps and self.step >= max_steps:
+                break
+        self._train_stats = {"loss": float(sums["loss"].item()) / sums["n"] if sums["n"] else
+                             float("nan")}
+        for k, v in correct.items():
+            self._train_stats[k] = float(v.item()) / sums["n"]
+        self._epoch_time = time.perf_counter() - t0
+
+    def _check_window(self, window):
+        """Read the window's losses (one host read); stop at the first NaN/Inf, naming its step."""
+        values = clnet.stack([v.reshape(()) for _, v in window]).numpy()
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            step = window[bad[0]][0]
+            raise TrainingDiverged(
+                f"the loss became {values[bad[0]]} at step {step} (epoch {self.epoch + 1}); "
+                f"stopping. The last good checkpoint is in {self.ckpt_dir} (if one was written); "
+                "try a lower learning rate or grad_clip")
+        return float(values[-1])
+
+    def _end_of_epoch(self, epoch):
+        row = {"epoch": epoch + 1, "step": self.step, "time_s": round(self._epoch_time, 3),
+               "lr": self.optimizer.param_groups[0]["lr"]}
+        row.update({f"train_{k}": v for k, v in self._train_stats.items()})
+        if self.val_set is not None and (epoch + 1) % self.cfg["eval_every_epochs"] == 0:
+            row.update({f"val_{k}": v for k, v in self.evaluate("val").items()})
+        if self.sched_name and self.sched_name not in PER_STEP_SCHEDULERS:
+            if self.sched_name == "plateau":
+                self.scheduler.step(row.get("val_loss", row["train_loss"]))
+            else:
+                self.scheduler.step()
+        self.history.append(row)
+        self._append_metrics(row)
+        return row
+
+    def evaluate(self, split="val"):
+        ds = {"val": self.val_set, "test": self.test_set, "train": self.train_set}[split]
+        if ds is None:
+            return {}
+        self.model.eval()
+        loader = DataLoader(ds, batch_size=self.eval_batch_size, shuffle=False, prefetch=True)
+        total, n, correct = None, 0, {}
+        with clnet.no_grad():
+            for x, y in loader:
+                loss, logits, target = self._loss_and_logits(x, y)
+                m = target.shape[0]
+                total = loss * m if total is None else total + loss * m
+                n += m
+                for k, v in self._counts(logits, target).items():
+                    correct[k] = v if k not in correct else correct[k] + v
+        self.model.train()
+        if not n:
+            return {}
+        out = {"loss": float(total.item()) / n}
+        for k, v in correct.items():
+            out[k] = float(v.item()) / n
+        if "perplexity" in self.metrics:
+            out["perplexity"] = math.exp(min(out["loss"], 700))
+        return out
+
+    # ------------------------------------------------------------------ files
+    def _due(self, key, value):
+        every = self.cfg["checkpoint"][key]
+        return bool(every) and value % every == 0
+
+    def _write_config(self):
+        path = os.path.join(self.run_dir, "config.yaml")
+        clean = {k: v for k, v in self.cfg.items() if not k.startswith("_")}
+        with open(path, "w", encoding="utf-8") as f:
+            yaml.safe_dump(clean, f, sort_keys=False)
+
+    def _append_metrics(self, row):
+        path = os.path.join(self.run_dir, "metrics.csv")
+        keys = list(row)
+        exists = os.path.exists(path)
+        if exists:
+            with open(path, newline="", encoding="utf-8") as f:
+                header = next(csv.reader(f), [])
+            keys = header + [k for k in keys if k not in header]
+        with open(path, "a" if exists else "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
+            if not exists:
+                w.writeheader()
+            w.writerow(row)
+
+    def _plot(self):
+        if not self.history:
+            return None
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        epochs = [r["epoch"] for r in self.history]
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        for key in ("train_loss", "val_loss"):
+            if key in self.history[0]:
+                axes[0].plot(epochs, [r.get(key, float("nan")) for r in self.history], "o-",
+                             label=key)
+        axes[0].set_xlabel("epoch")
+        axes[0].set_ylabel("loss")
+        axes[0].legend()
+        for key in ("train_accuracy", "val_accuracy"):
+            if key in self.history[0]:
+                axes[1].plot(epochs, [r.get(key, float("nan")) for r in self.history], "o-",
+                             label=key)
+        axes[1].set_xlabel("epoch")
+        axes[1].set_ylabel("accuracy")
+        if axes[1].lines:
+            axes[1].legend()
+        fig.suptitle(self.cfg["name"])
+        fig.tight_layout()
+        path = os.path.join(self.run_dir, "curves.png")
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return path
+
+    # ------------------------------------------------------------------ checkpoints
+    def state(self):
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "rng": clnet.get_rng_state(),
+            "loader": self.train_loader.state_dict(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "history": self.history,
+        }
+
+    def save_checkpoint(self, tag):
+        os.makedirs(self.ckpt_dir, exist_ok=True)
+        path = os.path.join(self.ckpt_dir, f"step{self.step:08d}-{tag}.clnet")
+        clnet.save(self.state(), path)
+        keep = self.cfg["checkpoint"]["keep_last"]
+        existing = sorted(glob.glob(os.path.join(self.ckpt_dir, "step*.clnet")))
+        for old in existing[:-keep]:
+            if old != path:
+                os.remove(old)
+        return path
+
+    def _resume(self, where):
+        path = latest_checkpoint(where)
+        state = clnet.load(path, map_location=self.device)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        clnet.set_rng_state(state["rng"])
+        self.train_loader.load_state_dict(state["loader"])
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.history = list(state.get("history", []))
+        if self.run_dir is None:
+            ckpt_dir = os.path.dirname(os.path.abspath(path))
+            self.run_dir = os.path.dirname(ckpt_dir)
+        self.resumed_from = path
+
+
+def latest_checkpoint(where):
+    """``where`` is a checkpoint file, a checkpoints folder or a run folder."""
+    if os.path.isfile(where):
+        return where
+    for folder in (os.path.join(where, "checkpoints"), where):
+        found = sorted(glob.glob(os.path.join(folder, "step*.clnet")))
+        if found:
+            return found[-1]
+    raise FileNotFoundError(f"no checkpoint found in {where} (looked for step*.clnet in it and "
+                            f"in its checkpoints/ folder)")
+
+
+def _accepts(cls, spec, cfg, key):
+    """Refuse config keys the class's constructor does not take, naming the accepted ones."""
+    params = inspect.signature(cls.__init__).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    for k in spec:
+        if k not in params:
+            accepted = [p for p in params if p not in ("self", "params", "optimizer")]
+            raise config_error(cfg, f"{key}.{k}", f"{cls.__name__} has no argument {k!r}; "
+                                                  f"accepted: {', '.join(accepted)}")
+
+
+def _transforms(cfg):
+    from ..data import transforms as T
+    specs = cfg["data"]["transforms"]
+    if not specs:
+        return None
+    out = []
+    for i, spec in enumerate(specs):
+        key = f"data.transforms[{i}]"
+        name, args = (spec, None) if isinstance(spec, str) else next(iter(spec.items()))
+        cls = getattr(T, name, None)
+        if cls is None or not callable(cls):
+            raise config_error(cfg, key, f"unknown transform {name!r}")
+        try:
+            out.append(cls() if args is None else cls(*args) if isinstance(args, list)
+                       else cls(**args) if isinstance(args, dict) else cls(args))
+        except (TypeError, ValueError) as e:
+            raise config_error(cfg, key, f"{name}: {e}") from None
+    return T.Compose(out) if len(out) > 1 else out[0]
+
