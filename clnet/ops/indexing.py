@@ -402,12 +402,34 @@ def index_put_accumulate_zeros(shape, idx, g):
     from .index import index_add_
     n = numel(shape)
     dev = g._storage.device
+    if _rows_only(idx, len(shape)):
+        # t[rows] (an embedding lookup): accumulate whole rows, so that the deterministic
+        # scatter-add kernel also stays cheap (one pass per output row, not per element)
+        rest = tuple(shape[1:])
+        with no_grad_recording():
+            positions = arange(1, shape[0] + 1, dtype=dtypes.int32, device=dev)
+            rows = _take(positions, _plan(positions, idx[:1], "index")).reshape(-1)
+        z = zeros((shape[0] + 1,) + rest, dtype=g.dtype, device=dev)
+        index_add_(z, 0, rows, g.reshape((-1,) + rest))
+        return z.narrow(0, 1, shape[0])
     with no_grad_recording():
         positions = arange(1, n + 1, dtype=dtypes.int32, device=dev).reshape(shape)
         flat_pos = _take(positions, _plan(positions, idx, "index")).reshape(-1)
     flat = zeros((n + 1,), dtype=g.dtype, device=dev)
     index_add_(flat, 0, flat_pos, g.reshape(-1))
     return flat.narrow(0, 1, n).reshape(shape)
+
+
+def _rows_only(idx, ndim):
+    """True for a normalised index that is one integer array on dim 0 and full slices after."""
+    if not idx or not ndim or len(idx) > ndim:
+        return False
+    first = idx[0]
+    if isinstance(first, np.ndarray):
+        ok = first.dtype.kind in "iu"
+    else:
+        ok = isinstance(first, Tensor) and first.dtype in _INDEX_DTYPES
+    return ok and all(isinstance(x, slice) and x == slice(None) for x in idx[1:])
 
 
 # ---------------------------------------------------------------------------------------- setitem

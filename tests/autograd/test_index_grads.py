@@ -251,6 +251,38 @@ def test_advanced_getitem_3d_non_adjacent_and_noncontiguous():
     check_grad_parity(lambda m, x: x[:, m.tensor([[3, 3], [0, 1]])], x, layouts=[transposed])
 
 
+EDGE = {
+    "0d_mask_true": lambda m, x: x[m.tensor(True)] * x[m.tensor(True)],
+    "0d_mask_false": lambda m, x: x[m.tensor(False)],
+    "empty_index": lambda m, x: x[m.tensor([], dtype=m.int64)],
+    "all_false_mask": lambda m, x: m.masked_select(x, x > 100),
+    "index_select_0d_index": lambda m, x: m.index_select(x, 1, m.tensor(3)) ** 2,
+    "index_select_0d_input": lambda m, x: m.index_select(x[1, 1], 0, m.tensor([0])) ** 2,
+    "gather_0d": lambda m, x: m.gather(x[1, 2], 0, m.tensor(0)) * 3,
+    "scatter_add_0d": lambda m, x: m.scatter_add(x[1, 2], 0, m.tensor(0), x[0, 0]) ** 2,
+    "topk_0": lambda m, x: m.topk(x, 0).values,
+    "sort_rows_of_1": lambda m, x: m.sort(x[:, :1], 1).values * 2,
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDGE))
+def test_edge_cases(name):
+    check_grad_parity(EDGE[name], rand(4, 5), second=True)
+
+
+@pytest.mark.parametrize("fn", [lambda m, x: sq(x[m.tensor([[1, 1], [0, 3]])]),
+                                lambda m, x: sq(x[:, m.tensor([2, 2, -1])]),
+                                lambda m, x: sq(m.gather(x, 0, m.tensor([[1, 1, 1, 1, 1]]))),
+                                lambda m, x: sq(x.index_select(1, m.tensor([0, 0, 4])))])
+def test_accumulating_backwards_deterministic_kernel(fn, monkeypatch):
+    """The atomic-free scatter-add kernel (DETERMINISTIC_SCATTER_ADD, and the path for dtypes
+    without atomics) gives the same gradients."""
+    import clnet.ops.index as index_ops
+    monkeypatch.setattr(index_ops, "DETERMINISTIC_SCATTER_ADD", True)
+    check_grad_parity(fn, rand(4, 5), second=True)
+    check_grad_parity(fn, rand(4, 5).astype(np.float64), second=True)
+
+
 def test_advanced_index_double_backward_wrt_upstream():
     """d/dg of the accumulated gradient is the same advanced index of the incoming gradient."""
     x = clnet.tensor(rand(5, 3), requires_grad=True)
@@ -294,6 +326,19 @@ SETITEM = {   # name: (index(m, y), value shape)
 def test_setitem_target_and_value_grads(name, kind):
     index, vshape = SETITEM[name]
     check_grad_parity(_assign(index, kind), rand(4, 5), rand(*vshape), second=True)
+
+
+def test_setitem_chain_with_self_reads():
+    """Several assignments in a row, a value read from the target itself, then indexing."""
+    def f(m, x, v):
+        y = x * 1
+        y[0] = v[0]
+        y[1:] = y[:-1] + 1.0
+        y[:, 1] = y[:, 2] + 2
+        z = y[m.tensor([0, 0, 3])]
+        z[z > 0] = 1.0
+        return z * y[1:, None].sum()
+    check_grad_parity(f, rand(4, 5), rand(4, 5), second=True)
 
 
 def test_setitem_value_only_requires_grad():
