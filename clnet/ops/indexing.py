@@ -402,6 +402,8 @@ def index_put_accumulate_zeros(shape, idx, g):
     from .index import index_add_
     n = numel(shape)
     dev = g._storage.device
+    if n == 0:
+        return zeros(shape, dtype=g.dtype, device=dev)
     if _rows_only(idx, len(shape)):
         # t[rows] (an embedding lookup): accumulate whole rows, so that the deterministic
         # scatter-add kernel also stays cheap (one pass per output row, not per element)

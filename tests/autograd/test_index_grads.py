@@ -270,6 +270,11 @@ def test_edge_cases(name):
     check_grad_parity(EDGE[name], rand(4, 5), second=True)
 
 
+def test_empty_indexed_tensors():
+    check_grad_parity(lambda m, x: x[m.tensor([1, 1])], np.zeros((3, 0), np.float32))
+    check_grad_parity(lambda m, x: x[m.tensor([1, 1]), :0], rand(3, 2))
+
+
 @pytest.mark.parametrize("fn", [lambda m, x: sq(x[m.tensor([[1, 1], [0, 3]])]),
                                 lambda m, x: sq(x[:, m.tensor([2, 2, -1])]),
                                 lambda m, x: sq(m.gather(x, 0, m.tensor([[1, 1, 1, 1, 1]]))),
