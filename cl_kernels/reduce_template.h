@@ -149,7 +149,9 @@ __kernel void CAT(NAME, _cols)(REDUCE_ARGS) {
 /* One work-item per (OVW adjacent outputs along inner, chunk), walking r with vector loads.
  * The host uses it when si == 1; `aligned` says off, so and sr are multiples of OVW (aligned
  * vector loads), else vectors are gathered lane by lane. A last partial group of outputs is
- * walked output by output. */
+ * walked output by output. Only for ops with vector loads (OVW > 1): the host never picks it for
+ * scalar ops (count, all, any), so those get no colsv kernel. */
+#if OVW > 1
 __kernel void CAT(NAME, _colsv)(REDUCE_ARGS, int aligned) {
     int outer = n_out / inner;
     int nvi = (inner + OVW - 1) / OVW;
@@ -194,6 +196,7 @@ __kernel void CAT(NAME, _colsv)(REDUCE_ARGS, int aligned) {
         }
     }
 }
+#endif
 
 /* One work-group per (output, chunk) of a contiguous row (sr == 1): each work-item reduces its
  * share, then a tree in local memory (GPUs; long rows). */
