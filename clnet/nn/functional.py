@@ -9,7 +9,11 @@ from ..ops import pointwise as P
 from ..ops import reduce as R
 from ..ops.index import one_hot  # noqa: F401
 from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
+from ..ops.dropout import (alpha_dropout, dropout, dropout1d, dropout2d, dropout3d,  # noqa
+                           feature_alpha_dropout)
+from ..ops.embedding import embedding  # noqa: F401
 from ..ops.linalg import linear, matmul
+from ..ops.norm import batch_norm, group_norm, layer_norm, rms_norm  # noqa: F401
 from ..ops.pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa
                         adaptive_max_pool2d, avg_pool1d, avg_pool2d, interpolate, max_pool1d,
                         max_pool2d, pad)
@@ -119,7 +123,6 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             scores = scores + attn_mask
     attn = softmax(scores, -1)
     if dropout_p > 0.0:
-        from ..ops.dropout import dropout
         attn = dropout(attn, dropout_p, True)
     return matmul(attn, value)
 
@@ -140,7 +143,9 @@ __all__ = ["relu", "relu_", "leaky_relu", "leaky_relu_", "elu", "elu_", "celu", 
            "scaled_dot_product_attention", "conv1d", "conv2d", "conv_transpose1d",
            "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
            "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
-           "adaptive_max_pool2d", "interpolate", "pad", "upsample"] + list(_loss_names)
+           "adaptive_max_pool2d", "interpolate", "pad", "upsample", "dropout", "dropout1d",
+           "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout", "embedding",
+           "batch_norm", "layer_norm", "group_norm", "rms_norm"] + list(_loss_names)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
