@@ -1,0 +1,95 @@
+/* Recurrent cells: the elementwise part of one LSTM or GRU time step, forward and backward, so a
+ * step costs one GEMM (h @ W_hh^T, done by gemm.cl) plus one launch here instead of ~10
+ * elementwise launches. Build with -DT=float|double. One work-item per (row n, hidden unit j).
+ *
+ * Row-major (N, G*H) operands are passed as (buffer, element offset, row stride); their columns
+ * are contiguous (the host makes them so). Outputs are contiguous. Gate orders are PyTorch's:
+ * LSTM i, f, g, o; GRU r, z, n.
+ */
+#include "common.h"
+
+inline T sigm(T x) { return (T)1 / ((T)1 + exp(-x)); }
+
+/* c = f * c_prev + i * g, h = o * tanh(c) from pre-activation gates (N, 4H). */
+__kernel void lstm_cell_fwd(int N, int H, __global const T* gates, int goff, int grow,
+                            __global const T* cprev, int coff, int crow,
+                            __global T* h_out, __global T* c_out) {
+    int idx = get_global_id(0);
+    if (idx >= N * H) return;
+    int n = idx / H, j = idx - n * H;
+    __global const T* gr = gates + goff + n * grow;
+    T i = sigm(gr[j]), f = sigm(gr[H + j]), g = tanh(gr[2 * H + j]), o = sigm(gr[3 * H + j]);
+    T c = f * cprev[coff + n * crow + j] + i * g;
+    c_out[idx] = c;
+    h_out[idx] = o * tanh(c);
+}
+
+/* Gradients of the LSTM step from dh (gh) and dc (gc): d(pre-activation gates) (N, 4H)
+ * and d(c_prev) (N, H). Activations and c are recomputed (cheaper than saving them). */
+__kernel void lstm_cell_bwd(int N, int H, __global const T* gates, int goff, int grow,
+                            __global const T* cprev, int coff, int crow,
+                            __global const T* gh, int ghoff, int ghrow,
+                            __global const T* gc, int gcoff, int gcrow,
+                            __global T* dgates, __global T* dcprev) {
+    int idx = get_global_id(0);
+    if (idx >= N * H) return;
+    int n = idx / H, j = idx - n * H;
+    __global const T* gr = gates + goff + n * grow;
+    T i = sigm(gr[j]), f = sigm(gr[H + j]), g = tanh(gr[2 * H + j]), o = sigm(gr[3 * H + j]);
+    T cp = cprev[coff + n * crow + j];
+    T tc = tanh(f * cp + i * g);
+    T dh = gh[ghoff + n * ghrow + j];
+    T dc = gc[gcoff + n * gcrow + j] + dh * o * ((T)1 - tc * tc);
+    __global T* dr = dgates + n * 4 * H;
+    dr[j] = dc * g * i * ((T)1 - i);
+    dr[H + j] = dc * cp * f * ((T)1 - f);
+    dr[2 * H + j] = dc * i * ((T)1 - g * g);
+    dr[3 * H + j] = dh * tc * o * ((T)1 - o);
+    dcprev[idx] = dc * f;
+}
+
+/* GRU step from the input part gi = x W_ih^T + b_ih and the hidden part gh = h W_hh^T + b_hh
+ * (both (N, 3H)): r = s(gi_r + gh_r), z = s(gi_z + gh_z), n = tanh(gi_n + r * gh_n),
+ * h' = (1 - z) * n + z * h. */
+__kernel void gru_cell_fwd(int N, int H, __global const T* gi, int ioff, int irow,
+                           __global const T* gh, int hgoff, int hgrow,
+                           __global const T* h, int hoff, int hrow, __global T* h_out) {
+    int idx = get_global_id(0);
+    if (idx >= N * H) return;
+    int n = idx / H, j = idx - n * H;
+    __global const T* a = gi + ioff + n * irow;
+    __global const T* b = gh + hgoff + n * hgrow;
+    T r = sigm(a[j] + b[j]), z = sigm(a[H + j] + b[H + j]);
+    T nn = tanh(a[2 * H + j] + r * b[2 * H + j]);
+    h_out[idx] = ((T)1 - z) * nn + z * h[hoff + n * hrow + j];
+}
+
+/* Gradients of the GRU step from dh' (g): d gi (N, 3H), d gh (N, 3H) and d h (N, H). */
+__kernel void gru_cell_bwd(int N, int H, __global const T* gi, int ioff, int irow,
+                           __global const T* gh, int hgoff, int hgrow,
+                           __global const T* h, int hoff, int hrow,
+                           __global const T* g, int goff, int grow,
+                           __global T* dgi, __global T* dgh, __global T* dh) {
+    int idx = get_global_id(0);
+    if (idx >= N * H) return;
+    int n = idx / H, j = idx - n * H;
+    __global const T* a = gi + ioff + n * irow;
+    __global const T* b = gh + hgoff + n * hgrow;
+    T r = sigm(a[j] + b[j]), z = sigm(a[H + j] + b[H + j]);
+    T hn = b[2 * H + j];
+    T nn = tanh(a[2 * H + j] + r * hn);
+    T hp = h[hoff + n * hrow + j];
+    T go = g[goff + n * grow + j];
+    T dn = go * ((T)1 - z) * ((T)1 - nn * nn);
+    T dz = go * (hp - nn) * z * ((T)1 - z);
+    T dr = dn * hn * r * ((T)1 - r);
+    __global T* di = dgi + n * 3 * H;
+    __global T* dhg = dgh + n * 3 * H;
+    di[j] = dr;
+    di[H + j] = dz;
+    di[2 * H + j] = dn;
+    dhg[j] = dr;
+    dhg[H + j] = dz;
+    dhg[2 * H + j] = dn * r;
+    dh[idx] = go * z;
+}
