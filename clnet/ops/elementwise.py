@@ -249,6 +249,9 @@ def _record_binary(op, a, b, out):
     if entry is None or not out.dtype.is_floating_point:
         return          # comparisons, bitwise and rounding divisions have no gradient
     needs = entry[1]
+    if op == "mul":      # like torch: a product saves an operand only for the other's gradient
+        needs = ("a" if isinstance(b, Tensor) and b.requires_grad else "") + (
+            "b" if isinstance(a, Tensor) and a.requires_grad else "")
     saved_out = graph.SavedOutput(out) if "o" in needs else None
     saved = [t for t, k in ((a, "a"), (b, "b")) if k in needs and isinstance(t, Tensor)]
     graph.record(_rules().node_name(op), out, (a, b), _binary_backward(op, a, b, saved_out),

@@ -94,12 +94,18 @@ class Trainer:
         self.epoch = 0            # epochs completed
         self.step = 0             # optimizer steps taken
         self.history = []
+        self._acc = _EpochSums()  # running sums of the current epoch
+        self._resume_point = None
         self.run_dir = run_dir
         if resume is not None:
             self._resume(resume)
         elif self.run_dir is None:
             stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-            self.run_dir = os.path.join(cfg["run_dir"], cfg["name"], stamp)
+            base = os.path.join(cfg["run_dir"], cfg["name"], stamp)
+            self.run_dir, n = base, 1
+            while os.path.exists(self.run_dir):      # two runs started in the same second
+                n += 1
+                self.run_dir = f"{base}-{n}"
         self.ckpt_dir = cfg["checkpoint"]["dir"] or os.path.join(self.run_dir, "checkpoints")
 
     # ------------------------------------------------------------------ building
@@ -234,7 +240,8 @@ class Trainer:
             for epoch in range(start_epoch, cfg["epochs"]):
                 if max_steps and self.step >= max_steps:
                     break
-                self._train_epoch(epoch, progress, max_steps)
+                if not self._train_epoch(epoch, progress, max_steps):
+                    break                      # max_steps ended it mid-epoch
                 self.epoch = epoch + 1
                 row = self._end_of_epoch(epoch)
                 progress.epoch_line(row)
@@ -252,18 +259,26 @@ class Trainer:
                 "history": self.history}
 
     def _train_epoch(self, epoch, progress, max_steps):
-        model, opt = self.model, self.optimizer
+        """One epoch (or the rest of one, after a resume). Returns False if max_steps stopped it
+        before its end."""
+        model, opt, loader = self.model, self.optimizer, self.train_loader
         model.train()
-        per_epoch = len(self.train_loader)
+        per_epoch = len(loader)
         window = []          # (step, loss tensor) since the last read
-        sums = {"loss": None, "n": 0}
-        correct = {}
-        seen = 0
+        acc = self._acc      # this epoch's sums (device tensors), carried over by a resume
         t0 = time.perf_counter()
-        done_in_epoch = self.train_loader.state_dict()["index"] \
-            if self.train_loader.state_dict()["in_progress"] else 0
+        start = loader.state_dict()
+        done_in_epoch = start["index"] if start["in_progress"] else 0
         progress.start_epoch(epoch + 1, self.cfg["epochs"], per_epoch, done_in_epoch)
-        for x, y in self.train_loader:
+        batches = iter(loader)
+        every_steps = self.cfg["checkpoint"]["every_steps"]
+        while True:
+            # where to restart if this step is interrupted before it completes
+            self._resume_point = loader.state_dict()
+            try:
+                x, y = next(batches)
+            except StopIteration:
+                break
             loss, logits, target = self._loss_and_logits(x, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -276,28 +291,25 @@ class Trainer:
             done_in_epoch += 1
             ld = loss.detach()
             window.append((self.step, ld))
-            n = target.shape[0]
-            sums["loss"] = ld * n if sums["loss"] is None else sums["loss"] + ld * n
-            sums["n"] += n
-            for k, v in self._counts(logits.detach(), target).items():
-                correct[k] = v if k not in correct else correct[k] + v
-            seen += x.shape[0]
+            acc.add(ld, target.shape[0], self._counts(logits.detach(), target))
+            self._resume_point = None
             last = done_in_epoch == per_epoch or (max_steps and self.step >= max_steps)
-            if len(window) >= self.cfg["log_every"] or last:
-                running = self._check_window(window)
+            ckpt_due = bool(every_steps) and self.step % every_steps == 0
+            if len(window) >= self.cfg["log_every"] or last or ckpt_due:
+                running = self._check_window(window)      # checkpoints only after a NaN check
                 window = []
-                rate = seen / max(time.perf_counter() - t0, 1e-9)
-                progress.update(done_in_epoch, running, rate, self.optimizer.param_groups[0]["lr"])
-            if self.cfg["checkpoint"]["every_steps"] and \
-                    self.step % self.cfg["checkpoint"]["every_steps"] == 0 and not window:
+                rate = acc.seen_this_run() / max(time.perf_counter() - t0, 1e-9)
+                progress.update(done_in_epoch, running, rate, opt.param_groups[0]["lr"])
+            if ckpt_due:
                 self.save_checkpoint("step")
             if max_steps and self.step >= max_steps:
                 break
-        self._train_stats = {"loss": float(sums["loss"].item()) / sums["n"] if sums["n"] else
-                             float("nan")}
-        for k, v in correct.items():
-            self._train_stats[k] = float(v.item()) / sums["n"]
         self._epoch_time = time.perf_counter() - t0
+        finished = loader.state_dict()["in_progress"] is False
+        if finished:
+            self._train_stats = acc.result()
+            self._acc = _EpochSums()
+        return finished
 
     def _check_window(self, window):
         """Read the window's losses (one host read); stop at the first NaN/Inf, naming its step."""
@@ -413,7 +425,9 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "rng": clnet.get_rng_state(),
-            "loader": self.train_loader.state_dict(),
+            # an interrupted step restarts from its batch (its update was not applied)
+            "loader": self._resume_point or self.train_loader.state_dict(),
+            "epoch_sums": self._acc.to_host(),
             "epoch": self.epoch,
             "step": self.step,
             "history": self.history,
@@ -441,10 +455,50 @@ class Trainer:
         self.train_loader.load_state_dict(state["loader"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.history = list(state.get("history", []))
+        self._acc = _EpochSums.from_host(state.get("epoch_sums"))
         if self.run_dir is None:
             ckpt_dir = os.path.dirname(os.path.abspath(path))
             self.run_dir = os.path.dirname(ckpt_dir)
         self.resumed_from = path
+
+
+class _EpochSums:
+    """Loss and correct-prediction sums of an epoch, kept on the device while training; a
+    checkpoint stores them as numbers so a resumed epoch reports the same totals."""
+
+    def __init__(self, loss=0.0, n=0, correct=None):
+        self.loss, self.n = loss, n          # loss: a device tensor or a float
+        self.correct = dict(correct or {})
+        self._n_at_start = n
+
+    def add(self, loss, n, counts):
+        self.loss = self.loss + loss * n
+        self.n += n
+        for k, v in counts.items():
+            self.correct[k] = self.correct[k] + v if k in self.correct else v
+
+    def seen_this_run(self):
+        return self.n - self._n_at_start
+
+    def _num(self, v):
+        return float(v.item()) if hasattr(v, "item") else float(v)
+
+    def result(self):
+        if not self.n:
+            return {"loss": float("nan")}
+        out = {"loss": self._num(self.loss) / self.n}
+        out.update({k: self._num(v) / self.n for k, v in self.correct.items()})
+        return out
+
+    def to_host(self):
+        return {"loss": self._num(self.loss), "n": self.n,
+                "correct": {k: self._num(v) for k, v in self.correct.items()}}
+
+    @classmethod
+    def from_host(cls, d):
+        if not d:
+            return cls()
+        return cls(float(d["loss"]), int(d["n"]), {k: float(v) for k, v in d["correct"].items()})
 
 
 def latest_checkpoint(where):
