@@ -190,25 +190,30 @@ def test_embedding_max_norm_renormalises_looked_up_rows_in_place(rng, norm_type)
 
 
 def test_embedding_double_backward(rng):
-    """The weight gradient is linear in the incoming gradient: its own backward is a lookup."""
+    """The weight gradient is linear in the incoming gradient g: its own backward is a lookup,
+    d<gw, v>/dg[i] = v[idx[i]] (divided by idx[i]'s count with scale_grad_by_freq; zero for the
+    padding index)."""
     W, idx = _pair(rng, 6, 3, (4,))
     idx[1] = idx[0]
     g0 = rng.standard_normal((4, 3)).astype(np.float32)
     v = rng.standard_normal((6, 3)).astype(np.float32)
-    for pad, freq in [(None, False), (int(idx[2]), True)]:
+    for pad, freq in [(None, False), (int(idx[2]), False), (int(idx[2]), True)]:
         cw = clnet.tensor(W, requires_grad=True)
         cg = clnet.tensor(g0, requires_grad=True)
         (gw,) = clnet.autograd.grad([embedding(clnet.tensor(idx), cw, pad,
                                                scale_grad_by_freq=freq)], [cw], [cg],
                                     create_graph=True)
         (ggo,) = clnet.autograd.grad([gw], [cg], [clnet.tensor(v)])
-        tw = torch.tensor(W, requires_grad=True)
-        tg = torch.tensor(g0, requires_grad=True)
-        (tgw,) = torch.autograd.grad([F.embedding(torch.tensor(idx), tw, pad,
-                                                  scale_grad_by_freq=freq)], [tw], [tg],
-                                     create_graph=True)
-        (tggo,) = torch.autograd.grad([tgw], [tg], [torch.tensor(v)])
-        assert_close(ggo, tggo, **TOL)
+        counts = np.array([np.sum(idx == i) for i in idx], np.float32)[:, None]
+        want = v[idx] / (counts if freq else 1) * (idx != pad)[:, None]
+        np.testing.assert_allclose(ggo.numpy(), want, **TOL)
+        if not freq:    # torch's double backward ignores scale_grad_by_freq; compare without it
+            tw = torch.tensor(W, requires_grad=True)
+            tg = torch.tensor(g0, requires_grad=True)
+            (tgw,) = torch.autograd.grad([F.embedding(torch.tensor(idx), tw, pad)], [tw], [tg],
+                                         create_graph=True)
+            (tggo,) = torch.autograd.grad([tgw], [tg], [torch.tensor(v)])
+            assert_close(ggo, tggo, **TOL)
 
 
 def test_embedding_torch_level_argument_order(rng):
