@@ -39,3 +39,20 @@ def ops(quick, device_name, repeats, as_json):
         click.echo(line)
     click.echo()
     click.echo(bench_ops.format_rows(rows))
+
+
+@bench.command()
+@click.option("--steps", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Training steps per timed round.")
+@click.option("--repeats", type=click.IntRange(min=5), default=5, show_default=True)
+@click.option("--model", "models", multiple=True, type=click.Choice(["mlp", "lenet", "lstm"]),
+              help="Which models (default: all three).")
+@click.option("--json", "as_json", is_flag=True)
+def train(steps, repeats, models, as_json):
+    """One training step of an MLP, a LeNet-style ConvNet and an LSTM, beside PyTorch CPU."""
+    from clnet.benchmarks import train as bench_train
+    rows = bench_train.run(models or ("mlp", "lenet", "lstm"), steps=steps, repeats=repeats)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        click.echo(bench_train.format_rows(rows))
