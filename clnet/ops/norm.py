@@ -24,7 +24,9 @@ from ._layout import check_index_range, numel, same_device
 from .copy import cast, contiguous
 from .views import reshape
 
-__all__ = ["batch_norm", "layer_norm", "group_norm", "rms_norm"]
+# torch-level names whose signatures match the functional ones; torch.batch_norm takes its
+# arguments in another order: it is ``torch_batch_norm`` here, exported as clnet.batch_norm.
+__all__ = ["layer_norm", "group_norm", "rms_norm"]
 
 LS = 64                  # work-items per row / channel work-group (LS in norm.cl)
 _PARAM_ITEMS = 8192      # work-items wanted by layer_norm_bwd_params (columns x row chunks)
@@ -422,6 +424,12 @@ def _batch_norm_composite_grads(g, x, weight, mean, rstd, training, eps):
     if wv is not None:
         gx = gx * wv
     return gx, _sum(g * xhat, dims), _sum(g, dims)
+
+
+def torch_batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps,
+                     cudnn_enabled=True):
+    """torch.batch_norm (the ATen order of arguments); same as F.batch_norm."""
+    return batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
 
 
 TENSOR_METHODS = {}
