@@ -71,7 +71,8 @@ def train_one(kind, train, val, args):
     print(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, generator=0)
-    losses = []
+    losses = []                 # mean training loss of each log window
+    window, window_steps = 0.0, 0
     step = 0
     while step < args.steps:
         for x, y in loader:
@@ -82,8 +83,11 @@ def train_one(kind, train, val, args):
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)    # usual for recurrent nets
             optimizer.step()
             step += 1
+            # summed on the device and read once per window: .item() every step would wait
+            window, window_steps = window + loss.detach(), window_steps + 1
             if step == 1 or step % args.log_every == 0 or step == args.steps:
-                losses.append(loss.item())
+                losses.append(window.item() / window_steps)
+                window, window_steps = 0.0, 0
                 print(f"[{kind}] step {step:4d}  loss {losses[-1]:.3f}")
             if step >= args.steps:
                 break
