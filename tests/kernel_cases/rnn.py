@@ -1,0 +1,63 @@
+"""cl_kernels/rnn.cl: the fused LSTM and GRU cell steps, forward and backward, for every float
+dtype, with strided (row-stride) operands and sizes around the 64-wide work-group."""
+import numpy as np
+
+import clnet
+from clnet.ops.rnn import gru_cell, lstm_cell
+
+from ._util import check, dtype_names, host
+
+
+def _float_dtypes(dev):
+    return [n for n in dtype_names(dev, include_bool=False) if n.startswith("float")]
+
+
+def _sig(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _wide(a, dev):
+    """``a`` (N, C) as the left half of an (N, 2C) tensor: a row stride of 2C."""
+    big = np.concatenate([a, np.zeros_like(a)], 1)
+    return clnet.tensor(big, device=dev)[:, :a.shape[1]]
+
+
+def lstm_cell_forward_and_backward(dev):
+    for name in _float_dtypes(dev):
+        for N, H in ((1, 1), (3, 7), (2, 33)):
+            g = host(name, (N, 4 * H), seed=1)
+            c = host(name, (N, H), seed=2)
+            gt = clnet.tensor(g, device=dev, requires_grad=True)
+            ct = _wide(c, dev).requires_grad_(True)
+            h_out, c_out = lstm_cell(gt, ct)
+            g64, c64 = g.astype(np.float64), c.astype(np.float64)
+            i, f, gg, o = (g64[:, k * H:(k + 1) * H] for k in range(4))
+            c_want = _sig(f) * c64 + _sig(i) * np.tanh(gg)
+            check(c_out, c_want)
+            check(h_out, _sig(o) * np.tanh(c_want))
+            ones = clnet.ones(N, H, dtype=getattr(clnet, name), device=dev)
+            clnet.autograd.backward([h_out, c_out], [ones, ones])
+            assert gt.grad.shape == (N, 4 * H) and np.all(np.isfinite(gt.grad.numpy()))
+            check(ct.grad, _sig(f) * (1 + _sig(o) * (1 - np.tanh(c_want) ** 2)))
+
+
+def gru_cell_forward_and_backward(dev):
+    for name in _float_dtypes(dev):
+        for N, H in ((1, 1), (3, 7), (2, 33)):
+            a, b, h = host(name, (N, 3 * H), seed=3), host(name, (N, 3 * H), seed=4), \
+                host(name, (N, H), seed=5)
+            at = clnet.tensor(a, device=dev, requires_grad=True)
+            bt = _wide(b, dev).requires_grad_(True)
+            ht = clnet.tensor(h, device=dev, requires_grad=True)
+            out = gru_cell(at, bt, ht)
+            a64, b64 = a.astype(np.float64), b.astype(np.float64)
+            r = _sig(a64[:, :H] + b64[:, :H])
+            z = _sig(a64[:, H:2 * H] + b64[:, H:2 * H])
+            n = np.tanh(a64[:, 2 * H:] + r * b64[:, 2 * H:])
+            check(out, (1 - z) * n + z * h)
+            out.backward(clnet.ones(N, H, dtype=getattr(clnet, name), device=dev))
+            check(ht.grad, z)
+            assert np.all(np.isfinite(at.grad.numpy())) and bt.grad.shape == (N, 3 * H)
+
+
+CASES = [lstm_cell_forward_and_backward, gru_cell_forward_and_backward]
