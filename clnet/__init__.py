@@ -37,6 +37,7 @@ from . import autograd
 from . import nn
 from .serialization import load, save
 from . import optim
+from . import data, utils, cuda  # noqa: F401  (utils.data and cuda: PyTorch's names)
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
                        set_grad_enabled)
 
