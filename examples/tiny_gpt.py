@@ -2,7 +2,8 @@
 
 The model follows the shape of nanoGPT: token and position embeddings (``nn.Embedding``), a
 stack of pre-norm blocks -- causal self-attention through
-``F.scaled_dot_product_attention(q, k, v, is_causal=True)`` and a GELU MLP, each wrapped in a
+``F.scaled_dot_product_attention(q, k, v, is_causal=True)`` (or, with ``--attention mha``,
+``nn.MultiheadAttention`` with a causal mask) and a GELU MLP, each wrapped in a
 residual connection after a ``nn.LayerNorm`` -- a final LayerNorm and a linear head tied to the
 token embedding. It is trained with AdamW on the ``text`` dataset (the Python help topics from
 ``pydoc_data``: no download) and then samples new text one token at a time with
@@ -42,6 +43,26 @@ class CausalSelfAttention(nn.Module):
         return self.resid_dropout(self.c_proj(y))
 
 
+class MHASelfAttention(nn.Module):
+    """The same causal self-attention through nn.MultiheadAttention."""
+
+    def __init__(self, n_embd, n_head, dropout):
+        super().__init__()
+        self.mha = nn.MultiheadAttention(n_embd, n_head, dropout=dropout, batch_first=True)
+        self.resid_dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        T = x.size(1)
+        pos = torch.arange(T)
+        # MultiheadAttention's bool masks say where NOT to attend: every j > i (the future)
+        future = pos.unsqueeze(0) > pos.unsqueeze(1)
+        y, _ = self.mha(x, x, x, attn_mask=future, need_weights=False, is_causal=True)
+        return self.resid_dropout(y)
+
+
+ATTENTION = {"sdpa": CausalSelfAttention, "mha": MHASelfAttention}
+
+
 class MLP(nn.Module):
     def __init__(self, n_embd, dropout):
         super().__init__()
@@ -55,10 +76,10 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, n_embd, n_head, dropout):
+    def __init__(self, n_embd, n_head, dropout, attention="sdpa"):
         super().__init__()
         self.ln_1 = nn.LayerNorm(n_embd)
-        self.attn = CausalSelfAttention(n_embd, n_head, dropout)
+        self.attn = ATTENTION[attention](n_embd, n_head, dropout)
         self.ln_2 = nn.LayerNorm(n_embd)
         self.mlp = MLP(n_embd, dropout)
 
@@ -69,20 +90,22 @@ class Block(nn.Module):
 
 
 class TinyGPT(nn.Module):
-    def __init__(self, vocab_size, block_size, n_layer=2, n_head=4, n_embd=64, dropout=0.0):
+    def __init__(self, vocab_size, block_size, n_layer=2, n_head=4, n_embd=64, dropout=0.0,
+                 attention="sdpa"):
         super().__init__()
         self.block_size = block_size
         self.wte = nn.Embedding(vocab_size, n_embd)
         self.wpe = nn.Embedding(block_size, n_embd)
         self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList([Block(n_embd, n_head, dropout) for _ in range(n_layer)])
+        self.blocks = nn.ModuleList([Block(n_embd, n_head, dropout, attention)
+                                     for _ in range(n_layer)])
         self.ln_f = nn.LayerNorm(n_embd)
         self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight     # weight tying: one matrix in and out
         self.apply(self._init_weights)
         # GPT-2's scaled init of the projections that feed the residual stream
         for name, p in self.named_parameters():
-            if name.endswith("c_proj.weight"):
+            if name.endswith(("c_proj.weight", "out_proj.weight")):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))
 
     @staticmethod
@@ -132,6 +155,8 @@ def main(argv=None):
     parser.add_argument("--n-head", type=int, default=4)
     parser.add_argument("--n-embd", type=int, default=64)
     parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--attention", choices=sorted(ATTENTION), default="sdpa",
+                        help="sdpa: F.scaled_dot_product_attention; mha: nn.MultiheadAttention")
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--prompt", default="The ")
     parser.add_argument("--new-tokens", type=int, default=120)
@@ -145,7 +170,7 @@ def main(argv=None):
     print(f"text: {len(train)} windows of {args.block_size} characters, vocabulary of "
           f"{train.vocab_size}")
     model = TinyGPT(train.vocab_size, args.block_size, args.n_layer, args.n_head, args.n_embd,
-                    args.dropout)
+                    args.dropout, args.attention)
     print(model)
     # parameters() lists the tied embedding/head matrix once
     print(f"{sum(p.numel() for p in model.parameters())} parameters")

@@ -114,11 +114,13 @@ def test_rnn_text_trains_and_samples():
     assert type(r["lstm"]["model"].rnn).__name__ == "LSTM"
 
 
-def test_tiny_gpt_trains_and_generates():
+@pytest.mark.parametrize("attention", ["sdpa", "mha"])
+def test_tiny_gpt_trains_and_generates(attention):
     import tiny_gpt
     n_new = 24
     r = tiny_gpt.main(["--steps", "10", "--block-size", "16", "--n-layer", "1", "--n-embd", "32",
-                       "--new-tokens", str(n_new), "--log-every", "5", "--top-k", "10"])
+                       "--new-tokens", str(n_new), "--log-every", "5", "--top-k", "10",
+                       "--attention", attention])
     assert r["final_loss"] < r["first_loss"]
     assert len(r["generated_ids"]) == n_new and len(r["generated"]) == n_new
     assert all(0 <= int(i) < len(r["vocab"]) for i in r["generated_ids"])
@@ -128,12 +130,14 @@ def test_tiny_gpt_trains_and_generates():
     assert sum(1 for p in model.parameters() if p is model.wte.weight) == 1
 
 
-def test_tiny_gpt_attention_is_causal():
+@pytest.mark.parametrize("attention", ["sdpa", "mha"])
+def test_tiny_gpt_attention_is_causal(attention):
     """Changing a later token leaves the logits of earlier positions unchanged."""
     import clnet as torch
     import tiny_gpt
     torch.manual_seed(0)
-    model = tiny_gpt.TinyGPT(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16).eval()
+    model = tiny_gpt.TinyGPT(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16,
+                             attention=attention).eval()
     a = torch.tensor([[1, 2, 3, 4, 5, 6]])
     b = torch.tensor([[1, 2, 3, 4, 9, 0]])
     with torch.no_grad():
