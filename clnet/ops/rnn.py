@@ -122,6 +122,33 @@ def _lstm_grads_composite(gates, c_prev, gh, gc):
     return dgates, dc * f
 
 
+def lstm_step(x_part, h, c, w_hh):
+    """One LSTM time step as ONE graph node: gates = x_part + h @ w_hh^T (x_part: that step's
+    input projection with the biases, (N, 4H)), then the fused cell. Its backward gives
+    d x_part = d gates (no copy), d h = d gates @ w_hh, d w_hh = d gates^T @ h, skipping the
+    scale-by-alpha/beta products a generic addmm node pays for."""
+    from .linalg import addmm, mm
+    _check("lstm_step", x_part, h, c, w_hh)
+    prev = graph.set_grad_enabled_flag(False)
+    try:
+        gates = addmm(x_part, h, w_hh.t())
+        h_out, c_out = lstm_cell(gates, c)
+    finally:
+        graph.set_grad_enabled_flag(prev)
+    if graph.recording(x_part, h, c, w_hh):
+        def backward(gh, gc):
+            if graph.mode.grad_enabled:      # create_graph: everything differentiable
+                g = addmm(x_part, h, w_hh.t())
+                dgates, dc = _lstm_grads_composite(g, c, gh, gc)
+            else:
+                dgates, dc = _lstm_grads_fused(gates, c, gh, gc)
+            return (dgates, mm(dgates, w_hh) if h.requires_grad else None, dc,
+                    mm(dgates.t(), h) if w_hh.requires_grad else None)
+        graph.record("LstmStepBackward0", (h_out, c_out), (x_part, h, c, w_hh), backward,
+                     saved=(x_part, h, c, w_hh))
+    return h_out, c_out
+
+
 # ------------------------------------------------------------------ GRU
 def gru_cell(gi, gh, h):
     """h' of one GRU step from the input part gi = x W_ih^T + b_ih (N, 3H), the hidden part

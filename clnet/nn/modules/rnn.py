@@ -3,8 +3,9 @@ LSTM (with proj_size), GRU, and the single-step RNNCell, LSTMCell, GRUCell.
 
 Formulation (per layer and direction): the input projection of ALL time steps is one GEMM
 (``linear`` over the L*N rows of the sequence, the biases in its epilogue), split into per-step
-views by ``time_steps`` (one backward node); each step then costs one ``addmm`` (h @ W_hh^T
-added to that step's projection) and one fused cell kernel (clnet/ops/rnn.py). Outputs are
+views by ``time_steps`` (one backward node); each step then costs one GEMM (h @ W_hh^T added
+to that step's projection) and one fused cell kernel (clnet/ops/rnn.py; for LSTM both form one
+graph node, ``lstm_step``). Outputs are
 assembled with ``stack``/``cat``. Gradients come from autograd; the engine is iterative, so
 long sequences are fine.
 
@@ -23,7 +24,7 @@ from ...ops.dropout import dropout as _dropout
 from ...ops.join import cat, stack
 from ...ops.linalg import addmm, linear, mm
 from ...ops.pointwise import relu, tanh
-from ...ops.rnn import gru_cell, lstm_cell, time_steps
+from ...ops.rnn import gru_cell, lstm_step, time_steps
 from ...tensor import Tensor
 from .. import init
 from ..module import Module
@@ -55,18 +56,19 @@ def _nonlinearity_mode(nonlinearity):
 
 
 # ------------------------------------------------------------------ one step of each kind
-def _step(mode, x_part, h, c, w_hh_t, b_hh, w_hr_t):
+def _step(mode, x_part, h, c, w_hh, b_hh, w_hr_t):
     """One time step. ``x_part`` is that step's input projection (for LSTM/RNN it already holds
     both biases). Returns (h, c) (c is None except for LSTM)."""
     if mode == "LSTM":
-        h, c = lstm_cell(addmm(x_part, h, w_hh_t), c)
+        h, c = lstm_step(x_part, h, c, w_hh)
         if w_hr_t is not None:
             h = mm(h, w_hr_t)
         return h, c
     if mode == "GRU":
+        w_hh_t = w_hh.t()
         gh = mm(h, w_hh_t) if b_hh is None else addmm(b_hh, h, w_hh_t)
         return gru_cell(x_part, gh, h), None
-    pre = addmm(x_part, h, w_hh_t)
+    pre = addmm(x_part, h, w_hh.t())
     return (tanh(pre) if mode == "RNN_TANH" else relu(pre)), None
 
 
@@ -227,7 +229,7 @@ class RNNBase(Module):
         x = input if batched else input.unsqueeze(1)
         if self.batch_first and batched:
             x = x.transpose(0, 1)
-        L, N = x._shape[0], x._shape[1]
+        N = x._shape[1]
         D = 2 if self.bidirectional else 1
         real_hidden = self.proj_size if self.proj_size > 0 else self.hidden_size
         lstm = self.mode == "LSTM"
@@ -285,11 +287,11 @@ class RNNBase(Module):
                              "RNN")
         parts = time_steps(_input_projection(self.mode, contiguous(x), w["weight_ih"], b_ih,
                                              b_hh))
-        w_hh_t = w["weight_hh"].t()
+        w_hh = w["weight_hh"]
         w_hr_t = w["weight_hr"].t() if "weight_hr" in w else None
         outs = [None] * L
         for t in (range(L - 1, -1, -1) if reverse else range(L)):
-            h, c = _step(self.mode, parts[t], h, c, w_hh_t, b_hh, w_hr_t)
+            h, c = _step(self.mode, parts[t], h, c, w_hh, b_hh, w_hr_t)
             outs[t] = h
         return stack(outs, 0), h, c
 
@@ -417,7 +419,7 @@ class RNNCell(RNNCellBase):
         x, (h,), batched = self._prepare(input, [hx], "hidden")
         h = self._zeros(x) if h is None else h
         xp = _input_projection(self._mode, x, self.weight_ih, self.bias_ih, self.bias_hh)
-        h, _ = _step(self._mode, xp, h, None, self.weight_hh.t(), self.bias_hh, None)
+        h, _ = _step(self._mode, xp, h, None, self.weight_hh, self.bias_hh, None)
         return h if batched else h.squeeze(0)
 
 
@@ -433,7 +435,7 @@ class LSTMCell(RNNCellBase):
         h = self._zeros(x) if h is None else h
         c = self._zeros(x) if c is None else c
         xp = _input_projection("LSTM", x, self.weight_ih, self.bias_ih, self.bias_hh)
-        h, c = _step("LSTM", xp, h, c, self.weight_hh.t(), self.bias_hh, None)
+        h, c = _step("LSTM", xp, h, c, self.weight_hh, self.bias_hh, None)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
 
@@ -445,5 +447,5 @@ class GRUCell(RNNCellBase):
         x, (h,), batched = self._prepare(input, [hx], "hidden")
         h = self._zeros(x) if h is None else h
         xp = _input_projection("GRU", x, self.weight_ih, self.bias_ih, self.bias_hh)
-        h, _ = _step("GRU", xp, h, None, self.weight_hh.t(), self.bias_hh, None)
+        h, _ = _step("GRU", xp, h, None, self.weight_hh, self.bias_hh, None)
         return h if batched else h.squeeze(0)
