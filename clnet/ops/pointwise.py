@@ -430,6 +430,28 @@ def where(condition, input=None, other=None):
     return out
 
 
+def _triangle_mask(input, diagonal, lower):
+    from .creation import arange
+    if input.dim() < 2:
+        raise ValueError(f"{'tril' if lower else 'triu'}: input must be at least 2-D, got shape "
+                         f"{list(input._shape)}")
+    rows = arange(input._shape[-2], device=input.device).unsqueeze(1)
+    cols = arange(input._shape[-1], device=input.device).unsqueeze(0)
+    return (cols - rows <= diagonal) if lower else (cols - rows >= diagonal)
+
+
+def tril(input, diagonal=0):
+    """The lower triangle (j - i <= diagonal) of the last two dims; zeros elsewhere."""
+    zero = False if input.dtype is dtypes.bool_ else 0
+    return where(_triangle_mask(input, diagonal, True), input, zero)
+
+
+def triu(input, diagonal=0):
+    """The upper triangle (j - i >= diagonal) of the last two dims; zeros elsewhere."""
+    zero = False if input.dtype is dtypes.bool_ else 0
+    return where(_triangle_mask(input, diagonal, False), input, zero)
+
+
 def _needs(t):
     return isinstance(t, Tensor) and t.requires_grad
 
@@ -586,7 +608,7 @@ __all__ = (["add", "sub", "subtract", "rsub", "mul", "multiply", "div", "divide"
             "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift", "neg",
             "negative", "abs", "absolute", "sign", "sgn", "square", "relu", "floor", "ceil",
             "round", "trunc", "fix", "clamp", "clip", "clamp_min", "clamp_max", "where", "lerp",
-            "isnan", "isinf", "isfinite", "signbit", "nan_to_num", "result_type"]
+            "isnan", "isinf", "isfinite", "signbit", "nan_to_num", "result_type", "tril", "triu"]
            + _FLOAT_UNARY)
 
 _UNARY_METHODS = _FLOAT_UNARY + ["floor", "ceil", "round", "trunc", "neg", "negative", "abs",
@@ -597,7 +619,8 @@ _BINARY_METHODS = ["add", "sub", "subtract", "mul", "multiply", "div", "divide",
                    "fmax", "fmin", "atan2", "arctan2", "hypot", "copysign", "eq", "ne", "lt", "le",
                    "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal",
                    "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
-                   "bitwise_xor", "lerp", "clamp", "clip", "clamp_min", "clamp_max"]
+                   "bitwise_xor", "lerp", "clamp", "clip", "clamp_min", "clamp_max", "tril",
+                   "triu"]
 
 TENSOR_METHODS = {name: _g[name] for name in _UNARY_METHODS + _BINARY_METHODS}
 TENSOR_METHODS.update({

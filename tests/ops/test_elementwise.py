@@ -443,3 +443,14 @@ def test_comparisons_with_python_scalars(rng):
     assert_close(t != 0, a != 0)
     assert (t == "x") is False
     assert isinstance(t.__eq__(object()), type(NotImplemented))
+
+
+@pytest.mark.parametrize("diagonal", [-2, -1, 0, 1, 3])
+def test_tril_triu(diagonal, rng):
+    a = random_array(rng, (2, 4, 5))
+    assert_close(clnet.tril(clnet.tensor(a), diagonal), np.tril(a, diagonal))
+    assert_close(clnet.tensor(a).triu(diagonal), np.triu(a, diagonal))
+    m = np.ones((3, 3), dtype=bool)
+    assert_close(clnet.tensor(m).tril(), np.tril(m))
+    with pytest.raises(ValueError, match="at least 2-D"):
+        clnet.tril(clnet.ones(3))
