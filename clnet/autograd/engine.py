@@ -5,6 +5,8 @@ once every node that feeds it has run, so each node runs exactly once with its s
 gradient, however deep the graph (no recursion: a 10,000-step RNN is fine). Nothing here waits
 for the device; in anomaly mode the NaN check does.
 """
+import sys
+
 from .. import graph
 from ..graph import AccumulateGrad, mode
 from ..tensor import Tensor
@@ -216,9 +218,23 @@ def _apply(node, grads, retain_graph):
     return out
 
 
+# References to an incoming gradient inside _accumulate when only the engine holds it (its
+# buffer list, the producing node's result tuple, this frame, getrefcount's argument); measured,
+# and checked by tests/autograd/test_engine.py::test_grad_buffers_never_alias.
+_ENGINE_ONLY_REFS = 5
+
+
+def _owned(g):
+    """True when nothing but the engine refers to ``g`` or to its storage, so ``.grad`` can take
+    it without a copy (PyTorch's AccumulateGrad steals under the same condition)."""
+    return (sys.getrefcount(g) <= _ENGINE_ONLY_REFS + 1 and sys.getrefcount(g._storage) <= 2
+            and g._offset == 0 and g.is_contiguous() and g._storage.nbytes == g.nbytes)
+
+
 def _accumulate(t, g, create_graph):
     if g is None:
         return
+    owned = _owned(g)
     state = t._grad_state
     if state is not None:
         for hook in list(state.hooks):
@@ -231,10 +247,14 @@ def _accumulate(t, g, create_graph):
         from ..ops.views import expand
         g = expand(g, t._shape)
     if t.grad is None:
-        # own the gradient buffer: later in-place accumulation must not write into a tensor the
-        # graph still uses (e.g. the incoming grad of an add is the same tensor for both inputs)
+        # .grad must own its buffer: in-place updates of it (clipping, zero_) must not write into
+        # a tensor someone else holds (the incoming grad of an add goes to both inputs; a user's
+        # gradient= tensor can reach a leaf unchanged). Take it without a copy when it is ours.
         from ..ops.copy import clone
-        t.grad = g if (create_graph or g.grad_fn is not None) else clone(g)
+        if create_graph or g.grad_fn is not None or (owned and g._shape == t._shape):
+            t.grad = g
+        else:
+            t.grad = clone(g)
     else:
         t.grad = _add(t.grad, g)
     if state is not None:

@@ -64,10 +64,13 @@ def record_addmm(name, inp, m1, m2, out, beta, alpha, batched=False):
     from .views import transpose
     prod = bmm if batched else mm
 
+    def scaled(t, s):
+        return t if s == 1 else t * s
+
     def backward(g):
-        gi = _sum_to(g * beta, inp) if _needs(inp) and beta != 0 else None
-        g1 = prod(g, transpose(m2, -2, -1)) * alpha if _needs(m1) else None
-        g2 = prod(transpose(m1, -2, -1), g) * alpha if _needs(m2) else None
+        gi = _sum_to(scaled(g, beta), inp) if _needs(inp) and beta != 0 else None
+        g1 = scaled(prod(g, transpose(m2, -2, -1)), alpha) if _needs(m1) else None
+        g2 = scaled(prod(transpose(m1, -2, -1), g), alpha) if _needs(m2) else None
         return (gi, g1, g2)
     graph.record(name, out, (inp, m1, m2), backward, (m1, m2))
     return out
@@ -80,10 +83,14 @@ def record_mv(name, inp, mat, vec, out, beta=0, alpha=1):
     from .linalg import mv, outer
     from .views import transpose
 
+    def scaled(t, s):
+        return t if s == 1 else t * s
+
     def backward(g):
-        gi = _sum_to(g * beta, inp) if inp is not None and _needs(inp) and beta != 0 else None
-        gm = outer(g, vec) * alpha if _needs(mat) else None
-        gv = mv(transpose(mat, 0, 1), g) * alpha if _needs(vec) else None
+        gi = (_sum_to(scaled(g, beta), inp) if inp is not None and _needs(inp) and beta != 0
+              else None)
+        gm = scaled(outer(g, vec), alpha) if _needs(mat) else None
+        gv = scaled(mv(transpose(mat, 0, 1), g), alpha) if _needs(vec) else None
         return (gi, gm, gv)
     graph.record(name, out, (inp, mat, vec), backward, (mat, vec))
     return out

@@ -295,3 +295,22 @@ class _WrongGrad(autograd.Function):
     @staticmethod
     def backward(ctx, g):
         return g * 3               # wrong on purpose
+
+
+def test_grad_buffers_never_alias():
+    """.grad takes an incoming gradient without a copy only when nothing else holds it."""
+    x, w = leaf([1.0, 2.0, 3.0]), leaf([4.0, 5.0, 6.0])
+    (x + w).backward(clnet.ones(3))                 # the same gradient reaches both leaves
+    assert x.grad._storage is not w.grad._storage
+    x.grad.mul_(2)
+    assert w.grad.tolist() == [1.0, 1.0, 1.0]
+    user = clnet.ones(3)
+    x.grad = None
+    (x + 0).backward(user)                          # the user's tensor reaches the leaf as is
+    assert x.grad._storage is not user._storage
+    x.grad.zero_()
+    assert user.tolist() == [1.0, 1.0, 1.0]
+    lin = clnet.nn.Linear(3, 2)
+    lin(clnet.ones(4, 3)).sum().backward()          # fresh gradients are taken, not copied
+    g_first = lin.weight.grad
+    assert g_first.shape == (2, 3) and lin.bias.grad.tolist() == [4.0, 4.0]
