@@ -166,7 +166,7 @@ inline void gen_dropout_double(uint4 w, double p, double scale, double* r) {
 /* ---------------------------------------------------------------- fill kernels */
 /* Work-item gid computes R r[V] with GEN from its counter and stores r[j] (cast to T) at linear
  * index gid*V + j when that index is below n. Only ceil(n / V) work-items do anything. */
-#define RNG_KERNELS(NAME, T, R, V, PA, PB, GEN)                                              \
+#define RNG_KERNEL_C(NAME, T, R, V, PA, PB, GEN)                                             \
 __kernel void NAME##_c(int n, __global T* out, int ooff, ulong seed, ulong ctr, PA a, PB b) { \
     int gid = get_global_id(0);                                                              \
     if (n == 0 || gid > (n - 1) / (V)) return;                                               \
@@ -175,7 +175,8 @@ __kernel void NAME##_c(int n, __global T* out, int ooff, ulong seed, ulong ctr, 
     int base = gid * (V);                                                                    \
     for (int j = 0; j < (V); ++j)                                                            \
         if (base + j < n) out[ooff + base + j] = (T)r[j];                                    \
-}                                                                                            \
+}
+#define RNG_KERNEL_N(NAME, T, R, V, PA, PB, GEN)                                             \
 __kernel void NAME##_n(int n, __global T* out, ulong seed, ulong ctr, PA a, PB b,            \
                        Strided m) {                                                          \
     int gid = get_global_id(0);                                                              \
@@ -191,6 +192,11 @@ __kernel void NAME##_n(int n, __global T* out, ulong seed, ulong ctr, PA a, PB b
         }                                                                                    \
     }                                                                                        \
 }
+/* Fills of any layout (in-place samplers); dropout masks are always new contiguous tensors, so
+ * they get only the _c kernel. */
+#define RNG_KERNELS(NAME, T, R, V, PA, PB, GEN)                                              \
+    RNG_KERNEL_C(NAME, T, R, V, PA, PB, GEN)                                                 \
+    RNG_KERNEL_N(NAME, T, R, V, PA, PB, GEN)
 
 /* Per-element probabilities (operand 1, float, any strides / broadcast) -> 0/1 in T. */
 #define BERNOULLI_P_KERNEL(T)                                                                \
@@ -296,7 +302,7 @@ __kernel void multinomial_norepl_##T(int rows, int k, int s, __global T* work,  
 RNG_KERNELS(uniform_float, float, float, 4, float, float, gen_uniform_float)
 RNG_KERNELS(normal_float, float, float, 4, float, float, gen_normal_float)
 RNG_KERNELS(exponential_float, float, float, 4, float, float, gen_exponential_float)
-RNG_KERNELS(dropout_float, float, float, 4, float, float, gen_dropout_float)
+RNG_KERNEL_C(dropout_float, float, float, 4, float, float, gen_dropout_float)
 NORMAL_TENSOR_KERNEL(float, 4)
 MULTINOMIAL_REPL_KERNEL(float, U01_F4)
 MULTINOMIAL_NOREPL_KERNEL(float, U01_F4)
@@ -316,7 +322,7 @@ INT_KERNELS(float)
 RNG_KERNELS(uniform_double, double, double, 2, double, double, gen_uniform_double)
 RNG_KERNELS(normal_double, double, double, 2, double, double, gen_normal_double)
 RNG_KERNELS(exponential_double, double, double, 2, double, double, gen_exponential_double)
-RNG_KERNELS(dropout_double, double, double, 2, double, double, gen_dropout_double)
+RNG_KERNEL_C(dropout_double, double, double, 2, double, double, gen_dropout_double)
 NORMAL_TENSOR_KERNEL(double, 2)
 MULTINOMIAL_REPL_KERNEL(double, U01_D4)
 MULTINOMIAL_NOREPL_KERNEL(double, U01_D4)
