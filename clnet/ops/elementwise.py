@@ -13,9 +13,9 @@ import numpy as np
 
 from .. import dtypes, graph
 from ..backend.programs import get_program
-from ..tensor import Tensor
-from ._layout import (LOCAL_1D, broadcast_shapes, broadcast_strides, check_index_range,
-                      launch_1d, same_device, strided_meta)
+from ..tensor import Storage, Tensor
+from ._layout import (_INT32_BYTES, LOCAL_1D, broadcast_shapes, broadcast_strides,
+                      check_index_range, launch_1d, same_device, strided_meta)
 from .copy import cast, clone, copy_into
 
 _grads = None   # elementwise_grads, imported on first use (it imports pointwise, which imports us)
@@ -166,9 +166,58 @@ def _can_cast(src, dst):
     return dtypes._category(src) <= dtypes._category(dst)
 
 
+_FAST = {}     # (device, op, dtype) -> the *_c kernel, for the fast path below
+_NOT_FAST = _COMPARE | _INT_BOOL_ONLY
+
+
+def _fast_binary(op, a, b):
+    """The common case at the lowest host cost: a contiguous floating-point tensor with a Python
+    number or a same-shape, same-dtype contiguous tensor, nothing to record. None otherwise."""
+    dt = a.dtype
+    if not dt.is_floating_point or op in _NOT_FAST:
+        return None
+    tb = type(b)
+    if tb is Tensor:
+        if (b.dtype is not dt or b._shape != a._shape or b._storage.device is not
+                a._storage.device or not b.is_contiguous()):
+            return None
+        mode = 0
+    elif tb is float or tb is int:
+        mode = 1
+    else:
+        return None
+    if not a.is_contiguous() or (graph.mode.grad_enabled and (
+            a.requires_grad or (mode == 0 and b.requires_grad))):
+        return None
+    storage = a._storage
+    dev = storage.device
+    n = a.numel()
+    if n == 0 or storage.nbytes > _INT32_BYTES[dt.itemsize]:
+        return None
+    key = (dev, op, dt)
+    k = _FAST.get(key)
+    if k is None:
+        st = dt.np.type
+        k = _FAST[key] = _program(dev, dt).kernel(
+            op + "_c", [_I32, None, _I32, None, _I32, st, st, None, _I32, _I32])
+    out = Tensor._make(Storage(dev, n * dt.itemsize), a._shape, a._stride if a._shape else (),
+                       0, dt)
+    if mode:
+        _launch_vec(dev, k, n, n, storage.buffer, a._offset, storage.buffer, a._offset, 0.0,
+                    b, out._storage.buffer, 0, 1)
+    else:
+        _launch_vec(dev, k, n, n, storage.buffer, a._offset, b._storage.buffer, b._offset,
+                    0.0, 0.0, out._storage.buffer, 0, 0)
+    return out
+
+
 def binary(op, a, b, out=None, opname=None, _record=True):
     """Apply binary kernel ``op`` with broadcasting and PyTorch promotion; returns a new tensor
     (or writes ``out``) and records the op's backward when an operand requires grad."""
+    if out is None and type(a) is Tensor:
+        r = _fast_binary(op, a, b)
+        if r is not None:
+            return r
     name = opname or op
     a_t, b_t = isinstance(a, Tensor), isinstance(b, Tensor)
     if not a_t and not b_t:
