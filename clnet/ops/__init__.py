@@ -1,7 +1,7 @@
 """The ops layer: one module per family. Each module lists the Tensor methods it provides in
 ``TENSOR_METHODS``; they are attached to ``Tensor`` here, so tensor.py never imports ops."""
 from ..tensor import Tensor
-from . import copy, creation, pointwise, random, views
+from . import copy, creation, pointwise, pointwise_methods, random, views
 from . import index, indexing, join, sort
 from . import linalg
 from . import reduce, scan
@@ -9,7 +9,7 @@ from . import conv, pool
 from . import softmax
 from . import norm, dropout, embedding
 
-_FAMILIES = [copy, creation, views, pointwise, random, indexing, index, join, sort, linalg, softmax, reduce, scan]
+_FAMILIES = [copy, creation, views, pointwise_methods, random, indexing, index, join, sort, linalg, softmax, reduce, scan]
 _FAMILIES += [conv, pool]
 _FAMILIES += [norm, dropout, embedding]
 
