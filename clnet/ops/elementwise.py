@@ -51,7 +51,7 @@ def _launch_vec(dev, kernel, n, *args):
     """Launch a *_c kernel: one work-item per _VW elements, rounded up to whole work-groups."""
     local = LOCAL_1D if dev.max_work_group_size >= LOCAL_1D else dev.max_work_group_size
     items = (n + _VW - 1) // _VW
-    kernel(dev.queue, ((items + local - 1) // local * local,), (local,), *args)
+    kernel(dev._queue or dev.queue, ((items + local - 1) // local * local,), (local,), *args)
 
 
 _PY_NUMBERS = (int, float, builtins.bool)

@@ -4,7 +4,8 @@ record their autograd history on the tensor they change."""
 from .. import dtypes, graph
 from ..tensor import Tensor
 from .copy import cast, clone, copy_into, fill_into
-from .elementwise import _can_cast, _inplace_binary, _inplace_unary, _is_num, _sum_to
+from .elementwise import (_can_cast, _fast_binary, _inplace_binary, _inplace_unary, _is_num,
+                          _sum_to)
 from . import pointwise as P
 from .pointwise import (_FLOAT_UNARY, _needs, _scaled, add, bitwise_and, bitwise_left_shift, bitwise_not,
                         bitwise_or, bitwise_right_shift, bitwise_xor, clamp, div, eq,
@@ -114,6 +115,19 @@ def _binop(fn):
     return method
 
 
+def _fast_binop(op, fn):
+    """``x + y`` and friends: try the engine's fast path first (a contiguous float tensor and a
+    number or a like tensor, nothing to record), the general function otherwise."""
+    def method(self, other):
+        r = _fast_binary(op, self, other)
+        if r is not None:
+            return r
+        if not isinstance(other, Tensor) and not _is_num(other):
+            return NotImplemented
+        return fn(self, other)
+    return method
+
+
 def _rbinop(fn):
     def method(self, other):
         if not _is_num(other):
@@ -137,10 +151,10 @@ TENSOR_METHODS = {name: getattr(P, name) for name in _UNARY_METHODS + _BINARY_ME
 TENSOR_METHODS.update({
     "relu": lambda self: relu(self),
     "where": lambda self, condition, other: where(condition, self, other),
-    "__add__": _binop(add), "__radd__": _rbinop(add),
-    "__sub__": _binop(sub), "__rsub__": _rbinop(sub),
-    "__mul__": _binop(mul), "__rmul__": _rbinop(mul),
-    "__truediv__": _binop(div), "__rtruediv__": _rbinop(div),
+    "__add__": _fast_binop("add", add), "__radd__": _rbinop(add),
+    "__sub__": _fast_binop("sub", sub), "__rsub__": _rbinop(sub),
+    "__mul__": _fast_binop("mul", mul), "__rmul__": _rbinop(mul),
+    "__truediv__": _fast_binop("div", div), "__rtruediv__": _rbinop(div),
     "__floordiv__": _binop(floor_divide), "__rfloordiv__": _rbinop(floor_divide),
     "__mod__": _binop(remainder), "__rmod__": _rbinop(remainder),
     "__pow__": _binop(pow), "__rpow__": _rbinop(pow),
