@@ -25,6 +25,12 @@ SIZES = (256, 512, 1024, 2048)
 CHAIN = 20   # calls per timed run in small_rows
 
 
+# Pause before each timed call: BLAS and OpenMP worker threads of the framework that ran just
+# before keep spinning for a while after their call returns, and would steal the cores from the
+# next one (seen: clnet's SGEMM at 1024 timed at 73 GFLOP/s right after numpy, 122 alone).
+SETTLE_S = 0.15
+
+
 def _interleaved_medians(fns, repeats, warmup=1):
     """Median seconds of each callable in ``fns`` (name -> fn), timed in turns within each round
     so that all frameworks see the same machine load (other processes come and go)."""
@@ -34,6 +40,7 @@ def _interleaved_medians(fns, repeats, warmup=1):
     times = {name: [] for name in fns}
     for _ in range(max(repeats, 1)):
         for name, fn in fns.items():
+            time.sleep(SETTLE_S)
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)

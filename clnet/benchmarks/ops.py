@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 import clnet
+from .gemm import SETTLE_S
 
 OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -41,6 +42,7 @@ def median_seconds(fn, repeats, warmup=1):
         fn()
     times = []
     for _ in range(max(repeats, 1)):
+        time.sleep(SETTLE_S)       # let the previous framework's spinning worker threads idle
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)

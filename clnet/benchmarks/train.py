@@ -95,6 +95,7 @@ def run(models=("mlp", "lenet", "lstm"), steps=5, repeats=5, warmup=3):
         for _ in range(repeats):
             for fw in ("clnet", "torch"):
                 if (fw, name) in runners:
+                    time.sleep(0.3)   # the other framework's worker threads stop spinning
                     times[fw].append(runners[(fw, name)](steps) * 1e3)
         c = statistics.median(times["clnet"])
         t = statistics.median(times["torch"]) if times["torch"] else float("nan")
