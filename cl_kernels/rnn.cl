@@ -13,15 +13,15 @@ inline T sigm(T x) { return (T)1 / ((T)1 + exp(-x)); }
 /* c = f * c_prev + i * g, h = o * tanh(c) from pre-activation gates (N, 4H). */
 __kernel void lstm_cell_fwd(int N, int H, __global const T* gates, int goff, int grow,
                             __global const T* cprev, int coff, int crow,
-                            __global T* h_out, __global T* c_out) {
+                            __global T* h_out, __global T* c_out, int hoff, int c_out_off) {
     int idx = get_global_id(0);
     if (idx >= N * H) return;
     int n = idx / H, j = idx - n * H;
     __global const T* gr = gates + goff + n * grow;
     T i = sigm(gr[j]), f = sigm(gr[H + j]), g = tanh(gr[2 * H + j]), o = sigm(gr[3 * H + j]);
     T c = f * cprev[coff + n * crow + j] + i * g;
-    c_out[idx] = c;
-    h_out[idx] = o * tanh(c);
+    c_out[c_out_off + idx] = c;
+    h_out[hoff + idx] = o * tanh(c);
 }
 
 /* Gradients of the LSTM step from dh (gh) and dc (gc): d(pre-activation gates) (N, 4H)
@@ -30,7 +30,7 @@ __kernel void lstm_cell_bwd(int N, int H, __global const T* gates, int goff, int
                             __global const T* cprev, int coff, int crow,
                             __global const T* gh, int ghoff, int ghrow,
                             __global const T* gc, int gcoff, int gcrow,
-                            __global T* dgates, __global T* dcprev) {
+                            __global T* dgates, __global T* dcprev, int dgoff) {
     int idx = get_global_id(0);
     if (idx >= N * H) return;
     int n = idx / H, j = idx - n * H;
@@ -40,7 +40,7 @@ __kernel void lstm_cell_bwd(int N, int H, __global const T* gates, int goff, int
     T tc = tanh(f * cp + i * g);
     T dh = gh[ghoff + n * ghrow + j];
     T dc = gc[gcoff + n * gcrow + j] + dh * o * ((T)1 - tc * tc);
-    __global T* dr = dgates + n * 4 * H;
+    __global T* dr = dgates + dgoff + n * 4 * H;
     dr[j] = dc * g * i * ((T)1 - i);
     dr[H + j] = dc * cp * f * ((T)1 - f);
     dr[2 * H + j] = dc * i * ((T)1 - g * g);

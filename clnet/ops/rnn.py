@@ -68,6 +68,16 @@ def _lstm_shapes(op, gates, c_prev):
     return N, H
 
 
+def _cell_fwd_kernel(dev, dt):
+    return _program(dev, dt).kernel("lstm_cell_fwd", [_I32, _I32] + [None, _I32, _I32] * 2
+                                    + [None, None, _I32, _I32])
+
+
+def _cell_bwd_kernel(dev, dt):
+    return _program(dev, dt).kernel("lstm_cell_bwd", [_I32, _I32] + [None, _I32, _I32] * 4
+                                    + [None, None, _I32])
+
+
 def lstm_cell(gates, c_prev):
     """(h, c) of one LSTM step from the pre-activation gates (N, 4H) in PyTorch's order i, f, g,
     o and the previous cell state (N, H): c = f * c_prev + i * g, h = o * tanh(c)."""
@@ -77,10 +87,8 @@ def lstm_cell(gates, c_prev):
     h_out = Tensor._empty((N, H), dt, dev)
     c_out = Tensor._empty((N, H), dt, dev)
     if N * H:
-        k = _program(dev, dt).kernel("lstm_cell_fwd", [_I32, _I32] + [None, _I32, _I32] * 2
-                                     + [None, None])
-        launch_1d(dev, k, N * H, _I32(N), _I32(H), *_args(g, c), h_out._storage.buffer,
-                  c_out._storage.buffer)
+        launch_1d(dev, _cell_fwd_kernel(dev, dt), N * H, _I32(N), _I32(H), *_args(g, c),
+                  h_out._storage.buffer, c_out._storage.buffer, _I32(0), _I32(0))
     if graph.recording(gates, c_prev):
         gates, c_prev = g[0], c[0]
 
@@ -99,11 +107,9 @@ def _lstm_grads_fused(gates, c_prev, gh, gc):
     dgates = Tensor._empty((N, 4 * H), dt, dev)
     dc = Tensor._empty((N, H), dt, dev)
     if N * H:
-        k = _program(dev, dt).kernel("lstm_cell_bwd", [_I32, _I32] + [None, _I32, _I32] * 4
-                                     + [None, None])
-        launch_1d(dev, k, N * H, _I32(N), _I32(H),
+        launch_1d(dev, _cell_bwd_kernel(dev, dt), N * H, _I32(N), _I32(H),
                   *_args(_rows(gates), _rows(c_prev), _rows(gh), _rows(gc)),
-                  dgates._storage.buffer, dc._storage.buffer)
+                  dgates._storage.buffer, dc._storage.buffer, _I32(0))
     return dgates, dc
 
 
@@ -147,6 +153,105 @@ def lstm_step(x_part, h, c, w_hh):
         graph.record("LstmStepBackward0", (h_out, c_out), (x_part, h, c, w_hh), backward,
                      saved=(x_part, h, c, w_hh))
     return h_out, c_out
+
+
+def _seq(t, k, rows, cols):
+    """Row block k of a contiguous (L, rows, cols) buffer as a (rows, cols) tensor."""
+    return Tensor._make(t._storage, (rows, cols), (cols, 1), t._offset + k * rows * cols, t.dtype)
+
+
+def lstm_layer(proj, h0, c0, w_hh, reverse=False):
+    """One direction of an LSTM layer over a whole sequence as ONE graph node.
+
+    ``proj`` (L, N, 4H): every step's input projection with both biases; ``h0``, ``c0`` (N, H);
+    ``w_hh`` (4H, H). Returns (output (L, N, H), h_T, c_T). Forward: per step one GEMM writing
+    the step's gates and one fused cell kernel writing h and c into whole-sequence buffers, with
+    no graph bookkeeping per step. Backward: per step (last first) one add, the fused cell
+    backward and one GEMM for d h; then ONE GEMM over all steps for d w_hh; d proj is the gate
+    gradients themselves. Under create_graph the backward recomputes the sequence with the
+    per-step differentiable path (``lstm_step``) and differentiates that."""
+    from .join import flip
+    from .linalg import _gemm, mm
+    from .pointwise import add
+    from .copy import copy_into
+    dev, dt = proj._storage.device, proj.dtype
+    L, N, G = proj._shape
+    H = G // 4
+    with_graph = graph.recording(proj, h0, c0, w_hh)
+    prev = graph.set_grad_enabled_flag(False)
+    try:
+        P = contiguous(flip(proj, [0]) if reverse else proj)   # steps in processing order
+        gates = Tensor._empty((L, N, G), dt, dev)
+        hs = Tensor._empty((L + 1, N, H), dt, dev)              # hs[k]: h before step k
+        cs = Tensor._empty((L + 1, N, H), dt, dev)
+        copy_into(_seq(hs, 0, N, H), h0)
+        copy_into(_seq(cs, 0, N, H), c0)
+        wt = (w_hh, w_hh._offset, (), w_hh._stride[1], w_hh._stride[0])    # w_hh^T in place
+        cell = _cell_fwd_kernel(dev, dt)
+        for k in range(L):
+            _gemm("lstm", (), N, G, H, (hs, k * N * H, (), H, 1), wt,
+                  (gates, k * N * G, (), G, 1), (P, P._offset + k * N * G, (), G, 1), 1, 1)
+            launch_1d(dev, cell, N * H, _I32(N), _I32(H), gates._storage.buffer,
+                      _I32(k * N * G), _I32(G), cs._storage.buffer, _I32(k * N * H), _I32(H),
+                      hs._storage.buffer, cs._storage.buffer, _I32((k + 1) * N * H),
+                      _I32((k + 1) * N * H))
+        out = Tensor._make(hs._storage, (L, N, H), (N * H, H, 1), N * H, dt)
+        if reverse:
+            out = contiguous(flip(out, [0]))
+        h_t, c_t = _seq(hs, L, N, H), _seq(cs, L, N, H)
+    finally:
+        graph.set_grad_enabled_flag(prev)
+    if not with_graph:
+        return out, h_t, c_t
+
+    def backward(g_out, g_h, g_c):
+        if graph.mode.grad_enabled:
+            return _lstm_layer_recompute(proj, h0, c0, w_hh, reverse, g_out, g_h, g_c)
+        go = contiguous(flip(g_out, [0]) if reverse else g_out)
+        dG = Tensor._empty((L, N, G), dt, dev)
+        dh, dc = g_h, g_c
+        bwd = _cell_bwd_kernel(dev, dt)
+        for k in range(L - 1, -1, -1):
+            gh = add(_seq(go, k, N, H), dh)
+            gh, dcr = _rows(gh), _rows(dc)
+            dc_new = Tensor._empty((N, H), dt, dev)
+            launch_1d(dev, bwd, N * H, _I32(N), _I32(H), gates._storage.buffer,
+                      _I32(k * N * G), _I32(G), cs._storage.buffer, _I32(k * N * H), _I32(H),
+                      *_args(gh, dcr), dG._storage.buffer, dc_new._storage.buffer,
+                      _I32(k * N * G))
+            dc = dc_new
+            dh = mm(_seq(dG, k, N, G), w_hh)
+        d_proj = dG if not reverse else contiguous(flip(dG, [0]))
+        d_w = None
+        if w_hh.requires_grad:
+            g_rows = Tensor._make(dG._storage, (L * N, G), (G, 1), 0, dt)
+            h_rows = Tensor._make(hs._storage, (L * N, H), (H, 1), 0, dt)
+            d_w = mm(g_rows.t(), h_rows)
+        return (d_proj, dh, dc, d_w)
+    graph.record("LstmLayerBackward0", (out, h_t, c_t), (proj, h0, c0, w_hh), backward,
+                 saved=(proj, h0, c0, w_hh))
+    return out, h_t, c_t
+
+
+def _lstm_layer_recompute(proj, h0, c0, w_hh, reverse, g_out, g_h, g_c):
+    """create_graph backward of lstm_layer: rebuild the sequence with the per-step
+    differentiable path and differentiate it (so gradients of gradients work)."""
+    from ..autograd import grad
+    from .join import stack
+    prev = graph.set_grad_enabled_flag(True)
+    try:
+        steps = time_steps(proj)
+        h, c = h0, c0
+        outs = [None] * len(steps)
+        for t in (range(len(steps) - 1, -1, -1) if reverse else range(len(steps))):
+            h, c = lstm_step(steps[t], h, c, w_hh)
+            outs[t] = h
+        inputs = [x for x in (proj, h0, c0, w_hh) if x.requires_grad]
+        grads = iter(grad([stack(outs, 0), h, c], inputs, [g_out, g_h, g_c],
+                          create_graph=True, allow_unused=True))
+    finally:
+        graph.set_grad_enabled_flag(prev)
+    return tuple(next(grads) if x.requires_grad else None for x in (proj, h0, c0, w_hh))
 
 
 # ------------------------------------------------------------------ GRU

@@ -60,4 +60,24 @@ def gru_cell_forward_and_backward(dev):
             assert np.all(np.isfinite(at.grad.numpy())) and bt.grad.shape == (N, 3 * H)
 
 
-CASES = [lstm_cell_forward_and_backward, gru_cell_forward_and_backward]
+def lstm_layer_sequences(dev):
+    """The whole-sequence LSTM node (cell kernels writing at step offsets) both directions."""
+    from clnet.ops.rnn import lstm_layer
+    for name in _float_dtypes(dev):
+        for L, N, H in ((1, 1, 1), (3, 2, 5)):
+            dt = getattr(clnet, name)
+            proj = clnet.tensor(host(name, (L, N, 4 * H), seed=6), device=dev,
+                                requires_grad=True)
+            h0 = clnet.tensor(host(name, (N, H), seed=7), device=dev, requires_grad=True)
+            c0 = clnet.tensor(host(name, (N, H), seed=8), device=dev, requires_grad=True)
+            w = clnet.tensor(host(name, (4 * H, H), seed=9), device=dev, requires_grad=True)
+            for reverse in (False, True):
+                out, h, c = lstm_layer(proj, h0, c0, w, reverse)
+                assert out.shape == (L, N, H)
+                clnet.autograd.backward([out, h, c], [clnet.ones(L, N, H, dtype=dt, device=dev),
+                                                      clnet.ones(N, H, dtype=dt, device=dev),
+                                                      clnet.ones(N, H, dtype=dt, device=dev)])
+                assert np.all(np.isfinite(w.grad.numpy()))
+
+
+CASES = [lstm_cell_forward_and_backward, gru_cell_forward_and_backward, lstm_layer_sequences]

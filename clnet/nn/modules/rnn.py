@@ -24,7 +24,7 @@ from ...ops.dropout import dropout as _dropout
 from ...ops.join import cat, stack
 from ...ops.linalg import addmm, linear, mm
 from ...ops.pointwise import relu, tanh
-from ...ops.rnn import gru_cell, lstm_step, time_steps
+from ...ops.rnn import gru_cell, lstm_layer, lstm_step, time_steps
 from ...tensor import Tensor
 from .. import init
 from ..module import Module
@@ -285,9 +285,12 @@ class RNNBase(Module):
         if L == 0:
             raise ValueError(f"{self._name()}: Expected sequence length to be larger than 0 in "
                              "RNN")
-        parts = time_steps(_input_projection(self.mode, contiguous(x), w["weight_ih"], b_ih,
-                                             b_hh))
+        proj = _input_projection(self.mode, contiguous(x), w["weight_ih"], b_ih, b_hh)
         w_hh = w["weight_hh"]
+        if self.mode == "LSTM" and "weight_hr" not in w:
+            # the whole direction as one graph node (see clnet/ops/rnn.py: lstm_layer)
+            return lstm_layer(proj, h, c, w_hh, reverse)
+        parts = time_steps(proj)
         w_hr_t = w["weight_hr"].t() if "weight_hr" in w else None
         outs = [None] * L
         for t in (range(L - 1, -1, -1) if reverse else range(L)):
