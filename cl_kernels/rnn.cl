@@ -30,7 +30,8 @@ __kernel void lstm_cell_bwd(int N, int H, __global const T* gates, int goff, int
                             __global const T* cprev, int coff, int crow,
                             __global const T* gh, int ghoff, int ghrow,
                             __global const T* gc, int gcoff, int gcrow,
-                            __global T* dgates, __global T* dcprev, int dgoff) {
+                            __global T* dgates, __global T* dcprev, int dgoff,
+                            __global const T* gh2, int gh2off, int gh2row, int has_gh2) {
     int idx = get_global_id(0);
     if (idx >= N * H) return;
     int n = idx / H, j = idx - n * H;
@@ -38,7 +39,8 @@ __kernel void lstm_cell_bwd(int N, int H, __global const T* gates, int goff, int
     T i = sigm(gr[j]), f = sigm(gr[H + j]), g = tanh(gr[2 * H + j]), o = sigm(gr[3 * H + j]);
     T cp = cprev[coff + n * crow + j];
     T tc = tanh(f * cp + i * g);
-    T dh = gh[ghoff + n * ghrow + j];
+    /* gh2: a second gradient of h summed in (a sequence layer's carried dh), saving an add */
+    T dh = gh[ghoff + n * ghrow + j] + (has_gh2 ? gh2[gh2off + n * gh2row + j] : (T)0);
     T dc = gc[gcoff + n * gcrow + j] + dh * o * ((T)1 - tc * tc);
     __global T* dr = dgates + dgoff + n * 4 * H;
     dr[j] = dc * g * i * ((T)1 - i);

@@ -75,7 +75,7 @@ def _cell_fwd_kernel(dev, dt):
 
 def _cell_bwd_kernel(dev, dt):
     return _program(dev, dt).kernel("lstm_cell_bwd", [_I32, _I32] + [None, _I32, _I32] * 4
-                                    + [None, None, _I32])
+                                    + [None, None, _I32, None, _I32, _I32, _I32])
 
 
 def lstm_cell(gates, c_prev):
@@ -109,7 +109,8 @@ def _lstm_grads_fused(gates, c_prev, gh, gc):
     if N * H:
         launch_1d(dev, _cell_bwd_kernel(dev, dt), N * H, _I32(N), _I32(H),
                   *_args(_rows(gates), _rows(c_prev), _rows(gh), _rows(gc)),
-                  dgates._storage.buffer, dc._storage.buffer, _I32(0))
+                  dgates._storage.buffer, dc._storage.buffer, _I32(0),
+                  gates._storage.buffer, _I32(0), _I32(0), _I32(0))
     return dgates, dc
 
 
@@ -172,7 +173,6 @@ def lstm_layer(proj, h0, c0, w_hh, reverse=False):
     per-step differentiable path (``lstm_step``) and differentiates that."""
     from .join import flip
     from .linalg import _gemm, mm
-    from .pointwise import add
     from .copy import copy_into
     dev, dt = proj._storage.device, proj.dtype
     L, N, G = proj._shape
@@ -212,13 +212,14 @@ def lstm_layer(proj, h0, c0, w_hh, reverse=False):
         dh, dc = g_h, g_c
         bwd = _cell_bwd_kernel(dev, dt)
         for k in range(L - 1, -1, -1):
-            gh = add(_seq(go, k, N, H), dh)
-            gh, dcr = _rows(gh), _rows(dc)
+            dhr, dcr = _rows(dh), _rows(dc)
             dc_new = Tensor._empty((N, H), dt, dev)
+            # the step's output gradient and the carried dh are summed inside the kernel
             launch_1d(dev, bwd, N * H, _I32(N), _I32(H), gates._storage.buffer,
                       _I32(k * N * G), _I32(G), cs._storage.buffer, _I32(k * N * H), _I32(H),
-                      *_args(gh, dcr), dG._storage.buffer, dc_new._storage.buffer,
-                      _I32(k * N * G))
+                      go._storage.buffer, _I32(go._offset + k * N * H), _I32(H),
+                      *_args(dcr), dG._storage.buffer, dc_new._storage.buffer,
+                      _I32(k * N * G), *_args(dhr), _I32(1))
             dc = dc_new
             dh = mm(_seq(dG, k, N, G), w_hh)
         d_proj = dG if not reverse else contiguous(flip(dG, [0]))
