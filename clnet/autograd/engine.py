@@ -38,42 +38,28 @@ def _check_nan(node, grads):
                                f"\nThe forward call that created it:\n{trace}")
 
 
-def _collect(roots):
-    """Dependency counts of every node reachable from ``roots`` (iterative DFS)."""
-    deps = {}
+def _walk(roots):
+    """One iterative DFS from ``roots``: how many graph edges point at each reachable node
+    (dependency counts) and, for each node, the nodes with an edge to it (parents)."""
+    deps, parents = {}, {}
     seen = set()
     stack = [n for n in roots if n is not None]
-    for n in stack:
-        seen.add(n)
+    seen.update(stack)
     while stack:
         node = stack.pop()
         for nxt, _ in node.next_functions:
             if nxt is None:
                 continue
             deps[nxt] = deps.get(nxt, 0) + 1
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-    return deps
-
-
-def _needed(roots, targets):
-    """Nodes from which some target node is reachable (only they need to run for ``grad``)."""
-    # reverse reachability: build parent lists once, then walk back from the targets
-    parents = {}
-    seen = set()
-    stack = [n for n in roots if n is not None]
-    for n in stack:
-        seen.add(n)
-    while stack:
-        node = stack.pop()
-        for nxt, _ in node.next_functions:
-            if nxt is None:
-                continue
             parents.setdefault(nxt, []).append(node)
             if nxt not in seen:
                 seen.add(nxt)
                 stack.append(nxt)
+    return deps, parents, seen
+
+
+def _needed(parents, seen, targets):
+    """Nodes from which some target node is reachable (only they need to run for ``grad``)."""
     needed = set()
     stack = [t for t in targets if t in seen]
     needed.update(stack)
@@ -121,8 +107,8 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             targets.append(node)
     results = [None] * (len(inputs) if inputs is not None else 0)
 
-    deps = _collect(roots)
-    needed = _needed(roots, targets) if inputs is not None else None
+    deps, parents, seen = _walk(roots)
+    needed = _needed(parents, seen, targets) if inputs is not None else None
     ready = [n for n in roots if deps.get(n, 0) == 0]
     prev_mode = graph.set_grad_enabled_flag(create_graph)
     try:

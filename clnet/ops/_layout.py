@@ -114,3 +114,16 @@ def launch_1d(dev, kernel, n, *args):
 def buf(t):
     """The buffer to pass for tensor ``t`` (never None: empty tensors are not launched on)."""
     return t._storage.buffer
+
+
+def int_tuple(op, name, v, n):
+    """An int or a sequence of n ints (or of one, repeated) as an n-tuple: the kernel_size /
+    stride / padding arguments of convolution and pooling."""
+    if isinstance(v, (tuple, list)):
+        if len(v) == 1:
+            v = tuple(v) * n
+        if len(v) != n:
+            raise ValueError(f"{op}: expected {name} to be a single integer or a tuple of {n} "
+                             f"integers, got {tuple(v)}")
+        return tuple(int(e) for e in v)
+    return (int(v),) * n

@@ -15,10 +15,10 @@ plus _channel_sum(y) for the bias gradient.
 """
 import numpy as np
 
-from .. import dtypes, graph
+from .. import graph
 from ..tensor import Tensor
 from ..backend.programs import get_program
-from ._layout import buf, check_index_range, launch_1d, same_device
+from ._layout import buf, check_index_range, int_tuple, launch_1d, same_device
 from .copy import copy_into
 from .linalg import _gemm
 
@@ -289,15 +289,7 @@ def _channel_sum(y):
 
 
 # ---------------------------------------------------------------------------------- arguments
-def _tuple(op, name, v, n):
-    if isinstance(v, (tuple, list)):
-        if len(v) == 1:
-            v = tuple(v) * n
-        if len(v) != n:
-            raise ValueError(f"{op}: expected {name} to be a single integer or a tuple of {n} "
-                             f"integers, got {tuple(v)}")
-        return tuple(int(e) for e in v)
-    return (int(v),) * n
+_tuple = int_tuple   # (shared with the other family: _layout.int_tuple)
 
 
 def _check_tensors(op, input, weight, bias):

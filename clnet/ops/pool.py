@@ -13,7 +13,7 @@ import numpy as np
 from .. import dtypes, graph
 from ..tensor import Tensor
 from ..backend.programs import get_program
-from ._layout import buf, check_index_range, launch_1d
+from ._layout import buf, check_index_range, int_tuple, launch_1d
 from .copy import copy_into, fill_into
 
 __all__ = ["max_pool2d", "max_pool1d", "avg_pool2d", "avg_pool1d", "adaptive_avg_pool2d",
@@ -145,15 +145,7 @@ def _avg_backward(gy, g):
 
 
 # ------------------------------------------------------------------------------------ arguments
-def _tuple(op, name, v, n):
-    if isinstance(v, (tuple, list)):
-        if len(v) == 1:
-            v = tuple(v) * n
-        if len(v) != n:
-            raise ValueError(f"{op}: expected {name} to be a single integer or a tuple of {n} "
-                             f"integers, got {tuple(v)}")
-        return tuple(int(e) for e in v)
-    return (int(v),) * n
+_tuple = int_tuple   # (shared with the other family: _layout.int_tuple)
 
 
 def _as_4d(op, input):
