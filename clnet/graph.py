@@ -245,19 +245,23 @@ def record(name, outputs, inputs, backward, saved=(), saved_outputs=()):
 
 
 def check_inplace(t):
-    """Refuse, while recording, an in-place op on a leaf that requires grad (PyTorch's rule) and
-    on a view of a tensor that requires grad (clnet does not rewrite the base's history, so the
-    base's gradient would silently miss the change: we say so instead)."""
+    """Called before an in-place op that will be recorded (something involved requires grad).
+
+    Refuses a leaf that requires grad (PyTorch's rule) and any view: clnet records the op on the
+    view but does not rewrite its base's history (PyTorch's CopySlices), so the base's gradient
+    would silently miss the change; we say so instead. Assigning through indexing on the tensor
+    itself (``x[mask] = v``, ``x[:, 1] = v``) is recorded on ``x`` and works."""
     if not mode.grad_enabled:
         return
     if t.requires_grad and t.grad_fn is None and t._base is None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            "operation (wrap it in clnet.no_grad() or operate on a .clone())")
-    if t._base is not None and t._base.requires_grad:
+    if t._base is not None:
         raise RuntimeError(
-            f"an in-place operation on a view (shape {list(t._shape)}) of a tensor that requires "
-            f"grad (shape {list(t._base._shape)}) is not supported by clnet's autograd; use an "
-            "out-of-place op (e.g. torch.where / index_put / cat) or .clone() the view first")
+            f"an in-place operation on a view (shape {list(t._shape)}) of another tensor (shape "
+            f"{list(t._base._shape)}) cannot be recorded by clnet's autograd: the gradient of the "
+            "tensor it views would miss the change. Index the tensor itself (x[idx] = v), use an "
+            "out-of-place op (torch.where / cat), or .clone() the view first")
 
 
 def rebase_history(t, name, edges, backward, saved=(), saved_outputs=()):

@@ -14,8 +14,7 @@ __all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "t", "tran
 
 def _view(t, shape, stride, offset):
     v = Tensor._make(t._storage, tuple(shape), tuple(stride), offset, t.dtype)
-    if t.requires_grad:
-        v._base = t._base if t._base is not None else t
+    v._base = t._base if t._base is not None else t     # see graph.check_inplace
     return v
 
 

@@ -314,3 +314,15 @@ def test_grad_buffers_never_alias():
     lin(clnet.ones(4, 3)).sum().backward()          # fresh gradients are taken, not copied
     g_first = lin.weight.grad
     assert g_first.shape == (2, 3) and lin.bias.grad.tolist() == [4.0, 4.0]
+
+
+def test_inplace_on_view_of_plain_tensor_with_grad_value_is_refused():
+    buf = clnet.zeros(2, 4)
+    v = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="view"):
+        buf[1][2:4] = v                 # would lose buf's gradient history silently
+    buf[1, 2:4] = v                     # indexing the tensor itself records on it
+    (buf * 3).backward(clnet.ones(2, 4))
+    assert v.grad.tolist() == [3.0, 3.0]
+    with clnet.no_grad():
+        buf[0][0:2] = v                 # nothing recorded: fine
