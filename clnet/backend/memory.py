@@ -21,7 +21,7 @@ def allocate(dev, nbytes):
             f"out of memory on {dev} ({dev.name}): tried to allocate {_fmt_bytes(nbytes)}, but the "
             f"largest single buffer this device allows is {_fmt_bytes(dev.max_mem_alloc_size)} "
             f"(global memory {_fmt_bytes(dev.global_mem_size)})")
-    pool = dev.pool
+    pool = dev._pool or dev.pool      # (the attribute skips the property on the hot path)
     try:
         buf = pool.allocate(nbytes)
     except (cl.MemoryError, cl.RuntimeError) as e:
@@ -33,8 +33,9 @@ def allocate(dev, nbytes):
                 f"out of memory on {dev} ({dev.name}): tried to allocate {_fmt_bytes(nbytes)}; "
                 f"{_fmt_bytes(pool.active_bytes)} in use by clnet tensors, device global memory "
                 f"{_fmt_bytes(dev.global_mem_size)} ({e})") from None
-    if pool.active_bytes > dev.peak_allocated:
-        dev.peak_allocated = pool.active_bytes
+    active = pool.active_bytes
+    if active > dev.peak_allocated:
+        dev.peak_allocated = active
     return buf
 
 

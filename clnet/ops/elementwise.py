@@ -195,19 +195,24 @@ def _fast_binary(op, a, b):
     if n == 0 or storage.nbytes > _INT32_BYTES[dt.itemsize]:
         return None
     key = (dev, op, dt)
-    k = _FAST.get(key)
-    if k is None:
+    hit = _FAST.get(key)
+    if hit is None:
         st = dt.np.type
-        k = _FAST[key] = _program(dev, dt).kernel(
-            op + "_c", [_I32, None, _I32, None, _I32, st, st, None, _I32, _I32])
+        k = _program(dev, dt).kernel(op + "_c", [_I32, None, _I32, None, _I32, st, st, None,
+                                                 _I32, _I32])
+        hit = _FAST[key] = (k, LOCAL_1D if dev.max_work_group_size >= LOCAL_1D
+                            else dev.max_work_group_size)
+    k, local = hit
     out = Tensor._make(Storage(dev, n * dt.itemsize), a._shape, a._stride if a._shape else (),
                        0, dt)
+    # _launch_vec inlined: this path is the per-op host cost of small tensors
+    gsize = ((n + _VW - 1) // _VW + local - 1) // local * local
     if mode:
-        _launch_vec(dev, k, n, n, storage.buffer, a._offset, storage.buffer, a._offset, 0.0,
-                    b, out._storage.buffer, 0, 1)
+        k(dev._queue, (gsize,), (local,), n, storage.buffer, a._offset, storage.buffer,
+          a._offset, 0.0, b, out._storage.buffer, 0, 1)
     else:
-        _launch_vec(dev, k, n, n, storage.buffer, a._offset, b._storage.buffer, b._offset,
-                    0.0, 0.0, out._storage.buffer, 0, 0)
+        k(dev._queue, (gsize,), (local,), n, storage.buffer, a._offset, b._storage.buffer,
+          b._offset, 0.0, 0.0, out._storage.buffer, 0, 0)
     return out
 
 
