@@ -28,3 +28,16 @@ def test_config_builds_and_trains_a_few_steps(path, tmp_path):
     t.test_set = None            # the few-step smoke run skips the full test evaluation
     result = t.fit()
     assert t.step == 3 and os.path.exists(result["checkpoint"])
+
+
+def test_builtin_resnet_trains_a_few_steps(tmp_path):
+    path = tmp_path / "resnet.yaml"
+    path.write_text("data: {dataset: digits, batch_size: 32, val_split: 0.0}\n"
+                    "model: {arch: resnet, args: {widths: [8, 16], blocks_per_stage: 1}}\n"
+                    f"run_dir: {tmp_path}\nmax_steps: 3\nlog_every: 1\n")
+    t = Trainer(load_config(str(path)), quiet=True)
+    t.test_set = None
+    t.fit()
+    assert t.step == 3
+    names = [n for n, _ in t.model.named_modules()]
+    assert "stages.1.shortcut.0" in names          # the projected shortcut of the strided block
