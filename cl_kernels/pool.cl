@@ -65,6 +65,88 @@ inline int nearest_src(int o, int in, int out, float scale) {
     return min((int)floor((float)o * scale), in - 1);
 }
 
+#ifdef POOL_KH
+/* ---------------------------------------------------------------------------------------------
+ * Tiled max pooling, built with -DPOOL_KH=kh -DPOOL_KW=kw: the windows tile a contiguous image
+ * (stride == kernel, no padding, dilation 1, OH*KH <= H, OW*KW <= W; trailing rows/columns that
+ * no window covers get a zero gradient). The window is a compile-time constant, so the loop over
+ * a row's outputs has no division, no modulo and no call: LLVM vectorises it (PoCL keeps the
+ * general kernels below scalar). One work-item per output row (n, c, oh), like the general path.
+ *
+ *   maxpool_tile_fwd_T : value and flat index h*W + w; same rule as maxpool_fwd_T (taps in row
+ *                        order, v > best or NaN replaces, so the first maximum wins ties)
+ *   maxpool_tile_bwd_T : the KH input rows of output row oh (plus the uncovered bottom rows for
+ *                        the last oh): gx[p] = gy[o] where idx[o] == p, else 0 (windows do not
+ *                        overlap, so each pixel has at most one output)
+ * Only these kernels are in a program built with POOL_KH.
+ * ------------------------------------------------------------------------------------------- */
+#define TILE_KERNELS(T)                                                                        \
+__kernel void maxpool_tile_fwd_##T(int total, __global const T* restrict x,                   \
+                                   __global T* restrict out, __global long* restrict idx,     \
+                                   PoolGeom g) {                                               \
+    int i = get_global_id(0);                     /* output row (n, c, oh) */                  \
+    if (i >= total) return;                                                                    \
+    int p = i / g.OH, oh = i - p * g.OH;                                                       \
+    int W = g.W, OW = g.OW, base = oh * POOL_KH * W;                                           \
+    __global const T* src = x + g.off + p * (g.H * W) + base;                                  \
+    __global T* o = out + i * OW;                                                              \
+    __global long* oi = idx + i * OW;                                                          \
+    for (int ow = 0; ow < OW; ++ow) {                                                          \
+        T best = -INFINITY, nan = 0;                                                           \
+        int best_at = ow * POOL_KW, nan_at = -1;                                               \
+        _Pragma("unroll") for (int kh = 0; kh < POOL_KH; ++kh)                                 \
+            _Pragma("unroll") for (int kw = 0; kw < POOL_KW; ++kw) {                           \
+                int at = kh * W + ow * POOL_KW + kw;                                           \
+                T v = src[at];                                                                 \
+                int take = v > best;                                                           \
+                best = take ? v : best;                                                        \
+                best_at = take ? at : best_at;                                                 \
+                int is_nan = v != v;                                                           \
+                nan = is_nan ? v : nan;                                                        \
+                nan_at = is_nan ? at : nan_at;                                                 \
+            }                                                                                  \
+        /* a NaN replaces anything and no number replaces a NaN: the last NaN wins */          \
+        o[ow] = nan_at >= 0 ? nan : best;                                                      \
+        oi[ow] = base + (nan_at >= 0 ? nan_at : best_at);                                      \
+    }                                                                                          \
+}                                                                                              \
+                                                                                               \
+__kernel void maxpool_tile_bwd_##T(int total, __global const T* restrict gy,                  \
+                                   __global const long* restrict idx, __global T* restrict gx, \
+                                   PoolGeom g) {                                               \
+    int i = get_global_id(0);                     /* output row (n, c, oh) */                  \
+    if (i >= total) return;                                                                    \
+    int p = i / g.OH, oh = i - p * g.OH;                                                       \
+    int W = g.W, OW = g.OW, cover = OW * POOL_KW;                                              \
+    __global const T* gr = gy + i * OW;                                                        \
+    __global const long* ir = idx + i * OW;                                                    \
+    int h0 = oh * POOL_KH;                                                                     \
+    for (int kh = 0; kh < POOL_KH; ++kh) {                                                     \
+        int h = h0 + kh;                                                                       \
+        __global T* dst = gx + (p * g.H + h) * W;                                              \
+        long row = (long)h * W;                                                                \
+        for (int ow = 0; ow < OW; ++ow) {                                                      \
+            long at = ir[ow] - row - ow * POOL_KW;   /* the argmax's column in the window */   \
+            T v = gr[ow];                                                                      \
+            _Pragma("unroll") for (int kw = 0; kw < POOL_KW; ++kw)                             \
+                dst[ow * POOL_KW + kw] = at == kw ? v : (T)0;                                  \
+        }                                                                                      \
+        for (int w = cover; w < W; ++w) dst[w] = 0;                                            \
+    }                                                                                          \
+    if (oh == g.OH - 1)                            /* rows below the last window */            \
+        for (int h = h0 + POOL_KH; h < g.H; ++h) {                                             \
+            __global T* dst = gx + (p * g.H + h) * W;                                          \
+            for (int w = 0; w < W; ++w) dst[w] = 0;                                            \
+        }                                                                                      \
+}
+
+TILE_KERNELS(float)
+#ifdef HAS_FP64
+TILE_KERNELS(double)
+#endif
+
+#else  /* the general kernels */
+
 #define POOL_KERNELS(T)                                                                        \
 __kernel void maxpool_fwd_##T(int total, __global const T* x, __global T* out,                 \
                               __global long* idx, PoolGeom g) {                                \
@@ -218,3 +300,4 @@ POOL_KERNELS(float)
 #ifdef HAS_FP64
 POOL_KERNELS(double)
 #endif
+#endif  /* POOL_KH */

@@ -76,15 +76,37 @@ _NO_EXTRA = ((), ())
 
 
 # ------------------------------------------------------------------------------------ max pool
+def _tiled(g):
+    """Windows that tile the image (stride == kernel, no padding, dilation 1, none partial):
+    the maxpool_tile_* kernels of the program built with POOL_KH/POOL_KW."""
+    return (not g.adaptive and (g.SH, g.SW) == (g.KH, g.KW) and (g.PH, g.PW) == (0, 0) and
+            (g.DH, g.DW) == (1, 1) and g.OH * g.KH <= g.H and g.OW * g.KW <= g.W)
+
+
+def _launch_tiled(name, op, src, out, g, *args):
+    """One work-item per output row (n, c, oh) of a tiled max pool."""
+    total = g.N * g.C * g.OH
+    check_index_range(op, src, out)
+    dev = out._storage.device
+    prg = get_program(dev, "pool", (("POOL_KH", g.KH), ("POOL_KW", g.KW)))
+    k = prg.kernel(f"{name}_{src.dtype.cl}", [_I32] + [None] * (len(args) + 1))
+    launch_1d(dev, k, total, total, *args, g.struct(src))
+
+
 def _max_forward(x, g, op):
     dev = x._storage.device
     out = Tensor._empty(g.out_shape, x.dtype, dev)
     idx = Tensor._empty(g.out_shape, dtypes.int64, dev)
     if out.numel():
-        _launch("maxpool_fwd", op, x, out, g, buf(x), buf(out), buf(idx), extra=_NO_EXTRA)
+        if _tiled(g) and x.is_contiguous():
+            _launch_tiled("maxpool_tile_fwd", op, x, out, g, buf(x), buf(out), buf(idx))
+        else:
+            _launch("maxpool_fwd", op, x, out, g, buf(x), buf(out), buf(idx), extra=_NO_EXTRA)
     if graph.recording(x):
-        graph.record("MaxPool2DWithIndicesBackward0", (out, idx), (x,),
-                     lambda gy, *_: (_max_scatter(gy, idx, g),))
+        # only ``out`` is differentiable: recording the int64 indices as an output too would
+        # make the engine materialise a zero gradient for them on every backward
+        graph.record("MaxPool2DWithIndicesBackward0", out, (x,),
+                     lambda gy: (_max_scatter(gy, idx, g),))
     return out, idx
 
 
@@ -95,6 +117,9 @@ def _max_scatter(gy, idx, g):
     if gx.numel():
         if gy.numel() == 0:
             fill_into(gx, 0)
+        elif _tiled(g):
+            _launch_tiled("maxpool_tile_bwd", "max_pool2d backward", gy, gx, g, buf(gy),
+                          buf(idx), buf(gx))
         else:
             _launch("maxpool_bwd", "max_pool2d backward", gy, gx, g, buf(gy), buf(idx), buf(gx),
                     extra=_NO_EXTRA)

@@ -1,6 +1,7 @@
 """cl_kernels/pool.cl: max/avg/adaptive pooling forward and backward, the gather at max-pool
 indices (double backward), nearest interpolate forward and backward, in every float dtype on
-small odd shapes (padding, ceil_mode, dilation) and a non-contiguous input."""
+small odd shapes (padding, ceil_mode, dilation) and a non-contiguous input; the tiled max-pool
+kernels (stride == kernel) on a 5 x 7 image, whose last row and column no window covers."""
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -13,6 +14,7 @@ from ._util import check
 CALLS = [
     ("max_pool2d", dict(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=True)),
     ("max_pool2d", dict(kernel_size=2, dilation=2)),
+    ("max_pool2d", dict(kernel_size=2)),          # tiled: the POOL_KH/POOL_KW program
     ("adaptive_max_pool2d", dict(output_size=(2, 3))),
     ("avg_pool2d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
                         count_include_pad=False)),

@@ -73,6 +73,63 @@ def test_max_pool_ties_go_to_the_first_and_nan_propagates():
     assert idx.numpy()[0, 0, 0, 0] == 1 and np.isnan(out.numpy()[0, 0, 1, 1])
 
 
+def _max_grads(x, layout=None, **kw):
+    """max_pool2d values, indices, input gradient and the gradient's own gradient (the gather
+    at the indices) against torch, exactly."""
+    rng = np.random.default_rng(11)
+    cx = as_noncontiguous(x, layout) if layout else clnet.tensor(x)
+    cx.requires_grad = True
+    tx = torch.tensor(x, requires_grad=True)
+    out, idx = P.max_pool2d(cx, return_indices=True, **kw)
+    tout, tidx = F.max_pool2d(tx, return_indices=True, **kw)
+    assert tuple(out.shape) == tuple(tout.shape)
+    assert_close(out.detach(), tout.detach().numpy(), rtol=0, atol=0)
+    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+    up = rng.standard_normal(tuple(tout.shape)).astype(x.dtype)
+    cu, tu = clnet.tensor(up, requires_grad=True), torch.tensor(up, requires_grad=True)
+    (g,) = clnet.autograd.grad([out], [cx], [cu], create_graph=True)
+    (tg,) = torch.autograd.grad([tout], [tx], [tu], create_graph=True)
+    assert_close(g.detach(), tg.detach().numpy(), rtol=0, atol=0)
+    v = rng.standard_normal(x.shape).astype(x.dtype)
+    (gg,) = clnet.autograd.grad([g], [cu], [clnet.tensor(v)])
+    (tgg,) = torch.autograd.grad([tg], [tu], [torch.tensor(v)])
+    assert_close(gg, tgg.numpy(), rtol=0, atol=0)
+
+
+# Windows that tile the image (stride == kernel, no padding, dilation 1) take the maxpool_tile_*
+# kernels; the cases next to them just miss that path and take the general kernels.
+@pytest.mark.parametrize("shape,kw", [
+    ((3, 4, 24, 24), dict(kernel_size=2)),                          # tiled, exact
+    ((2, 3, 9, 11), dict(kernel_size=2)),                           # tiled, uncovered row + col
+    ((2, 3, 10, 9), dict(kernel_size=(3, 2))),                      # tiled, uneven kernel
+    ((2, 3, 7, 8), dict(kernel_size=(1, 3))),                       # tiled, unit height
+    ((1, 2, 8, 8), dict(kernel_size=2, ceil_mode=True)),            # tiled, ceil_mode no-op
+    ((1, 2, 9, 9), dict(kernel_size=2, ceil_mode=True)),            # partial window: general
+    ((2, 3, 9, 11), dict(kernel_size=2, stride=1)),                 # overlapping: general
+    ((2, 3, 9, 11), dict(kernel_size=2, stride=3)),                 # gaps: general
+    ((2, 3, 9, 11), dict(kernel_size=2, padding=1)),                # padding: general
+    ((2, 3, 9, 11), dict(kernel_size=2, dilation=2)),               # dilation: general
+])
+@pytest.mark.parametrize("layout", [None, "offset", "transpose"])
+def test_max_pool2d_tiled_and_general_gradients(shape, kw, layout):
+    _max_grads(_x(shape, seed=9), layout, **kw)
+
+
+def test_max_pool2d_tiled_ties_nan_and_infinities():
+    x = np.zeros((2, 2, 6, 7), np.float32)
+    x[0, 0, 0, 0] = x[0, 0, 1, 1] = 3.0                  # tie: the first in row order wins
+    x[0, 0, 2, 2] = np.nan                               # NaN beats a larger value ...
+    x[0, 0, 3, 3] = 9.0
+    x[0, 1, 0, 0] = np.nan                               # ... and the last of two NaNs wins
+    x[0, 1, 1, 1] = np.nan
+    x[1, 0, :2, :2] = -np.inf                            # all -inf: the first tap
+    x[1, 1, 2:4, 2:4] = [[-np.inf, np.inf], [np.inf, 1]]
+    _max_grads(x, kernel_size=2)
+    _max_grads(x, kernel_size=(2, 3))
+    if clnet.default_device().has_fp64:
+        _max_grads(x.astype(np.float64), kernel_size=2)
+
+
 @pytest.mark.parametrize("layout", ["step", "transpose", "offset"])
 def test_pools_read_noncontiguous_inputs(layout):
     x = _x((2, 3, 9, 8), seed=1)
