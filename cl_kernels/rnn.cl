@@ -1,53 +1,97 @@
 /* Recurrent cells: the elementwise part of one LSTM or GRU time step, forward and backward, so a
  * step costs one GEMM (h @ W_hh^T, done by gemm.cl) plus one launch here instead of ~10
- * elementwise launches. Build with -DT=float|double. One work-item per (row n, hidden unit j).
+ * elementwise launches. Build with -DT=float|double and -DVW=<vector width>.
+ *
+ * LSTM kernels: one work-item per (row n, run of VW hidden units j0..j0+VW-1); launch over
+ * N * ceil(H / VW) work-items. A full run is computed in vector types, because a CPU driver
+ * (PoCL) vectorises its work-group loops only when the body makes no library calls, and exp /
+ * tanh are calls there (see vector.h). A run cut by the end of a row takes the scalar path.
+ * GRU kernels: one work-item per (n, j).
  *
  * Row-major (N, G*H) operands are passed as (buffer, element offset, row stride); their columns
  * are contiguous (the host makes them so). Outputs are contiguous. Gate orders are PyTorch's:
  * LSTM i, f, g, o; GRU r, z, n.
  */
-#include "common.h"
+#include "vector.h"
 
 inline T sigm(T x) { return (T)1 / ((T)1 + exp(-x)); }
+inline TV sigm_v(TV x) { return (TV)1 / ((TV)1 + exp(-x)); }
 
 /* c = f * c_prev + i * g, h = o * tanh(c) from pre-activation gates (N, 4H). */
 __kernel void lstm_cell_fwd(int N, int H, __global const T* gates, int goff, int grow,
                             __global const T* cprev, int coff, int crow,
                             __global T* h_out, __global T* c_out, int hoff, int c_out_off) {
+    int runs = (H + VW - 1) / VW;
     int idx = get_global_id(0);
-    if (idx >= N * H) return;
-    int n = idx / H, j = idx - n * H;
+    if (idx >= N * runs) return;
+    int n = idx / runs, j0 = (idx - n * runs) * VW;
     __global const T* gr = gates + goff + n * grow;
-    T i = sigm(gr[j]), f = sigm(gr[H + j]), g = tanh(gr[2 * H + j]), o = sigm(gr[3 * H + j]);
-    T c = f * cprev[coff + n * crow + j] + i * g;
-    c_out[c_out_off + idx] = c;
-    h_out[hoff + idx] = o * tanh(c);
+    __global const T* cp = cprev + coff + n * crow;
+    __global T* ho = h_out + hoff + n * H;
+    __global T* co = c_out + c_out_off + n * H;
+    if (j0 + VW <= H) {
+        TV i = sigm_v(load_v(gr + j0)), f = sigm_v(load_v(gr + H + j0));
+        TV g = tanh(load_v(gr + 2 * H + j0)), o = sigm_v(load_v(gr + 3 * H + j0));
+        TV c = f * load_v(cp + j0) + i * g;
+        store_v(co + j0, c);
+        store_v(ho + j0, o * tanh(c));
+        return;
+    }
+    for (int j = j0; j < H; ++j) {
+        T i = sigm(gr[j]), f = sigm(gr[H + j]), g = tanh(gr[2 * H + j]), o = sigm(gr[3 * H + j]);
+        T c = f * cp[j] + i * g;
+        co[j] = c;
+        ho[j] = o * tanh(c);
+    }
 }
 
-/* Gradients of the LSTM step from dh (gh) and dc (gc): d(pre-activation gates) (N, 4H)
- * and d(c_prev) (N, H). Activations and c are recomputed (cheaper than saving them). */
+/* Gradients of the LSTM step from dh (gh) and dc (gc): d(pre-activation gates) (N, 4H) and
+ * d(c_prev) (N, H). Activations and c are recomputed (cheaper than saving them). gh2: a second
+ * gradient of h summed in when has_gh2 (a sequence layer's carried dh), saving an add launch. */
 __kernel void lstm_cell_bwd(int N, int H, __global const T* gates, int goff, int grow,
                             __global const T* cprev, int coff, int crow,
                             __global const T* gh, int ghoff, int ghrow,
                             __global const T* gc, int gcoff, int gcrow,
                             __global T* dgates, __global T* dcprev, int dgoff,
                             __global const T* gh2, int gh2off, int gh2row, int has_gh2) {
+    int runs = (H + VW - 1) / VW;
     int idx = get_global_id(0);
-    if (idx >= N * H) return;
-    int n = idx / H, j = idx - n * H;
+    if (idx >= N * runs) return;
+    int n = idx / runs, j0 = (idx - n * runs) * VW;
     __global const T* gr = gates + goff + n * grow;
-    T i = sigm(gr[j]), f = sigm(gr[H + j]), g = tanh(gr[2 * H + j]), o = sigm(gr[3 * H + j]);
-    T cp = cprev[coff + n * crow + j];
-    T tc = tanh(f * cp + i * g);
-    /* gh2: a second gradient of h summed in (a sequence layer's carried dh), saving an add */
-    T dh = gh[ghoff + n * ghrow + j] + (has_gh2 ? gh2[gh2off + n * gh2row + j] : (T)0);
-    T dc = gc[gcoff + n * gcrow + j] + dh * o * ((T)1 - tc * tc);
+    __global const T* cpr = cprev + coff + n * crow;
+    __global const T* ghr = gh + ghoff + n * ghrow;
+    __global const T* gh2r = gh2 + gh2off + n * gh2row;
+    __global const T* gcr = gc + gcoff + n * gcrow;
     __global T* dr = dgates + dgoff + n * 4 * H;
-    dr[j] = dc * g * i * ((T)1 - i);
-    dr[H + j] = dc * cp * f * ((T)1 - f);
-    dr[2 * H + j] = dc * i * ((T)1 - g * g);
-    dr[3 * H + j] = dh * tc * o * ((T)1 - o);
-    dcprev[idx] = dc * f;
+    __global T* dcr = dcprev + n * H;
+    if (j0 + VW <= H) {
+        TV i = sigm_v(load_v(gr + j0)), f = sigm_v(load_v(gr + H + j0));
+        TV g = tanh(load_v(gr + 2 * H + j0)), o = sigm_v(load_v(gr + 3 * H + j0));
+        TV cp = load_v(cpr + j0);
+        TV tc = tanh(f * cp + i * g);
+        TV dh = load_v(ghr + j0);
+        if (has_gh2) dh += load_v(gh2r + j0);
+        TV dc = load_v(gcr + j0) + dh * o * ((TV)1 - tc * tc);
+        store_v(dr + j0, dc * g * i * ((TV)1 - i));
+        store_v(dr + H + j0, dc * cp * f * ((TV)1 - f));
+        store_v(dr + 2 * H + j0, dc * i * ((TV)1 - g * g));
+        store_v(dr + 3 * H + j0, dh * tc * o * ((TV)1 - o));
+        store_v(dcr + j0, dc * f);
+        return;
+    }
+    for (int j = j0; j < H; ++j) {
+        T i = sigm(gr[j]), f = sigm(gr[H + j]), g = tanh(gr[2 * H + j]), o = sigm(gr[3 * H + j]);
+        T cp = cpr[j];
+        T tc = tanh(f * cp + i * g);
+        T dh = ghr[j] + (has_gh2 ? gh2r[j] : (T)0);
+        T dc = gcr[j] + dh * o * ((T)1 - tc * tc);
+        dr[j] = dc * g * i * ((T)1 - i);
+        dr[H + j] = dc * cp * f * ((T)1 - f);
+        dr[2 * H + j] = dc * i * ((T)1 - g * g);
+        dr[3 * H + j] = dh * tc * o * ((T)1 - o);
+        dcr[j] = dc * f;
+    }
 }
 
 /* GRU step from the input part gi = x W_ih^T + b_ih and the hidden part gh = h W_hh^T + b_hh

@@ -1,13 +1,20 @@
 /* Softmax family: softmax / log-softmax over rows, their backward, and fused cross-entropy and
- * NLL over rows (classes contiguous in each row). Build with -DT=float|double.
+ * NLL over rows (classes contiguous in each row). Build with -DT=float|double, -DLS and -DVW.
  *
- * One work-group of LS work-items per row: each work-item strides over the row, then a tree in
- * local memory combines the partial max and sum. Rows of any length; LS is fixed by the host.
- * Work-groups loop over rows (row += number of groups) instead of returning early: every
- * work-item of a group must reach every barrier, and PoCL miscompiles an early return placed
- * before the barriers of a local-memory reduction.
+ * Two layouts, chosen by the host per device:
+ *   LS > 1  (GPUs): one work-group of LS work-items per row; each work-item strides over the
+ *           row, then a tree in local memory combines the partial max and sum.
+ *   LS == 1 (CPU drivers): one work-item per row, walking it in VW-wide vectors (vector.h: on
+ *           PoCL a scalar exp is a library call that blocks vectorisation, ~8x slower).
+ * Rows of any length. Work-groups loop over rows (row += number of groups) instead of returning
+ * early: every work-item of a group must reach every barrier, and PoCL miscompiles an early
+ * return placed before the barriers of a local-memory reduction. The loops below that make no
+ * library calls stay scalar in both layouts (the compiler vectorises them itself).
  */
-#include "common.h"
+#ifndef VW
+#define VW 4
+#endif
+#include "vector.h"
 
 #ifndef LS
 #define LS 64
@@ -27,23 +34,53 @@
 inline void row_max_lse(__global const T* xr, int n, int lid, __local T* scratch,
                         T* out_max, T* out_lse) {
     T m = -INFINITY;
+#if LS == 1
+    int v_end = n - n % VW;
+    if (v_end) {
+        TV mv = (TV)(-INFINITY);
+        for (int i = 0; i < v_end; i += VW) mv = fmax(mv, load_v(xr + i));
+        m = hmax_v(mv);
+    }
+    for (int i = v_end; i < n; ++i) m = fmax(m, xr[i]);
+#else
     for (int i = lid; i < n; i += LS) m = fmax(m, xr[i]);
     scratch[lid] = m;
     barrier(CLK_LOCAL_MEM_FENCE);
     TREE(scratch, lid, fmax(a_, b_))
     m = scratch[0];
     barrier(CLK_LOCAL_MEM_FENCE);
+#endif
     /* a row of -inf has no finite max: use 0 so the row's sum is 0 and lse is -inf */
     T shift = isinf(m) ? (T)0 : m;
     T s = 0;
+#if LS == 1
+    if (v_end) {
+        TV sv = (TV)(0);
+        for (int i = 0; i < v_end; i += VW) sv += exp(load_v(xr + i) - shift);
+        s = hsum_v(sv);
+    }
+    for (int i = v_end; i < n; ++i) s += exp(xr[i] - shift);
+#else
     for (int i = lid; i < n; i += LS) s += exp(xr[i] - shift);
     scratch[lid] = s;
     barrier(CLK_LOCAL_MEM_FENCE);
     TREE(scratch, lid, a_ + b_)
     s = scratch[0];
     barrier(CLK_LOCAL_MEM_FENCE);
+#endif
     *out_max = shift;
     *out_lse = shift + log(s);
+}
+
+/* out[i] = exp(in[i] - shift) over this work-item's share of a row */
+inline void row_exp(__global const T* in, __global T* out, int n, int lid, T shift) {
+#if LS == 1
+    int i = 0;
+    for (; i + VW <= n; i += VW) store_v(out + i, exp(load_v(in + i) - shift));
+    for (; i < n; ++i) out[i] = exp(in[i] - shift);
+#else
+    for (int i = lid; i < n; i += LS) out[i] = exp(in[i] - shift);
+#endif
 }
 
 __kernel void softmax_fwd(int rows, int n, __global const T* x, int xoff, __global T* y,
@@ -58,7 +95,7 @@ __kernel void softmax_fwd(int rows, int n, __global const T* x, int xoff, __glob
         if (log_out) {
             for (int i = lid; i < n; i += LS) yr[i] = xr[i] - lse;
         } else {
-            for (int i = lid; i < n; i += LS) yr[i] = exp(xr[i] - lse);
+            row_exp(xr, yr, n, lid, lse);
         }
     }
 }
@@ -80,7 +117,8 @@ __kernel void softmax_bwd(int rows, int n, __global const T* g, __global const T
         TREE(scratch, lid, a_ + b_)
         s = scratch[0];
         if (log_out) {
-            for (int i = lid; i < n; i += LS) outr[i] = gr[i] - exp(yr[i]) * s;
+            row_exp(yr, outr, n, lid, (T)0);       /* outr = exp(y) = softmax, then g - p*s */
+            for (int i = lid; i < n; i += LS) outr[i] = gr[i] - outr[i] * s;
         } else {
             for (int i = lid; i < n; i += LS) outr[i] = yr[i] * (gr[i] - s);
         }
@@ -148,8 +186,10 @@ __kernel void cross_entropy_bwd(int rows, int n, __global const T* x, __global c
         T l = lse[row];
         T wt = (t >= 0 && t < n) ? (has_weight ? weight[t] : (T)1) : (T)NAN;
         T W = has_weight ? wsum[0] : (T)n;
+        /* p = softmax, then the formula in place (the exp loop is the vectorised part) */
+        row_exp(xr, outr, n, lid, l);
         for (int i = lid; i < n; i += LS) {
-            T p = exp(xr[i] - l);
+            T p = outr[i];
             T d = ((T)1 - eps) * wt * (p - (i == t ? (T)1 : (T)0));
             if (eps != 0) d += eps / n * (p * W - (has_weight ? weight[i] : (T)1));
             outr[i] = gr * d;

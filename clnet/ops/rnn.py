@@ -23,12 +23,24 @@ TENSOR_METHODS = {}
 _I32 = np.int32
 
 
+def _vector_width(dt):
+    """Hidden units per LSTM work-item: 256 bits of them (see cl_kernels/rnn.cl)."""
+    return 32 // dt.itemsize
+
+
 def _program(dev, dt):
     key = ("rnn", dt.cl)
     prg = dev.programs.get(key)
     if prg is None:
-        prg = dev.programs[key] = get_program(dev, "rnn", (("T", dt.cl),))
+        prg = dev.programs[key] = get_program(dev, "rnn", (("T", dt.cl),
+                                                           ("VW", _vector_width(dt))))
     return prg
+
+
+def _lstm_items(N, H, dt):
+    """Work-items of the LSTM cell kernels: one per run of VW hidden units of a row."""
+    vw = _vector_width(dt)
+    return N * -(-H // vw)
 
 
 def _check(op, *tensors):
@@ -87,7 +99,7 @@ def lstm_cell(gates, c_prev):
     h_out = Tensor._empty((N, H), dt, dev)
     c_out = Tensor._empty((N, H), dt, dev)
     if N * H:
-        launch_1d(dev, _cell_fwd_kernel(dev, dt), N * H, _I32(N), _I32(H), *_args(g, c),
+        launch_1d(dev, _cell_fwd_kernel(dev, dt), _lstm_items(N, H, dt), _I32(N), _I32(H), *_args(g, c),
                   h_out._storage.buffer, c_out._storage.buffer, _I32(0), _I32(0))
     if graph.recording(gates, c_prev):
         gates, c_prev = g[0], c[0]
@@ -107,7 +119,7 @@ def _lstm_grads_fused(gates, c_prev, gh, gc):
     dgates = Tensor._empty((N, 4 * H), dt, dev)
     dc = Tensor._empty((N, H), dt, dev)
     if N * H:
-        launch_1d(dev, _cell_bwd_kernel(dev, dt), N * H, _I32(N), _I32(H),
+        launch_1d(dev, _cell_bwd_kernel(dev, dt), _lstm_items(N, H, dt), _I32(N), _I32(H),
                   *_args(_rows(gates), _rows(c_prev), _rows(gh), _rows(gc)),
                   dgates._storage.buffer, dc._storage.buffer, _I32(0),
                   gates._storage.buffer, _I32(0), _I32(0), _I32(0))
@@ -188,10 +200,11 @@ def lstm_layer(proj, h0, c0, w_hh, reverse=False):
         copy_into(_seq(cs, 0, N, H), c0)
         wt = (w_hh, w_hh._offset, (), w_hh._stride[1], w_hh._stride[0])    # w_hh^T in place
         cell = _cell_fwd_kernel(dev, dt)
+        items = _lstm_items(N, H, dt)
         for k in range(L):
             _gemm("lstm", (), N, G, H, (hs, k * N * H, (), H, 1), wt,
                   (gates, k * N * G, (), G, 1), (P, P._offset + k * N * G, (), G, 1), 1, 1)
-            launch_1d(dev, cell, N * H, _I32(N), _I32(H), gates._storage.buffer,
+            launch_1d(dev, cell, items, _I32(N), _I32(H), gates._storage.buffer,
                       _I32(k * N * G), _I32(G), cs._storage.buffer, _I32(k * N * H), _I32(H),
                       hs._storage.buffer, cs._storage.buffer, _I32((k + 1) * N * H),
                       _I32((k + 1) * N * H))
@@ -211,11 +224,12 @@ def lstm_layer(proj, h0, c0, w_hh, reverse=False):
         dG = Tensor._empty((L, N, G), dt, dev)
         dh, dc = g_h, g_c
         bwd = _cell_bwd_kernel(dev, dt)
+        items = _lstm_items(N, H, dt)
         for k in range(L - 1, -1, -1):
             dhr, dcr = _rows(dh), _rows(dc)
             dc_new = Tensor._empty((N, H), dt, dev)
             # the step's output gradient and the carried dh are summed inside the kernel
-            launch_1d(dev, bwd, N * H, _I32(N), _I32(H), gates._storage.buffer,
+            launch_1d(dev, bwd, items, _I32(N), _I32(H), gates._storage.buffer,
                       _I32(k * N * G), _I32(G), cs._storage.buffer, _I32(k * N * H), _I32(H),
                       go._storage.buffer, _I32(go._offset + k * N * H), _I32(H),
                       *_args(dcr), dG._storage.buffer, dc_new._storage.buffer,

@@ -14,22 +14,40 @@ from .copy import cast, contiguous
 from .creation import zeros
 from .views import movedim, reshape
 
-LS = 64    # work-items per row (LS in softmax.cl)
 _I32 = np.int32
 
 __all__ = ["softmax", "log_softmax"]
 
 
+def _row_local(dev):
+    """LS, the work-items per row on ``dev`` (see cl_kernels/softmax.cl): GPUs give each row a
+    work-group of 64; CPU drivers give each row one work-item walking it in 256-bit vectors.
+    Kept in ``dev.tuning["softmax.ls"]`` (tests set it to run the other layout)."""
+    ls = dev.tuning.get("softmax.ls")
+    if ls is None:
+        ls = dev.tuning["softmax.ls"] = 1 if dev.kind == "CPU" else 64
+    return ls
+
+
 def _program(dev, dt):
-    key = ("softmax", dt.cl)
+    ls = _row_local(dev)
+    key = ("softmax", dt.cl, ls)
     prg = dev.programs.get(key)
     if prg is None:
-        prg = dev.programs[key] = get_program(dev, "softmax", (("T", dt.cl), ("LS", LS)))
+        prg = dev.programs[key] = get_program(dev, "softmax", (("T", dt.cl), ("LS", ls),
+                                                               ("VW", 32 // dt.itemsize)))
     return prg
 
 
 def _rows_launch(dev, kernel, rows, *args):
-    kernel(dev.queue, (rows * LS,), (LS,), *args)
+    ls = _row_local(dev)
+    if ls == 1:
+        # the kernels loop over rows (row += groups): a few groups per core, since a CPU driver
+        # pays about a microsecond per work-group
+        groups = min(rows, 16 * dev.cl_device.max_compute_units)
+        kernel(dev.queue, (groups,), (1,), *args)
+    else:
+        kernel(dev.queue, (rows * ls,), (ls,), *args)
 
 
 def _float_input(op, x, dtype):
