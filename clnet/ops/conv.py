@@ -86,7 +86,7 @@ def _im2col(x, g):
     """cols (C*KH*KW, N*OH*OW): row (c, ki, kj), column (n, oh, ow)."""
     dev = x._storage.device
     cols = Tensor._empty((g.C * g.KH * g.KW, g.N * g.OH * g.OW), x.dtype, dev)
-    total = g.C * g.KH * g.KW * g.N
+    total = g.C * g.KH * g.N       # one work-item per (c, ki, n)
     if cols.numel():
         check_index_range("conv2d", x, cols)
         k = _program(dev).kernel(f"im2col_{x.dtype.cl}", [_I32, None, None, None])

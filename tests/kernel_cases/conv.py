@@ -1,6 +1,7 @@
 """cl_kernels/conv.cl: im2col (forward, weight gradient), col2im (input gradient and
 conv_transpose2d, with and without bias) and channel_sum (bias gradient), in every float dtype,
-on small odd shapes with stride, padding, dilation and groups, and a non-contiguous input."""
+on small odd shapes with stride, padding, dilation and groups, a non-contiguous input and a
+non-contiguous upstream gradient."""
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -30,8 +31,14 @@ def conv_forward_and_grads(dev):
         want = F.conv2d(tx, tw, tb, **kw)
         check(out.detach(), want.detach().numpy(), atol=1e-4)
         up = rng.standard_normal(want.shape).astype(dt)
-        grads = clnet.autograd.grad([out], [cx, cw, cb], [clnet.tensor(up, device=dev)])
+        grads = clnet.autograd.grad([out], [cx, cw, cb], [clnet.tensor(up, device=dev)],
+                                   retain_graph=True)
         tgrads = torch.autograd.grad([want], [tx, tw, tb], [torch.tensor(up)])
+        for g, t in zip(grads, tgrads):
+            check(g, t.numpy(), atol=1e-4)
+        # a strided upstream gradient: to_cnhw and channel_sum read it through its strides
+        cup = clnet.tensor(np.ascontiguousarray(np.swapaxes(up, 2, 3)), device=dev)
+        grads = clnet.autograd.grad([out], [cx, cw, cb], [cup.transpose(2, 3)])
         for g, t in zip(grads, tgrads):
             check(g, t.numpy(), atol=1e-4)
         # a strided (non-contiguous) input through im2col

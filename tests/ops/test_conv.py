@@ -89,6 +89,41 @@ def test_conv2d_larger_shapes(shape, k):
     _run("conv2d", x, w, None, padding="same")
 
 
+# Gradients through every conv.cl kernel and each of its branches: im2col's plain-copy rows
+# (stride 1, contiguous rows) and strided ones, with rows partly in the padding; col2im with
+# stride 1 and stride > 1, dilation; to_cnhw and channel_sum on contiguous and strided upstream
+# gradients, planes whose size is not a multiple of 4, and more than 64 images (channel_sum's
+# work-items then sum several planes).
+@pytest.mark.parametrize("shape,k,kw", [
+    ((64, 1, 28, 28), 5, dict()),                                   # LeNet conv1
+    ((64, 10, 12, 12), 5, dict()),                                  # LeNet conv2
+    ((70, 3, 7, 5), 3, dict()),                                     # N > 64, 5 x 3 planes
+    ((2, 3, 9, 11), 3, dict(padding=2)),                            # rows in the padding
+    ((2, 3, 9, 11), (2, 3), dict(stride=(2, 3), padding=1)),        # strided
+    ((2, 3, 9, 11), 3, dict(dilation=(2, 1), padding=(1, 2))),      # dilated
+    ((2, 4, 8, 9), 3, dict(stride=(1, 2), groups=2)),               # groups
+])
+@pytest.mark.parametrize("layout", [None, "transpose"])
+def test_conv2d_gradients(shape, k, kw, layout):
+    rng = np.random.default_rng(7)
+    kh, kwid = (k, k) if isinstance(k, int) else k
+    x = _arr(rng, shape)
+    w = _arr(rng, (6, shape[1] // kw.get("groups", 1), kh, kwid))
+    b = _arr(rng, (6,))
+    cx = as_noncontiguous(x, layout) if layout else clnet.tensor(x)
+    cx.requires_grad = True
+    cw, cb = clnet.tensor(w, requires_grad=True), clnet.tensor(b, requires_grad=True)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    out, want = C.conv2d(cx, cw, cb, **kw), F.conv2d(tx, tw, tb, **kw)
+    assert_close(out.detach(), want.detach().numpy(), **TOL)
+    up = _arr(rng, tuple(want.shape))
+    cup = as_noncontiguous(up, layout) if layout else clnet.tensor(up)
+    got = clnet.autograd.grad([out], [cx, cw, cb], [cup])
+    ref = torch.autograd.grad([want], [tx, tw, tb], [torch.tensor(up)])
+    for g, r in zip(got, ref):
+        assert_close(g, r.numpy(), rtol=1e-4, atol=1e-3)
+
+
 @pytest.mark.parametrize("layout", ["step", "transpose", "offset"])
 @pytest.mark.parametrize("k", [1, 3])
 def test_conv2d_noncontiguous_input(layout, k):
