@@ -1,12 +1,16 @@
 /* Copies, casts and fills: the only kernels that move data between layouts and dtypes.
  *
  * One kernel pair per (source type, destination type) so a single program serves every cast:
- *   copy_S_D_c : both sides contiguous (n elements from src+soff to dst+doff)
- *   copy_S_D_n : any strides (operand 0 = destination, 1 = source)
+ *   copy_S_D_c : both sides contiguous (n elements from src+soff to dst+doff), VW elements per
+ *                work-item, stored as one vector when dst is VW-aligned (as elementwise _c)
+ *   copy_S_D_n : any strides (operand 0 = destination, 1 = source); a 3-D NDRange when the
+ *                collapsed shape has <= 3 dims (STRIDED_ITEM in common.h)
  *   fill_T_c / fill_T_n : write one value
  * bool is stored as uchar; casts to bool give 0/1 like PyTorch.
  */
 #include "common.h"
+
+#define VW 4
 
 #define TO_uchar(x) ((uchar)((x) != 0))
 #define TO_int(x) ((int)(x))
@@ -17,28 +21,39 @@
 #define COPY_KERNELS(S, D)                                                              \
 __kernel void copy_##S##_##D##_c(int n, __global const S* src, int soff,                \
                                  __global D* dst, int doff) {                          \
-    int i = get_global_id(0);                                                           \
-    if (i < n) dst[doff + i] = TO_##D(src[soff + i]);                                   \
+    int base = get_global_id(0) * VW;                                                   \
+    if (base >= n) return;                                                              \
+    src += soff; dst += doff;                                                           \
+    if (base + VW <= n && (doff & (VW - 1)) == 0) {                                     \
+        *(__global D##4*)(dst + base) = (D##4)(TO_##D(src[base]), TO_##D(src[base + 1]),  \
+                                               TO_##D(src[base + 2]), TO_##D(src[base + 3])); \
+    } else {                                                                            \
+        int end = min(base + VW, n);                                                    \
+        for (int i = base; i < end; ++i) dst[i] = TO_##D(src[i]);                       \
+    }                                                                                   \
 }                                                                                       \
 __kernel void copy_##S##_##D##_n(int n, __global const S* src, __global D* dst,         \
                                  Strided m) {                                           \
-    int i = get_global_id(0);                                                           \
-    if (i >= n) return;                                                                 \
-    int off[2];                                                                         \
-    STRIDED_OFFSETS(m, i, 2, off);                                                      \
+    int off[MAXOPS];                                                                         \
+    STRIDED_ITEM(m, n, 2, off);                                                         \
     dst[off[0]] = TO_##D(src[off[1]]);                                                  \
 }
 
 #define FILL_KERNELS(T)                                                                 \
 __kernel void fill_##T##_c(int n, __global T* dst, int doff, T value) {                 \
-    int i = get_global_id(0);                                                           \
-    if (i < n) dst[doff + i] = value;                                                   \
+    int base = get_global_id(0) * VW;                                                   \
+    if (base >= n) return;                                                              \
+    dst += doff;                                                                        \
+    if (base + VW <= n && (doff & (VW - 1)) == 0) {                                     \
+        *(__global T##4*)(dst + base) = (T##4)(value);                                  \
+    } else {                                                                            \
+        int end = min(base + VW, n);                                                    \
+        for (int i = base; i < end; ++i) dst[i] = value;                                \
+    }                                                                                   \
 }                                                                                       \
 __kernel void fill_##T##_n(int n, __global T* dst, T value, Strided m) {                \
-    int i = get_global_id(0);                                                           \
-    if (i >= n) return;                                                                 \
-    int off[1];                                                                         \
-    STRIDED_OFFSETS(m, i, 1, off);                                                      \
+    int off[MAXOPS];                                                                         \
+    STRIDED_ITEM(m, n, 1, off);                                                         \
     dst[off[0]] = value;                                                                \
 }
 

@@ -5,7 +5,8 @@
  *   NAME_c : contiguous operands; each work-item handles VW consecutive elements. Loads are
  *            scalar (any alignment), the result is stored as one vector when the output is
  *            VW-aligned: on PoCL this is the fastest form (vloadN/vstoreN are calls there).
- *   NAME_n : any strides and broadcasting through the `Strided` struct (operand 0 = output).
+ *   NAME_n : any strides and broadcasting through the `Strided` struct (operand 0 = output),
+ *            launched as a 3-D NDRange when the collapsed shape has <= 3 dims (STRIDED_ITEM).
  * Binary kernels take a `mode`: 0 tensor-tensor, 1 tensor-scalar (b = sb), 2 scalar-tensor
  * (a = sa), so `x + 1` and `2 - x` need no scalar tensor. Unary kernels take two parameters
  * p0, p1 (slopes, bounds, beta...) so parametrised activations share the scheme.
@@ -35,10 +36,8 @@ __kernel void NAME##_c(int n, __global const T* a, int aoff, __global TO* o, int
     }                                                                                       \
 }                                                                                           \
 __kernel void NAME##_n(int n, __global const T* a, __global TO* o, T p0, T p1, Strided m) { \
-    int i = get_global_id(0);                                                               \
-    if (i >= n) return;                                                                     \
-    int off[2];                                                                             \
-    STRIDED_OFFSETS(m, i, 2, off);                                                          \
+    int off[MAXOPS];                                                                             \
+    STRIDED_ITEM(m, n, 2, off);                                                             \
     o[off[0]] = op_##NAME(a[off[1]], p0, p1);                                                \
 }
 
@@ -64,11 +63,10 @@ __kernel void NAME##_c(int n, __global const T* a, int aoff, __global const T* b
 }                                                                                           \
 __kernel void NAME##_n(int n, __global const T* a, __global const T* b, T sa, T sb,        \
                        __global TO* o, int mode, Strided m) {                               \
-    int i = get_global_id(0);                                                               \
-    if (i >= n) return;                                                                     \
-    int off[3];                                                                             \
-    STRIDED_OFFSETS(m, i, 3, off);                                                          \
-    o[off[0]] = op_##NAME(mode == 2 ? sa : a[off[1]], mode == 1 ? sb : b[off[2]]);           \
+    int off[MAXOPS];                                                                             \
+    STRIDED_ITEM(m, n, 3, off);                                                             \
+    T x = a[off[1]], y = b[off[2]];   /* a scalar side's placeholder is the other operand */   \
+    o[off[0]] = op_##NAME(mode == 2 ? sa : x, mode == 1 ? sb : y);                           \
 }
 
 /* ------------------------------------------------------------------ helpers */
@@ -221,6 +219,10 @@ UNARY(softsign, T, x / ((T)1 + fabs(x)))
 UNARY(hardsigmoid, T, x <= (T)-3 ? (T)0 : (x >= (T)3 ? (T)1 : x / (T)6 + (T)0.5))
 UNARY(hardswish, T, x <= (T)-3 ? (T)0 : (x >= (T)3 ? x : x * (x + (T)3) / (T)6))
 UNARY(threshold, T, x > p0 ? x : p1)
+UNARY(hardtanh, T, x < p0 ? p0 : (x > p1 ? p1 : x))   /* clamp's values; its own gradient */
+/* ReLU's backward in one kernel, x = grad, y = relu's output: torch's threshold_backward(g, o, 0)
+ * (y <= 0 gives 0; a NaN output passes the gradient, as in PyTorch) */
+BINARY(threshold_backward, T, y <= 0 ? (T)0 : x)
 UNARY(nan_to_num, T, isnan(x) ? (T)0 : (isinf(x) ? (x > 0 ? p1 : p0) : x))  /* p0/p1 = -inf/+inf */
 UNARY(isnan, uchar, isnan(x))
 UNARY(isinf, uchar, isinf(x))
@@ -257,27 +259,45 @@ BINARY(bitwise_xor, T, x ^ y)
 UNARY(bitwise_not, T, x == 0)
 #endif
 
-/* ------------------------------------------------------------------ ternary ops (strided only) */
+/* ------------------------------------------------------------------ ternary ops */
+
+/* where(c, a, b). mode bit 0: a is the scalar sa; bit 1: b is the scalar sb. The buffer of a
+ * scalar side is a placeholder of type T with valid offsets: the other side, or the output itself
+ * when both are scalars (each work-item then reads only the element it writes). where_c: every operand contiguous with the output's shape, VW
+ * elements per work-item as in the binary _c kernels. */
+__kernel void where_c(int n, __global const uchar* c, int coff, __global const T* a, int aoff,
+                      __global const T* b, int boff, T sa, T sb, __global T* o, int ooff,
+                      int mode) {
+    int base = get_global_id(0) * VW;
+    if (base >= n) return;
+    c += coff; a += aoff; b += boff; o += ooff;
+    if (base + VW <= n && (ooff & (VW - 1)) == 0) {
+        TV x = (mode & 1) ? (TV)(sa) : (TV)(a[base], a[base + 1], a[base + 2], a[base + 3]);
+        TV y = (mode & 2) ? (TV)(sb) : (TV)(b[base], b[base + 1], b[base + 2], b[base + 3]);
+        TV r;
+        r.s0 = c[base] ? x.s0 : y.s0;         r.s1 = c[base + 1] ? x.s1 : y.s1;
+        r.s2 = c[base + 2] ? x.s2 : y.s2;     r.s3 = c[base + 3] ? x.s3 : y.s3;
+        *(__global TV*)(o + base) = r;
+    } else {
+        int end = min(base + VW, n);
+        for (int i = base; i < end; ++i)
+            o[i] = c[i] ? ((mode & 1) ? sa : a[i]) : ((mode & 2) ? sb : b[i]);
+    }
+}
 
 __kernel void where_n(int n, __global const uchar* c, __global const T* a,
                       __global const T* b, T sa, T sb, __global T* o, int mode, Strided m) {
-    int i = get_global_id(0);
-    if (i >= n) return;
-    int off[4];
-    STRIDED_OFFSETS(m, i, 4, off);
-    /* mode bit 0: a is the scalar sa; bit 1: b is the scalar sb */
-    T x = (mode & 1) ? sa : a[off[2]];
-    T y = (mode & 2) ? sb : b[off[3]];
-    o[off[0]] = c[off[1]] ? x : y;
+    int off[MAXOPS];
+    STRIDED_ITEM(m, n, 4, off);
+    T x = a[off[2]], y = b[off[3]];    /* unconditional loads (placeholders are valid, above) */
+    o[off[0]] = c[off[1]] ? ((mode & 1) ? sa : x) : ((mode & 2) ? sb : y);
 }
 
 #ifdef IS_FLOAT
 __kernel void lerp_n(int n, __global const T* a, __global const T* b, __global const T* w,
                      T sw, __global T* o, int mode, Strided m) {
-    int i = get_global_id(0);
-    if (i >= n) return;
-    int off[4];
-    STRIDED_OFFSETS(m, i, 4, off);
+    int off[MAXOPS];
+    STRIDED_ITEM(m, n, 4, off);
     T s = a[off[1]], e = b[off[2]];
     T wt = mode ? sw : w[off[3]];
     /* torch's formula: exact at both ends */

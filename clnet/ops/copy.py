@@ -6,9 +6,68 @@ from .. import dtypes, graph
 from ..backend.devices import device as _resolve_device
 from ..backend.programs import get_program
 from ..tensor import Tensor
-from ._layout import broadcast_shapes, broadcast_strides, check_index_range, launch_1d, strided_meta
+from ._layout import (LOCAL_1D, MAXD, MAXOPS, broadcast_shapes, broadcast_strides,
+                      check_index_range, collapse)
 
 _I32 = np.int32
+_VW = 4            # elements per work-item of the *_c kernels (VW in copy.cl and elementwise.cl)
+_MAX_GRID_YZ = 65535   # NDRange dims 1 and 2 stay within every GPU's grid limits
+
+
+def _local(dev):
+    return LOCAL_1D if dev.max_work_group_size >= LOCAL_1D else dev.max_work_group_size
+
+
+def launch_vec(dev, kernel, n, *args):
+    """Launch a *_c kernel: one work-item per _VW elements, rounded up to whole work-groups."""
+    local = _local(dev)
+    items = (n + _VW - 1) // _VW
+    kernel(dev._queue or dev.queue, ((items + local - 1) // local * local,), (local,), *args)
+
+
+def strided_launch(op, dev, kernel, n, shape, operands, *args):
+    """Launch a ``*_n`` kernel (its `Strided` struct is the last argument, after ``args``) over
+    ``shape`` for ``operands`` = [(offset, strides_at_shape), ...], output first.
+
+    Dimensions contiguous in every operand are merged first. Up to 3 remaining dimensions go to a
+    3-D NDRange (STRIDED_ITEM in common.h): NDRange dimension 0 is the innermost one, or the
+    largest one when the innermost is too short to fill a work-group (a (N, 2) transpose would
+    otherwise leave most work-items idle). More dimensions, or sizes past the grid limits of
+    NDRange dimensions 1 and 2, use the 1-D form with a per-element index decode."""
+    cshape, cstrides = collapse(list(shape), [list(st) for _, st in operands])
+    nd = len(cshape)
+    if nd > MAXD:
+        raise ValueError(f"{op}: strided kernels handle up to {MAXD} non-mergeable dimensions, "
+                         f"got shape {list(shape)}; call .contiguous() first")
+    local = _local(dev)
+    m = np.zeros(1 + MAXD + MAXOPS + MAXOPS * MAXD, dtype=np.int32)
+    base = 1 + MAXD + MAXOPS
+    for k, (off, _) in enumerate(operands):
+        m[1 + MAXD + k] = off
+    if nd <= 3:
+        dims = list(range(nd - 1, -1, -1))           # innermost first
+        if cshape[dims[0]] < local // 2:
+            big = max(dims, key=lambda d: cshape[d])
+            if cshape[big] > cshape[dims[0]]:
+                dims.remove(big)
+                dims.insert(0, big)
+        sizes = [cshape[d] for d in dims] + [1] * (3 - nd)
+        if sizes[1] <= _MAX_GRID_YZ and sizes[2] <= _MAX_GRID_YZ:
+            m[0] = 3
+            m[1:4] = sizes
+            for k, st in enumerate(cstrides):
+                m[base + k * MAXD: base + k * MAXD + nd] = [st[d] for d in dims]
+            kernel(dev.queue, ((sizes[0] + local - 1) // local * local, sizes[1], sizes[2]),
+                   (local, 1, 1), *args, m)
+            return
+    # 1-D form: row-major dims, at least 4 of them (leading 1s) so that the kernel takes it
+    pad = max(0, 4 - nd)
+    m[0] = nd + pad
+    m[1 + pad:1 + pad + nd] = cshape
+    m[1:1 + pad] = 1
+    for k, st in enumerate(cstrides):
+        m[base + k * MAXD + pad: base + k * MAXD + pad + nd] = st
+    kernel(dev.queue, ((n + local - 1) // local * local,), (local,), *args, m)
 
 
 def _program(dev):
@@ -33,11 +92,12 @@ def copy_into(dst, src, op="copy_"):
     src_st = broadcast_strides(shape, src._shape, src._stride)
     if dst.is_contiguous() and src._shape == shape and src.is_contiguous():
         k = prg.kernel(f"copy_{s}_{d}_c", [_I32, None, _I32, None, _I32])
-        launch_1d(dev, k, n, n, src._storage.buffer, src._offset, dst._storage.buffer, dst._offset)
+        launch_vec(dev, k, n, n, src._storage.buffer, src._offset, dst._storage.buffer,
+                   dst._offset)
     else:
-        m = strided_meta(op, shape, [(dst._offset, dst._stride), (src._offset, src_st)])
         k = prg.kernel(f"copy_{s}_{d}_n", [_I32, None, None, None])
-        launch_1d(dev, k, n, n, src._storage.buffer, dst._storage.buffer, m)
+        strided_launch(op, dev, k, n, shape, [(dst._offset, dst._stride), (src._offset, src_st)],
+                       n, src._storage.buffer, dst._storage.buffer)
     return dst
 
 
@@ -53,11 +113,11 @@ def fill_into(dst, value):
     prg = _program(dev)
     if dst.is_contiguous():
         k = prg.kernel(f"fill_{t}_c", [_I32, None, _I32, vtype])
-        launch_1d(dev, k, n, n, dst._storage.buffer, dst._offset, value)
+        launch_vec(dev, k, n, n, dst._storage.buffer, dst._offset, value)
     else:
-        m = strided_meta("fill_", dst._shape, [(dst._offset, dst._stride)])
         k = prg.kernel(f"fill_{t}_n", [_I32, None, vtype, None])
-        launch_1d(dev, k, n, n, dst._storage.buffer, value, m)
+        strided_launch("fill_", dev, k, n, dst._shape, [(dst._offset, dst._stride)],
+                       n, dst._storage.buffer, value)
     return dst
 
 

@@ -15,8 +15,8 @@ from .. import dtypes, graph
 from ..backend.programs import get_program
 from ..tensor import Storage, Tensor
 from ._layout import (_INT32_BYTES, LOCAL_1D, broadcast_shapes, broadcast_strides,
-                      check_index_range, launch_1d, same_device, strided_meta)
-from .copy import cast, clone, copy_into
+                      check_index_range, same_device)
+from .copy import cast, clone, copy_into, launch_vec, strided_launch
 
 _grads = None   # elementwise_grads, imported on first use (it imports pointwise, which imports us)
 
@@ -47,11 +47,7 @@ def _scalar_type(dt):
     return np.uint8 if dt is dtypes.bool_ else dt.np.type
 
 
-def _launch_vec(dev, kernel, n, *args):
-    """Launch a *_c kernel: one work-item per _VW elements, rounded up to whole work-groups."""
-    local = LOCAL_1D if dev.max_work_group_size >= LOCAL_1D else dev.max_work_group_size
-    items = (n + _VW - 1) // _VW
-    kernel(dev._queue or dev.queue, ((items + local - 1) // local * local,), (local,), *args)
+_launch_vec = launch_vec   # one work-item per _VW elements (copy.py)
 
 
 _PY_NUMBERS = (int, float, builtins.bool)
@@ -116,13 +112,12 @@ def _launch_binary(op, a, b, out, ct):
         _launch_vec(dev, k, n, n, ta._storage.buffer, ta._offset, tb._storage.buffer,
                     tb._offset, sa, sb, out._storage.buffer, out._offset, mode)
     else:
-        m = strided_meta(op, shape, [
+        k = prg.kernel(op + "_n", [_I32, None, None, st, st, None, _I32, None])
+        strided_launch(op, dev, k, n, shape, [
             (out._offset, out._stride),
             (ta._offset, broadcast_strides(shape, ta._shape, ta._stride)),
-            (tb._offset, broadcast_strides(shape, tb._shape, tb._stride))])
-        k = prg.kernel(op + "_n", [_I32, None, None, st, st, None, _I32, None])
-        launch_1d(dev, k, n, n, ta._storage.buffer, tb._storage.buffer, sa, sb,
-                  out._storage.buffer, mode, m)
+            (tb._offset, broadcast_strides(shape, tb._shape, tb._stride))],
+            n, ta._storage.buffer, tb._storage.buffer, sa, sb, out._storage.buffer, mode)
     return out
 
 
@@ -138,11 +133,11 @@ def _launch_unary(op, a, out, ct, p0=0, p1=0):
         _launch_vec(dev, k, n, n, a._storage.buffer, a._offset, out._storage.buffer,
                     out._offset, st(p0), st(p1))
     else:
-        m = strided_meta(op, out._shape, [
-            (out._offset, out._stride),
-            (a._offset, broadcast_strides(out._shape, a._shape, a._stride))])
         k = prg.kernel(op + "_n", [_I32, None, None, st, st, None])
-        launch_1d(dev, k, n, n, a._storage.buffer, out._storage.buffer, st(p0), st(p1), m)
+        strided_launch(op, dev, k, n, out._shape, [
+            (out._offset, out._stride),
+            (a._offset, broadcast_strides(out._shape, a._shape, a._stride))],
+            n, a._storage.buffer, out._storage.buffer, st(p0), st(p1))
     return out
 
 
@@ -415,9 +410,23 @@ def _ternary_strided(kernel, out, operands, scalars, mode, ct, arg_types):
     for t in operands:
         metas.append((t._offset, broadcast_strides(shape, t._shape, t._stride)))
         bufs.append(t._storage.buffer)
-    m = strided_meta(kernel, shape, metas)
     k = _program(dev, ct).kernel(kernel, arg_types)
-    launch_1d(dev, k, n, n, *bufs, *scalars, out._storage.buffer, mode, m)
+    strided_launch(kernel, dev, k, n, shape, metas, n, *bufs, *scalars, out._storage.buffer, mode)
+    return out
+
+
+def _ternary_contiguous(kernel, out, operands, scalars, mode, ct, arg_types):
+    """The ``*_c`` form of a ternary kernel: every operand contiguous with ``out``'s shape
+    (placeholders for scalar operands included); each buffer is passed with its offset."""
+    n = out.numel()
+    if n == 0:
+        return out
+    dev = out._storage.device
+    args = []
+    for t in operands:
+        args += (t._storage.buffer, t._offset)
+    k = _program(dev, ct).kernel(kernel, arg_types)
+    launch_vec(dev, k, n, n, *args, *scalars, out._storage.buffer, out._offset, mode)
     return out
 
 

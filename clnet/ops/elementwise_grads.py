@@ -21,6 +21,18 @@ def _mask(cond, g):
     return where(cond, g, 0.0)
 
 
+def _threshold_backward(g, o):
+    """ReLU's gradient in one kernel: g where o > 0, else 0 (torch's threshold_backward(g, o, 0),
+    so a NaN output passes the gradient)."""
+    from .elementwise import binary
+    return binary("threshold_backward", g, o)
+
+
+def _threshold_backward_rule(g, a, b, o, na, nb):
+    # linear in the gradient a, piecewise constant in the output b
+    return (_threshold_backward(g, b) if na else None), None
+
+
 # ------------------------------------------------------------------ binary
 def _add(g, a, b, o, na, nb):
     return g, g
@@ -99,7 +111,7 @@ BINARY = {
     "pow": (_pow, "abo"), "maximum": (_maximum, "ab"), "minimum": (_minimum, "ab"),
     "fmax": (_maximum, "ab"), "fmin": (_minimum, "ab"), "atan2": (_atan2, "ab"),
     "hypot": (_hypot, "abo"), "copysign": (_copysign, "ao"), "remainder": (_remainder, "ab"),
-    "fmod": (_fmod, "ab"),
+    "fmod": (_fmod, "ab"), "threshold_backward": (_threshold_backward_rule, "b"),
 }
 
 # ------------------------------------------------------------------ unary
@@ -205,9 +217,10 @@ UNARY = {
     "gelu_tanh": (_gelu_tanh, "x"),
     "softplus": (_softplus, "x"),
     "leaky_relu": (lambda g, x, o, slope, p1: where(gt(x, 0), g, mul(g, slope)), "x"),
-    "relu": (lambda g, x, o, p0, p1: _mask(gt(o, 0), g), "o"),
+    "relu": (lambda g, x, o, p0, p1: _threshold_backward(g, o), "o"),
     "threshold": (lambda g, x, o, th, value: _mask(gt(x, th), g), "x"),
     "clamp": (lambda g, x, o, lo, hi: _clamp(g, x, lo, hi), "x"),
+    "hardtanh": (lambda g, x, o, lo, hi: _mask(logical_and(gt(x, lo), lt(x, hi)), g), "x"),
     "nan_to_num": (lambda g, x, o, p0, p1: _mask(x.isfinite(), g), "x"),
 }
 

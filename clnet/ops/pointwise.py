@@ -11,7 +11,8 @@ from ..tensor import Tensor
 from ._layout import broadcast_shapes, check_index_range, same_device
 from .copy import cast, clone, copy_into, fill_into
 from .elementwise import (_as_tensor_operand, _check_out, _inplace_unary, _is_num, _py_scalar,
-                          _scalar_type, _sum_to, _ternary_strided, binary, result_type, unary)
+                          _scalar_type, _sum_to, _ternary_contiguous, _ternary_strided, binary,
+                          result_type, unary)
 
 _I32 = np.int32
 
@@ -122,9 +123,10 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    # clamp's values; torch's gradient, which is 0 at the bounds themselves (clamp's passes there)
     if inplace:
-        return _inplace_unary("clamp", input, min_val, max_val)
-    return clamp(input, min_val, max_val)
+        return _inplace_unary("hardtanh", input, min_val, max_val)
+    return unary("hardtanh", input, min_val, max_val)
 
 
 def relu6(input, inplace=False):
@@ -414,12 +416,19 @@ def where(condition, input=None, other=None):
     mode = (0 if isinstance(x, Tensor) else 1) | (0 if isinstance(y, Tensor) else 2)
     sa = st(0) if isinstance(x, Tensor) else st(_py_scalar(x, ct, "where"))
     sb = st(0) if isinstance(y, Tensor) else st(_py_scalar(y, ct, "where"))
-    xt = x if isinstance(x, Tensor) else cond    # placeholders for scalar sides
-    yt = y if isinstance(y, Tensor) else cond
     out = Tensor._empty(shape, ct, dev)
+    # placeholders for scalar sides, of the compute type so that where_n loads unconditionally:
+    # the other side, else the output itself (where_n then reads each element it writes)
+    xt = x if isinstance(x, Tensor) else (y if isinstance(y, Tensor) else out)
+    yt = y if isinstance(y, Tensor) else (x if isinstance(x, Tensor) else out)
     check_index_range("where", out, cond, *tensors)
-    _ternary_strided("where_n", out, [cond, xt, yt], [sa, sb], mode, ct,
-                     [_I32, None, None, None, st, st, None, _I32, None])
+    if all(t._shape == shape and t.is_contiguous() for t in (cond, xt, yt)):
+        # the common masks (ReLU-style backward rules, where(c, g, 0.0)): VW elements per item
+        _ternary_contiguous("where_c", out, [cond, xt, yt], [sa, sb], mode, ct,
+                            [_I32, None, _I32, None, _I32, None, _I32, st, st, None, _I32, _I32])
+    else:
+        _ternary_strided("where_n", out, [cond, xt, yt], [sa, sb], mode, ct,
+                         [_I32, None, None, None, st, st, None, _I32, None])
     if graph.recording(x, y) and ct.is_floating_point:
         def backward(g):
             return (None,

@@ -114,4 +114,41 @@ def ternary_and_inplace_ops(dev):
                     _try(getattr(z, method), *args)
 
 
-CASES = [unary_ops, binary_ops, ternary_and_inplace_ops]
+def relu_backward_and_strided_forms(dev):
+    """threshold_backward (ReLU's one-kernel backward) contiguous, strided and broadcast; the
+    3-D NDRange form of the *_n kernels (innermost or largest dim leading) and the 1-D form
+    (more than 3 collapsed dims); where_c with each scalar side."""
+    from clnet.ops.elementwise import binary
+    for name in dtype_names(dev, include_bool=False):
+        if name.startswith("int"):
+            continue
+        for shape in SHAPES:
+            gs = layouts(_small(name, shape, 1), dev)
+            os_ = layouts(_small(name, shape, 2) - 0.5, dev)
+            for g, o in zip(gs, os_):
+                want = np.where(o.numpy() <= 0, 0, g.numpy())
+                np.testing.assert_array_equal(binary("threshold_backward", g, o).numpy(), want)
+                binary("threshold_backward", g, o[..., :1])
+    for name in dtype_names(dev):
+        a = _small(name, (2, 3, 4, 5), 1)
+        t = clnet.tensor(a, device=dev)
+        for perm in ((0, 2, 1, 3), (3, 1, 0, 2), (1, 0, 2, 3)):
+            np.testing.assert_array_equal(t.permute(*perm).contiguous().numpy(),
+                                          a.transpose(perm))
+            _try(clnet.neg, t.permute(*perm))
+            _try(clnet.add, t.permute(*perm), t.permute(*perm))
+        small = clnet.tensor(_small(name, (67, 2), 2), device=dev)
+        np.testing.assert_array_equal(small.t().contiguous().numpy(), small.numpy().T)
+        c = clnet.tensor(host("bool", (67,), seed=3), device=dev)
+        x = clnet.tensor(_small(name, (67,), 1), device=dev)
+        s = True if name == "bool" else 1
+        for args in ((c, x, s), (c, s, x), (c, s, s)):
+            want = np.where(args[0].numpy(), *(v.numpy() if isinstance(v, clnet.Tensor) else v
+                                              for v in args[1:]))
+            got = clnet.where(*args).numpy()
+            np.testing.assert_array_equal(got, want.astype(got.dtype))
+            clnet.where(args[0][::2], *(v[::2] if isinstance(v, clnet.Tensor) else v
+                                       for v in args[1:]))
+
+
+CASES = [unary_ops, binary_ops, ternary_and_inplace_ops, relu_backward_and_strided_forms]
