@@ -198,7 +198,10 @@ def lstm_layer(proj, h0, c0, w_hh, reverse=False):
         cs = Tensor._empty((L + 1, N, H), dt, dev)
         copy_into(_seq(hs, 0, N, H), h0)
         copy_into(_seq(cs, 0, N, H), c0)
-        wt = (w_hh, w_hh._offset, (), w_hh._stride[1], w_hh._stride[0])    # w_hh^T in place
+        # w_hh^T made row-major once for the whole sequence: the GEMM then copies B's panels in
+        # vectors instead of transposing W_hh in every one of the L steps
+        w_t = contiguous(w_hh.t())
+        wt = (w_t, w_t._offset, (), w_t._stride[0], w_t._stride[1])
         cell = _cell_fwd_kernel(dev, dt)
         items = _lstm_items(N, H, dt)
         for k in range(L):
