@@ -200,6 +200,92 @@ void gemm_cpu(GEMM_ARGS, int tm, int tn)
     }
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Split-K dot-product path (CPU drivers), for C = alpha * A @ B + beta * X when A's rows and B's
+ * columns are both contiguous along K (A row-major, B the transpose of a row-major matrix: the
+ * weight gradient of a convolution, g @ cols^T) and K is long against M and N. gemm_cpu would
+ * repack B transposed for every tile and run its micro-kernel on mostly-empty tiles; here each
+ * output is a dot product of two contiguous runs, done in VT vectors straight from memory.
+ *
+ * gemm_dot_partial: work-item (s, nb) takes chunk s of K ([s*kc, min(K, (s+1)*kc))) and columns
+ * [nb*NBLK, ...) of C, and writes the chunk's partial sums for every row of A to
+ * P[(s*M + m)*N + n] (2 x 2 outputs at a time: four vector accumulators; the chunk's A and B
+ * runs stay in the core's cache while they are reused).
+ * gemm_dot_reduce: one work-item per output: C = alpha * (sum over the chunks in order) + beta*X
+ * (deterministic). Launch: partial over (nchunks, ceil(N / NBLK)), reduce over M * N. */
+#define NBLK 64
+
+/* sum of a[0..len) * b[0..len) for two rows of A and two columns of B at once */
+inline void dot2x2(__global const REAL* a0, __global const REAL* a1, __global const REAL* b0,
+                   __global const REAL* b1, int len, REAL* r)
+{
+    VT s00 = (VT)(0), s01 = (VT)(0), s10 = (VT)(0), s11 = (VT)(0);
+    int k = 0;
+    for (; k + VW <= len; k += VW) {
+        VT x0, x1, y0, y1;
+        REAL *px0 = (REAL*)&x0, *px1 = (REAL*)&x1, *py0 = (REAL*)&y0, *py1 = (REAL*)&y1;
+#pragma unroll
+        for (int l = 0; l < VW; ++l) {
+            px0[l] = a0[k + l]; px1[l] = a1[k + l]; py0[l] = b0[k + l]; py1[l] = b1[k + l];
+        }
+        s00 = x0 * y0 + s00; s01 = x0 * y1 + s01;
+        s10 = x1 * y0 + s10; s11 = x1 * y1 + s11;
+    }
+    REAL t00 = 0, t01 = 0, t10 = 0, t11 = 0;
+    for (; k < len; ++k) {
+        t00 += a0[k] * b0[k]; t01 += a0[k] * b1[k];
+        t10 += a1[k] * b0[k]; t11 += a1[k] * b1[k];
+    }
+    const REAL *q00 = (const REAL*)&s00, *q01 = (const REAL*)&s01,
+               *q10 = (const REAL*)&s10, *q11 = (const REAL*)&s11;
+#pragma unroll
+    for (int l = 0; l < VW; ++l) {
+        t00 += q00[l]; t01 += q01[l]; t10 += q10[l]; t11 += q11[l];
+    }
+    r[0] = t00; r[1] = t01; r[2] = t10; r[3] = t11;
+}
+
+__kernel void gemm_dot_partial(int M, int N, int K, int kc,
+                               __global const REAL* A, int offA, int sAm,
+                               __global const REAL* B, int offB, int sBn,
+                               __global REAL* P)
+{
+    const int s = get_global_id(0), nb = get_global_id(1);
+    const int k0 = s * kc, len = min(kc, K - k0);
+    const int n_end = min(N, (nb + 1) * NBLK);
+    if (len <= 0 || nb * NBLK >= N) return;
+    A += offA + k0;
+    B += offB + k0;
+    P += s * M * N;
+    for (int n = nb * NBLK; n < n_end; n += 2) {
+        int n1 = min(n + 1, N - 1);            /* an odd last column is computed twice */
+        for (int m = 0; m < M; m += 2) {
+            int m1 = min(m + 1, M - 1);
+            REAL r[4];
+            dot2x2(A + m * sAm, A + m1 * sAm, B + n * sBn, B + n1 * sBn, len, r);
+            P[m * N + n] = r[0];
+            P[m * N + n1] = r[1];
+            P[m1 * N + n] = r[2];
+            P[m1 * N + n1] = r[3];
+        }
+    }
+}
+
+__kernel void gemm_dot_reduce(int M, int N, int nchunks, __global const REAL* P,
+                              __global REAL* C, int offC, int sCm, int sCn,
+                              __global const REAL* X, int offX, int sXm, int sXn,
+                              REAL alpha, REAL beta, int use_x)
+{
+    const int i = get_global_id(0);
+    if (i >= M * N) return;
+    const int m = i / N, n = i - m * N;
+    REAL acc = 0;
+    for (int s = 0; s < nchunks; ++s) acc += P[s * M * N + i];
+    REAL r = alpha * acc;
+    if (use_x) r += beta * X[offX + m * sXm + n * sXn];
+    C[offC + m * sCm + n * sCn] = r;
+}
+
 #else /* !CPU_STYLE */
 /* ---------------------------------------------------------------------------------------------
  * GPU path: NWI work-items cooperatively copy the A and B tiles into local memory, then each

@@ -67,16 +67,19 @@ def gemm_tuning(dev):
 _kernels = {}   # (device, cl type) -> (tuning dict it was built for, kernel): skips the defines
 
 
+def _tile_defines(cfg, dt):
+    defines = (("REAL", dt.cl),)
+    if cfg["style"] == "cpu":
+        defines += (("CPU_STYLE", None),)
+    return defines + tuple((k, int(cfg[k])) for k in _TILE_KEYS)
+
+
 def _tiled_kernel(dev, dt):
     cfg = gemm_tuning(dev)[dt.cl]
     hit = _kernels.get((dev, dt.cl))
     if hit is not None and hit[0] is cfg:
         return hit
-    defines = (("REAL", dt.cl),)
-    if cfg["style"] == "cpu":
-        defines += (("CPU_STYLE", None),)
-    defines += tuple((k, int(cfg[k])) for k in _TILE_KEYS)
-    prg = get_program(dev, "gemm", defines)
+    prg = get_program(dev, "gemm", _tile_defines(cfg, dt))
     t = dt.np.type
     args = [_I32] * 3 + [None, _I32, _I32, _I32, _I32] * 4 + [t, t, _I32]
     if cfg["style"] == "cpu":
@@ -116,6 +119,58 @@ def _cpu_tiles(cfg, M, N, nbatch, cores):
 
 
 # ---------------------------------------------------------------------------------------- launch
+_DOT_NBLK = 64            # NBLK in gemm.cl
+_DOT_CACHE_BYTES = 1 << 17  # a chunk of A's rows plus two B columns: a core's L2 share
+
+
+def _dot_form(M, N, K, A, B):
+    """Whether the split-K dot-product kernels suit the product (see gemm.cl): A's rows and B's
+    columns contiguous along K, and K long against the M x N outputs (conv weight gradients)."""
+    return A[4] == 1 and B[3] == 1 and K >= 1024 and K >= 8 * max(M, N)
+
+
+_dot_cache = {}  # (device, cl type) -> (tuning dict, partial kernel, reduce kernel)
+
+
+def _dot_kernels(dev, dt):
+    cfg = gemm_tuning(dev)[dt.cl]
+    hit = _dot_cache.get((dev, dt.cl))
+    if hit is None or hit[0] is not cfg:
+        prg = get_program(dev, "gemm", _tile_defines(cfg, dt))
+        t = dt.np.type
+        hit = _dot_cache[(dev, dt.cl)] = (
+            cfg, prg.kernel("gemm_dot_partial", [_I32] * 4 + [None, _I32, _I32] * 2 + [None]),
+            prg.kernel("gemm_dot_reduce", [_I32] * 3 + [None] + [None, _I32, _I32, _I32] * 2
+                       + [t, t, _I32]))
+    return hit
+
+
+def _launch_dot(dev, dt, M, N, K, A, B, C, X, alpha, beta):
+    """C = alpha * A @ B + beta * X by gemm_dot_partial over chunks of K, then gemm_dot_reduce."""
+    cfg, kp, kr = _dot_kernels(dev, dt)
+    t = dt.np.type
+    nblocks = -(-N // _DOT_NBLK)
+    vw = cfg["VW"]
+    # chunks short enough that A's rows of a chunk stay cached while every column pair of the
+    # block passes by, and enough of them (with the column blocks) to give each core work
+    kc = max(vw, _DOT_CACHE_BYTES // ((M + 2) * dt.itemsize) // vw * vw)
+    cores = dev.cl_device.max_compute_units
+    while -(-K // kc) * nblocks < 4 * cores and kc > 256:
+        kc = max(256, kc // 2 // vw * vw)
+    kc = min(kc, -(-K // vw) * vw)
+    nchunks = -(-K // kc)
+    part = Tensor._empty((nchunks, M, N), dt, dev)
+    kp(dev.queue, (nchunks, nblocks), (1, 1), M, N, K, kc, buf(A[0]), int(A[1]), int(A[3]),
+       buf(B[0]), int(B[1]), int(B[4]), part._storage.buffer)
+    use_x = X is not None
+    if not use_x:
+        X = C
+    launch_1d(dev, kr, M * N, M, N, nchunks, part._storage.buffer,
+              buf(C[0]), int(C[1]), int(C[3]), int(C[4]),
+              buf(X[0]), int(X[1]), int(X[3]), int(X[4]),
+              t(alpha), t(beta if use_x else 0), int(use_x))
+
+
 def _launch(dev, dt, M, N, K, nbatch, A, B, C, X, alpha, beta):
     """One kernel launch. A, B, C, X = (tensor, offset, batch_stride, row_stride, col_stride)."""
     use_x = X is not None
@@ -132,6 +187,9 @@ def _launch(dev, dt, M, N, K, nbatch, A, B, C, X, alpha, beta):
         launch_1d(dev, k, nbatch * M * N, M, N, K, nbatch, *args, *tail)
         return
     cfg, k = _tiled_kernel(dev, dt)
+    if cfg["style"] == "cpu" and nbatch == 1 and _dot_form(M, N, K, A, B):
+        _launch_dot(dev, dt, M, N, K, A, B, C, X if use_x else None, alpha, beta)
+        return
     if cfg["style"] == "cpu":
         tm, tn = _cpu_tiles(cfg, M, N, nbatch, dev.cl_device.max_compute_units)
         k(dev.queue, (-(-N // tn), -(-M // tm), nbatch), (1, 1, 1), M, N, K, *args, *tail, tm, tn)

@@ -1,8 +1,10 @@
 """cl_kernels/gemm.cl: the linear-algebra ops on float dtypes, with sizes that are not multiples
-of the tiles, transposed operands, batches and the 1-D forms."""
+of the tiles, transposed operands, batches and the 1-D forms, with the device's own tile set and
+with the CPU one (gemm_cpu and the split-K dot-product kernels; Oclgrind reports a GPU)."""
 import numpy as np
 
 import clnet
+from clnet.ops import linalg
 
 from ._util import check, dtype_names, host, strided
 
@@ -35,4 +37,29 @@ def matrix_products(dev):
               np.outer(u, w), **tol)
 
 
-CASES = [matrix_products]
+def cpu_tile_set(dev):
+    """The CPU tile set forced on this device: gemm_cpu (edges, transposes, batches, addend) and
+    the split-K dot path (A @ W^T with a long K)."""
+    class FakeCpu:
+        kind, max_work_group_size, local_mem_size = "CPU", dev.max_work_group_size, \
+            dev.local_mem_size
+    saved = dev.tuning.get("gemm")
+    dev.tuning["gemm"] = linalg._default_tuning(FakeCpu)
+    try:
+        matrix_products(dev)
+        for name in ("float32", "float64"):
+            if name not in dtype_names(dev):
+                continue
+            a, w = host(name, (3, 1031), seed=9), host(name, (5, 1031), seed=10)
+            bias = host(name, (5,), seed=11)
+            check(clnet.addmm(clnet.tensor(bias, device=dev), clnet.tensor(a, device=dev),
+                              clnet.tensor(w, device=dev).t(), beta=0.5, alpha=2.0),
+                  0.5 * bias + 2.0 * (a @ w.T), rtol=1e-4, atol=1e-3)
+    finally:
+        if saved is None:
+            dev.tuning.pop("gemm", None)
+        else:
+            dev.tuning["gemm"] = saved
+
+
+CASES = [matrix_products, cpu_tile_set]

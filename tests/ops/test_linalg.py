@@ -372,3 +372,28 @@ def test_benchmark_rows_report_all_frameworks():
     assert r["clnet"] > 0 and r["numpy"] > 0 and r["torch"] > 0
     assert r["clnet_vs_numpy"] == pytest.approx(r["clnet"] / r["numpy"])
     assert "sgemm 32x32x32" in format_rows(rows)
+
+
+# --------------------------------------------------------------------------- split-K dot path
+@pytest.mark.parametrize("M,N,K", [(1, 1, 1024), (3, 5, 1031), (10, 25, 9216), (7, 64, 1040),
+                                   (65, 3, 4099), (20, 130, 2063)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_long_k_dot_products(M, N, K, dtype, rng, dev):
+    """A @ W^T with both operands contiguous along a long K (conv weight gradients): on CPU
+    drivers this takes gemm.cl's split-K dot-product kernels (odd M and N compute a duplicate
+    row/column; K not a multiple of the vector width has a scalar tail; chunks of K are summed
+    in order). Offsets, a broadcast addend, alpha and beta included."""
+    if dtype == np.float64 and not dev.has_fp64:
+        pytest.skip("device without float64")
+    assert linalg._dot_form(M, N, K, (None, 0, 0, K, 1), (None, 0, 0, 1, K))
+    a, w = rand(rng, (M, K), dtype), rand(rng, (N, K), dtype)
+    exact = (a.astype(np.float64) @ w.T.astype(np.float64)).astype(dtype)
+    got = clnet.mm(clnet.tensor(a), clnet.tensor(w).t())
+    assert_close(got, exact, **tol(dtype, K))
+    # operands at an offset inside bigger buffers, result into a strided addmm with a bias row
+    big_a = rand(rng, (M + 1, K + 3), dtype)
+    big_a[1:, 3:] = a
+    ta = clnet.tensor(big_a)[1:, 3:]
+    bias = rand(rng, (N,), dtype)
+    got = clnet.addmm(clnet.tensor(bias), ta, clnet.tensor(w).t(), beta=0.5, alpha=-2.0)
+    assert_close(got, 0.5 * bias - 2.0 * exact, **tol(dtype, K))
