@@ -41,8 +41,11 @@ def recording(*args):
     if not mode.grad_enabled:
         return False
     for a in args:
-        if isinstance(a, Tensor) and a.requires_grad:
-            return True
+        if isinstance(a, Tensor):
+            if a._base is not None and a._view_version != a._storage.version:
+                refresh_view(a)
+            if a.requires_grad:
+                return True
     return False
 
 
@@ -171,7 +174,11 @@ def accumulate_node(t):
 
 def edge(t):
     """The graph edge a tensor input contributes: (node, output index) or (None, 0)."""
-    if not isinstance(t, Tensor) or not t.requires_grad:
+    if not isinstance(t, Tensor):
+        return (None, 0)
+    if t._base is not None and t._view_version != t._storage.version:
+        refresh_view(t)
+    if not t.requires_grad:
         return (None, 0)
     if t.grad_fn is not None:
         return (t.grad_fn, output_nr(t))
@@ -239,34 +246,57 @@ def record(name, outputs, inputs, backward, saved=(), saved_outputs=()):
             continue
         o.grad_fn = node
         o.requires_grad = True
+        o._view_version = o._storage.version
         if i:
             grad_state(o).out_nr = i
     return outputs
 
 
+def tracks(t):
+    """Whether an in-place change of ``t`` concerns the graph: ``t`` requires grad, or it is a
+    view of a tensor that does (then the change must reach the base's history, or be refused)."""
+    return t.requires_grad or (t._base is not None and t._base.requires_grad)
+
+
 def check_inplace(t):
     """Called before an in-place op that will be recorded (something involved requires grad).
 
-    Refuses a leaf that requires grad (PyTorch's rule) and any view: clnet records the op on the
-    view but does not rewrite its base's history (PyTorch's CopySlices), so the base's gradient
-    would silently miss the change; we say so instead. Assigning through indexing on the tensor
-    itself (``x[mask] = v``, ``x[:, 1] = v``) is recorded on ``x`` and works."""
+    Refuses what PyTorch refuses: a leaf that requires grad, and a view of one. An in-place op on
+    any other view is recorded like PyTorch's: the view's base gets a CopySlices node (see
+    ``rebase_history``). A view whose base is not laid out densely (a view of a non-contiguous
+    tensor that is not itself a view) cannot be mapped back onto its base's gradient: refused."""
     if not mode.grad_enabled:
         return
-    if t.requires_grad and t.grad_fn is None and t._base is None:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                           "operation (wrap it in clnet.no_grad() or operate on a .clone())")
-    if t._base is not None:
+    base = t._base
+    if base is None:
+        if t.requires_grad and t.grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                               "operation (wrap it in clnet.no_grad() or operate on a .clone())")
+        return
+    if t._view_version == NO_GRAD_VIEW:
         raise RuntimeError(
-            f"an in-place operation on a view (shape {list(t._shape)}) of another tensor (shape "
-            f"{list(t._base._shape)}) cannot be recorded by clnet's autograd: the gradient of the "
-            "tensor it views would miss the change. Index the tensor itself (x[idx] = v), use an "
-            "out-of-place op (torch.where / cat), or .clone() the view first")
+            f"a view (shape {list(t._shape)}) was created in no_grad mode and is being modified "
+            "in-place with grad mode enabled: the change cannot reach the gradient of the tensor "
+            "it views. Take the view outside no_grad, or .clone() it first")
+    if t._view_version == FUNCTION_VIEW:
+        raise RuntimeError(
+            f"a tensor (shape {list(t._shape)}) output by a module backward hook's identity node "
+            "is a view and is being modified in-place; .clone() it first")
+    if base.requires_grad and base.grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation (wrap it in clnet.no_grad() or operate on a "
+                           ".clone())")
+    if not base.is_contiguous():
+        raise RuntimeError(
+            f"an in-place operation on a view (shape {list(t._shape)}) of a non-contiguous "
+            f"tensor (shape {list(base._shape)}, strides {list(base._stride)}) cannot be recorded "
+            "by clnet's autograd; .contiguous() the tensor before taking the view, or use an "
+            "out-of-place op")
 
 
-def rebase_history(t, name, edges, backward, saved=(), saved_outputs=()):
-    """Record an in-place op on ``t``: ``edges`` were taken before the op (so they include ``t``
-    as it was), then ``t`` gets the new node."""
+def inplace_node(t, name, edges, backward, saved=(), saved_outputs=()):
+    """The node of an in-place op on ``t``: ``edges`` were taken before the op (so they include
+    ``t`` as it was); its one output is ``t``'s new value."""
     versions = tuple((x, x._version) for x in saved if x is not None) + tuple(
         (so.data, so.data._version) for so in saved_outputs)
     node = node_class(name)(backward, tuple(edges), versions,
@@ -275,8 +305,52 @@ def rebase_history(t, name, edges, backward, saved=(), saved_outputs=()):
         ref = weakref.ref(node)
         for so in saved_outputs:
             so.node_ref = ref
+    return node
+
+
+def set_history(t, node):
+    """Make output 0 of ``node`` the history of ``t`` (which then requires grad)."""
     t.grad_fn = node
     t.requires_grad = True
+    t._view_version = t._storage.version
     if t._grad_state is not None:
         t._grad_state.out_nr = 0
     return t
+
+
+def rebase_history(t, name, edges, backward, saved=(), saved_outputs=()):
+    """Record an in-place op on ``t`` (after the op ran). On a view, the view's base is rebased
+    too (PyTorch's CopySlices, by the ops layer's ``view_hooks``)."""
+    node = inplace_node(t, name, edges, backward, saved, saved_outputs)
+    if t._base is not None:
+        view_hooks.rebase(t, node)
+        return t
+    return set_history(t, node)
+
+
+# Tensor._view_version of views that never join the graph (see clnet/ops/inplace_views.py)
+NO_GRAD_VIEW = -1      # taken in no_grad mode
+FUNCTION_VIEW = -2     # an alias output of an identity node (module backward hooks)
+
+
+class _ViewHooks:
+    """What the ops layer installs (clnet/ops/inplace_views.py) so that views and in-place ops
+    keep PyTorch's semantics without this module importing ops:
+
+    - ``rebase(view, node)``: an in-place op recorded as ``node`` changed ``view``; give its base
+      a CopySlices node and the view a fresh view-of-base history.
+    - ``refresh(view)``: the view's storage changed since its history was set (an in-place op on
+      its base or on another view of it): rebuild its history as a view of the base's current
+      one, so that its gradient sees the change."""
+    rebase = None
+    refresh = None
+
+
+view_hooks = _ViewHooks()
+
+
+def refresh_view(t):
+    if view_hooks.refresh is not None:
+        view_hooks.refresh(t)
+    else:
+        t._view_version = t._storage.version

@@ -54,7 +54,7 @@ def _numel(shape):
 
 class Tensor:
     __slots__ = ("_storage", "_shape", "_stride", "_offset", "dtype", "requires_grad", "grad",
-                 "grad_fn", "_grad_state", "_base", "__weakref__")
+                 "grad_fn", "_grad_state", "_base", "_view_version", "__weakref__")
 
     # ------------------------------------------------------------------ construction
     def __new__(cls, *args, device=None, dtype=None, requires_grad=False):
@@ -92,7 +92,8 @@ class Tensor:
         t.grad = None
         t.grad_fn = None
         t._grad_state = None
-        t._base = None      # set by views of tensors that require grad (see graph.check_inplace)
+        t._base = None      # the tensor a view was taken of (see graph: views and in-place ops)
+        t._view_version = 0  # a view's storage version when its history was last set
         return t
 
     @staticmethod

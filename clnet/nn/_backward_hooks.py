@@ -14,10 +14,12 @@ def _identity_through_node(tensors):
     outs = []
     for t in tensors:
         o = Tensor._make(t._storage, t._shape, t._stride, t._offset, t.dtype)
-        o._base = t if t._base is None else t._base   # in-place on it is refused, like torch
+        o._base = t if t._base is None else t._base
         outs.append(o)
     graph.record("BackwardHookFunctionBackward", tuple(outs), tuple(tensors),
                  lambda *grads: grads)
+    for o in outs:
+        o._view_version = graph.FUNCTION_VIEW   # in-place on it is refused, like torch
     return tuple(outs), outs[0].grad_fn
 
 

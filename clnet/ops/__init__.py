@@ -8,6 +8,7 @@ from . import reduce, scan
 from . import conv, pool
 from . import softmax
 from . import norm, dropout, embedding
+from . import inplace_views   # installs graph.view_hooks (autograd of in-place ops on views)
 
 _FAMILIES = [copy, creation, views, pointwise_methods, random, indexing, index, join, sort, linalg, softmax, reduce, scan]
 _FAMILIES += [conv, pool]

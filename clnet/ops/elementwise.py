@@ -326,7 +326,7 @@ def _inplace_binary(op, self, other, name):
         if tuple(shape) != tuple(self._shape):
             raise ValueError(f"{name}: output with shape {list(self._shape)} doesn't match the "
                              f"broadcast shape {list(shape)}")
-    rec = graph.mode.grad_enabled and (self.requires_grad or (
+    rec = graph.mode.grad_enabled and (graph.tracks(self) or (
         isinstance(other, Tensor) and other.requires_grad))
     if rec:
         graph.check_inplace(self)
@@ -435,7 +435,7 @@ def _inplace_unary(op, self, p0=0, p1=0, float_only=True):
     if float_only and not self.dtype.is_floating_point:
         raise TypeError(f"{op}_: result type {dtypes.get_default_dtype().name} can't be cast to "
                         f"the desired output type {self.dtype.name}")
-    rec = self.requires_grad and graph.mode.grad_enabled
+    rec = graph.mode.grad_enabled and graph.tracks(self)
     if rec:
         graph.check_inplace(self)
         entry = _rules().UNARY.get(op)

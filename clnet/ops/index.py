@@ -92,7 +92,7 @@ def _inplace(self, name, sources, write, backward, saved=()):
     mode is on and self or a source requires grad, record it on ``self``. ``backward(g)``
     returns one gradient per edge: (self as it was, *sources)."""
     if not (graph.mode.grad_enabled and self.dtype.is_floating_point and
-            (self.requires_grad or any(_needs_grad(x) for x in sources))):
+            (graph.tracks(self) or any(_needs_grad(x) for x in sources))):
         write()
         return self
     graph.check_inplace(self)

@@ -473,13 +473,13 @@ def setitem(t, idx, value):
     value_grad = isinstance(value, Tensor) and value.requires_grad and \
         value.dtype.is_floating_point
     if not (graph.mode.grad_enabled and t.dtype.is_floating_point and
-            (t.requires_grad or value_grad)):
+            (graph.tracks(t) or value_grad)):
         _setitem(t, idx, value)
         return
     # CopySlices: t's new node takes (t as it was, value)
     graph.check_inplace(t)
-    target_grad = t.requires_grad
     edges = (graph.edge(t), graph.edge(value) if value_grad else (None, 0))
+    target_grad = t.requires_grad       # after edge(): a stale view's history is rebuilt there
     with no_grad_recording():
         norm, fitted_shape = _setitem(t, idx, value)
     shape = t._shape

@@ -17,7 +17,7 @@ def _wrap_inplace(fn, name):
     """``x.f_(...)`` as ``x.copy_(f(x, ...))``: autograd sees the out-of-place graph of f."""
     def method(self, *args, **kwargs):
         src = self
-        if graph.mode.grad_enabled and (self.requires_grad or any(
+        if graph.mode.grad_enabled and (graph.tracks(self) or any(
                 isinstance(a, Tensor) and a.requires_grad for a in args)):
             graph.check_inplace(self)
             src = clone(self)   # f's backward may save its input, which we are about to overwrite
@@ -42,7 +42,7 @@ def clamp_(self, min=None, max=None):
 def _overwrite(self, name, write, src=None):
     """Run ``write()`` (an in-place overwrite of ``self``) and give ``self`` the history of
     ``src`` (the gradient of the old value is zero)."""
-    rec = graph.mode.grad_enabled and (self.requires_grad or _needs(src))
+    rec = graph.mode.grad_enabled and (graph.tracks(self) or _needs(src))
     if rec:
         graph.check_inplace(self)
         edges = (graph.edge(self), graph.edge(src))

@@ -85,7 +85,7 @@ def _overwrite(t, node_name, fill):
     """Run ``fill()`` (which overwrites every element of t), bump t's version, and under autograd
     give t a node whose gradient to the old value is zero, as PyTorch does. A leaf that requires
     grad is refused outside ``no_grad()`` (nn.init fills parameters under no_grad)."""
-    rec = graph.mode.grad_enabled and t.requires_grad
+    rec = graph.mode.grad_enabled and graph.tracks(t)
     if rec:
         graph.check_inplace(t)
         edges = (graph.edge(t),)

@@ -14,7 +14,9 @@ __all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "t", "tran
 
 def _view(t, shape, stride, offset):
     v = Tensor._make(t._storage, tuple(shape), tuple(stride), offset, t.dtype)
-    v._base = t._base if t._base is not None else t     # see graph.check_inplace
+    v._base = t._base if t._base is not None else t     # see clnet/ops/inplace_views.py
+    # a view taken in no_grad mode never joins the graph, even after its base changes
+    v._view_version = t._storage.version if graph.mode.grad_enabled else graph.NO_GRAD_VIEW
     return v
 
 
