@@ -2,11 +2,11 @@
  * step costs one GEMM (h @ W_hh^T, done by gemm.cl) plus one launch here instead of ~10
  * elementwise launches. Build with -DT=float|double and -DVW=<vector width>.
  *
- * LSTM kernels: one work-item per (row n, run of VW hidden units j0..j0+VW-1); launch over
+ * One work-item per (row n, run of VW hidden units j0..j0+VW-1); launch over
  * N * ceil(H / VW) work-items. A full run is computed in vector types, because a CPU driver
  * (PoCL) vectorises its work-group loops only when the body makes no library calls, and exp /
  * tanh are calls there (see vector.h). A run cut by the end of a row takes the scalar path.
- * GRU kernels: one work-item per (n, j).
+ * The GRU kernels are laid out the same way.
  *
  * Row-major (N, G*H) operands are passed as (buffer, element offset, row stride); their columns
  * are contiguous (the host makes them so). Outputs are contiguous. Gate orders are PyTorch's:
@@ -96,46 +96,86 @@ __kernel void lstm_cell_bwd(int N, int H, __global const T* gates, int goff, int
 
 /* GRU step from the input part gi = x W_ih^T + b_ih and the hidden part gh = h W_hh^T + b_hh
  * (both (N, 3H)): r = s(gi_r + gh_r), z = s(gi_z + gh_z), n = tanh(gi_n + r * gh_n),
- * h' = (1 - z) * n + z * h. */
+ * h' = (1 - z) * n + z * h, written at h_out + ooff (row stride H). Work-items as the LSTM's. */
 __kernel void gru_cell_fwd(int N, int H, __global const T* gi, int ioff, int irow,
                            __global const T* gh, int hgoff, int hgrow,
-                           __global const T* h, int hoff, int hrow, __global T* h_out) {
+                           __global const T* h, int hoff, int hrow, __global T* h_out, int ooff) {
+    int runs = (H + VW - 1) / VW;
     int idx = get_global_id(0);
-    if (idx >= N * H) return;
-    int n = idx / H, j = idx - n * H;
+    if (idx >= N * runs) return;
+    int n = idx / runs, j0 = (idx - n * runs) * VW;
     __global const T* a = gi + ioff + n * irow;
     __global const T* b = gh + hgoff + n * hgrow;
-    T r = sigm(a[j] + b[j]), z = sigm(a[H + j] + b[H + j]);
-    T nn = tanh(a[2 * H + j] + r * b[2 * H + j]);
-    h_out[idx] = ((T)1 - z) * nn + z * h[hoff + n * hrow + j];
+    __global const T* hp = h + hoff + n * hrow;
+    __global T* o = h_out + ooff + n * H;
+    if (j0 + VW <= H) {
+        TV r = sigm_v(load_v(a + j0) + load_v(b + j0));
+        TV z = sigm_v(load_v(a + H + j0) + load_v(b + H + j0));
+        TV nn = tanh(load_v(a + 2 * H + j0) + r * load_v(b + 2 * H + j0));
+        store_v(o + j0, ((TV)1 - z) * nn + z * load_v(hp + j0));
+        return;
+    }
+    for (int j = j0; j < H; ++j) {
+        T r = sigm(a[j] + b[j]), z = sigm(a[H + j] + b[H + j]);
+        T nn = tanh(a[2 * H + j] + r * b[2 * H + j]);
+        o[j] = ((T)1 - z) * nn + z * hp[j];
+    }
 }
 
-/* Gradients of the GRU step from dh' (g): d gi (N, 3H), d gh (N, 3H) and d h (N, H). */
+/* Gradients of the GRU step from dh' (g, plus g2 when has_g2: a sequence layer's carried
+ * gradient, saving an add launch): d gi and d gh (N, 3H, written at dgi + dgoff and
+ * dgh + dgoff, row stride 3H) and the direct part of d h, g * z (N, H, contiguous). */
 __kernel void gru_cell_bwd(int N, int H, __global const T* gi, int ioff, int irow,
                            __global const T* gh, int hgoff, int hgrow,
                            __global const T* h, int hoff, int hrow,
                            __global const T* g, int goff, int grow,
-                           __global T* dgi, __global T* dgh, __global T* dh) {
+                           __global T* dgi, __global T* dgh, int dgoff, __global T* dh,
+                           __global const T* g2, int g2off, int g2row, int has_g2) {
+    int runs = (H + VW - 1) / VW;
     int idx = get_global_id(0);
-    if (idx >= N * H) return;
-    int n = idx / H, j = idx - n * H;
+    if (idx >= N * runs) return;
+    int n = idx / runs, j0 = (idx - n * runs) * VW;
     __global const T* a = gi + ioff + n * irow;
     __global const T* b = gh + hgoff + n * hgrow;
-    T r = sigm(a[j] + b[j]), z = sigm(a[H + j] + b[H + j]);
-    T hn = b[2 * H + j];
-    T nn = tanh(a[2 * H + j] + r * hn);
-    T hp = h[hoff + n * hrow + j];
-    T go = g[goff + n * grow + j];
-    T dn = go * ((T)1 - z) * ((T)1 - nn * nn);
-    T dz = go * (hp - nn) * z * ((T)1 - z);
-    T dr = dn * hn * r * ((T)1 - r);
-    __global T* di = dgi + n * 3 * H;
-    __global T* dhg = dgh + n * 3 * H;
-    di[j] = dr;
-    di[H + j] = dz;
-    di[2 * H + j] = dn;
-    dhg[j] = dr;
-    dhg[H + j] = dz;
-    dhg[2 * H + j] = dn * r;
-    dh[idx] = go * z;
+    __global const T* hp = h + hoff + n * hrow;
+    __global const T* gr = g + goff + n * grow;
+    __global const T* g2r = g2 + g2off + n * g2row;
+    __global T* di = dgi + dgoff + n * 3 * H;
+    __global T* dhg = dgh + dgoff + n * 3 * H;
+    __global T* dhr = dh + n * H;
+    if (j0 + VW <= H) {
+        TV r = sigm_v(load_v(a + j0) + load_v(b + j0));
+        TV z = sigm_v(load_v(a + H + j0) + load_v(b + H + j0));
+        TV hn = load_v(b + 2 * H + j0);
+        TV nn = tanh(load_v(a + 2 * H + j0) + r * hn);
+        TV go = load_v(gr + j0);
+        if (has_g2) go += load_v(g2r + j0);
+        TV dn = go * ((TV)1 - z) * ((TV)1 - nn * nn);
+        TV dz = go * (load_v(hp + j0) - nn) * z * ((TV)1 - z);
+        TV dr = dn * hn * r * ((TV)1 - r);
+        store_v(di + j0, dr);
+        store_v(di + H + j0, dz);
+        store_v(di + 2 * H + j0, dn);
+        store_v(dhg + j0, dr);
+        store_v(dhg + H + j0, dz);
+        store_v(dhg + 2 * H + j0, dn * r);
+        store_v(dhr + j0, go * z);
+        return;
+    }
+    for (int j = j0; j < H; ++j) {
+        T r = sigm(a[j] + b[j]), z = sigm(a[H + j] + b[H + j]);
+        T hn = b[2 * H + j];
+        T nn = tanh(a[2 * H + j] + r * hn);
+        T go = gr[j] + (has_g2 ? g2r[j] : (T)0);
+        T dn = go * ((T)1 - z) * ((T)1 - nn * nn);
+        T dz = go * (hp[j] - nn) * z * ((T)1 - z);
+        T dr = dn * hn * r * ((T)1 - r);
+        di[j] = dr;
+        di[H + j] = dz;
+        di[2 * H + j] = dn;
+        dhg[j] = dr;
+        dhg[H + j] = dz;
+        dhg[2 * H + j] = dn * r;
+        dhr[j] = go * z;
+    }
 }

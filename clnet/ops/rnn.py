@@ -4,6 +4,8 @@
   step as one kernel (cl_kernels/rnn.cl) with a fused backward kernel; when the backward itself
   is recorded (``create_graph=True``) it is written with differentiable ops instead, so second
   derivatives work.
+- ``lstm_layer`` / ``gru_layer``: one direction of a layer over a whole sequence as ONE graph
+  node (per step a GEMM and a cell kernel writing into whole-sequence buffers).
 - ``time_steps(x)``: the (L, ...) tensor as L views with ONE backward node (a stack of the step
   gradients), where L ``select`` calls would each scatter into a zero-filled tensor of x's size.
 
@@ -37,8 +39,8 @@ def _program(dev, dt):
     return prg
 
 
-def _lstm_items(N, H, dt):
-    """Work-items of the LSTM cell kernels: one per run of VW hidden units of a row."""
+def _cell_items(N, H, dt):
+    """Work-items of the cell kernels: one per run of VW hidden units of a row."""
     vw = _vector_width(dt)
     return N * -(-H // vw)
 
@@ -99,7 +101,7 @@ def lstm_cell(gates, c_prev):
     h_out = Tensor._empty((N, H), dt, dev)
     c_out = Tensor._empty((N, H), dt, dev)
     if N * H:
-        launch_1d(dev, _cell_fwd_kernel(dev, dt), _lstm_items(N, H, dt), _I32(N), _I32(H), *_args(g, c),
+        launch_1d(dev, _cell_fwd_kernel(dev, dt), _cell_items(N, H, dt), _I32(N), _I32(H), *_args(g, c),
                   h_out._storage.buffer, c_out._storage.buffer, _I32(0), _I32(0))
     if graph.recording(gates, c_prev):
         gates, c_prev = g[0], c[0]
@@ -119,7 +121,7 @@ def _lstm_grads_fused(gates, c_prev, gh, gc):
     dgates = Tensor._empty((N, 4 * H), dt, dev)
     dc = Tensor._empty((N, H), dt, dev)
     if N * H:
-        launch_1d(dev, _cell_bwd_kernel(dev, dt), _lstm_items(N, H, dt), _I32(N), _I32(H),
+        launch_1d(dev, _cell_bwd_kernel(dev, dt), _cell_items(N, H, dt), _I32(N), _I32(H),
                   *_args(_rows(gates), _rows(c_prev), _rows(gh), _rows(gc)),
                   dgates._storage.buffer, dc._storage.buffer, _I32(0),
                   gates._storage.buffer, _I32(0), _I32(0), _I32(0))
@@ -203,7 +205,7 @@ def lstm_layer(proj, h0, c0, w_hh, reverse=False):
         w_t = contiguous(w_hh.t())
         wt = (w_t, w_t._offset, (), w_t._stride[0], w_t._stride[1])
         cell = _cell_fwd_kernel(dev, dt)
-        items = _lstm_items(N, H, dt)
+        items = _cell_items(N, H, dt)
         for k in range(L):
             _gemm("lstm", (), N, G, H, (hs, k * N * H, (), H, 1), wt,
                   (gates, k * N * G, (), G, 1), (P, P._offset + k * N * G, (), G, 1), 1, 1)
@@ -227,7 +229,7 @@ def lstm_layer(proj, h0, c0, w_hh, reverse=False):
         dG = Tensor._empty((L, N, G), dt, dev)
         dh, dc = g_h, g_c
         bwd = _cell_bwd_kernel(dev, dt)
-        items = _lstm_items(N, H, dt)
+        items = _cell_items(N, H, dt)
         for k in range(L - 1, -1, -1):
             dhr, dcr = _rows(dh), _rows(dc)
             dc_new = Tensor._empty((N, H), dt, dev)
@@ -273,6 +275,16 @@ def _lstm_layer_recompute(proj, h0, c0, w_hh, reverse, g_out, g_h, g_c):
 
 
 # ------------------------------------------------------------------ GRU
+def _gru_fwd_kernel(dev, dt):
+    return _program(dev, dt).kernel("gru_cell_fwd", [_I32, _I32] + [None, _I32, _I32] * 3
+                                    + [None, _I32])
+
+
+def _gru_bwd_kernel(dev, dt):
+    return _program(dev, dt).kernel("gru_cell_bwd", [_I32, _I32] + [None, _I32, _I32] * 4
+                                    + [None, None, _I32, None, None, _I32, _I32, _I32])
+
+
 def gru_cell(gi, gh, h):
     """h' of one GRU step from the input part gi = x W_ih^T + b_ih (N, 3H), the hidden part
     gh = h W_hh^T + b_hh (N, 3H) (PyTorch's order r, z, n) and the previous state h (N, H)."""
@@ -284,9 +296,8 @@ def gru_cell(gi, gh, h):
     a, b, hp = _rows(gi), _rows(gh), _rows(h)
     out = Tensor._empty((N, H), dt, dev)
     if N * H:
-        k = _program(dev, dt).kernel("gru_cell_fwd", [_I32, _I32] + [None, _I32, _I32] * 3
-                                     + [None])
-        launch_1d(dev, k, N * H, _I32(N), _I32(H), *_args(a, b, hp), out._storage.buffer)
+        launch_1d(dev, _gru_fwd_kernel(dev, dt), _cell_items(N, H, dt), _I32(N), _I32(H),
+                  *_args(a, b, hp), out._storage.buffer, _I32(0))
     if graph.recording(gi, gh, h):
         gi, gh, h = a[0], b[0], hp[0]
 
@@ -305,11 +316,11 @@ def _gru_grads_fused(gi, gh, h, g):
     dgh = Tensor._empty((N, 3 * H), dt, dev)
     dh = Tensor._empty((N, H), dt, dev)
     if N * H:
-        k = _program(dev, dt).kernel("gru_cell_bwd", [_I32, _I32] + [None, _I32, _I32] * 4
-                                     + [None, None, None])
-        launch_1d(dev, k, N * H, _I32(N), _I32(H),
-                  *_args(_rows(gi), _rows(gh), _rows(h), _rows(g)),
-                  dgi._storage.buffer, dgh._storage.buffer, dh._storage.buffer)
+        gr = _rows(g)
+        launch_1d(dev, _gru_bwd_kernel(dev, dt), _cell_items(N, H, dt), _I32(N), _I32(H),
+                  *_args(_rows(gi), _rows(gh), _rows(h), gr),
+                  dgi._storage.buffer, dgh._storage.buffer, _I32(0), dh._storage.buffer,
+                  *_args(gr), _I32(0))
     return dgi, dgh, dh
 
 
@@ -326,6 +337,113 @@ def _gru_grads_composite(gi, gh, h, g):
     dz = g * (h - n) * z * (1 - z)
     dr = dn * b_n * r * (1 - r)
     return cat([dr, dz, dn], 1), cat([dr, dz, dn * r], 1), g * z
+
+
+def gru_layer(proj, h0, w_hh, b_hh=None, reverse=False):
+    """One direction of a GRU layer over a whole sequence as ONE graph node.
+
+    ``proj`` (L, N, 3H): every step's input part x W_ih^T + b_ih; ``h0`` (N, H); ``w_hh``
+    (3H, H); ``b_hh`` (3H,) or None. Returns (output (L, N, H), h_T). Forward: per step one GEMM
+    writing the step's hidden part gh = h W_hh^T + b_hh into a whole-sequence buffer and one
+    fused cell kernel writing h. Backward: per step (last first) the fused cell backward (the
+    step's output gradient and the carried one summed inside) and one GEMM for d h
+    (= g z + d gh W_hh); then ONE GEMM over all steps for d w_hh and one sum for d b_hh; d proj is
+    the input-part gradients themselves. Under create_graph the backward recomputes the sequence
+    with differentiable per-step ops and differentiates that."""
+    from .join import flip
+    from .linalg import _gemm, mm
+    from .copy import copy_into
+    dev, dt = proj._storage.device, proj.dtype
+    L, N, G = proj._shape
+    H = G // 3
+    with_graph = graph.recording(proj, h0, w_hh, b_hh)
+    prev = graph.set_grad_enabled_flag(False)
+    try:
+        P = contiguous(flip(proj, [0]) if reverse else proj)   # steps in processing order
+        gh = Tensor._empty((L, N, G), dt, dev)
+        hs = Tensor._empty((L + 1, N, H), dt, dev)              # hs[k]: h before step k
+        copy_into(_seq(hs, 0, N, H), h0)
+        w_t = contiguous(w_hh.t())      # row-major W_hh^T once (see lstm_layer)
+        wt = (w_t, w_t._offset, (), w_t._stride[0], w_t._stride[1])
+        bias = (b_hh, b_hh._offset, (), 0, b_hh._stride[0]) if b_hh is not None else None
+        cell = _gru_fwd_kernel(dev, dt)
+        items = _cell_items(N, H, dt)
+        for k in range(L):
+            _gemm("gru", (), N, G, H, (hs, k * N * H, (), H, 1), wt,
+                  (gh, k * N * G, (), G, 1), bias, 1, 1)
+            launch_1d(dev, cell, items, _I32(N), _I32(H), P._storage.buffer,
+                      _I32(P._offset + k * N * G), _I32(G), gh._storage.buffer, _I32(k * N * G),
+                      _I32(G), hs._storage.buffer, _I32(k * N * H), _I32(H),
+                      hs._storage.buffer, _I32((k + 1) * N * H))
+        out = Tensor._make(hs._storage, (L, N, H), (N * H, H, 1), N * H, dt)
+        if reverse:
+            out = contiguous(flip(out, [0]))
+        h_t = _seq(hs, L, N, H)
+    finally:
+        graph.set_grad_enabled_flag(prev)
+    if not with_graph:
+        return out, h_t
+
+    def backward(g_out, g_h):
+        if graph.mode.grad_enabled:
+            return _gru_layer_recompute(proj, h0, w_hh, b_hh, reverse, g_out, g_h)
+        go = contiguous(flip(g_out, [0]) if reverse else g_out)
+        dGI = Tensor._empty((L, N, G), dt, dev)
+        dGH = Tensor._empty((L, N, G), dt, dev)
+        dh = g_h
+        bwd = _gru_bwd_kernel(dev, dt)
+        items = _cell_items(N, H, dt)
+        w_rows = (w_hh, w_hh._offset, (), w_hh._stride[0], w_hh._stride[1])
+        for k in range(L - 1, -1, -1):
+            dhr = _rows(dh)
+            direct = Tensor._empty((N, H), dt, dev)
+            launch_1d(dev, bwd, items, _I32(N), _I32(H), P._storage.buffer,
+                      _I32(P._offset + k * N * G), _I32(G), gh._storage.buffer,
+                      _I32(k * N * G), _I32(G), hs._storage.buffer, _I32(k * N * H), _I32(H),
+                      go._storage.buffer, _I32(go._offset + k * N * H), _I32(H),
+                      dGI._storage.buffer, dGH._storage.buffer, _I32(k * N * G),
+                      direct._storage.buffer, *_args(dhr), _I32(1))
+            # d h = g z + d gh @ W_hh, the direct part as the GEMM's addend
+            dh = Tensor._empty((N, H), dt, dev)
+            _gemm("gru backward", (), N, H, G, (dGH, k * N * G, (), G, 1), w_rows,
+                  (dh, 0, (), H, 1), (direct, 0, (), H, 1), 1, 1)
+        d_proj = dGI if not reverse else contiguous(flip(dGI, [0]))
+        d_w = d_b = None
+        gh_rows = Tensor._make(dGH._storage, (L * N, G), (G, 1), 0, dt)
+        if w_hh.requires_grad:
+            h_rows = Tensor._make(hs._storage, (L * N, H), (H, 1), 0, dt)
+            d_w = mm(gh_rows.t(), h_rows)
+        if b_hh is not None and b_hh.requires_grad:
+            d_b = gh_rows.sum(0)
+        return (d_proj, dh, d_w, d_b)
+    graph.record("GruLayerBackward0", (out, h_t), (proj, h0, w_hh, b_hh), backward,
+                 saved=(proj, h0, w_hh) + ((b_hh,) if b_hh is not None else ()))
+    return out, h_t
+
+
+def _gru_layer_recompute(proj, h0, w_hh, b_hh, reverse, g_out, g_h):
+    """create_graph backward of gru_layer: the sequence rebuilt with differentiable per-step
+    ops (addmm + gru_cell), then differentiated (so gradients of gradients work)."""
+    from ..autograd import grad
+    from .join import stack
+    from .linalg import addmm, mm
+    prev = graph.set_grad_enabled_flag(True)
+    try:
+        steps = time_steps(proj)
+        h = h0
+        w_t = w_hh.t()
+        outs = [None] * len(steps)
+        for t in (range(len(steps) - 1, -1, -1) if reverse else range(len(steps))):
+            ghs = mm(h, w_t) if b_hh is None else addmm(b_hh, h, w_t)
+            h = gru_cell(steps[t], ghs, h)
+            outs[t] = h
+        args = (proj, h0, w_hh, b_hh)
+        inputs = [x for x in args if x is not None and x.requires_grad]
+        grads = iter(grad([stack(outs, 0), h], inputs, [g_out, g_h], create_graph=True,
+                          allow_unused=True))
+    finally:
+        graph.set_grad_enabled_flag(prev)
+    return tuple(next(grads) if x is not None and x.requires_grad else None for x in args)
 
 
 # ------------------------------------------------------------------ time steps

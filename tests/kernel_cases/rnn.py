@@ -80,4 +80,26 @@ def lstm_layer_sequences(dev):
                 assert np.all(np.isfinite(w.grad.numpy()))
 
 
-CASES = [lstm_cell_forward_and_backward, gru_cell_forward_and_backward, lstm_layer_sequences]
+def gru_layer_sequences(dev):
+    """The whole-sequence GRU node (cell kernels at step offsets, the carried gradient summed
+    in the backward kernel), both directions, with and without b_hh; hidden sizes below and
+    past the vector width."""
+    from clnet.ops.rnn import gru_layer
+    for name in _float_dtypes(dev):
+        for L, N, H in ((1, 1, 1), (3, 2, 5), (2, 2, 9)):
+            dt = getattr(clnet, name)
+            proj = clnet.tensor(host(name, (L, N, 3 * H), seed=6), device=dev,
+                                requires_grad=True)
+            h0 = clnet.tensor(host(name, (N, H), seed=7), device=dev, requires_grad=True)
+            w = clnet.tensor(host(name, (3 * H, H), seed=9), device=dev, requires_grad=True)
+            b = clnet.tensor(host(name, (3 * H,), seed=10), device=dev, requires_grad=True)
+            for reverse, bias in ((False, b), (True, None)):
+                out, h = gru_layer(proj, h0, w, bias, reverse)
+                assert out.shape == (L, N, H)
+                clnet.autograd.backward([out, h], [clnet.ones(L, N, H, dtype=dt, device=dev),
+                                                   clnet.ones(N, H, dtype=dt, device=dev)])
+                assert np.all(np.isfinite(w.grad.numpy()))
+
+
+CASES = [lstm_cell_forward_and_backward, gru_cell_forward_and_backward, lstm_layer_sequences,
+         gru_layer_sequences]

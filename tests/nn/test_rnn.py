@@ -117,6 +117,35 @@ def test_batch_first_unbatched_and_given_states(cls, mkw):
     _compare_run(cm, tm, _x(5, I), states)                # unbatched with 2-D states
 
 
+@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
+@pytest.mark.parametrize("hidden", [8, 11, 20])
+def test_hidden_sizes_across_the_cell_vector_width(cls, hidden):
+    """The cell kernels compute runs of 8 float32 hidden units in vectors and the rest of a row
+    scalar (cl_kernels/rnn.cl): hidden sizes at, past and between multiples of the run."""
+    cm, tm = _twins(cls, I, hidden, bidirectional=True, batch_first=True)
+    _compare_run(cm, tm, _x(3, 6, I), _x(2, 3, hidden, seed=2) if cls == "GRU" else
+                 (_x(2, 3, hidden, seed=2), _x(2, 3, hidden, seed=3)))
+
+
+def test_gru_layer_in_float64():
+    """float64 runs use 4-wide vectors: hidden 6 = one run and a tail of 2."""
+    torch.manual_seed(0)
+    tm = torch.nn.GRU(I, H, batch_first=True).double()
+    cm = clnet.nn.GRU(I, H, batch_first=True).double()
+    cm.load_state_dict({k: clnet.tensor(v.numpy()) for k, v in tm.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((2, 5, I))
+    cx, tx = clnet.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    co, ch = cm(cx)
+    to, th = tm(tx)
+    np.testing.assert_allclose(co.detach().numpy(), to.detach().numpy(), rtol=1e-10, atol=1e-12)
+    (co.sum() + (ch * ch).sum()).backward()
+    (to.sum() + (th * th).sum()).backward()
+    np.testing.assert_allclose(cx.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for (n, cp), (_, tp) in zip(cm.named_parameters(), tm.named_parameters()):
+        np.testing.assert_allclose(cp.grad.numpy(), tp.grad.numpy(), rtol=1e-10, atol=1e-12,
+                                   err_msg=n)
+
+
 def test_lstm_projection():
     cm, tm = _twins("LSTM", I, H, num_layers=2, proj_size=3, bidirectional=True)
     assert tuple(cm.weight_hr_l1_reverse.shape) == (3, H)
@@ -232,6 +261,19 @@ def test_gradient_of_gradient_through_lstm_sequence():
             for n, p in lstm.named_parameters():
                 p.copy_(m.tensor(weights[n]))
         return lstm(x)[0]
+    check_grad_parity(fn, _x(4, 2, 2), second=True)
+
+
+def test_gradient_of_gradient_through_gru_sequence():
+    cm, tm = _twins("GRU", 2, 3)
+    weights = {n: p.detach().numpy() for n, p in tm.named_parameters()}
+
+    def fn(m, x):
+        gru = m.nn.GRU(2, 3, bidirectional=True)
+        with m.no_grad():
+            for n, p in gru.named_parameters():
+                p.copy_(m.tensor(weights[n.replace("_reverse", "")]))
+        return gru(x)[0]
     check_grad_parity(fn, _x(4, 2, 2), second=True)
 
 

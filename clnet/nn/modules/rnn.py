@@ -3,11 +3,12 @@ LSTM (with proj_size), GRU, and the single-step RNNCell, LSTMCell, GRUCell.
 
 Formulation (per layer and direction): the input projection of ALL time steps is one GEMM
 (``linear`` over the L*N rows of the sequence, the biases in its epilogue), split into per-step
-views by ``time_steps`` (one backward node); each step then costs one GEMM (h @ W_hh^T added
-to that step's projection) and one fused cell kernel (clnet/ops/rnn.py; for LSTM both form one
-graph node, ``lstm_step``). Outputs are
-assembled with ``stack``/``cat``. Gradients come from autograd; the engine is iterative, so
-long sequences are fine.
+views; each step then costs one GEMM (h @ W_hh^T added to that step's projection) and one
+fused cell kernel (clnet/ops/rnn.py). LSTM (without proj_size) and GRU run a whole layer
+direction as ONE graph node (``lstm_layer``, ``gru_layer``: no per-step graph bookkeeping, one
+weight-gradient GEMM for the whole sequence); RNN and projected LSTMs record per step
+(``time_steps``, ``lstm_step``). Directions and layers are assembled with ``stack``/``cat``.
+Gradients come from autograd; the engine is iterative, so long sequences are fine.
 
 LSTM folds b_hh into the input projection's bias (b_ih + b_hh, one small op: both still get
 their gradient); GRU cannot (b_hn sits inside r * (h W_hn + b_hn)), so its b_hh is the addend
@@ -24,7 +25,7 @@ from ...ops.dropout import dropout as _dropout
 from ...ops.join import cat, stack
 from ...ops.linalg import addmm, linear, mm
 from ...ops.pointwise import relu, tanh
-from ...ops.rnn import gru_cell, lstm_layer, lstm_step, time_steps
+from ...ops.rnn import gru_cell, gru_layer, lstm_layer, lstm_step, time_steps
 from ...tensor import Tensor
 from .. import init
 from ..module import Module
@@ -287,9 +288,12 @@ class RNNBase(Module):
                              "RNN")
         proj = _input_projection(self.mode, contiguous(x), w["weight_ih"], b_ih, b_hh)
         w_hh = w["weight_hh"]
+        # the whole direction as one graph node (see clnet/ops/rnn.py: lstm_layer, gru_layer)
         if self.mode == "LSTM" and "weight_hr" not in w:
-            # the whole direction as one graph node (see clnet/ops/rnn.py: lstm_layer)
             return lstm_layer(proj, h, c, w_hh, reverse)
+        if self.mode == "GRU":
+            out, h = gru_layer(proj, h, w_hh, b_hh, reverse)
+            return out, h, None
         parts = time_steps(proj)
         w_hr_t = w["weight_hr"].t() if "weight_hr" in w else None
         outs = [None] * L
