@@ -179,3 +179,39 @@ __kernel void gru_cell_bwd(int N, int H, __global const T* gi, int ioff, int iro
         dhr[j] = go * z;
     }
 }
+
+/* Elman RNN: the activation of a step in place over n contiguous pre-activations at x + off
+ * (x = tanh(x), or relu(x) when use_relu; a NaN stays NaN, as in torch). One work-item per run
+ * of VW elements. */
+__kernel void rnn_act_fwd(int n, __global T* x, int off, int use_relu) {
+    int i0 = get_global_id(0) * VW;
+    if (i0 >= n) return;
+    __global T* p = x + off;
+    if (i0 + VW <= n) {
+        TV v = load_v(p + i0);
+        store_v(p + i0, use_relu ? select(v, (TV)(0), v < (TV)(0)) : tanh(v));
+        return;
+    }
+    for (int i = i0; i < n; ++i) p[i] = use_relu ? (p[i] < (T)0 ? (T)0 : p[i]) : tanh(p[i]);
+}
+
+/* Its backward from the step's output h: d = (g + g2) * (1 - h^2) for tanh, or (g + g2) where
+ * h > 0 (torch's rule: h <= 0 gives 0, so a NaN output passes the gradient) for relu; g2 (the
+ * carried gradient) only when has_g2. All operands contiguous runs of n elements. */
+__kernel void rnn_act_bwd(int n, __global const T* h, int hoff, __global const T* g, int goff,
+                          __global const T* g2, int g2off, int has_g2, __global T* d, int doff,
+                          int use_relu) {
+    int i0 = get_global_id(0) * VW;
+    if (i0 >= n) return;
+    h += hoff; g += goff; g2 += g2off; d += doff;
+    if (i0 + VW <= n) {
+        TV hv = load_v(h + i0), gv = load_v(g + i0);
+        if (has_g2) gv += load_v(g2 + i0);
+        store_v(d + i0, use_relu ? select(gv, (TV)(0), hv <= (TV)(0)) : gv * ((TV)1 - hv * hv));
+        return;
+    }
+    for (int i = i0; i < n; ++i) {
+        T gv = g[i] + (has_g2 ? g2[i] : (T)0);
+        d[i] = use_relu ? (h[i] <= (T)0 ? (T)0 : gv) : gv * ((T)1 - h[i] * h[i]);
+    }
+}

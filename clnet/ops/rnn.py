@@ -4,7 +4,7 @@
   step as one kernel (cl_kernels/rnn.cl) with a fused backward kernel; when the backward itself
   is recorded (``create_graph=True``) it is written with differentiable ops instead, so second
   derivatives work.
-- ``lstm_layer`` / ``gru_layer``: one direction of a layer over a whole sequence as ONE graph
+- ``lstm_layer`` / ``gru_layer`` / ``rnn_layer``: one direction of a layer over a whole sequence as ONE graph
   node (per step a GEMM and a cell kernel writing into whole-sequence buffers).
 - ``time_steps(x)``: the (L, ...) tensor as L views with ONE backward node (a stack of the step
   gradients), where L ``select`` calls would each scatter into a zero-filled tensor of x's size.
@@ -444,6 +444,101 @@ def _gru_layer_recompute(proj, h0, w_hh, b_hh, reverse, g_out, g_h):
     finally:
         graph.set_grad_enabled_flag(prev)
     return tuple(next(grads) if x is not None and x.requires_grad else None for x in args)
+
+
+# ------------------------------------------------------------------ Elman RNN
+def rnn_layer(proj, h0, w_hh, use_relu=False, reverse=False):
+    """One direction of an Elman RNN layer over a whole sequence as ONE graph node.
+
+    ``proj`` (L, N, H): every step's input projection with both biases; ``h0`` (N, H); ``w_hh``
+    (H, H). h_{t+1} = act(proj_t + h_t W_hh^T), act = tanh (or relu). Returns (output (L, N, H),
+    h_T). Forward: per step one GEMM writing the pre-activation where h_{t+1} goes and one
+    in-place activation launch. Backward: per step one activation-backward launch (the carried
+    gradient summed in) and one GEMM for d h; one GEMM over all steps for d w_hh. Under
+    create_graph the backward recomputes with differentiable per-step ops."""
+    from .join import flip
+    from .linalg import _gemm, mm
+    from .copy import copy_into
+    dev, dt = proj._storage.device, proj.dtype
+    L, N, H = proj._shape
+    n = N * H
+    prg = _program(dev, dt)
+    act = prg.kernel("rnn_act_fwd", [_I32, None, _I32, _I32])
+    items = -(-n // _vector_width(dt))
+    with_graph = graph.recording(proj, h0, w_hh)
+    prev = graph.set_grad_enabled_flag(False)
+    try:
+        P = contiguous(flip(proj, [0]) if reverse else proj)
+        hs = Tensor._empty((L + 1, N, H), dt, dev)              # hs[k]: h before step k
+        copy_into(_seq(hs, 0, N, H), h0)
+        w_t = contiguous(w_hh.t())      # row-major W_hh^T once (see lstm_layer)
+        wt = (w_t, w_t._offset, (), w_t._stride[0], w_t._stride[1])
+        for k in range(L):
+            _gemm("rnn", (), N, H, H, (hs, k * n, (), H, 1), wt, (hs, (k + 1) * n, (), H, 1),
+                  (P, P._offset + k * n, (), H, 1), 1, 1)
+            if n:
+                launch_1d(dev, act, items, _I32(n), hs._storage.buffer, _I32((k + 1) * n),
+                          _I32(int(use_relu)))
+        out = Tensor._make(hs._storage, (L, N, H), (n, H, 1), n, dt)
+        if reverse:
+            out = contiguous(flip(out, [0]))
+        h_t = _seq(hs, L, N, H)
+    finally:
+        graph.set_grad_enabled_flag(prev)
+    if not with_graph:
+        return out, h_t
+
+    def backward(g_out, g_h):
+        if graph.mode.grad_enabled:
+            return _rnn_layer_recompute(proj, h0, w_hh, use_relu, reverse, g_out, g_h)
+        go = contiguous(flip(g_out, [0]) if reverse else g_out)
+        dP = Tensor._empty((L, N, H), dt, dev)
+        bwd = prg.kernel("rnn_act_bwd", [_I32, None, _I32, None, _I32, None, _I32, _I32, None,
+                                         _I32, _I32])
+        dh = contiguous(g_h)
+        for k in range(L - 1, -1, -1):
+            if n:
+                launch_1d(dev, bwd, items, _I32(n), hs._storage.buffer, _I32((k + 1) * n),
+                          go._storage.buffer, _I32(go._offset + k * n), dh._storage.buffer,
+                          _I32(dh._offset), _I32(1), dP._storage.buffer, _I32(k * n),
+                          _I32(int(use_relu)))
+            dh = mm(_seq(dP, k, N, H), w_hh)
+        d_proj = dP if not reverse else contiguous(flip(dP, [0]))
+        d_w = None
+        if w_hh.requires_grad:
+            p_rows = Tensor._make(dP._storage, (L * N, H), (H, 1), 0, dt)
+            h_rows = Tensor._make(hs._storage, (L * N, H), (H, 1), 0, dt)
+            d_w = mm(p_rows.t(), h_rows)
+        return (d_proj, dh, d_w)
+    graph.record("RnnLayerBackward0", (out, h_t), (proj, h0, w_hh), backward,
+                 saved=(proj, h0, w_hh))
+    return out, h_t
+
+
+def _rnn_layer_recompute(proj, h0, w_hh, use_relu, reverse, g_out, g_h):
+    """create_graph backward of rnn_layer: the sequence rebuilt with addmm + tanh/relu per step,
+    then differentiated (so gradients of gradients work)."""
+    from ..autograd import grad
+    from .join import stack
+    from .linalg import addmm
+    from .pointwise import relu, tanh
+    prev = graph.set_grad_enabled_flag(True)
+    try:
+        steps = time_steps(proj)
+        h = h0
+        w_t = w_hh.t()
+        outs = [None] * len(steps)
+        for t in (range(len(steps) - 1, -1, -1) if reverse else range(len(steps))):
+            pre = addmm(steps[t], h, w_t)
+            h = relu(pre) if use_relu else tanh(pre)
+            outs[t] = h
+        args = (proj, h0, w_hh)
+        inputs = [x for x in args if x.requires_grad]
+        grads = iter(grad([stack(outs, 0), h], inputs, [g_out, g_h], create_graph=True,
+                          allow_unused=True))
+    finally:
+        graph.set_grad_enabled_flag(prev)
+    return tuple(next(grads) if x.requires_grad else None for x in args)
 
 
 # ------------------------------------------------------------------ time steps

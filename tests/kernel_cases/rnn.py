@@ -101,5 +101,29 @@ def gru_layer_sequences(dev):
                 assert np.all(np.isfinite(w.grad.numpy()))
 
 
+def rnn_layer_sequences(dev):
+    """The whole-sequence Elman node: tanh and relu activations in place and their backward,
+    both directions, runs of elements below and past the vector width."""
+    from clnet.ops.rnn import rnn_layer
+    for name in _float_dtypes(dev):
+        for L, N, H in ((1, 1, 1), (3, 2, 5)):
+            dt = getattr(clnet, name)
+            proj = clnet.tensor(host(name, (L, N, H), seed=6), device=dev, requires_grad=True)
+            h0 = clnet.tensor(host(name, (N, H), seed=7), device=dev, requires_grad=True)
+            w = clnet.tensor(host(name, (H, H), seed=9), device=dev, requires_grad=True)
+            for use_relu, reverse in ((False, False), (True, True)):
+                out, h = rnn_layer(proj, h0, w, use_relu, reverse)
+                act = (lambda v: np.maximum(v, 0)) if use_relu else np.tanh
+                p64, h64, w64 = (x.detach().numpy().astype(np.float64) for x in (proj, h0, w))
+                want, steps = [None] * L, range(L - 1, -1, -1) if reverse else range(L)
+                for t in steps:
+                    h64 = act(p64[t] + h64 @ w64.T)
+                    want[t] = h64
+                check(out, np.stack(want))
+                clnet.autograd.backward([out, h], [clnet.ones(L, N, H, dtype=dt, device=dev),
+                                                   clnet.ones(N, H, dtype=dt, device=dev)])
+                assert np.all(np.isfinite(w.grad.numpy()))
+
+
 CASES = [lstm_cell_forward_and_backward, gru_cell_forward_and_backward, lstm_layer_sequences,
-         gru_layer_sequences]
+         gru_layer_sequences, rnn_layer_sequences]

@@ -117,14 +117,14 @@ def test_batch_first_unbatched_and_given_states(cls, mkw):
     _compare_run(cm, tm, _x(5, I), states)                # unbatched with 2-D states
 
 
-@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
+@pytest.mark.parametrize("cls,mkw", MODES, ids=lambda v: str(v))
 @pytest.mark.parametrize("hidden", [8, 11, 20])
-def test_hidden_sizes_across_the_cell_vector_width(cls, hidden):
-    """The cell kernels compute runs of 8 float32 hidden units in vectors and the rest of a row
-    scalar (cl_kernels/rnn.cl): hidden sizes at, past and between multiples of the run."""
-    cm, tm = _twins(cls, I, hidden, bidirectional=True, batch_first=True)
-    _compare_run(cm, tm, _x(3, 6, I), _x(2, 3, hidden, seed=2) if cls == "GRU" else
-                 (_x(2, 3, hidden, seed=2), _x(2, 3, hidden, seed=3)))
+def test_hidden_sizes_across_the_cell_vector_width(cls, mkw, hidden):
+    """The cell kernels compute runs of 8 float32 elements in vectors and the rest scalar
+    (cl_kernels/rnn.cl): hidden sizes at, past and between multiples of the run."""
+    cm, tm = _twins(cls, I, hidden, bidirectional=True, batch_first=True, **mkw)
+    _compare_run(cm, tm, _x(3, 6, I), (_x(2, 3, hidden, seed=2), _x(2, 3, hidden, seed=3))
+                 if cls == "LSTM" else _x(2, 3, hidden, seed=2))
 
 
 def test_gru_layer_in_float64():
@@ -264,12 +264,13 @@ def test_gradient_of_gradient_through_lstm_sequence():
     check_grad_parity(fn, _x(4, 2, 2), second=True)
 
 
-def test_gradient_of_gradient_through_gru_sequence():
-    cm, tm = _twins("GRU", 2, 3)
+@pytest.mark.parametrize("cls,mkw", MODES[1:3], ids=lambda v: str(v))   # GRU, tanh RNN
+def test_gradient_of_gradient_through_gru_and_rnn_sequences(cls, mkw):
+    cm, tm = _twins(cls, 2, 3, **mkw)
     weights = {n: p.detach().numpy() for n, p in tm.named_parameters()}
 
     def fn(m, x):
-        gru = m.nn.GRU(2, 3, bidirectional=True)
+        gru = getattr(m.nn, cls)(2, 3, bidirectional=True, **mkw)
         with m.no_grad():
             for n, p in gru.named_parameters():
                 p.copy_(m.tensor(weights[n.replace("_reverse", "")]))

@@ -4,10 +4,10 @@ LSTM (with proj_size), GRU, and the single-step RNNCell, LSTMCell, GRUCell.
 Formulation (per layer and direction): the input projection of ALL time steps is one GEMM
 (``linear`` over the L*N rows of the sequence, the biases in its epilogue), split into per-step
 views; each step then costs one GEMM (h @ W_hh^T added to that step's projection) and one
-fused cell kernel (clnet/ops/rnn.py). LSTM (without proj_size) and GRU run a whole layer
-direction as ONE graph node (``lstm_layer``, ``gru_layer``: no per-step graph bookkeeping, one
-weight-gradient GEMM for the whole sequence); RNN and projected LSTMs record per step
-(``time_steps``, ``lstm_step``). Directions and layers are assembled with ``stack``/``cat``.
+fused cell kernel (clnet/ops/rnn.py). Every layer direction is ONE graph node (``lstm_layer``,
+``gru_layer``, ``rnn_layer``: no per-step graph bookkeeping, one weight-gradient GEMM for the
+whole sequence), except LSTMs with proj_size, which record per step (``time_steps``,
+``lstm_step``). Directions and layers are assembled with ``stack``/``cat``.
 Gradients come from autograd; the engine is iterative, so long sequences are fine.
 
 LSTM folds b_hh into the input projection's bias (b_ih + b_hh, one small op: both still get
@@ -25,7 +25,7 @@ from ...ops.dropout import dropout as _dropout
 from ...ops.join import cat, stack
 from ...ops.linalg import addmm, linear, mm
 from ...ops.pointwise import relu, tanh
-from ...ops.rnn import gru_cell, gru_layer, lstm_layer, lstm_step, time_steps
+from ...ops.rnn import gru_cell, gru_layer, lstm_layer, lstm_step, rnn_layer, time_steps
 from ...tensor import Tensor
 from .. import init
 from ..module import Module
@@ -293,6 +293,9 @@ class RNNBase(Module):
             return lstm_layer(proj, h, c, w_hh, reverse)
         if self.mode == "GRU":
             out, h = gru_layer(proj, h, w_hh, b_hh, reverse)
+            return out, h, None
+        if self.mode in ("RNN_TANH", "RNN_RELU"):
+            out, h = rnn_layer(proj, h, w_hh, self.mode == "RNN_RELU", reverse)
             return out, h, None
         parts = time_steps(proj)
         w_hr_t = w["weight_hr"].t() if "weight_hr" in w else None
