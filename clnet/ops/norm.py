@@ -1,13 +1,18 @@
 """Normalisation: batch_norm, layer_norm, group_norm, rms_norm (torch.nn.functional's signatures).
 Kernels: cl_kernels/norm.cl.
 
-batch_norm: one kernel computes per-channel batch statistics (a work-group per channel) and, in
-training, updates the running statistics in place on the device; a second kernel applies the
-normalisation as a per-channel affine map. Its backward is two kernels: per-channel sums of g
-and g * xhat (which are also grad_bias and grad_weight), then grad_input as another per-channel
-affine map of g and x. layer_norm: one kernel per direction over rows (a work-group per row),
-plus one for the weight/bias gradients. group_norm is layer_norm over (N * G, C / G * spatial)
-rows followed by a per-channel affine written with ordinary (differentiable) ops.
+Two kernel layouts per device (``dev.tuning["norm.ls"]``, see norm.cl): GPUs give each row /
+channel a work-group of 64 work-items; CPU drivers give each one work-item walking it in vectors,
+a few work-groups per core looping over rows / channels.
+
+batch_norm: one kernel computes per-channel batch statistics and, in training, updates the
+running statistics in place on the device; a second kernel applies the normalisation as a
+per-channel affine map. Its backward is two kernels: per-channel sums of g and g * xhat (which
+are also grad_bias and grad_weight), then grad_input as another per-channel affine map of g and
+x. layer_norm, rms_norm and group_norm share the row kernels: one forward (statistics and the
+affine), one backward for grad_input which in the CPU layout also adds per-work-item partial
+weight/bias gradients (the GPU layout has a separate kernel for those), then a sum over the
+partials. group_norm is rows (N * G, C / G * spatial) with a per-channel affine.
 
 When a backward is itself recorded (``create_graph=True``) the gradients are computed with
 differentiable ops instead of the fused kernels, recomputing the statistics from the input so
@@ -28,8 +33,9 @@ from .views import reshape
 # arguments in another order: it is ``torch_batch_norm`` here, exported as clnet.batch_norm.
 __all__ = ["layer_norm", "group_norm", "rms_norm"]
 
-LS = 64                  # work-items per row / channel work-group (LS in norm.cl)
+_LS_GPU = 64             # work-items per row / channel work-group in the GPU layout
 _PARAM_ITEMS = 8192      # work-items wanted by layer_norm_bwd_params (columns x row chunks)
+HAS_W, HAS_B, RMS = 1, 2, 4   # flags of the row kernels (norm.cl)
 _I32 = np.int32
 
 
@@ -59,12 +65,38 @@ def effective_momentum(momentum, num_batches_tracked):
     return 1.0 / float(num_batches_tracked)
 
 
+def _local(dev):
+    """LS, the work-items per row / channel on ``dev`` (see cl_kernels/norm.cl): GPUs give each
+    a work-group of 64 with a tree in local memory; CPU drivers give each one work-item walking
+    it in 256-bit vectors. Kept in ``dev.tuning["norm.ls"]`` (tests set it to run the other)."""
+    ls = dev.tuning.get("norm.ls")
+    if ls is None:
+        ls = dev.tuning["norm.ls"] = 1 if dev.kind == "CPU" else _LS_GPU
+    return ls
+
+
 def _program(dev, dt):
-    key = ("norm", dt.cl)
+    ls = _local(dev)
+    key = ("norm", dt.cl, ls)
     prg = dev.programs.get(key)
     if prg is None:
-        prg = dev.programs[key] = get_program(dev, "norm", (("T", dt.cl), ("LS", LS)))
+        prg = dev.programs[key] = get_program(dev, "norm", (("T", dt.cl), ("LS", ls),
+                                                            ("VW", 32 // dt.itemsize)))
     return prg
+
+
+def _groups(dev, items):
+    """Work-groups for ``items`` rows / channels / runs: one each in the GPU layout; in the CPU
+    layout a few per core (the kernels loop over items), since a CPU driver pays about a
+    microsecond per work-group."""
+    if _local(dev) == 1:
+        return max(1, min(items, 16 * dev.cl_device.max_compute_units))
+    return items
+
+
+def _launch_items(dev, kernel, items, *args):
+    ls = _local(dev)
+    kernel(dev.queue, (_groups(dev, items) * ls,), (ls,), *args)
 
 
 def _data(t):
@@ -118,6 +150,27 @@ def _normalized_shape(op, x, normalized_shape):
     return ns
 
 
+def _rows_forward(op, x, rows, n, G, S, w, b, flags, eps):
+    """The row kernel: y, mean, rstd of ``x`` (contiguous) over ``rows`` rows of ``n``
+    (geometry G, S as in norm.cl)."""
+    dev, dt = x.device, x.dtype
+    y = Tensor._empty(x._shape, dt, dev)
+    mean = Tensor._empty((rows,), dt, dev)
+    rstd = Tensor._empty((rows,), dt, dev)
+    if rows and n:
+        check_index_range(op, x)
+        k = _program(dev, dt).kernel("layer_norm_fwd", [
+            _I32, _I32, _I32, _I32, None, _I32, None, _I32, None, _I32, _I32, dt.np.type, None,
+            None, None])
+        wb, wo = _buf_or(w, x)
+        bb, bo = _buf_or(b, x)
+        flags |= (HAS_W if w is not None else 0) | (HAS_B if b is not None else 0)
+        _launch_items(dev, k, rows, rows, n, G, S, x._storage.buffer, x._offset, wb, wo, bb, bo,
+                      flags, dt.np.type(eps), y._storage.buffer, mean._storage.buffer,
+                      rstd._storage.buffer)
+    return y, mean, rstd
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """F.layer_norm: normalise over the trailing ``normalized_shape`` dims, then the optional
     elementwise affine (weight and bias have ``normalized_shape``)."""
@@ -131,30 +184,19 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     x = _data(input)
     w = _data(weight) if weight is not None else None
     b = _data(bias) if bias is not None else None
-    dev, dt = x.device, x.dtype
-    y = Tensor._empty(input._shape, dt, dev)
-    mean = Tensor._empty((rows,), dt, dev)
-    rstd = Tensor._empty((rows,), dt, dev)
-    if rows and n:
-        check_index_range(op, x)
-        k = _program(dev, dt).kernel("layer_norm_fwd", [
-            _I32, _I32, None, _I32, None, _I32, None, _I32, _I32, dt.np.type, None, None, None])
-        wb, wo = _buf_or(w, x)
-        bb, bo = _buf_or(b, x)
-        flags = (1 if w is not None else 0) | (2 if b is not None else 0)
-        k(dev.queue, (rows * LS,), (LS,), rows, n, x._storage.buffer, x._offset, wb, wo, bb, bo,
-          flags, dt.np.type(eps), y._storage.buffer, mean._storage.buffer, rstd._storage.buffer)
+    y, mean, rstd = _rows_forward(op, x, rows, n, 1, 1, w, b, 0, eps)
     if graph.recording(input, weight, bias):
         def backward(g):
             if graph.mode.grad_enabled:
                 return _layer_norm_composite_grads(g, input, weight, len(ns), eps)
-            return _layer_norm_fused_grads(g, x, w, weight, bias, mean, rstd, rows, n)
+            return _rows_fused_grads(g, x, w, weight, bias, mean, rstd, rows, n, 1, 1, 0)
         graph.record("NativeLayerNormBackward0", y, (input, weight, bias), backward,
                      saved=(input, weight, bias))
     return y
 
 
-def _layer_norm_fused_grads(g, x, w, weight, bias, mean, rstd, rows, n):
+def _rows_fused_grads(g, x, w, weight, bias, mean, rstd, rows, n, G, S, flags):
+    """grad_input, grad_weight, grad_bias of a row kernel's forward (None where not wanted)."""
     dev, dt = x.device, x.dtype
     gc = contiguous(_as_dtype(g, dt))
     gx = Tensor._empty(x._shape, dt, dev)
@@ -169,24 +211,37 @@ def _layer_norm_fused_grads(g, x, w, weight, bias, mean, rstd, rows, n):
             gb = zeros(bias._shape, dtype=dt, device=dev)
         return gx, gw, gb
     prg = _program(dev, dt)
-    k = prg.kernel("layer_norm_bwd_input", [_I32, _I32, None, _I32, None, _I32, None, _I32, _I32,
-                                            None, None, None])
+    P = G * (n // S)                   # parameters (weight / bias elements)
+    fused = _local(dev) == 1           # the CPU layout adds the parameter partials in passing
+    want = want_w or want_b
+    parts = _groups(dev, rows) if fused and want else 0
+    if fused and want:
+        gw_part = Tensor._empty((parts, P), dt, dev)
+        gb_part = Tensor._empty((parts, P), dt, dev)
+    else:
+        gw_part = gb_part = gx
+    k = prg.kernel("layer_norm_bwd_input", [_I32, _I32, _I32, _I32, None, _I32, None, _I32, None,
+                                            _I32, _I32, None, None, None, None, None, _I32])
     wb, wo = _buf_or(w, x)
-    k(dev.queue, (rows * LS,), (LS,), rows, n, gc._storage.buffer, gc._offset,
-      x._storage.buffer, x._offset, wb, wo, int(w is not None), mean._storage.buffer,
-      rstd._storage.buffer, gx._storage.buffer)
-    if want_w or want_b:
-        cols = -(-n // LS) * LS
-        parts = max(1, min(rows, _PARAM_ITEMS // cols))
-        chunk = -(-rows // parts)
-        parts = -(-rows // chunk)
-        gw_part = Tensor._empty((parts, n), dt, dev)
-        gb_part = Tensor._empty((parts, n), dt, dev)
-        kp = prg.kernel("layer_norm_bwd_params", [_I32, _I32, _I32, None, _I32, None, _I32, None,
-                                                  None, None, None])
-        kp(dev.queue, (cols, parts), (LS, 1), rows, n, chunk, gc._storage.buffer, gc._offset,
-           x._storage.buffer, x._offset, mean._storage.buffer, rstd._storage.buffer,
+    flags |= HAS_W if w is not None else 0
+    _launch_items(dev, k, rows, rows, n, G, S, gc._storage.buffer, gc._offset,
+                  x._storage.buffer, x._offset, wb, wo, flags, mean._storage.buffer,
+                  rstd._storage.buffer, gx._storage.buffer, gw_part._storage.buffer,
+                  gb_part._storage.buffer, int(fused and want))
+    if want and not fused:
+        batch = rows // G
+        cols = -(-P // _LS_GPU) * _LS_GPU
+        parts = max(1, min(batch, _PARAM_ITEMS // cols))
+        chunk = -(-batch // parts)
+        parts = -(-batch // chunk)
+        gw_part = Tensor._empty((parts, P), dt, dev)
+        gb_part = Tensor._empty((parts, P), dt, dev)
+        kp = prg.kernel("layer_norm_bwd_params", [_I32, _I32, _I32, _I32, _I32, None, _I32, None,
+                                                  _I32, None, None, None, None])
+        kp(dev.queue, (cols, parts), (_LS_GPU, 1), rows, n, G, S, chunk, gc._storage.buffer,
+           gc._offset, x._storage.buffer, x._offset, mean._storage.buffer, rstd._storage.buffer,
            gw_part._storage.buffer, gb_part._storage.buffer)
+    if want:
         if parts > 1:
             from .reduce import sum as _sum
             gw_part = _sum(gw_part, 0) if want_w else None
@@ -198,20 +253,19 @@ def _layer_norm_fused_grads(g, x, w, weight, bias, mean, rstd, rows, n):
     return gx, gw, gb
 
 
-def _layer_norm_composite_grads(g, x, weight, k, eps):
-    """The layer-norm backward with differentiable ops (create_graph): the statistics are
-    recomputed from x so that gradients of these gradients reach x."""
+def _layer_norm_composite_grads(g, x, weight, k, eps, rms=False):
+    """The layer-norm (or RMS-norm) backward with differentiable ops (create_graph): the
+    statistics are recomputed from x so that gradients of these gradients reach x."""
     from .pointwise import rsqrt
     from .reduce import mean as _mean, sum as _sum
     dims = tuple(range(x.dim() - k, x.dim()))
     lead = tuple(range(x.dim() - k))
-    mu = _mean(x, dims, keepdim=True)
-    xc = x - mu
+    xc = x if rms else x - _mean(x, dims, keepdim=True)
     rstd = rsqrt(_mean(xc * xc, dims, keepdim=True) + eps)
     xhat = xc * rstd
     gw_ = g * weight if weight is not None else g
-    gx = rstd * (gw_ - _mean(gw_, dims, keepdim=True)
-                 - xhat * _mean(gw_ * xhat, dims, keepdim=True))
+    inner = gw_ - xhat * _mean(gw_ * xhat, dims, keepdim=True)
+    gx = rstd * (inner if rms else inner - _mean(gw_, dims, keepdim=True))
     gw = _sum(g * xhat, lead) if lead else g * xhat
     gb = _sum(g, lead) if lead else g
     return gx, gw, gb
@@ -219,7 +273,7 @@ def _layer_norm_composite_grads(g, x, weight, k, eps):
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """F.group_norm: input (N, C, *) normalised over each group of C / num_groups channels
-    (and all spatial positions), then a per-channel affine."""
+    (and all spatial positions), then a per-channel affine (fused into the row kernel)."""
     op = "group_norm"
     _check_input(op, input)
     if input.dim() < 2:
@@ -233,32 +287,63 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                          f"num_groups={num_groups}")
     weight = _check_param(op, "weight", weight, input, (C,))
     bias = _check_param(op, "bias", bias, input, (C,))
-    per_group = C // G * numel(input._shape[2:])
-    y = reshape(layer_norm(reshape(input, (N * G, per_group)), (per_group,), None, None, eps),
-                input._shape)
-    chan = (1, C) + (1,) * (input.dim() - 2)
-    if weight is not None:
-        y = y * reshape(weight, chan)
-    if bias is not None:
-        y = y + reshape(bias, chan)
+    S = numel(input._shape[2:])
+    n = C // G * S
+    rows = N * G if n else 0
+    x = _data(input)
+    w = _data(weight) if weight is not None else None
+    b = _data(bias) if bias is not None else None
+    y, mean, rstd = _rows_forward(op, x, rows, n, G, S, w, b, 0, eps)
+    if graph.recording(input, weight, bias):
+        def backward(g):
+            if graph.mode.grad_enabled:
+                return _group_norm_composite_grads(g, input, weight, G, eps)
+            return _rows_fused_grads(g, x, w, weight, bias, mean, rstd, rows, n, G, S, 0)
+        graph.record("NativeGroupNormBackward0", y, (input, weight, bias), backward,
+                     saved=(input, weight, bias))
     return y
+
+
+def _group_norm_composite_grads(g, x, weight, G, eps):
+    """group_norm's backward with differentiable ops (create_graph)."""
+    from .reduce import sum as _sum
+    N, C = x._shape[0], x._shape[1]
+    rest = tuple(x._shape[2:])
+    chan = (1, C) + (1,) * len(rest)
+    gw_ = g * reshape(weight, chan) if weight is not None else g
+    x3, g3 = reshape(x, (N, G, -1)), reshape(gw_, (N, G, -1))
+    gx, _, _ = _layer_norm_composite_grads(g3, x3, None, 1, eps)
+    from .pointwise import rsqrt
+    from .reduce import mean as _mean
+    xc = x3 - _mean(x3, (2,), keepdim=True)
+    xhat = reshape(xc * rsqrt(_mean(xc * xc, (2,), keepdim=True) + eps), x._shape)
+    dims = (0,) + tuple(range(2, x.dim()))
+    return reshape(gx, x._shape), _sum(g * xhat, dims), _sum(g, dims)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """F.rms_norm: x / sqrt(mean(x^2) + eps) over the trailing dims, times weight; eps=None is
-    the dtype's machine epsilon. Written with differentiable ops (a reduction and elementwise
-    kernels), so every derivative order works."""
+    the dtype's machine epsilon. The row kernel with the mean left out."""
     op = "rms_norm"
     _check_input(op, input)
     ns = _normalized_shape(op, input, normalized_shape)
     weight = _check_param(op, "weight", weight, input, ns)
-    from .pointwise import rsqrt
-    from .reduce import mean as _mean
     if eps is None:
         eps = float(np.finfo(input.dtype.np).eps)
-    dims = tuple(range(input.dim() - len(ns), input.dim()))
-    y = input * rsqrt(_mean(input * input, dims, keepdim=True) + eps)
-    return y * weight if weight is not None else y
+    n = numel(ns)
+    rows = input.numel() // n if n else 0
+    x = _data(input)
+    w = _data(weight) if weight is not None else None
+    y, mean, rstd = _rows_forward(op, x, rows, n, 1, 1, w, None, RMS, eps)
+    if graph.recording(input, weight):
+        def backward(g):
+            if graph.mode.grad_enabled:
+                gx, gw, _ = _layer_norm_composite_grads(g, input, weight, len(ns), eps, rms=True)
+                return gx, gw
+            gx, gw, _ = _rows_fused_grads(g, x, w, weight, None, mean, rstd, rows, n, 1, 1, RMS)
+            return gx, gw
+        graph.record("RmsNormBackward0", y, (input, weight), backward, saved=(input, weight))
+    return y
 
 
 # ------------------------------------------------------------------ batch norm
@@ -333,7 +418,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         k = prg.kernel("batch_norm_stats", [
             _I32, _I32, _I32, None, _I32, st, None, _I32, None, _I32, _I32, None, None, None,
             None, _I32, None, _I32, _I32, None, _I32, _I32, st, None, _I32, _I32])
-        k(dev.queue, (C * LS,), (LS,), N, C, S, x._storage.buffer, x._offset, st(eps), wb, wo,
+        _launch_items(dev, k, C, N, C, S, x._storage.buffer, x._offset, st(eps), wb, wo,
           bb, bo, flags, mean._storage.buffer, rstd._storage.buffer, scale._storage.buffer,
           shift._storage.buffer, int(update), rm._storage.buffer, rm._offset, rm._stride[0],
           rv._storage.buffer, rv._offset, rv._stride[0], st(mom), cb,
@@ -345,7 +430,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         k = prg.kernel("batch_norm_eval_coefs", [
             _I32, None, _I32, _I32, None, _I32, _I32, st, None, _I32, None, _I32, _I32, None,
             None, None, None])
-        k(dev.queue, (-(-C // LS) * LS,), (LS,), C, running_mean._storage.buffer,
+        ls = _local(dev)
+        k(dev.queue, (-(-C // ls) * ls,), (ls,), C, running_mean._storage.buffer,
           running_mean._offset, running_mean._stride[0], running_var._storage.buffer,
           running_var._offset, running_var._stride[0], st(eps), wb, wo, bb, bo, flags,
           mean._storage.buffer, rstd._storage.buffer, scale._storage.buffer,
@@ -370,7 +456,12 @@ def _channel_affine(x, g, a, k, d, S, C, out):
                                                        _I32, None, None, None, None])
     gsrc = g if g is not None else x
     kk = k if k is not None else a
-    kern(dev.queue, (-(-total // LS) * LS,), (LS,), total, S, C, x._storage.buffer, x._offset,
+    ls = _local(dev)
+    if ls == 1:       # the CPU layout: a work-item per run of S elements, looping over runs
+        gsize, lsize = (_groups(dev, total // S),), (1,)
+    else:
+        gsize, lsize = (-(-total // ls) * ls,), (ls,)
+    kern(dev.queue, gsize, lsize, total, S, C, x._storage.buffer, x._offset,
          gsrc._storage.buffer, gsrc._offset, int(g is not None), a._storage.buffer,
          kk._storage.buffer, d._storage.buffer, out._storage.buffer)
     return out
@@ -390,7 +481,7 @@ def _batch_norm_fused_grads(g, x, w, weight, bias, mean, rstd, training, N, C, S
             _I32, _I32, _I32, None, _I32, None, _I32, None, None, None, _I32, _I32, _I32, None,
             None, None, None, None])
         wb, wo = _buf_or(w, x)
-        k(dev.queue, (C * LS,), (LS,), N, C, S, gc._storage.buffer, gc._offset,
+        _launch_items(dev, k, C, N, C, S, gc._storage.buffer, gc._offset,
           x._storage.buffer, x._offset, mean._storage.buffer, rstd._storage.buffer, wb, wo,
           int(w is not None), int(bool(training)), grad_w._storage.buffer,
           grad_b._storage.buffer, kg._storage.buffer, kx._storage.buffer, k0._storage.buffer)

@@ -18,6 +18,14 @@ OUT = dict(rtol=1e-4, atol=1e-5)
 GRAD = dict(rtol=1e-4, atol=1e-5)
 
 
+@pytest.fixture(autouse=True, params=[1, 64], ids=["item-per-row", "group-per-row"])
+def layout(request, monkeypatch):
+    """Every test in both kernel layouts of norm.cl (``dev.tuning["norm.ls"]``: CPU drivers
+    default to 1, GPUs to 64)."""
+    monkeypatch.setitem(clnet.default_device().tuning, "norm.ls", request.param)
+    return request.param
+
+
 def _fn(module):
     """clnet's functional ops under torch.nn.functional's names, for check_grad_parity."""
     return N if module is clnet else F

@@ -17,6 +17,14 @@ TOL = dict(rtol=1e-4, atol=1e-5)
 TOL64 = dict(rtol=1e-10, atol=1e-12)
 
 
+@pytest.fixture(autouse=True, params=[1, 64], ids=["item-per-row", "group-per-row"])
+def layout(request, monkeypatch):
+    """Every test in both kernel layouts of norm.cl (``dev.tuning["norm.ls"]``: CPU drivers
+    default to 1, GPUs to 64)."""
+    monkeypatch.setitem(clnet.default_device().tuning, "norm.ls", request.param)
+    return request.param
+
+
 def _pair(a):
     return clnet.tensor(a), torch.tensor(a)
 
