@@ -7,14 +7,23 @@
  *            VW-aligned: on PoCL this is the fastest form (vloadN/vstoreN are calls there).
  *   NAME_n : any strides and broadcasting through the `Strided` struct (operand 0 = output),
  *            launched as a 3-D NDRange when the collapsed shape has <= 3 dims (STRIDED_ITEM).
+ *   NAME_v : (floating-point ops with a transcendental call: exp, tanh, erf, pow...) contiguous
+ *            operands, VW consecutive elements per work-item computed as ONE vector TV = T##VW
+ *            with the vector builtins (vector.h; any alignment, a scalar tail). The form for CPU
+ *            drivers: PoCL vectorises its loop over work-items only when the body makes no
+ *            library calls, and exp/tanh/erf/... are calls, so the scalar forms run one element
+ *            at a time (exp over 2^17 floats ~8x slower than exp(float8)). The host picks _v or _c
+ *            per device (dev.tuning["elementwise.vec"]); VW comes from the host (-DVW, 256 bits).
+ *            Branches become select() on the vector comparison (-1/0 integer lanes), with the
+ *            same operands as the scalar form, so NaN/inf follow the same rules.
  * Binary kernels take a `mode`: 0 tensor-tensor, 1 tensor-scalar (b = sb), 2 scalar-tensor
  * (a = sa), so `x + 1` and `2 - x` need no scalar tensor. Unary kernels take two parameters
  * p0, p1 (slopes, bounds, beta...) so parametrised activations share the scheme.
  */
 #include "common.h"
 
-#define VW 4
-#define TV CAT(T, 4)
+#define CW 4                /* elements per work-item of the _c kernels */
+#define TC CAT(T, 4)
 
 /* ------------------------------------------------------------------ kernel generators */
 
@@ -22,16 +31,16 @@
 inline TO op_##NAME(T x, T p0, T p1) { return (EXPR); }                                     \
 __kernel void NAME##_c(int n, __global const T* a, int aoff, __global TO* o, int ooff,     \
                        T p0, T p1) {                                                        \
-    int base = get_global_id(0) * VW;                                                       \
+    int base = get_global_id(0) * CW;                                                       \
     if (base >= n) return;                                                                  \
     a += aoff; o += ooff;                                                                   \
-    if (base + VW <= n && (ooff & (VW - 1)) == 0) {                                         \
+    if (base + CW <= n && (ooff & (CW - 1)) == 0) {                                         \
         CAT(TO, 4) r;                                                                       \
         r.s0 = op_##NAME(a[base], p0, p1);     r.s1 = op_##NAME(a[base + 1], p0, p1);          \
         r.s2 = op_##NAME(a[base + 2], p0, p1); r.s3 = op_##NAME(a[base + 3], p0, p1);          \
         *(__global CAT(TO, 4)*)(o + base) = r;                                              \
     } else {                                                                                \
-        int end = min(base + VW, n);                                                        \
+        int end = min(base + CW, n);                                                        \
         for (int i = base; i < end; ++i) o[i] = op_##NAME(a[i], p0, p1);                     \
     }                                                                                       \
 }                                                                                           \
@@ -45,18 +54,18 @@ __kernel void NAME##_n(int n, __global const T* a, __global TO* o, T p0, T p1, S
 inline TO op_##NAME(T x, T y) { return (EXPR); }                                            \
 __kernel void NAME##_c(int n, __global const T* a, int aoff, __global const T* b, int boff,\
                        T sa, T sb, __global TO* o, int ooff, int mode) {                   \
-    int base = get_global_id(0) * VW;                                                       \
+    int base = get_global_id(0) * CW;                                                       \
     if (base >= n) return;                                                                  \
     a += aoff; b += boff; o += ooff;                                                        \
-    if (base + VW <= n && (ooff & (VW - 1)) == 0) {                                         \
-        TV x = mode == 2 ? (TV)(sa) : (TV)(a[base], a[base + 1], a[base + 2], a[base + 3]); \
-        TV y = mode == 1 ? (TV)(sb) : (TV)(b[base], b[base + 1], b[base + 2], b[base + 3]); \
+    if (base + CW <= n && (ooff & (CW - 1)) == 0) {                                         \
+        TC x = mode == 2 ? (TC)(sa) : (TC)(a[base], a[base + 1], a[base + 2], a[base + 3]); \
+        TC y = mode == 1 ? (TC)(sb) : (TC)(b[base], b[base + 1], b[base + 2], b[base + 3]); \
         CAT(TO, 4) r;                                                                       \
         r.s0 = op_##NAME(x.s0, y.s0); r.s1 = op_##NAME(x.s1, y.s1);                           \
         r.s2 = op_##NAME(x.s2, y.s2); r.s3 = op_##NAME(x.s3, y.s3);                           \
         *(__global CAT(TO, 4)*)(o + base) = r;                                              \
     } else {                                                                                \
-        int end = min(base + VW, n);                                                        \
+        int end = min(base + CW, n);                                                        \
         for (int i = base; i < end; ++i)                                                    \
             o[i] = op_##NAME(mode == 2 ? sa : a[i], mode == 1 ? sb : b[i]);                  \
     }                                                                                       \
@@ -68,6 +77,48 @@ __kernel void NAME##_n(int n, __global const T* a, __global const T* b, T sa, T 
     T x = a[off[1]], y = b[off[2]];   /* a scalar side's placeholder is the other operand */   \
     o[off[0]] = op_##NAME(mode == 2 ? sa : x, mode == 1 ? sb : y);                           \
 }
+
+#ifdef IS_FLOAT
+#ifndef VW
+#define VW 8
+#endif
+#include "vector.h"
+
+/* UNARY_V(NAME, VEXPR) / BINARY_V(NAME, VEXPR): the NAME_v kernel of an op whose UNARY/BINARY
+ * (op_NAME, the scalar form used for the tail) comes just before; VEXPR computes on TV x (and y;
+ * p0, p1 stay scalars). Two separate macros, not one calling the other: NAME must only ever be
+ * pasted (##), since some builtin names (pow, fmod...) are macros in some OpenCL headers. */
+#define UNARY_V(NAME, VEXPR)                                                               \
+inline TV vop_##NAME(TV x, T p0, T p1) { return (VEXPR); }                                  \
+__kernel void NAME##_v(int n, __global const T* a, int aoff, __global T* o, int ooff,      \
+                       T p0, T p1) {                                                        \
+    int base = get_global_id(0) * VW;                                                       \
+    if (base >= n) return;                                                                  \
+    a += aoff; o += ooff;                                                                   \
+    if (base + VW <= n) {                                                                   \
+        store_v(o + base, vop_##NAME(load_v(a + base), p0, p1));                            \
+    } else {                                                                                \
+        for (int i = base; i < n; ++i) o[i] = op_##NAME(a[i], p0, p1);                      \
+    }                                                                                       \
+}
+
+#define BINARY_V(NAME, VEXPR)                                                              \
+inline TV vop_##NAME(TV x, TV y) { return (VEXPR); }                                        \
+__kernel void NAME##_v(int n, __global const T* a, int aoff, __global const T* b, int boff,\
+                       T sa, T sb, __global T* o, int ooff, int mode) {                    \
+    int base = get_global_id(0) * VW;                                                       \
+    if (base >= n) return;                                                                  \
+    a += aoff; b += boff; o += ooff;                                                        \
+    if (base + VW <= n) {                                                                   \
+        TV x = mode == 2 ? (TV)(sa) : load_v(a + base);                                     \
+        TV y = mode == 1 ? (TV)(sb) : load_v(b + base);                                     \
+        store_v(o + base, vop_##NAME(x, y));                                                \
+    } else {                                                                                \
+        for (int i = base; i < n; ++i)                                                      \
+            o[i] = op_##NAME(mode == 2 ? sa : a[i], mode == 1 ? sb : b[i]);                  \
+    }                                                                                       \
+}
+#endif
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -95,11 +146,44 @@ inline T h_sign(T x) { return (T)((x > 0) - (x < 0)); }   /* NaN -> 0, as torch.
 inline T h_softplus(T x, T beta, T threshold) {
     return x * beta > threshold ? x : log1p(exp(x * beta)) / beta;
 }
-inline T h_gelu_tanh(T x) {
-    const T k = (T)0.7978845608028654; /* sqrt(2/pi) */
-    return (T)0.5 * x * ((T)1 + tanh(k * (x + (T)0.044715 * x * x * x)));
-}
 inline T h_logsigmoid(T x) { return x < 0 ? x - log1p(exp(x)) : -log1p(exp(-x)); }
+/* Vector forms: select(if_false, if_true, cond) per lane; a float comparison gives integer lanes
+ * of -1/0 (what select reads), and NaN compares false, so a NaN lane takes the same side as in
+ * the scalar form. Both sides are computed (an exp that overflows on the unused side is harmless). */
+inline TV v_softplus(TV x, T beta, T threshold) {
+    TV z = x * beta;
+    return select(log1p(exp(z)) / beta, x, z > threshold);
+}
+/* exp(-|x|) is the scalar form's exp(x) for x < 0 and exp(-x) otherwise */
+inline TV v_logsigmoid(TV x) {
+    TV e = log1p(exp(-fabs(x)));
+    return select(-e, x - e, x < (T)0);
+}
+/* sin/cos/tan: PoCL's vector forms switch the WHOLE vector to their huge-argument reduction when
+ * one lane needs it, and that path is wrong for the other lanes (float8 sin of [1e7, 1e-30, ...]
+ * gives ~1e-2 for the 1e-30 lane). Vectors with a lane past TRIG_BIG (NaN compares false; inf
+ * counts as big) go lane by lane through the scalar builtin; the rest stay vectorised. */
+#define TRIG_BIG (T)65536
+#define TRIG_V(F)                                                                              \
+inline TV v_##F(TV x) {                                                                         \
+    if (!any(fabs(x) > TRIG_BIG)) return F(x);                                                  \
+    TV r;                                                                                       \
+    T* pr = (T*)&r;                                                                             \
+    const T* px = (const T*)&x;                                                                 \
+    for (int l = 0; l < VW; ++l) pr[l] = F(px[l]);                                              \
+    return r;                                                                                   \
+}
+TRIG_V(sin)
+TRIG_V(cos)
+TRIG_V(tan)
+/* elu with x / d inside expm1 (celu: d = alpha; elu, selu: d = 1, folded away) */
+inline TV v_elu(TV x, T alpha, T d) { return select(alpha * expm1(x / d), x, x > (T)0); }
+/* gelu(x, approximate="tanh") = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), written as
+ * x / (1 + exp(-2u)) (the same function): one exp instead of tanh, and no cancellation in 1 + tanh
+ * for negative x (PoCL's tanh stops 1 ulp short of -1, so the tanh form gave gelu_tanh(-1e7) =
+ * -0.3 instead of -0). NaN and infinities as in torch: +inf -> inf, -inf -> NaN. */
+#define GELU_TANH(x) ((x) / ((T)1 + exp((T)-1.5957691216057308 *                                    \
+                                        ((x) + (T)0.044715 * (x) * (x) * (x)))))
 #endif
 
 #if defined(IS_INT)
@@ -160,62 +244,66 @@ UNARY(relu, T, max(x, (T)0))
 BINARY(div, T, x / y)
 BINARY(floordiv, T, py_floordiv(x, y))
 BINARY(remainder, T, py_mod(x, y))
-BINARY(fmod, T, fmod(x, y))
-BINARY(pow, T, pow(x, y))
+BINARY(fmod, T, fmod(x, y)) BINARY_V(fmod, fmod(x, y))
+BINARY(pow, T, pow(x, y)) BINARY_V(pow, pow(x, y))
 BINARY(maximum, T, nan_max(x, y))
 BINARY(minimum, T, nan_min(x, y))
 BINARY(fmax, T, fmax(x, y))
 BINARY(fmin, T, fmin(x, y))
-BINARY(atan2, T, atan2(x, y))
-BINARY(hypot, T, hypot(x, y))
+BINARY(atan2, T, atan2(x, y)) BINARY_V(atan2, atan2(x, y))
+BINARY(hypot, T, hypot(x, y)) BINARY_V(hypot, hypot(x, y))
 BINARY(copysign, T, copysign(x, y))
 BINARY(div_trunc, T, trunc(x / y))
 
 UNARY(abs, T, fabs(x))
 UNARY(sign, T, h_sign(x))
-UNARY(exp, T, exp(x))
-UNARY(exp2, T, exp2(x))
-UNARY(expm1, T, expm1(x))
-UNARY(log, T, log(x))
-UNARY(log2, T, log2(x))
-UNARY(log10, T, log10(x))
-UNARY(log1p, T, log1p(x))
-UNARY(sqrt, T, sqrt(x))
-UNARY(rsqrt, T, rsqrt(x))
+UNARY(exp, T, exp(x)) UNARY_V(exp, exp(x))
+UNARY(exp2, T, exp2(x)) UNARY_V(exp2, exp2(x))
+UNARY(expm1, T, expm1(x)) UNARY_V(expm1, expm1(x))
+UNARY(log, T, log(x)) UNARY_V(log, log(x))
+UNARY(log2, T, log2(x)) UNARY_V(log2, log2(x))
+UNARY(log10, T, log10(x)) UNARY_V(log10, log10(x))
+UNARY(log1p, T, log1p(x)) UNARY_V(log1p, log1p(x))
+UNARY(sqrt, T, sqrt(x)) UNARY_V(sqrt, sqrt(x))
+UNARY(rsqrt, T, rsqrt(x)) UNARY_V(rsqrt, rsqrt(x))
 UNARY(reciprocal, T, (T)1 / x)
-UNARY(sin, T, sin(x))
-UNARY(cos, T, cos(x))
-UNARY(tan, T, tan(x))
-UNARY(asin, T, asin(x))
-UNARY(acos, T, acos(x))
-UNARY(atan, T, atan(x))
-UNARY(sinh, T, sinh(x))
-UNARY(cosh, T, cosh(x))
-UNARY(tanh, T, tanh(x))
-UNARY(asinh, T, asinh(x))
-UNARY(acosh, T, acosh(x))
-UNARY(atanh, T, atanh(x))
-UNARY(erf, T, erf(x))
-UNARY(erfc, T, erfc(x))
-UNARY(lgamma, T, lgamma(x))
+UNARY(sin, T, sin(x)) UNARY_V(sin, v_sin(x))
+UNARY(cos, T, cos(x)) UNARY_V(cos, v_cos(x))
+UNARY(tan, T, tan(x)) UNARY_V(tan, v_tan(x))
+UNARY(asin, T, asin(x)) UNARY_V(asin, asin(x))
+UNARY(acos, T, acos(x)) UNARY_V(acos, acos(x))
+UNARY(atan, T, atan(x)) UNARY_V(atan, atan(x))
+UNARY(sinh, T, sinh(x)) UNARY_V(sinh, sinh(x))
+UNARY(cosh, T, cosh(x)) UNARY_V(cosh, cosh(x))
+UNARY(tanh, T, tanh(x)) UNARY_V(tanh, tanh(x))
+UNARY(asinh, T, asinh(x)) UNARY_V(asinh, asinh(x))
+UNARY(acosh, T, acosh(x)) UNARY_V(acosh, acosh(x))
+UNARY(atanh, T, atanh(x)) UNARY_V(atanh, atanh(x))
+UNARY(erf, T, erf(x)) UNARY_V(erf, erf(x))
+UNARY(erfc, T, erfc(x)) UNARY_V(erfc, erfc(x))
+UNARY(lgamma, T, lgamma(x)) UNARY_V(lgamma, lgamma(x))
 UNARY(floor, T, floor(x))
 UNARY(ceil, T, ceil(x))
 UNARY(round, T, rint(x))
 UNARY(trunc, T, trunc(x))
 UNARY(frac, T, x - trunc(x))
-UNARY(sigmoid, T, (T)1 / ((T)1 + exp(-x)))
-UNARY(logsigmoid, T, h_logsigmoid(x))
+UNARY(sigmoid, T, (T)1 / ((T)1 + exp(-x))) UNARY_V(sigmoid, (T)1 / ((T)1 + exp(-x)))
+UNARY(logsigmoid, T, h_logsigmoid(x)) UNARY_V(logsigmoid, v_logsigmoid(x))
 UNARY(leaky_relu, T, x < 0 ? x * p0 : x)
-UNARY(elu, T, x > 0 ? x : p0 * expm1(x))                       /* p0 = alpha */
-UNARY(celu, T, x > 0 ? x : p0 * expm1(x / p0))
-UNARY(selu, T, (T)1.0507009873554804934193349852946 *
-               (x > 0 ? x : (T)1.6732632423543772848170429916717 * expm1(x)))
-UNARY(gelu, T, (T)0.5 * x * ((T)1 + erf(x * (T)0.7071067811865476)))
-UNARY(gelu_tanh, T, h_gelu_tanh(x))
-UNARY(silu, T, x / ((T)1 + exp(-x)))
+UNARY(elu, T, x > 0 ? x : p0 * expm1(x)) UNARY_V(elu, v_elu(x, p0, (T)1))      /* p0 = alpha */
+UNARY(celu, T, x > 0 ? x : p0 * expm1(x / p0)) UNARY_V(celu, v_elu(x, p0, p0))
+#define SELU_SCALE (T)1.0507009873554804934193349852946
+#define SELU_ALPHA (T)1.6732632423543772848170429916717
+UNARY(selu, T, SELU_SCALE * (x > 0 ? x : SELU_ALPHA * expm1(x)))
+UNARY_V(selu, SELU_SCALE * v_elu(x, SELU_ALPHA, (T)1))
+UNARY(gelu, T, (T)0.5 * x * ((T)1 + erf(x * (T)0.7071067811865476))) UNARY_V(gelu, (T)0.5 * x * ((T)1 + erf(x * (T)0.7071067811865476)))
+UNARY(gelu_tanh, T, GELU_TANH(x)) UNARY_V(gelu_tanh, GELU_TANH(x))
+UNARY(silu, T, x / ((T)1 + exp(-x))) UNARY_V(silu, x / ((T)1 + exp(-x)))
 UNARY(mish, T, x * tanh(h_softplus(x, (T)1, (T)20)))
+UNARY_V(mish, x * tanh(v_softplus(x, (T)1, (T)20)))
 UNARY(softplus, T, h_softplus(x, p0, p1))                      /* p0 = beta, p1 = threshold */
-UNARY(softsign, T, x / ((T)1 + fabs(x)))
+UNARY_V(softplus, v_softplus(x, p0, p1))
+UNARY(softsign, T, x / ((T)1 + fabs(x))) UNARY_V(softsign, x / ((T)1 + fabs(x)))
 UNARY(hardsigmoid, T, x <= (T)-3 ? (T)0 : (x >= (T)3 ? (T)1 : x / (T)6 + (T)0.5))
 UNARY(hardswish, T, x <= (T)-3 ? (T)0 : (x >= (T)3 ? x : x * (x + (T)3) / (T)6))
 UNARY(threshold, T, x > p0 ? x : p1)
@@ -263,23 +351,23 @@ UNARY(bitwise_not, T, x == 0)
 
 /* where(c, a, b). mode bit 0: a is the scalar sa; bit 1: b is the scalar sb. The buffer of a
  * scalar side is a placeholder of type T with valid offsets: the other side, or the output itself
- * when both are scalars (each work-item then reads only the element it writes). where_c: every operand contiguous with the output's shape, VW
+ * when both are scalars (each work-item then reads only the element it writes). where_c: every operand contiguous with the output's shape, CW
  * elements per work-item as in the binary _c kernels. */
 __kernel void where_c(int n, __global const uchar* c, int coff, __global const T* a, int aoff,
                       __global const T* b, int boff, T sa, T sb, __global T* o, int ooff,
                       int mode) {
-    int base = get_global_id(0) * VW;
+    int base = get_global_id(0) * CW;
     if (base >= n) return;
     c += coff; a += aoff; b += boff; o += ooff;
-    if (base + VW <= n && (ooff & (VW - 1)) == 0) {
-        TV x = (mode & 1) ? (TV)(sa) : (TV)(a[base], a[base + 1], a[base + 2], a[base + 3]);
-        TV y = (mode & 2) ? (TV)(sb) : (TV)(b[base], b[base + 1], b[base + 2], b[base + 3]);
-        TV r;
+    if (base + CW <= n && (ooff & (CW - 1)) == 0) {
+        TC x = (mode & 1) ? (TC)(sa) : (TC)(a[base], a[base + 1], a[base + 2], a[base + 3]);
+        TC y = (mode & 2) ? (TC)(sb) : (TC)(b[base], b[base + 1], b[base + 2], b[base + 3]);
+        TC r;
         r.s0 = c[base] ? x.s0 : y.s0;         r.s1 = c[base + 1] ? x.s1 : y.s1;
         r.s2 = c[base + 2] ? x.s2 : y.s2;     r.s3 = c[base + 3] ? x.s3 : y.s3;
-        *(__global TV*)(o + base) = r;
+        *(__global TC*)(o + base) = r;
     } else {
-        int end = min(base + VW, n);
+        int end = min(base + CW, n);
         for (int i = base; i < end; ++i)
             o[i] = c[i] ? ((mode & 1) ? sa : a[i]) : ((mode & 2) ? sb : b[i]);
     }

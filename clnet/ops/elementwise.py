@@ -5,6 +5,9 @@ rules in elementwise_grads.py.
 
 Each op launches one kernel: ``<op>_c`` when every operand is contiguous with the output's shape
 (or a Python scalar), else ``<op>_n`` with the `Strided` struct. Nothing here waits for the device.
+On CPU drivers the floating-point ops with a transcendental call (exp, tanh, erf, gelu, pow...)
+use ``<op>_v`` instead of ``<op>_c``: one 256-bit vector per work-item through the vector builtins
+(see elementwise.cl); ``dev.tuning["elementwise.vec"]`` (1/0) selects it, tests set it to run either.
 """
 import builtins
 import numbers
@@ -34,13 +37,43 @@ _KIND = {"float": "IS_FLOAT", "double": "IS_FLOAT", "int": "IS_INT", "long": "IS
          "uchar": "IS_BOOL"}
 
 
+# the *_v kernels: elements per work-item (VW in elementwise.cl: one 256-bit vector)
+_VEC_W = {"float": 8, "double": 4}
+_VEC_UNARY = frozenset((
+    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "sin", "cos", "tan",
+    "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "erf", "erfc",
+    "lgamma", "sigmoid", "logsigmoid", "elu", "celu", "selu", "gelu", "gelu_tanh", "silu", "mish",
+    "softplus", "softsign"))
+_VEC_BINARY = frozenset(("fmod", "pow", "atan2", "hypot"))
+
+
 def _program(dev, dt):
     key = ("elementwise", dt.cl)
     prg = dev.programs.get(key)   # fast path: skip building the defines tuple on every launch
     if prg is None:
-        prg = get_program(dev, "elementwise", (("T", dt.cl), (_KIND[dt.cl], 1)))
+        defines = (("T", dt.cl), (_KIND[dt.cl], 1))
+        if dt.cl in _VEC_W:
+            defines += (("VW", _VEC_W[dt.cl]),)
+        prg = get_program(dev, "elementwise", defines)
         dev.programs[key] = prg
     return prg
+
+
+def _vec_width(dev, op, ct, ops):
+    """Elements per work-item of ``op``'s *_v kernel when this device uses it, else 0."""
+    if op not in ops or ct.cl not in _VEC_W:
+        return 0
+    use = dev.tuning.get("elementwise.vec")
+    if use is None:
+        use = dev.tuning["elementwise.vec"] = 1 if dev.kind == "CPU" else 0
+    return _VEC_W[ct.cl] if use else 0
+
+
+def _launch_w(dev, kernel, n, w, *args):
+    """Launch a *_v kernel: one work-item per ``w`` elements, rounded up to whole work-groups."""
+    local = LOCAL_1D if dev.max_work_group_size >= LOCAL_1D else dev.max_work_group_size
+    items = (n + w - 1) // w
+    kernel(dev._queue or dev.queue, ((items + local - 1) // local * local,), (local,), *args)
 
 
 def _scalar_type(dt):
@@ -108,9 +141,11 @@ def _launch_binary(op, a, b, out, ct):
     shape = out._shape
     if (out.is_contiguous() and (not a_t or (a._shape == shape and a.is_contiguous()))
             and (not b_t or (b._shape == shape and b.is_contiguous()))):
-        k = prg.kernel(op + "_c", [_I32, None, _I32, None, _I32, st, st, None, _I32, _I32])
-        _launch_vec(dev, k, n, n, ta._storage.buffer, ta._offset, tb._storage.buffer,
-                    tb._offset, sa, sb, out._storage.buffer, out._offset, mode)
+        w = _vec_width(dev, op, ct, _VEC_BINARY)
+        k = prg.kernel(op + ("_v" if w else "_c"),
+                       [_I32, None, _I32, None, _I32, st, st, None, _I32, _I32])
+        _launch_w(dev, k, n, w or _VW, n, ta._storage.buffer, ta._offset, tb._storage.buffer,
+                  tb._offset, sa, sb, out._storage.buffer, out._offset, mode)
     else:
         k = prg.kernel(op + "_n", [_I32, None, None, st, st, None, _I32, None])
         strided_launch(op, dev, k, n, shape, [
@@ -129,9 +164,10 @@ def _launch_unary(op, a, out, ct, p0=0, p1=0):
     prg = _program(dev, ct)
     st = _scalar_type(ct)
     if out.is_contiguous() and a.is_contiguous() and a._shape == out._shape:
-        k = prg.kernel(op + "_c", [_I32, None, _I32, None, _I32, st, st])
-        _launch_vec(dev, k, n, n, a._storage.buffer, a._offset, out._storage.buffer,
-                    out._offset, st(p0), st(p1))
+        w = _vec_width(dev, op, ct, _VEC_UNARY)
+        k = prg.kernel(op + ("_v" if w else "_c"), [_I32, None, _I32, None, _I32, st, st])
+        _launch_w(dev, k, n, w or _VW, n, a._storage.buffer, a._offset, out._storage.buffer,
+                  out._offset, st(p0), st(p1))
     else:
         k = prg.kernel(op + "_n", [_I32, None, None, st, st, None])
         strided_launch(op, dev, k, n, out._shape, [
@@ -189,19 +225,20 @@ def _fast_binary(op, a, b):
     n = a.numel()
     if n == 0 or storage.nbytes > _INT32_BYTES[dt.itemsize]:
         return None
-    key = (dev, op, dt)
+    key = (dev, op, dt, dev.tuning.get("elementwise.vec"))
     hit = _FAST.get(key)
     if hit is None:
         st = dt.np.type
-        k = _program(dev, dt).kernel(op + "_c", [_I32, None, _I32, None, _I32, st, st, None,
-                                                 _I32, _I32])
+        w = _vec_width(dev, op, dt, _VEC_BINARY)
+        k = _program(dev, dt).kernel(op + ("_v" if w else "_c"),
+                                     [_I32, None, _I32, None, _I32, st, st, None, _I32, _I32])
         hit = _FAST[key] = (k, LOCAL_1D if dev.max_work_group_size >= LOCAL_1D
-                            else dev.max_work_group_size)
-    k, local = hit
+                            else dev.max_work_group_size, w or _VW)
+    k, local, w = hit
     out = Tensor._make(Storage(dev, n * dt.itemsize), a._shape, a._stride if a._shape else (),
                        0, dt)
-    # _launch_vec inlined: this path is the per-op host cost of small tensors
-    gsize = ((n + _VW - 1) // _VW + local - 1) // local * local
+    # _launch_w inlined: this path is the per-op host cost of small tensors
+    gsize = ((n + w - 1) // w + local - 1) // local * local
     if mode:
         k(dev._queue, (gsize,), (local,), n, storage.buffer, a._offset, storage.buffer,
           a._offset, 0.0, b, out._storage.buffer, 0, 1)

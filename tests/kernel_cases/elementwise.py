@@ -2,7 +2,12 @@
 (``_c``, vectorised with tails) and strided (``_n``), broadcasting and scalar operands.
 
 Ops a dtype does not support must refuse in Python (TypeError/ValueError) before any launch; the
-coverage check then shows whether each dtype's program had all its kernels launched."""
+coverage check then shows whether each dtype's program had all its kernels launched.
+
+The float ops with a transcendental call also have ``_v`` kernels (one 256-bit vector per
+work-item, the form CPU drivers get); ``dev.tuning["elementwise.vec"]`` is forced to 0 for the
+``_c`` cases and to 1 for ``vector_forms`` (Oclgrind reports a GPU, so the default would be 0)."""
+import contextlib
 import importlib
 import pkgutil
 
@@ -65,7 +70,27 @@ def _small(name, shape, seed):
     return host(name, shape, seed=seed, low=0.1 if seed else -0.9, high=0.9, nonzero=True)
 
 
+@contextlib.contextmanager
+def vec_form(dev, on):
+    """Force the *_v (on=1) or *_c (on=0) form of the contiguous float kernels."""
+    key = "elementwise.vec"
+    had, saved = key in dev.tuning, dev.tuning.get(key)
+    dev.tuning[key] = on
+    try:
+        yield
+    finally:
+        if had:
+            dev.tuning[key] = saved
+        else:
+            dev.tuning.pop(key, None)
+
+
 def unary_ops(dev):
+    with vec_form(dev, 0):
+        _unary_ops(dev)
+
+
+def _unary_ops(dev):
     for name in dtype_names(dev):
         for shape in SHAPES:
             for x in layouts(_small(name, shape, 1), dev):
@@ -80,6 +105,11 @@ def unary_ops(dev):
 
 
 def binary_ops(dev):
+    with vec_form(dev, 0):
+        _binary_ops(dev)
+
+
+def _binary_ops(dev):
     for name in dtype_names(dev):
         for shape in SHAPES:
             xs = layouts(_small(name, shape, 1), dev)
@@ -151,4 +181,36 @@ def relu_backward_and_strided_forms(dev):
                                        for v in args[1:]))
 
 
-CASES = [unary_ops, binary_ops, ternary_and_inplace_ops, relu_backward_and_strided_forms]
+VEC_BINARY = ["fmod", "pow", "atan2", "hypot"]
+
+
+def vector_forms(dev):
+    """The *_v kernels: sizes below, at and past one vector (a scalar tail), unaligned starts
+    (views from element 1 and 3), tensor-tensor, tensor-scalar and scalar-tensor operands."""
+    with vec_form(dev, 1):
+        for name in dtype_names(dev):
+            if not name.startswith("float"):
+                continue
+            for n in (3, 8, 21):
+                xa, ya = _small(name, (n + 3,), 1), _small(name, (n + 3,), 2)
+                big_x, big_y = clnet.tensor(xa, device=dev), clnet.tensor(ya, device=dev)
+                for start in (0, 1, 3):
+                    x, y = big_x[start:start + n], big_y[start:start + n]
+                    for name_ in FLOAT_UNARY:
+                        _try(op(name_), x)
+                    for fn in PARAM_UNARY:
+                        _try(fn, x)
+                    for name_ in VEC_BINARY:
+                        fn = op(name_)
+                        fn(x, y)
+                        _try(fn, x, 1.5)
+                        _try(fn, 1.5, y)
+                    np.testing.assert_allclose(clnet.exp(x).numpy(), np.exp(xa[start:start + n]),
+                                               rtol=1e-5)
+                    np.testing.assert_allclose(clnet.pow(x, y).numpy(),
+                                               xa[start:start + n] ** ya[start:start + n],
+                                               rtol=1e-5)
+
+
+CASES = [unary_ops, binary_ops, ternary_and_inplace_ops, relu_backward_and_strided_forms,
+         vector_forms]
