@@ -311,6 +311,44 @@ UNARY(hardtanh, T, x < p0 ? p0 : (x > p1 ? p1 : x))   /* clamp's values; its own
 /* ReLU's backward in one kernel, x = grad, y = relu's output: torch's threshold_backward(g, o, 0)
  * (y <= 0 gives 0; a NaN output passes the gradient, as in PyTorch) */
 BINARY(threshold_backward, T, y <= 0 ? (T)0 : x)
+/* Activation backwards in one kernel, x = the incoming gradient g, y = the op's input (or output
+ * for sigmoid/tanh): the same formulas as the composed rules of elementwise_grads.py, which the
+ * host uses instead when the gradient itself is to be differentiated. */
+#define SIG(x) ((T)1 / ((T)1 + exp(-(x))))
+#define GELU_BWD(g, x) ((g) * ((T)0.5 * ((T)1 + erf((x) * (T)0.7071067811865476)) +                \
+                               (x) * exp((x) * (x) * (T)-0.5) * (T)0.3989422804014327))
+#define SILU_BWD(g, x) ((g) * SIG(x) * ((T)1 + (x) * ((T)1 - SIG(x))))
+BINARY(sigmoid_backward, T, x * (y * ((T)1 - y))) BINARY_V(sigmoid_backward, x * (y * ((T)1 - y)))
+BINARY(tanh_backward, T, x * ((T)1 - y * y)) BINARY_V(tanh_backward, x * ((T)1 - y * y))
+BINARY(silu_backward, T, SILU_BWD(x, y)) BINARY_V(silu_backward, SILU_BWD(x, y))
+BINARY(gelu_backward, T, GELU_BWD(x, y)) BINARY_V(gelu_backward, GELU_BWD(x, y))
+/* d/dx 0.5 x (1 + tanh(u)), u = k (x + c x^3): 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2), with
+ * e = exp(-2|u|): 0.5 (1 + t) = 1 / (1 + e) for u >= 0, e / (1 + e) else; 1 - t^2 = 4 e / (1 + e)^2.
+ * No cancellation where tanh saturates (PoCL's tanh stops 1 ulp short of +-1, which made
+ * 1 - t^2 ~1e-7 instead of 0 and the gradient at x = -100 ~1e-2 instead of -0). */
+#define GELU_TANH_U(x) ((T)0.7978845608028654 * ((x) + (T)0.044715 * (x) * (x) * (x)))
+#define GELU_TANH_RIGHT(x, e, r) ((T)2 * (x) * (e) * (r) * (r) *                                   \
+                                  (T)0.7978845608028654 * ((T)1 + (T)0.134145 * (x) * (x)))
+inline T h_gelu_tanh_bwd(T g, T x) {
+    T u = GELU_TANH_U(x), e = exp((T)-2 * fabs(u)), r = (T)1 / ((T)1 + e);
+    return g * ((u >= 0 ? r : e * r) + GELU_TANH_RIGHT(x, e, r));
+}
+inline TV v_gelu_tanh_bwd(TV g, TV x) {
+    TV u = GELU_TANH_U(x), e = exp((T)-2 * fabs(u)), r = (T)1 / ((T)1 + e);
+    return g * (select(e * r, r, u >= (T)0) + GELU_TANH_RIGHT(x, e, r));
+}
+BINARY(gelu_tanh_backward, T, h_gelu_tanh_bwd(x, y))
+BINARY_V(gelu_tanh_backward, v_gelu_tanh_bwd(x, y))
+/* mish: t = tanh(softplus(x)); d/dx x t = t + x (1 - t^2) sigmoid(x) */
+inline T h_mish_bwd(T g, T x) {
+    T t = tanh(h_softplus(x, (T)1, (T)20));
+    return g * (t + x * ((T)1 - t * t) * SIG(x));
+}
+inline TV v_mish_bwd(TV g, TV x) {
+    TV t = tanh(v_softplus(x, (T)1, (T)20));
+    return g * (t + x * ((T)1 - t * t) * SIG(x));
+}
+BINARY(mish_backward, T, h_mish_bwd(x, y)) BINARY_V(mish_backward, v_mish_bwd(x, y))
 UNARY(nan_to_num, T, isnan(x) ? (T)0 : (isinf(x) ? (x > 0 ? p1 : p0) : x))  /* p0/p1 = -inf/+inf */
 UNARY(isnan, uchar, isnan(x))
 UNARY(isinf, uchar, isinf(x))

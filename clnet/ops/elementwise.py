@@ -44,7 +44,8 @@ _VEC_UNARY = frozenset((
     "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "erf", "erfc",
     "lgamma", "sigmoid", "logsigmoid", "elu", "celu", "selu", "gelu", "gelu_tanh", "silu", "mish",
     "softplus", "softsign"))
-_VEC_BINARY = frozenset(("fmod", "pow", "atan2", "hypot"))
+_VEC_BINARY = frozenset(("fmod", "pow", "atan2", "hypot", "sigmoid_backward", "tanh_backward",
+                         "silu_backward", "gelu_backward", "gelu_tanh_backward", "mish_backward"))
 
 
 def _program(dev, dt):

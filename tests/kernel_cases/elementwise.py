@@ -182,6 +182,31 @@ def relu_backward_and_strided_forms(dev):
 
 
 VEC_BINARY = ["fmod", "pow", "atan2", "hypot"]
+# one-kernel activation backwards (binary kernels: g, then the input or output)
+FUSED_BACKWARD = ["sigmoid_backward", "tanh_backward", "silu_backward", "gelu_backward",
+                  "gelu_tanh_backward", "mish_backward"]
+
+
+def fused_backward_forms(dev):
+    """The *_backward kernels as _c (contiguous), _n (strided, broadcast) and _v (vector.h)."""
+    from clnet.ops.elementwise import binary
+    for name in dtype_names(dev):
+        if not name.startswith("float"):
+            continue
+        for shape in SHAPES:
+            gs = layouts(_small(name, shape, 1), dev)
+            xs = layouts(_small(name, shape, 2) - 0.5, dev)
+            for g, x in zip(gs, xs):
+                for vec in (0, 1):
+                    with vec_form(dev, vec):
+                        for op_ in FUSED_BACKWARD:
+                            binary(op_, g, x)
+                            binary(op_, g, x[..., :1])
+        g = clnet.tensor(_small(name, (21,), 1), device=dev)
+        x = clnet.tensor(_small(name, (24,), 2), device=dev)[3:]       # unaligned start
+        with vec_form(dev, 1):
+            for op_ in FUSED_BACKWARD:
+                binary(op_, g, x)
 
 
 def vector_forms(dev):
@@ -213,4 +238,4 @@ def vector_forms(dev):
 
 
 CASES = [unary_ops, binary_ops, ternary_and_inplace_ops, relu_backward_and_strided_forms,
-         vector_forms]
+         vector_forms, fused_backward_forms]

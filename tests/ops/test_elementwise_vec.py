@@ -243,3 +243,53 @@ def test_int_and_bool_inputs_promote(form):
     _check(clnet.exp(clnet.tensor(a)), torch.exp(torch.from_numpy(a)), 2e-5, 2e-6)
     _check(clnet.sigmoid(clnet.tensor(a > 2)), torch.sigmoid(torch.from_numpy(a > 2)), 2e-5, 2e-6)
     _check(clnet.pow(clnet.tensor(a), 2), torch.pow(torch.from_numpy(a), 2), 0, 0)
+
+
+# activation -> the fused backward kernel it uses when the gradient is not differentiated
+FUSED_BACKWARD = ["sigmoid", "tanh", "silu", "gelu", "gelu_tanh", "mish"]
+# special inputs for gradients: no infinities or overflowing magnitudes, where torch's own
+# gradients are inf * 0 artefacts (gelu_tanh's gradient at 1e30 is NaN there, at inf too)
+GRAD_SPECIAL = [np.nan, 0.0, -0.0, 1e-30, -1e-30, 20.0, 20.000002, 30.0, -30.0, 88.5, -88.5, 100.0,
+                -100.0, 1.5, -1.5, 0.5, -0.5, 1.0, -1.0]
+
+
+@pytest.mark.parametrize("name", FUSED_BACKWARD)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_fused_backward_values(form, name, dtype):
+    """One-kernel backward (<act>_backward in elementwise.cl) vs torch's gradient: sizes around
+    the vector width, unaligned views, special values, a strided incoming gradient (_n kernel).
+    float32 rtol/atol 1e-4/1e-5 (a product of rounded transcendentals), float64 1e-12/1e-14."""
+    fn, tfn, (low, high), _ = UNARY[name]
+    rtol, atol = (1e-12, 1e-14) if dtype == np.float64 else (1e-4, 1e-5)
+    rng = np.random.default_rng(6)
+    for n in SIZES + [len(GRAD_SPECIAL)]:
+        for start in (0, 1, 3):
+            if n == len(GRAD_SPECIAL):
+                a = np.roll(np.array(GRAD_SPECIAL, dtype), start)
+            else:
+                a = rng.uniform(low, high, n).astype(dtype)
+            gbig = rng.standard_normal(2 * n + start).astype(dtype)
+            x = clnet.tensor(np.concatenate([np.zeros(start, dtype), a]))[start:]
+            x.requires_grad_()
+            g = clnet.tensor(gbig)[start::2] if start else clnet.tensor(gbig[:n])
+            gn = gbig[start::2] if start else gbig[:n]
+            fn(x).backward(g)
+            tx = torch.from_numpy(a).requires_grad_()
+            tfn(tx).backward(torch.from_numpy(np.ascontiguousarray(gn)))
+            _check(x.grad, tx.grad, rtol, atol)
+
+
+@pytest.mark.parametrize("name", FUSED_BACKWARD)
+def test_fused_backward_keeps_double_backward(form, name):
+    """create_graph=True composes differentiable ops instead of the fused kernel, so gradients
+    of gradients still match torch."""
+    fn, tfn, (low, high), _ = UNARY[name]
+    a = np.random.default_rng(7).uniform(low, high, 19).astype(np.float64)
+    x = clnet.tensor(a, requires_grad=True)
+    (gx,) = clnet.autograd.grad(fn(x).sum(), x, create_graph=True)
+    gx.sum().backward()
+    tx = torch.from_numpy(a).requires_grad_()
+    (tgx,) = torch.autograd.grad(tfn(tx).sum(), tx, create_graph=True)
+    tgx.sum().backward()
+    _check(gx.detach(), tgx.detach(), 1e-10, 1e-12)
+    _check(x.grad, tx.grad, 1e-9, 1e-11)
