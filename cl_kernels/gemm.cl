@@ -1,8 +1,10 @@
 /* GEMM: C = alpha * A @ B + beta * X, batched, any strides (transposed views need no copy).
  *
- * Every operand is an offset plus element strides: A[b][m][k] lives at offA + b*sAb + m*sAm +
- * k*sAk, likewise B[b][k][n], C[b][m][n] and the addend X[b][m][n] (an `addmm` input or a bias,
- * broadcast with zero strides). A batch stride of 0 broadcasts that operand over the batch. With
+ * Every operand is an offset plus element strides over TWO batch dimensions: A[b][m][k] lives at
+ * offA + (b / nb2)*sAb + (b % nb2)*sAb2 + m*sAm + k*sAk, likewise B[b][k][n], C[b][m][n] and the
+ * addend X[b][m][n] (an `addmm` input or a bias, broadcast with zero strides), so a 4-D matmul of
+ * permuted views (attention's (batch, heads, L, d) over a (L, batch, heads*d) buffer) is one
+ * launch. A batch stride of 0 broadcasts that operand over the batch. With
  * use_x == 0, X is never read (so NaNs in an ignored input do not leak, as in PyTorch with beta=0;
  * the host then passes C as a dummy X). K == 0 gives C = beta * X (or zeros).
  *
@@ -20,23 +22,24 @@
 /* ---------------------------------------------------------------------------------------------
  * Naive path: integers (correctness over speed). Launch 1-D over nbatch * M * N work-items. */
 #define GEMM_NAIVE(T)                                                                          \
-__kernel void gemm_naive_##T(int M, int N, int K, int nbatch,                                  \
-                             __global const T* A, int offA, int sAb, int sAm, int sAk,         \
-                             __global const T* B, int offB, int sBb, int sBk, int sBn,         \
-                             __global T* C, int offC, int sCb, int sCm, int sCn,               \
-                             __global const T* X, int offX, int sXb, int sXm, int sXn,         \
+__kernel void gemm_naive_##T(int M, int N, int K, int nb2, int nbatch,                          \
+                             __global const T* A, int offA, int sAb, int sAb2, int sAm, int sAk, \
+                             __global const T* B, int offB, int sBb, int sBb2, int sBk, int sBn, \
+                             __global T* C, int offC, int sCb, int sCb2, int sCm, int sCn,     \
+                             __global const T* X, int offX, int sXb, int sXb2, int sXm, int sXn, \
                              T alpha, T beta, int use_x)                                       \
 {                                                                                              \
     int idx = get_global_id(0);                                                                \
     if (idx >= nbatch * M * N) return;                                                         \
     int n = idx % N, m = (idx / N) % M, b = idx / (N * M);                                    \
-    __global const T* a = A + offA + b * sAb + m * sAm;                                        \
-    __global const T* bb = B + offB + b * sBb + n * sBn;                                       \
+    int bo = b / nb2, bi = b - bo * nb2;                                                       \
+    __global const T* a = A + offA + bo * sAb + bi * sAb2 + m * sAm;                           \
+    __global const T* bb = B + offB + bo * sBb + bi * sBb2 + n * sBn;                          \
     T acc = 0;                                                                                 \
     for (int k = 0; k < K; ++k) acc += a[k * sAk] * bb[k * sBk];                               \
     T r = alpha * acc;                                                                         \
-    if (use_x) r += beta * X[offX + b * sXb + m * sXm + n * sXn];                              \
-    C[offC + b * sCb + m * sCm + n * sCn] = r;                                                 \
+    if (use_x) r += beta * X[offX + bo * sXb + bi * sXb2 + m * sXm + n * sXn];                 \
+    C[offC + bo * sCb + bi * sCb2 + m * sCm + n * sCn] = r;                                    \
 }
 GEMM_NAIVE(int)
 GEMM_NAIVE(long)
@@ -50,12 +53,15 @@ GEMM_NAIVE(double)
 #define NV (WN / VW)
 
 #define GEMM_ARGS                                                                              \
-    int M, int N, int K,                                                                       \
-    __global const REAL* A, int offA, int sAb, int sAm, int sAk,                               \
-    __global const REAL* B, int offB, int sBb, int sBk, int sBn,                               \
-    __global REAL* C, int offC, int sCb, int sCm, int sCn,                                     \
-    __global const REAL* X, int offX, int sXb, int sXm, int sXn,                               \
+    int M, int N, int K, int nb2,                                                              \
+    __global const REAL* A, int offA, int sAb, int sAb2, int sAm, int sAk,                     \
+    __global const REAL* B, int offB, int sBb, int sBb2, int sBk, int sBn,                     \
+    __global REAL* C, int offC, int sCb, int sCb2, int sCm, int sCn,                           \
+    __global const REAL* X, int offX, int sXb, int sXb2, int sXm, int sXn,                     \
     REAL alpha, REAL beta, int use_x
+
+/* this work-group's batch entry: outer index (times sXb) and inner index (times sXb2) */
+#define BATCH_SPLIT(bo, bi) const int bo = get_global_id(2) / nb2, bi = get_global_id(2) - bo * nb2
 
 #ifdef CPU_STYLE
 /* ---------------------------------------------------------------------------------------------
@@ -65,7 +71,7 @@ GEMM_NAIVE(double)
  * small problems still give every core a tile), packs A and B tiles into micro-panels in local
  * memory (where strides, transposition and zero padding of edges are absorbed), and runs a
  * WM x WN micro-kernel whose accumulators stay in registers for a whole TK step.
- * Launch: global (ceil(N/tn), ceil(M/tm), batch), local (1, 1, 1). */
+ * Launch: global (ceil(N/tn), ceil(M/tm), nb1 * nb2), local (1, 1, 1). */
 
 /* Copy VW consecutive elements from any (unaligned) global address to a VT-aligned local one:
  * the scalar loads all precede the single vector store, so the compiler merges them into one
@@ -137,9 +143,9 @@ void gemm_cpu(GEMM_ARGS, int tm, int tn)
     const int nbm = tm / WM, nbn = tn / WN;
     const int n0 = get_group_id(0) * tn;
     const int m0 = get_group_id(1) * tm;
-    const int b = get_global_id(2);
-    A += offA + b * sAb;
-    B += offB + b * sBb;
+    BATCH_SPLIT(bo, bi);
+    A += offA + bo * sAb + bi * sAb2;
+    B += offB + bo * sBb + bi * sBb2;
 
     for (int k0 = 0; k0 < K; k0 += TK) {
         const int kt = min(TK, K - k0);
@@ -176,8 +182,8 @@ void gemm_cpu(GEMM_ARGS, int tm, int tn)
     }
 
     /* epilogue: C = alpha * tile + beta * X, bounds-checked; the inner loop is contiguous in Ct */
-    C += offC + b * sCb;
-    X += offX + b * sXb;
+    C += offC + bo * sCb + bi * sCb2;
+    X += offX + bo * sXb + bi * sXb2;
     __local const REAL* ctile = (__local const REAL*)Ct;
     for (int ib = 0; ib < nbm; ++ib) {
         for (int i = 0; i < WM; ++i) {
@@ -291,7 +297,7 @@ __kernel void gemm_dot_reduce(int M, int N, int nchunks, __global const REAL* P,
  * GPU path: NWI work-items cooperatively copy the A and B tiles into local memory, then each
  * accumulates a WM x WN block. Rows are interleaved (row = wr + i*(TM/WM)) so neighbouring
  * work-items read neighbouring local addresses; columns are contiguous VW-vectors.
- * Launch: global (ceil(N/TN) * NWI, ceil(M/TM), batch), local (NWI, 1, 1). */
+ * Launch: global (ceil(N/TN) * NWI, ceil(M/TM), nb1 * nb2), local (NWI, 1, 1). */
 #define NWI ((TM / WM) * (TN / WN))
 
 __kernel __attribute__((reqd_work_group_size(NWI, 1, 1)))
@@ -306,9 +312,9 @@ void gemm_tiled(GEMM_ARGS)
     const int wc = lid / (TM / WM);
     const int n0 = get_group_id(0) * TN;
     const int m0 = get_group_id(1) * TM;
-    const int b = get_global_id(2);
-    A += offA + b * sAb;
-    B += offB + b * sBb;
+    BATCH_SPLIT(bo, bi);
+    A += offA + bo * sAb + bi * sAb2;
+    B += offB + bo * sBb + bi * sBb2;
 
     VT acc[WM][NV];
 #pragma unroll
@@ -345,8 +351,8 @@ void gemm_tiled(GEMM_ARGS)
         barrier(CLK_LOCAL_MEM_FENCE);
     }
 
-    C += offC + b * sCb;
-    X += offX + b * sXb;
+    C += offC + bo * sCb + bi * sCb2;
+    X += offX + bo * sXb + bi * sXb2;
 #pragma unroll
     for (int i = 0; i < WM; ++i) {
         int gi = m0 + wr + i * (TM / WM);

@@ -81,7 +81,7 @@ def _tiled_kernel(dev, dt):
         return hit
     prg = get_program(dev, "gemm", _tile_defines(cfg, dt))
     t = dt.np.type
-    args = [_I32] * 3 + [None, _I32, _I32, _I32, _I32] * 4 + [t, t, _I32]
+    args = [_I32] * 4 + [None, _I32, _I32, _I32, _I32, _I32] * 4 + [t, t, _I32]
     if cfg["style"] == "cpu":
         hit = (cfg, prg.kernel("gemm_cpu", args + [_I32, _I32]))
     else:
@@ -171,20 +171,23 @@ def _launch_dot(dev, dt, M, N, K, A, B, C, X, alpha, beta):
               t(alpha), t(beta if use_x else 0), int(use_x))
 
 
-def _launch(dev, dt, M, N, K, nbatch, A, B, C, X, alpha, beta):
-    """One kernel launch. A, B, C, X = (tensor, offset, batch_stride, row_stride, col_stride)."""
+def _launch(dev, dt, M, N, K, nb, A, B, C, X, alpha, beta):
+    """One kernel launch over nb = (nb1, nb2) batch entries. A, B, C, X = (tensor, offset,
+    (outer batch stride, inner batch stride), row_stride, col_stride)."""
     use_x = X is not None
     if not use_x:
         X = C  # never read by the kernel; any valid buffer will do
     args = []
-    for t, off, sb, sr, sc in (A, B, C, X):
-        args += [buf(t), int(off), int(sb), int(sr), int(sc)]
+    for t, off, (sb1, sb2), sr, sc in (A, B, C, X):
+        args += [buf(t), int(off), int(sb1), int(sb2), int(sr), int(sc)]
     t = dt.np.type
     tail = [t(alpha), t(beta if use_x else 0), int(use_x)]
+    nbatch = nb[0] * nb[1]
     if not dt.is_floating_point:
         k = get_program(dev, "gemm").kernel(
-            f"gemm_naive_{dt.cl}", [_I32] * 4 + [None, _I32, _I32, _I32, _I32] * 4 + [t, t, _I32])
-        launch_1d(dev, k, nbatch * M * N, M, N, K, nbatch, *args, *tail)
+            f"gemm_naive_{dt.cl}", [_I32] * 5 + [None] + [_I32] * 5 + [None] + [_I32] * 5
+            + [None] + [_I32] * 5 + [None] + [_I32] * 5 + [t, t, _I32])
+        launch_1d(dev, k, nbatch * M * N, M, N, K, nb[1], nbatch, *args, *tail)
         return
     cfg, k = _tiled_kernel(dev, dt)
     if cfg["style"] == "cpu" and nbatch == 1 and _dot_form(M, N, K, A, B):
@@ -192,11 +195,12 @@ def _launch(dev, dt, M, N, K, nbatch, A, B, C, X, alpha, beta):
         return
     if cfg["style"] == "cpu":
         tm, tn = _cpu_tiles(cfg, M, N, nbatch, dev.cl_device.max_compute_units)
-        k(dev.queue, (-(-N // tn), -(-M // tm), nbatch), (1, 1, 1), M, N, K, *args, *tail, tm, tn)
+        k(dev.queue, (-(-N // tn), -(-M // tm), nbatch), (1, 1, 1), M, N, K, nb[1], *args, *tail,
+          tm, tn)
     else:
         nwi = (cfg["TM"] // cfg["WM"]) * (cfg["TN"] // cfg["WN"])
         k(dev.queue, (-(-N // cfg["TN"]) * nwi, -(-M // cfg["TM"]), nbatch), (nwi, 1, 1),
-          M, N, K, *args, *tail)
+          M, N, K, nb[1], *args, *tail)
 
 
 def _gemm(op, batch, M, N, K, A, B, C, X=None, alpha=1, beta=0):
@@ -219,25 +223,27 @@ def _gemm(op, batch, M, N, K, A, B, C, X=None, alpha=1, beta=0):
         fold_ops = [A, C] + ([X] if X is not None else [])
         shape, strides = collapse(list(batch) + [M], [list(o[2]) + [o[3]] for o in fold_ops])
         if len(shape) == 1:
-            rows = [(o[0], o[1], 0, s[0], o[4]) for o, s in zip(fold_ops, strides)]
+            rows = [(o[0], o[1], (0, 0), s[0], o[4]) for o, s in zip(fold_ops, strides)]
             Xr = rows[2] if X is not None else None
-            _launch(dev, dt, shape[0], N, K, 1, rows[0], (B[0], B[1], 0, B[3], B[4]),
+            _launch(dev, dt, shape[0], N, K, (1, 1), rows[0], (B[0], B[1], (0, 0), B[3], B[4]),
                     rows[1], Xr, alpha, beta)
             return
     if not batch:
-        flat = [(o[0], o[1], 0, o[3], o[4]) for o in ops]
-        _launch(dev, dt, M, N, K, 1, flat[0], flat[1], flat[2],
+        flat = [(o[0], o[1], (0, 0), o[3], o[4]) for o in ops]
+        _launch(dev, dt, M, N, K, (1, 1), flat[0], flat[1], flat[2],
                 flat[3] if X is not None else None, alpha, beta)
         return
-    # Merge batch dimensions that are contiguous in every operand; the kernel takes one batch
-    # dimension, so any others (rare: broadcasting that cannot merge) are looped over here.
+    # Merge batch dimensions that are contiguous in every operand; the kernels take two batch
+    # dimensions, so any more (rare: 3+ batch dims that cannot merge) are looped over here.
     shape, strides = collapse(list(batch), [list(o[2]) for o in ops])
-    outer_shape, last = shape[:-1], shape[-1]
+    if len(shape) == 1:
+        shape, strides = [1] + shape, [[0] + st for st in strides]
+    outer_shape, last = shape[:-2], (shape[-2], shape[-1])
     for idx in np.ndindex(*outer_shape):
         launch_ops = []
         for o, st in zip(ops, strides):
-            off = o[1] + sum(i * s for i, s in zip(idx, st[:-1]))
-            launch_ops.append((o[0], off, st[-1], o[3], o[4]))
+            off = o[1] + sum(i * s for i, s in zip(idx, st[:-2]))
+            launch_ops.append((o[0], off, (st[-2], st[-1]), o[3], o[4]))
         _launch(dev, dt, M, N, K, last, launch_ops[0], launch_ops[1], launch_ops[2],
                 launch_ops[3] if X is not None else None, alpha, beta)
 

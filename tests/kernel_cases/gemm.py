@@ -30,11 +30,25 @@ def matrix_products(dev):
         check(clnet.bmm(clnet.tensor(x, device=dev), clnet.tensor(y, device=dev)), x @ y, **tol)
         check(clnet.matmul(clnet.tensor(x, device=dev), clnet.tensor(y[0], device=dev)),
               x @ y[0], **tol)
+        # two batch dimensions that cannot merge (permuted 4-D views): one launch
+        q = host(name, (3, 2, 2, 5), seed=12)
+        check(clnet.matmul(clnet.tensor(q, device=dev).permute(1, 2, 0, 3),
+                           clnet.tensor(q, device=dev).permute(1, 2, 3, 0)),
+              q.transpose(1, 2, 0, 3) @ q.transpose(1, 2, 3, 0), **tol)
         u, w = host(name, (9,), seed=7), host(name, (9,), seed=8)
         check(clnet.dot(clnet.tensor(u, device=dev), clnet.tensor(w, device=dev)),
               np.dot(u, w), **tol)
         check(clnet.outer(clnet.tensor(u, device=dev), clnet.tensor(w, device=dev)),
               np.outer(u, w), **tol)
+
+
+def integer_products(dev):
+    """gemm_naive_T for the integer dtypes, with two batch dimensions."""
+    for name in ("int32", "int64"):
+        q = host(name, (3, 2, 2, 5), seed=13)
+        check(clnet.matmul(clnet.tensor(q, device=dev).permute(1, 2, 0, 3),
+                           clnet.tensor(q, device=dev).permute(1, 2, 3, 0)),
+              q.transpose(1, 2, 0, 3) @ q.transpose(1, 2, 3, 0))
 
 
 def cpu_tile_set(dev):
@@ -62,4 +76,4 @@ def cpu_tile_set(dev):
             dev.tuning["gemm"] = saved
 
 
-CASES = [matrix_products, cpu_tile_set]
+CASES = [matrix_products, integer_products, cpu_tile_set]

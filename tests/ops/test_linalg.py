@@ -397,3 +397,49 @@ def test_long_k_dot_products(M, N, K, dtype, rng, dev):
     bias = rand(rng, (N,), dtype)
     got = clnet.addmm(clnet.tensor(bias), ta, clnet.tensor(w).t(), beta=0.5, alpha=-2.0)
     assert_close(got, 0.5 * bias - 2.0 * exact, **tol(dtype, K))
+
+
+# --------------------------------------------------------------------------- two batch dims
+def _count_launches(monkeypatch):
+    calls = []
+    real = linalg._launch
+
+    def counting(*args, **kw):
+        calls.append(args[5])          # nb = (nb1, nb2)
+        return real(*args, **kw)
+    monkeypatch.setattr(linalg, "_launch", counting)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int64])
+@pytest.mark.parametrize("gpu_tiles", [False, True])
+def test_matmul_of_permuted_4d_views_is_one_launch(dtype, gpu_tiles, rng, dev, monkeypatch):
+    """Attention's (batch, heads, L, d) views of an (L, batch, heads * d) buffer: two batch
+    dimensions that cannot merge go to one launch (the kernels split the batch index in two);
+    broadcasting along either batch dimension; three unmergeable batch dims loop over the first.
+    With the device's tile set and the GPU one (cooperative kernel) on this device."""
+    if gpu_tiles:
+        class FakeGpu:
+            kind, max_work_group_size, local_mem_size = "GPU", min(dev.max_work_group_size, 256),\
+                dev.local_mem_size
+        monkeypatch.setitem(dev.tuning, "gemm", linalg._default_tuning(FakeGpu))
+    calls = _count_launches(monkeypatch)
+    L, N, H, d = 9, 5, 3, 7
+    qkv = rand(rng, (L, N, 3, H, d), dtype)       # a fused q/k/v projection's layout
+    q, k = qkv[:, :, 0], qkv[:, :, 1]
+    t = clnet.tensor(qkv)
+    qv, kv = t[:, :, 0].permute(1, 2, 0, 3), t[:, :, 1].permute(1, 2, 3, 0)
+    want = q.transpose(1, 2, 0, 3) @ k.transpose(1, 2, 3, 0)
+    assert_close(clnet.matmul(qv, kv), want, **tol(dtype, d))
+    assert calls == [(N, H)]
+    w = rand(rng, (H, d, 4), dtype)                       # broadcast over the batch of N
+    assert_close(clnet.matmul(qv, clnet.tensor(w)), q.transpose(1, 2, 0, 3) @ w, **tol(dtype, d))
+    m = rand(rng, (N, 1, d, 2), dtype)                    # broadcast over the heads
+    assert_close(clnet.matmul(qv, clnet.tensor(m)), q.transpose(1, 2, 0, 3) @ m, **tol(dtype, d))
+    xt = clnet.tensor(rand(rng, (2, L, N, 2, H, d), dtype))  # three batch dims that cannot merge
+    x = xt.numpy()[:, :, :, 0]
+    xv = xt[:, :, :, 0].permute(0, 2, 3, 1, 4)
+    del calls[:]
+    assert_close(clnet.matmul(xv, clnet.tensor(w)), x.transpose(0, 2, 3, 1, 4) @ w,
+                 **tol(dtype, d))
+    assert calls == [(N, H)] * 2

@@ -210,7 +210,8 @@ class MultiheadAttention(Module):
         attn_mask = self._pad(attn_mask, extra)
         key_padding_mask = self._pad(key_padding_mask, extra)
         mask = self._merged_mask(attn_mask, key_padding_mask, N, L, S, batched, q.dtype)
-        scores = matmul(q * (1.0 / math.sqrt(hd)), k.transpose(-2, -1))
+        # scaled after the product: the scores are contiguous, q is a 4-D permuted view
+        scores = matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
         if mask is not None:
             scores = scores + mask
         attn = softmax(scores, -1)
