@@ -55,6 +55,8 @@ def _program(dev, dt):
         defines = (("T", dt.cl), (_KIND[dt.cl], 1))
         if dt.cl in _VEC_W:
             defines += (("VW", _VEC_W[dt.cl]),)
+        if dt.cl == "float":
+            defines += (("ERF_POLY", 1),)   # the *_v kernels' erf (elementwise.cl)
         prg = get_program(dev, "elementwise", defines)
         dev.programs[key] = prg
     return prg
