@@ -291,6 +291,8 @@ UNARY(log1p, T, log1p(x)) UNARY_V(log1p, log1p(x))
 UNARY(sqrt, T, sqrt(x)) UNARY_V(sqrt, sqrt(x))
 UNARY(rsqrt, T, rsqrt(x)) UNARY_V(rsqrt, rsqrt(x))
 UNARY(reciprocal, T, (T)1 / x)
+UNARY(cube, T, x * x * x)                 /* pow(x, 3) and pow(x, -2), as torch computes them */
+UNARY(inv_square, T, (T)1 / (x * x))
 UNARY(sin, T, sin(x)) UNARY_V(sin, v_sin(x))
 UNARY(cos, T, cos(x)) UNARY_V(cos, v_cos(x))
 UNARY(tan, T, tan(x)) UNARY_V(tan, v_tan(x))

@@ -221,6 +221,8 @@ UNARY = {
     "sqrt": (lambda g, x, o, p0, p1: div(g, mul(o, 2.0)), "o"),
     "rsqrt": (lambda g, x, o, p0, p1: mul(g, mul(mul(mul(o, o), o), -0.5)), "o"),
     "reciprocal": (lambda g, x, o, p0, p1: neg(mul(g, mul(o, o))), "o"),
+    "cube": (lambda g, x, o, p0, p1: mul(g, mul(mul(x, x), 3.0)), "x"),
+    "inv_square": (lambda g, x, o, p0, p1: mul(g, mul(div(o, x), -2.0)), "xo"),
     "sin": (lambda g, x, o, p0, p1: mul(g, cos(x)), "x"),
     "cos": (lambda g, x, o, p0, p1: neg(mul(g, sin(x))), "x"),
     "tan": (lambda g, x, o, p0, p1: mul(g, add(mul(o, o), 1.0)), "o"),

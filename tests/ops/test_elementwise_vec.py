@@ -310,3 +310,22 @@ def test_vector_erf_accuracy(form):
     xe = x.astype(np.float64)
     want = 0.5 * xe * (1 + torch.erf(torch.from_numpy(xe / np.sqrt(2.0))).numpy())
     np.testing.assert_allclose(g, want, rtol=1e-6, atol=2e-6)
+
+
+@pytest.mark.parametrize("exponent", [3, -1, -2, -0.5, 2, 0.5])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_pow_fast_exponents(exponent, dtype):
+    """pow(x, e) for torch's fast exponents runs one cheap kernel (cube, reciprocal, inv_square,
+    rsqrt, square, sqrt) instead of the pow builtin; values (special values included) and
+    gradients as torch. rsqrt may differ from 1/sqrt by 2 ulp (OpenCL's bound)."""
+    rtol, atol = (1e-12, 1e-14) if dtype == np.float64 else (2e-5, 2e-6)
+    a = np.concatenate([np.random.default_rng(8).uniform(-4, 4, 37),
+                        SPECIAL]).astype(dtype)
+    _check(clnet.pow(clnet.tensor(a), exponent), torch.pow(torch.from_numpy(a), exponent),
+           rtol, atol)
+    b = np.random.default_rng(9).uniform(0.2, 4, 33).astype(dtype)
+    x = clnet.tensor(b, requires_grad=True)
+    (x ** exponent).sum().backward()
+    tx = torch.from_numpy(b).requires_grad_()
+    (tx ** exponent).sum().backward()
+    _check(x.grad, tx.grad, rtol * 5, atol * 5)
