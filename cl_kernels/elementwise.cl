@@ -366,6 +366,11 @@ inline TV v_gelu_tanh_bwd(TV g, TV x) {
 }
 BINARY(gelu_tanh_backward, T, h_gelu_tanh_bwd(x, y))
 BINARY_V(gelu_tanh_backward, v_gelu_tanh_bwd(x, y))
+/* softplus with beta = 1, threshold = 20 (the defaults; the host composes other cases): torch's
+ * softplus_backward, z = exp(x): x > 20 ? g : g z / (z + 1) */
+inline T h_softplus_bwd(T g, T x) { T z = exp(x); return x > (T)20 ? g : g * z / (z + (T)1); }
+inline TV v_softplus_bwd(TV g, TV x) { TV z = exp(x); return select(g * z / (z + (T)1), g, x > (T)20); }
+BINARY(softplus_backward, T, h_softplus_bwd(x, y)) BINARY_V(softplus_backward, v_softplus_bwd(x, y))
 /* mish: t = tanh(softplus(x)); d/dx x t = t + x (1 - t^2) sigmoid(x) */
 inline T h_mish_bwd(T g, T x) {
     T t = tanh(h_softplus(x, (T)1, (T)20));

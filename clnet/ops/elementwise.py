@@ -45,7 +45,8 @@ _VEC_UNARY = frozenset((
     "lgamma", "sigmoid", "logsigmoid", "elu", "celu", "selu", "gelu", "gelu_tanh", "silu", "mish",
     "softplus", "softsign"))
 _VEC_BINARY = frozenset(("fmod", "pow", "atan2", "hypot", "sigmoid_backward", "tanh_backward",
-                         "silu_backward", "gelu_backward", "gelu_tanh_backward", "mish_backward"))
+                         "silu_backward", "gelu_backward", "gelu_tanh_backward", "mish_backward",
+                         "softplus_backward"))
 
 
 def _program(dev, dt):

@@ -186,7 +186,7 @@ def relu_backward_and_strided_forms(dev):
 VEC_BINARY = ["fmod", "pow", "atan2", "hypot"]
 # one-kernel activation backwards (binary kernels: g, then the input or output)
 FUSED_BACKWARD = ["sigmoid_backward", "tanh_backward", "silu_backward", "gelu_backward",
-                  "gelu_tanh_backward", "mish_backward"]
+                  "gelu_tanh_backward", "mish_backward", "softplus_backward"]
 
 
 def fused_backward_forms(dev):

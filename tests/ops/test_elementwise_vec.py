@@ -246,7 +246,7 @@ def test_int_and_bool_inputs_promote(form):
 
 
 # activation -> the fused backward kernel it uses when the gradient is not differentiated
-FUSED_BACKWARD = ["sigmoid", "tanh", "silu", "gelu", "gelu_tanh", "mish"]
+FUSED_BACKWARD = ["sigmoid", "tanh", "silu", "gelu", "gelu_tanh", "mish", "softplus"]
 # special inputs for gradients: no infinities or overflowing magnitudes, where torch's own
 # gradients are inf * 0 artefacts (gelu_tanh's gradient at 1e30 is NaN there, at inf too)
 GRAD_SPECIAL = [np.nan, 0.0, -0.0, 1e-30, -1e-30, 20.0, 20.000002, 30.0, -30.0, 88.5, -88.5, 100.0,
