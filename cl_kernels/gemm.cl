@@ -9,7 +9,7 @@
  * the host then passes C as a dummy X). K == 0 gives C = beta * X (or zeros).
  *
  * The program is built three ways, chosen by the host from the device's tuning:
- *   no REAL defined          -> gemm_naive_T for int/long/float/double: one work-item per output.
+ *   no REAL defined          -> gemm_naive_T for int/long: one work-item per output.
  *   REAL + CPU_STYLE         -> gemm_cpu: one work-item per work-group packs the tiles into
  *                               micro-panels and runs a register-block micro-kernel (CPU drivers).
  *   REAL without CPU_STYLE   -> gemm_tiled: the classic cooperative GPU kernel.
@@ -43,10 +43,6 @@ __kernel void gemm_naive_##T(int M, int N, int K, int nb2, int nbatch,          
 }
 GEMM_NAIVE(int)
 GEMM_NAIVE(long)
-GEMM_NAIVE(float)
-#ifdef HAS_FP64
-GEMM_NAIVE(double)
-#endif
 
 #else /* REAL */
 #define VT CAT(REAL, VW)

@@ -32,10 +32,11 @@ def _tol(dt):
     return dict(rtol=1e-4, atol=1e-5), dict(rtol=1e-4, atol=1e-4)
 
 
-def _compare(cf, tf, arrays, grad_mask, dt, layouts=None):
+def _compare(cf, tf, arrays, grad_mask, dt, layouts=None, grad_tol=None):
     """Run cf on clnet tensors and tf on torch tensors of ``arrays`` (None entries pass None),
     compare the output and the gradients of the inputs marked in grad_mask."""
-    out_tol, grad_tol = _tol(dt)
+    out_tol, default_grad_tol = _tol(dt)
+    grad_tol = grad_tol or default_grad_tol
     rng = np.random.default_rng(7)
     cx, tx = [], []
     for i, a in enumerate(arrays):
@@ -68,8 +69,13 @@ def _data(rng, shape, dt):
 @pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
 def test_layer_norm_tails(rng, layout, n, rows, dt):
     x, w, b = _data(rng, (rows, n), dt), _data(rng, n, dt), _data(rng, n, dt)
+    # a row of ONE element has variance 0: rstd = 1/sqrt(eps) ~ 316 turns torch's float32
+    # rounding of (x - mean) into gradients of up to ~2e-4 where the exact ones (and clnet's)
+    # are 0; compare those against that noise level
+    loose = dict(rtol=1e-4, atol=5e-4) if n == 1 and dt == np.float32 else None
     _compare(lambda x, w, b: N.layer_norm(x, (n,), w, b),
-             lambda x, w, b: F.layer_norm(x, (n,), w, b), [x, w, b], [True, True, True], dt)
+             lambda x, w, b: F.layer_norm(x, (n,), w, b), [x, w, b], [True, True, True], dt,
+             grad_tol=loose)
 
 
 @pytest.mark.parametrize("affine", ["none", "weight", "bias"])
