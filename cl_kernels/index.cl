@@ -18,15 +18,15 @@
 
 /* ---------------------------------------------------------------- gather / scatter along dim */
 
-/* out[i] = src[... index[i] ...]; operands: 0 out, 1 index, 2 src (dim-zeroed). */
+/* out[i] = src[... index[i] ...]; operands: 0 out, 1 index, 2 src (dim-zeroed). Launched like
+ * the elementwise *_n kernels (STRIDED_ITEM: a 3-D NDRange for up to 3 collapsed dimensions, so
+ * an embedding lookup or index_select of rows copies each row without per-element divisions). */
 #define GATHER(T, I)                                                                        \
 __kernel void gather_##T##_##I(int n, __global T* out, __global const I* index,             \
                                __global const T* src, int dim_size, int dim_stride,         \
                                Strided m) {                                                 \
-    int i = get_global_id(0);                                                               \
-    if (i >= n) return;                                                                     \
-    int off[3];                                                                             \
-    STRIDED_OFFSETS(m, i, 3, off);                                                          \
+    int off[MAXOPS];                                                                        \
+    STRIDED_ITEM(m, n, 3, off);                                                             \
     I j = index[off[1]];                                                                    \
     out[off[0]] = (j >= 0 && j < dim_size) ? src[off[2] + (int)j * dim_stride] : (T)0;      \
 }

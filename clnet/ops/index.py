@@ -33,7 +33,7 @@ from ..errors import DeviceError
 from ..tensor import Tensor
 from ._layout import (broadcast_shapes, broadcast_strides, buf, check_index_range, launch_1d,
                       numel, same_device, strided_meta)
-from .copy import cast, clone, fill_into, from_numpy_to
+from .copy import cast, clone, fill_into, from_numpy_to, strided_launch
 from .indexing import advanced_getitem, index_program  # noqa: F401 (re-exported)
 from .indexing import no_grad_recording
 
@@ -161,11 +161,12 @@ def _launch_gather(x, d, idx, out, idx_strides, op):
                          f"(input shape {list(x._shape)})")
     check_index_range(op, x, idx, out)
     dev = x._storage.device
-    m = strided_meta(op, out._shape, [(out._offset, out._stride), (idx._offset, idx_strides),
-                                      (x._offset, _zeroed(x._stride, d))])
     k = index_program(dev).kernel(f"gather_{x.dtype.cl}_{idx.dtype.cl}",
                                   [_I32, None, None, None, _I32, _I32, None])
-    launch_1d(dev, k, n, n, buf(out), buf(idx), buf(x), x._shape[d], x._stride[d], m)
+    strided_launch(op, dev, k, n, out._shape, [(out._offset, out._stride),
+                                              (idx._offset, idx_strides),
+                                              (x._offset, _zeroed(x._stride, d))],
+                   n, buf(out), buf(idx), buf(x), x._shape[d], x._stride[d])
     return out
 
 
