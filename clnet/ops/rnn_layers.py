@@ -1,0 +1,324 @@
+"""Recurrent layers over whole sequences, one graph node per layer direction: ``lstm_layer``,
+``gru_layer``, ``rnn_layer`` (Elman, tanh or relu). The modules in clnet/nn/modules/rnn.py call
+them; the cells and their kernels are in rnn.py.
+
+Each forward runs, per time step, one GEMM (h @ W_hh^T, with the step's input projection or
+b_hh as the addend) and one cell launch, all writing into whole-sequence buffers: no graph
+bookkeeping per step. Each backward runs, per step from the last, the cell's backward kernel
+(the step's output gradient and the carried one summed inside) and one GEMM for the carried
+d h, then ONE GEMM over all steps for d W_hh. Under create_graph the backward rebuilds the
+sequence with the differentiable per-step ops and differentiates that, so gradients of
+gradients work. ``reverse`` runs the sequence last step first (bidirectional layers).
+"""
+import numpy as np
+
+from .. import graph
+from ..tensor import Tensor
+from ._layout import launch_1d
+from .copy import contiguous, copy_into
+from .join import flip, stack
+from .linalg import _gemm, addmm, mm
+from .pointwise import relu, tanh
+from .rnn import (_args, _cell_bwd_kernel, _cell_fwd_kernel, _cell_items, _gru_bwd_kernel,
+                  _gru_fwd_kernel, _program, _rows, _vector_width, gru_cell, lstm_step,
+                  time_steps)
+
+__all__ = []
+
+_I32 = np.int32
+
+
+def _seq(t, k, rows, cols):
+    """Row block k of a contiguous (L, rows, cols) buffer as a (rows, cols) tensor."""
+    return Tensor._make(t._storage, (rows, cols), (cols, 1), t._offset + k * rows * cols, t.dtype)
+
+
+def _in_order(t, reverse):
+    """A (L, ...) sequence contiguous in processing order (last step first when ``reverse``)."""
+    return contiguous(flip(t, [0]) if reverse else t)
+
+
+def _start(proj, h0, w_hh, H, reverse):
+    """(P, hs, wt): the projections in processing order; hs (L + 1, N, H) with hs[0] = h0
+    (hs[k]: h before step k); W_hh^T as a row-major GEMM operand, made once for the sequence so
+    the GEMM copies its panels in vectors instead of transposing W_hh in every step."""
+    L, N = proj._shape[:2]
+    P = _in_order(proj, reverse)
+    hs = Tensor._empty((L + 1, N, H), proj.dtype, proj._storage.device)
+    copy_into(_seq(hs, 0, N, H), h0)
+    w_t = contiguous(w_hh.t())
+    return P, hs, (w_t, w_t._offset, (), w_t._stride[0], w_t._stride[1])
+
+
+def _finish(hs, L, N, H, reverse):
+    """(output (L, N, H) in the sequence's order, h_T) from the buffer of hidden states."""
+    out = Tensor._make(hs._storage, (L, N, H), (N * H, H, 1), N * H, hs.dtype)
+    return (_in_order(out, True) if reverse else out), _seq(hs, L, N, H)
+
+
+# ------------------------------------------------------------------ LSTM
+def lstm_layer(proj, h0, c0, w_hh, reverse=False):
+    """One direction of an LSTM layer over a whole sequence as ONE graph node.
+
+    ``proj`` (L, N, 4H): every step's input projection with both biases; ``h0``, ``c0`` (N, H);
+    ``w_hh`` (4H, H). Returns (output (L, N, H), h_T, c_T). Forward: per step one GEMM writing
+    the step's gates and one fused cell kernel writing h and c into whole-sequence buffers, with
+    no graph bookkeeping per step. Backward: per step (last first) one add, the fused cell
+    backward and one GEMM for d h; then ONE GEMM over all steps for d w_hh; d proj is the gate
+    gradients themselves. Under create_graph the backward recomputes the sequence with the
+    per-step differentiable path (``lstm_step``) and differentiates that."""
+    dev, dt = proj._storage.device, proj.dtype
+    L, N, G = proj._shape
+    H = G // 4
+    with_graph = graph.recording(proj, h0, c0, w_hh)
+    prev = graph.set_grad_enabled_flag(False)
+    try:
+        P, hs, wt = _start(proj, h0, w_hh, H, reverse)
+        gates = Tensor._empty((L, N, G), dt, dev)
+        cs = Tensor._empty((L + 1, N, H), dt, dev)
+        copy_into(_seq(cs, 0, N, H), c0)
+        cell = _cell_fwd_kernel(dev, dt)
+        items = _cell_items(N, H, dt)
+        for k in range(L):
+            _gemm("lstm", (), N, G, H, (hs, k * N * H, (), H, 1), wt,
+                  (gates, k * N * G, (), G, 1), (P, P._offset + k * N * G, (), G, 1), 1, 1)
+            launch_1d(dev, cell, items, _I32(N), _I32(H), gates._storage.buffer,
+                      _I32(k * N * G), _I32(G), cs._storage.buffer, _I32(k * N * H), _I32(H),
+                      hs._storage.buffer, cs._storage.buffer, _I32((k + 1) * N * H),
+                      _I32((k + 1) * N * H))
+        out, h_t = _finish(hs, L, N, H, reverse)
+        c_t = _seq(cs, L, N, H)
+    finally:
+        graph.set_grad_enabled_flag(prev)
+    if not with_graph:
+        return out, h_t, c_t
+
+    def backward(g_out, g_h, g_c):
+        if graph.mode.grad_enabled:
+            return _lstm_layer_recompute(proj, h0, c0, w_hh, reverse, g_out, g_h, g_c)
+        go = _in_order(g_out, reverse)
+        dG = Tensor._empty((L, N, G), dt, dev)
+        dh, dc = g_h, g_c
+        bwd = _cell_bwd_kernel(dev, dt)
+        items = _cell_items(N, H, dt)
+        for k in range(L - 1, -1, -1):
+            dhr, dcr = _rows(dh), _rows(dc)
+            dc_new = Tensor._empty((N, H), dt, dev)
+            # the step's output gradient and the carried dh are summed inside the kernel
+            launch_1d(dev, bwd, items, _I32(N), _I32(H), gates._storage.buffer,
+                      _I32(k * N * G), _I32(G), cs._storage.buffer, _I32(k * N * H), _I32(H),
+                      go._storage.buffer, _I32(go._offset + k * N * H), _I32(H),
+                      *_args(dcr), dG._storage.buffer, dc_new._storage.buffer,
+                      _I32(k * N * G), *_args(dhr), _I32(1))
+            dc = dc_new
+            dh = mm(_seq(dG, k, N, G), w_hh)
+        d_proj = _in_order(dG, reverse)
+        d_w = None
+        if w_hh.requires_grad:
+            g_rows = Tensor._make(dG._storage, (L * N, G), (G, 1), 0, dt)
+            h_rows = Tensor._make(hs._storage, (L * N, H), (H, 1), 0, dt)
+            d_w = mm(g_rows.t(), h_rows)
+        return (d_proj, dh, dc, d_w)
+    graph.record("LstmLayerBackward0", (out, h_t, c_t), (proj, h0, c0, w_hh), backward,
+                 saved=(proj, h0, c0, w_hh))
+    return out, h_t, c_t
+
+
+def _lstm_layer_recompute(proj, h0, c0, w_hh, reverse, g_out, g_h, g_c):
+    """create_graph backward of lstm_layer: rebuild the sequence with the per-step
+    differentiable path and differentiate it (so gradients of gradients work)."""
+    from ..autograd import grad
+    prev = graph.set_grad_enabled_flag(True)
+    try:
+        steps = time_steps(proj)
+        h, c = h0, c0
+        outs = [None] * len(steps)
+        for t in (range(len(steps) - 1, -1, -1) if reverse else range(len(steps))):
+            h, c = lstm_step(steps[t], h, c, w_hh)
+            outs[t] = h
+        inputs = [x for x in (proj, h0, c0, w_hh) if x.requires_grad]
+        grads = iter(grad([stack(outs, 0), h, c], inputs, [g_out, g_h, g_c],
+                          create_graph=True, allow_unused=True))
+    finally:
+        graph.set_grad_enabled_flag(prev)
+    return tuple(next(grads) if x.requires_grad else None for x in (proj, h0, c0, w_hh))
+
+
+
+# ------------------------------------------------------------------ GRU
+def gru_layer(proj, h0, w_hh, b_hh=None, reverse=False):
+    """One direction of a GRU layer over a whole sequence as ONE graph node.
+
+    ``proj`` (L, N, 3H): every step's input part x W_ih^T + b_ih; ``h0`` (N, H); ``w_hh``
+    (3H, H); ``b_hh`` (3H,) or None. Returns (output (L, N, H), h_T). Forward: per step one GEMM
+    writing the step's hidden part gh = h W_hh^T + b_hh into a whole-sequence buffer and one
+    fused cell kernel writing h. Backward: per step (last first) the fused cell backward (the
+    step's output gradient and the carried one summed inside) and one GEMM for d h
+    (= g z + d gh W_hh); then ONE GEMM over all steps for d w_hh and one sum for d b_hh; d proj is
+    the input-part gradients themselves. Under create_graph the backward recomputes the sequence
+    with differentiable per-step ops and differentiates that."""
+    dev, dt = proj._storage.device, proj.dtype
+    L, N, G = proj._shape
+    H = G // 3
+    with_graph = graph.recording(proj, h0, w_hh, b_hh)
+    prev = graph.set_grad_enabled_flag(False)
+    try:
+        P, hs, wt = _start(proj, h0, w_hh, H, reverse)
+        gh = Tensor._empty((L, N, G), dt, dev)
+        bias = (b_hh, b_hh._offset, (), 0, b_hh._stride[0]) if b_hh is not None else None
+        cell = _gru_fwd_kernel(dev, dt)
+        items = _cell_items(N, H, dt)
+        for k in range(L):
+            _gemm("gru", (), N, G, H, (hs, k * N * H, (), H, 1), wt,
+                  (gh, k * N * G, (), G, 1), bias, 1, 1)
+            launch_1d(dev, cell, items, _I32(N), _I32(H), P._storage.buffer,
+                      _I32(P._offset + k * N * G), _I32(G), gh._storage.buffer, _I32(k * N * G),
+                      _I32(G), hs._storage.buffer, _I32(k * N * H), _I32(H),
+                      hs._storage.buffer, _I32((k + 1) * N * H))
+        out, h_t = _finish(hs, L, N, H, reverse)
+    finally:
+        graph.set_grad_enabled_flag(prev)
+    if not with_graph:
+        return out, h_t
+
+    def backward(g_out, g_h):
+        if graph.mode.grad_enabled:
+            return _gru_layer_recompute(proj, h0, w_hh, b_hh, reverse, g_out, g_h)
+        go = _in_order(g_out, reverse)
+        dGI = Tensor._empty((L, N, G), dt, dev)
+        dGH = Tensor._empty((L, N, G), dt, dev)
+        dh = g_h
+        bwd = _gru_bwd_kernel(dev, dt)
+        items = _cell_items(N, H, dt)
+        w_rows = (w_hh, w_hh._offset, (), w_hh._stride[0], w_hh._stride[1])
+        for k in range(L - 1, -1, -1):
+            dhr = _rows(dh)
+            direct = Tensor._empty((N, H), dt, dev)
+            launch_1d(dev, bwd, items, _I32(N), _I32(H), P._storage.buffer,
+                      _I32(P._offset + k * N * G), _I32(G), gh._storage.buffer,
+                      _I32(k * N * G), _I32(G), hs._storage.buffer, _I32(k * N * H), _I32(H),
+                      go._storage.buffer, _I32(go._offset + k * N * H), _I32(H),
+                      dGI._storage.buffer, dGH._storage.buffer, _I32(k * N * G),
+                      direct._storage.buffer, *_args(dhr), _I32(1))
+            # d h = g z + d gh @ W_hh, the direct part as the GEMM's addend
+            dh = Tensor._empty((N, H), dt, dev)
+            _gemm("gru backward", (), N, H, G, (dGH, k * N * G, (), G, 1), w_rows,
+                  (dh, 0, (), H, 1), (direct, 0, (), H, 1), 1, 1)
+        d_proj = _in_order(dGI, reverse)
+        d_w = d_b = None
+        gh_rows = Tensor._make(dGH._storage, (L * N, G), (G, 1), 0, dt)
+        if w_hh.requires_grad:
+            h_rows = Tensor._make(hs._storage, (L * N, H), (H, 1), 0, dt)
+            d_w = mm(gh_rows.t(), h_rows)
+        if b_hh is not None and b_hh.requires_grad:
+            d_b = gh_rows.sum(0)
+        return (d_proj, dh, d_w, d_b)
+    graph.record("GruLayerBackward0", (out, h_t), (proj, h0, w_hh, b_hh), backward,
+                 saved=(proj, h0, w_hh) + ((b_hh,) if b_hh is not None else ()))
+    return out, h_t
+
+
+def _gru_layer_recompute(proj, h0, w_hh, b_hh, reverse, g_out, g_h):
+    """create_graph backward of gru_layer: the sequence rebuilt with differentiable per-step
+    ops (addmm + gru_cell), then differentiated (so gradients of gradients work)."""
+    from ..autograd import grad
+    prev = graph.set_grad_enabled_flag(True)
+    try:
+        steps = time_steps(proj)
+        h = h0
+        w_t = w_hh.t()
+        outs = [None] * len(steps)
+        for t in (range(len(steps) - 1, -1, -1) if reverse else range(len(steps))):
+            ghs = mm(h, w_t) if b_hh is None else addmm(b_hh, h, w_t)
+            h = gru_cell(steps[t], ghs, h)
+            outs[t] = h
+        args = (proj, h0, w_hh, b_hh)
+        inputs = [x for x in args if x is not None and x.requires_grad]
+        grads = iter(grad([stack(outs, 0), h], inputs, [g_out, g_h], create_graph=True,
+                          allow_unused=True))
+    finally:
+        graph.set_grad_enabled_flag(prev)
+    return tuple(next(grads) if x is not None and x.requires_grad else None for x in args)
+
+
+
+# ------------------------------------------------------------------ Elman RNN
+def rnn_layer(proj, h0, w_hh, use_relu=False, reverse=False):
+    """One direction of an Elman RNN layer over a whole sequence as ONE graph node.
+
+    ``proj`` (L, N, H): every step's input projection with both biases; ``h0`` (N, H); ``w_hh``
+    (H, H). h_{t+1} = act(proj_t + h_t W_hh^T), act = tanh (or relu). Returns (output (L, N, H),
+    h_T). Forward: per step one GEMM writing the pre-activation where h_{t+1} goes and one
+    in-place activation launch. Backward: per step one activation-backward launch (the carried
+    gradient summed in) and one GEMM for d h; one GEMM over all steps for d w_hh. Under
+    create_graph the backward recomputes with differentiable per-step ops."""
+    dev, dt = proj._storage.device, proj.dtype
+    L, N, H = proj._shape
+    n = N * H
+    prg = _program(dev, dt)
+    act = prg.kernel("rnn_act_fwd", [_I32, None, _I32, _I32])
+    items = -(-n // _vector_width(dt))
+    with_graph = graph.recording(proj, h0, w_hh)
+    prev = graph.set_grad_enabled_flag(False)
+    try:
+        P, hs, wt = _start(proj, h0, w_hh, H, reverse)
+        for k in range(L):
+            _gemm("rnn", (), N, H, H, (hs, k * n, (), H, 1), wt, (hs, (k + 1) * n, (), H, 1),
+                  (P, P._offset + k * n, (), H, 1), 1, 1)
+            if n:
+                launch_1d(dev, act, items, _I32(n), hs._storage.buffer, _I32((k + 1) * n),
+                          _I32(int(use_relu)))
+        out, h_t = _finish(hs, L, N, H, reverse)
+    finally:
+        graph.set_grad_enabled_flag(prev)
+    if not with_graph:
+        return out, h_t
+
+    def backward(g_out, g_h):
+        if graph.mode.grad_enabled:
+            return _rnn_layer_recompute(proj, h0, w_hh, use_relu, reverse, g_out, g_h)
+        go = _in_order(g_out, reverse)
+        dP = Tensor._empty((L, N, H), dt, dev)
+        bwd = prg.kernel("rnn_act_bwd", [_I32, None, _I32, None, _I32, None, _I32, _I32, None,
+                                         _I32, _I32])
+        dh = contiguous(g_h)
+        for k in range(L - 1, -1, -1):
+            if n:
+                launch_1d(dev, bwd, items, _I32(n), hs._storage.buffer, _I32((k + 1) * n),
+                          go._storage.buffer, _I32(go._offset + k * n), dh._storage.buffer,
+                          _I32(dh._offset), _I32(1), dP._storage.buffer, _I32(k * n),
+                          _I32(int(use_relu)))
+            dh = mm(_seq(dP, k, N, H), w_hh)
+        d_proj = _in_order(dP, reverse)
+        d_w = None
+        if w_hh.requires_grad:
+            p_rows = Tensor._make(dP._storage, (L * N, H), (H, 1), 0, dt)
+            h_rows = Tensor._make(hs._storage, (L * N, H), (H, 1), 0, dt)
+            d_w = mm(p_rows.t(), h_rows)
+        return (d_proj, dh, d_w)
+    graph.record("RnnLayerBackward0", (out, h_t), (proj, h0, w_hh), backward,
+                 saved=(proj, h0, w_hh))
+    return out, h_t
+
+
+def _rnn_layer_recompute(proj, h0, w_hh, use_relu, reverse, g_out, g_h):
+    """create_graph backward of rnn_layer: the sequence rebuilt with addmm + tanh/relu per step,
+    then differentiated (so gradients of gradients work)."""
+    from ..autograd import grad
+    prev = graph.set_grad_enabled_flag(True)
+    try:
+        steps = time_steps(proj)
+        h = h0
+        w_t = w_hh.t()
+        outs = [None] * len(steps)
+        for t in (range(len(steps) - 1, -1, -1) if reverse else range(len(steps))):
+            pre = addmm(steps[t], h, w_t)
+            h = relu(pre) if use_relu else tanh(pre)
+            outs[t] = h
+        args = (proj, h0, w_hh)
+        inputs = [x for x in args if x.requires_grad]
+        grads = iter(grad([stack(outs, 0), h], inputs, [g_out, g_h], create_graph=True,
+                          allow_unused=True))
+    finally:
+        graph.set_grad_enabled_flag(prev)
+    return tuple(next(grads) if x.requires_grad else None for x in args)
