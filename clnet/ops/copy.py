@@ -1,4 +1,6 @@
 """Copies between layouts, dtypes and devices; fills. Kernels: cl_kernels/copy.cl."""
+import math
+
 import numpy as np
 import pyopencl as cl
 
@@ -25,6 +27,9 @@ def launch_vec(dev, kernel, n, *args):
     kernel(dev._queue or dev.queue, ((items + local - 1) // local * local,), (local,), *args)
 
 
+_MAX_SPLIT_LAUNCHES = 64   # 4+ unmergeable dims: at most this many 3-D launches, else 1-D
+
+
 def strided_launch(op, dev, kernel, n, shape, operands, *args):
     """Launch a ``*_n`` kernel (its `Strided` struct is the last argument, after ``args``) over
     ``shape`` for ``operands`` = [(offset, strides_at_shape), ...], output first.
@@ -32,35 +37,31 @@ def strided_launch(op, dev, kernel, n, shape, operands, *args):
     Dimensions contiguous in every operand are merged first. Up to 3 remaining dimensions go to a
     3-D NDRange (STRIDED_ITEM in common.h): NDRange dimension 0 is the innermost one, or the
     largest one when the innermost is too short to fill a work-group (a (N, 2) transpose would
-    otherwise leave most work-items idle). More dimensions, or sizes past the grid limits of
-    NDRange dimensions 1 and 2, use the 1-D form with a per-element index decode."""
+    otherwise leave most work-items idle). With more dimensions, the 3 innermost still go to the
+    3-D form, one launch per index of the outer ones (attention's (batch, heads, L, d) views:
+    a few launches instead of a per-element index decode, ~10x slower on PoCL), up to
+    _MAX_SPLIT_LAUNCHES; beyond that, or past the grid limits of NDRange dimensions 1 and 2, the
+    1-D form decodes every element's index."""
     cshape, cstrides = collapse(list(shape), [list(st) for _, st in operands])
     nd = len(cshape)
     if nd > MAXD:
         raise ValueError(f"{op}: strided kernels handle up to {MAXD} non-mergeable dimensions, "
                          f"got shape {list(shape)}; call .contiguous() first")
     local = _local(dev)
+    offsets = [off for off, _ in operands]
+    outer = cshape[:-3]
+    inner, inner_strides = cshape[-3:], [st[-3:] for st in cstrides]
+    layout = _layout_3d(local, inner)
+    if layout is not None and math.prod(outer) <= _MAX_SPLIT_LAUNCHES:
+        for idx in np.ndindex(*outer):
+            offs = [o + sum(i * s for i, s in zip(idx, st[:-3]))
+                    for o, st in zip(offsets, cstrides)]
+            _launch_3d(dev, kernel, local, layout, inner_strides, offs, args)
+        return
+    # 1-D form: row-major dims, at least 4 of them (leading 1s) so that the kernel takes it
     m = np.zeros(1 + MAXD + MAXOPS + MAXOPS * MAXD, dtype=np.int32)
     base = 1 + MAXD + MAXOPS
-    for k, (off, _) in enumerate(operands):
-        m[1 + MAXD + k] = off
-    if nd <= 3:
-        dims = list(range(nd - 1, -1, -1))           # innermost first
-        if cshape[dims[0]] < local // 2:
-            big = max(dims, key=lambda d: cshape[d])
-            if cshape[big] > cshape[dims[0]]:
-                dims.remove(big)
-                dims.insert(0, big)
-        sizes = [cshape[d] for d in dims] + [1] * (3 - nd)
-        if sizes[1] <= _MAX_GRID_YZ and sizes[2] <= _MAX_GRID_YZ:
-            m[0] = 3
-            m[1:4] = sizes
-            for k, st in enumerate(cstrides):
-                m[base + k * MAXD: base + k * MAXD + nd] = [st[d] for d in dims]
-            kernel(dev.queue, ((sizes[0] + local - 1) // local * local, sizes[1], sizes[2]),
-                   (local, 1, 1), *args, m)
-            return
-    # 1-D form: row-major dims, at least 4 of them (leading 1s) so that the kernel takes it
+    m[1 + MAXD:1 + MAXD + len(offsets)] = offsets
     pad = max(0, 4 - nd)
     m[0] = nd + pad
     m[1 + pad:1 + pad + nd] = cshape
@@ -68,6 +69,35 @@ def strided_launch(op, dev, kernel, n, shape, operands, *args):
     for k, st in enumerate(cstrides):
         m[base + k * MAXD + pad: base + k * MAXD + pad + nd] = st
     kernel(dev.queue, ((n + local - 1) // local * local,), (local,), *args, m)
+
+
+def _layout_3d(local, cshape):
+    """(dims in NDRange order, sizes) of the 3-D form over (at most 3) collapsed dims, or None
+    past the grid limits of NDRange dimensions 1 and 2."""
+    nd = len(cshape)
+    dims = list(range(nd - 1, -1, -1))           # innermost first
+    if cshape[dims[0]] < local // 2:
+        big = max(dims, key=lambda d: cshape[d])
+        if cshape[big] > cshape[dims[0]]:
+            dims.remove(big)
+            dims.insert(0, big)
+    sizes = [cshape[d] for d in dims] + [1] * (3 - nd)
+    if sizes[1] > _MAX_GRID_YZ or sizes[2] > _MAX_GRID_YZ:
+        return None
+    return dims, sizes
+
+
+def _launch_3d(dev, kernel, local, layout, cstrides, offsets, args):
+    dims, sizes = layout
+    m = np.zeros(1 + MAXD + MAXOPS + MAXOPS * MAXD, dtype=np.int32)
+    base = 1 + MAXD + MAXOPS
+    m[0] = 3
+    m[1:4] = sizes
+    m[1 + MAXD:1 + MAXD + len(offsets)] = offsets
+    for k, st in enumerate(cstrides):
+        m[base + k * MAXD: base + k * MAXD + len(dims)] = [st[d] for d in dims]
+    kernel(dev.queue, ((sizes[0] + local - 1) // local * local, sizes[1], sizes[2]),
+           (local, 1, 1), *args, m)
 
 
 def _program(dev):

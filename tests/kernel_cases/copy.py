@@ -53,6 +53,12 @@ def views_made_contiguous(dev):
     check(clnet.tensor(a[0, :, :1], device=dev).expand(6, 4).contiguous(),
           np.broadcast_to(a[0, :, :1], (6, 4)))
     check(strided(a[0], dev).t().clone(), a[0].T)
+    # 4 dims that cannot merge: one 3-D launch per outer index, and past the launch cap
+    # (strided_launch's _MAX_SPLIT_LAUNCHES) the 1-D form
+    for shape in ((3, 2, 3, 5), (70, 3, 2, 5)):
+        b = host("float32", shape, seed=3)
+        check(clnet.tensor(b, device=dev).permute(0, 2, 1, 3).contiguous(),
+              b.transpose(0, 2, 1, 3))
 
 
 CASES = [casts_between_every_dtype_pair, fills_of_every_dtype, creation_ops,

@@ -1,5 +1,6 @@
 """The fast elementwise/copy paths: the 3-D NDRange form of the *_n kernels (<= 3 collapsed dims,
-the innermost or the largest dim leading), the 1-D fallback (> 3 dims), the vectorised contiguous
+the innermost or the largest dim leading; more dims: one 3-D launch per outer index), the 1-D
+fallback (too many outer indices), the vectorised contiguous
 copy/fill/where kernels and ReLU's one-kernel backward (threshold_backward), against numpy and
 torch."""
 import numpy as np
@@ -30,8 +31,10 @@ PERMS = [
     ((3, 4, 5), (2, 0, 1)),           # 3 dims, innermost short: the largest dim leads
     ((131, 2), (1, 0)),               # 2 dims, prime, innermost of 2
     ((1, 7, 1), (2, 1, 0)),           # size-1 dims collapse to one dim
-    ((2, 3, 4, 5), (3, 1, 0, 2)),     # 4 non-mergeable dims: the 1-D fallback
+    ((2, 3, 4, 5), (3, 1, 0, 2)),     # 4 non-mergeable dims: a 3-D launch per outer index
     ((2, 3, 2, 3, 2), (4, 3, 2, 1, 0)),
+    ((32, 64, 4, 8), (0, 2, 1, 3)),   # attention's head split: 32 launches
+    ((70, 3, 2, 5), (0, 2, 1, 3)),    # 70 outer indices, past the launch cap: the 1-D form
     ((65, 1), (1, 0)),
 ]
 
