@@ -39,7 +39,9 @@ def _finish(t, requires_grad):
 
 
 def _infer_host(data):
-    """numpy array of ``data`` and its clnet dtype under PyTorch's inference rules."""
+    """numpy array of ``data`` and its clnet dtype under PyTorch's inference rules. Python
+    floats stay float64 on the host (the upload converts to the dtype asked for), so
+    ``tensor([0.7], dtype=float64)`` holds 0.7, not float32's 0.699999988."""
     if isinstance(data, np.ndarray):
         return data, dtypes.to_dtype(data.dtype)
     if isinstance(data, (bool, np.bool_)):
@@ -47,8 +49,7 @@ def _infer_host(data):
     if isinstance(data, numbers.Integral):
         return np.asarray(data, dtype=np.int64), dtypes.int64
     if isinstance(data, numbers.Real):
-        d = dtypes.get_default_dtype()
-        return np.asarray(data, dtype=d.np), d
+        return np.asarray(data, dtype=np.float64), dtypes.get_default_dtype()
     if isinstance(data, Tensor):
         return data.numpy(), data.dtype
     if isinstance(data, (list, tuple)):
@@ -68,8 +69,7 @@ def _infer_host(data):
         if all(isinstance(x, (numbers.Integral, np.integer)) and not isinstance(x, bool)
                or isinstance(x, (bool, np.bool_)) for x in flat):
             return arr.astype(np.int64), dtypes.int64
-        d = dtypes.get_default_dtype()
-        return arr.astype(d.np), d
+        return arr.astype(np.float64), dtypes.get_default_dtype()
     raise TypeError(f"tensor(): could not infer a dtype for data of type {type(data).__name__}")
 
 
