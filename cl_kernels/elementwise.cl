@@ -147,6 +147,51 @@ inline T h_softplus(T x, T beta, T threshold) {
     return x * beta > threshold ? x : log1p(exp(x * beta)) / beta;
 }
 inline T h_logsigmoid(T x) { return x < 0 ? x - log1p(exp(x)) : -log1p(exp(-x)); }
+/* digamma (psi) and trigamma (psi'), the derivatives of lgamma, as torch computes them: the
+ * recurrence psi(x) = psi(x + 1) - 1/x up to x >= 10, then the asymptotic series (Cephes' psi);
+ * x < 0 by reflection. digamma(0) = -inf and NaN at negative integers, like torch. */
+inline T h_digamma(T x) {
+    if (x == (T)0) return -INFINITY;
+    T shift = 0;
+    if (x < (T)0) {
+        if (x == floor(x)) return NAN;
+        /* psi(x) = psi(1 - x) - pi / tan(pi x) */
+        shift = -(T)M_PI / tan((T)M_PI * x);
+        x = (T)1 - x;
+    }
+    T acc = 0;
+    while (x < (T)10) {
+        acc -= (T)1 / x;
+        x += (T)1;
+    }
+    T z = (T)1 / (x * x);
+    T series = z * ((T)8.33333333333333333333E-2 + z * ((T)-8.33333333333333333333E-3 +
+               z * ((T)3.96825396825396825397E-3 + z * ((T)-4.16666666666666666667E-3 +
+               z * ((T)7.57575757575757575758E-3 + z * ((T)-2.10927960927960927961E-2 +
+               z * (T)8.33333333333333333333E-2))))));
+    return shift + acc + log(x) - (T)0.5 / x - series;
+}
+inline T h_trigamma(T x) {
+    T shift = 0, sign = 1;
+    if (x <= (T)0) {
+        if (x == floor(x)) return INFINITY;
+        /* psi'(x) = pi^2 / sin^2(pi x) - psi'(1 - x) */
+        T s = sin((T)M_PI * x);
+        shift = (T)(M_PI * M_PI) / (s * s);
+        sign = -1;
+        x = (T)1 - x;
+    }
+    T acc = 0;
+    while (x < (T)10) {
+        acc += (T)1 / (x * x);
+        x += (T)1;
+    }
+    T z = (T)1 / (x * x);
+    /* 1/x + 1/(2x^2) + 1/(6x^3) - 1/(30x^5) + 1/(42x^7) - 1/(30x^9) + 5/(66x^11) */
+    T series = (T)1 / x + z * ((T)0.5 + ((T)1 / x) * ((T)1 / (T)6 + z * ((T)-1 / (T)30 +
+               z * ((T)1 / (T)42 + z * ((T)-1 / (T)30 + z * (T)5 / (T)66)))));
+    return shift + sign * (acc + series);
+}
 /* Vector forms: select(if_false, if_true, cond) per lane; a float comparison gives integer lanes
  * of -1/0 (what select reads), and NaN compares false, so a NaN lane takes the same side as in
  * the scalar form. Both sides are computed (an exp that overflows on the unused side is harmless). */
@@ -308,6 +353,8 @@ UNARY(atanh, T, atanh(x)) UNARY_V(atanh, atanh(x))
 UNARY(erf, T, erf(x)) UNARY_V(erf, v_erf(x))
 UNARY(erfc, T, erfc(x)) UNARY_V(erfc, erfc(x))
 UNARY(lgamma, T, lgamma(x)) UNARY_V(lgamma, lgamma(x))
+UNARY(digamma, T, h_digamma(x))
+UNARY(trigamma, T, h_trigamma(x))
 UNARY(floor, T, floor(x))
 UNARY(ceil, T, ceil(x))
 UNARY(round, T, rint(x))

@@ -9,8 +9,9 @@ Unary rules: ``rule(g, x, o, p0, p1) -> grad_x`` with the kernel's two parameter
 import math
 
 from .. import graph
-from .pointwise import (add, cos, cosh, div, erf, exp, floor_divide, gt, lt, eq, le, ge, log,
-                        logical_and, mul, neg, rsqrt, sigmoid, sin, sinh, softplus, sub, tanh,
+from .elementwise import unary
+from .pointwise import (add, cos, cosh, digamma, div, erf, exp, floor_divide, gt, lt, eq, le, ge,
+                        log, logical_and, mul, neg, rsqrt, sigmoid, sin, sinh, softplus, sub, tanh,
                         trunc, where)
 
 
@@ -204,6 +205,11 @@ def _softplus(g, x, o, beta, threshold):
     return where(gt(z, threshold), g, mul(g, sigmoid(z)))
 
 
+def _no_third_lgamma_derivative(g, x, o, p0, p1):
+    raise RuntimeError("clnet computes lgamma's derivatives up to the second (digamma, then "
+                       "trigamma); a third one (polygamma of order 2) is not available")
+
+
 def _clamp(g, x, lo, hi):
     return _mask(logical_and(ge(x, lo), le(x, hi)), g)
 
@@ -227,6 +233,9 @@ UNARY = {
     "reciprocal": (lambda g, x, o, p0, p1: neg(mul(g, mul(o, o))), "o"),
     "cube": (lambda g, x, o, p0, p1: mul(g, mul(mul(x, x), 3.0)), "x"),
     "inv_square": (lambda g, x, o, p0, p1: mul(g, mul(div(o, x), -2.0)), "xo"),
+    "lgamma": (lambda g, x, o, p0, p1: mul(g, digamma(x)), "x"),
+    "digamma": (lambda g, x, o, p0, p1: mul(g, unary("trigamma", x)), "x"),
+    "trigamma": (_no_third_lgamma_derivative, ""),
     "sin": (lambda g, x, o, p0, p1: mul(g, cos(x)), "x"),
     "cos": (lambda g, x, o, p0, p1: neg(mul(g, sin(x))), "x"),
     "tan": (lambda g, x, o, p0, p1: mul(g, add(mul(o, o), 1.0)), "o"),

@@ -27,8 +27,9 @@ def _unary_fn(op, float_only=True, doc=None):
 
 _FLOAT_UNARY = ["exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt",
                 "reciprocal", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
-                "asinh", "acosh", "atanh", "erf", "erfc", "lgamma", "sigmoid", "logsigmoid",
-                "silu", "mish", "softsign", "hardsigmoid", "hardswish", "selu", "frac"]
+                "asinh", "acosh", "atanh", "erf", "erfc", "lgamma", "digamma", "sigmoid",
+                "logsigmoid", "silu", "mish", "softsign", "hardsigmoid", "hardswish", "selu",
+                "frac"]
 _g = globals()
 for _op in _FLOAT_UNARY:
     _g[_op] = _unary_fn(_op)

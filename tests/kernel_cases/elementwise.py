@@ -21,8 +21,9 @@ from ._util import dtype_names, host, layouts
 SHAPES = [(65,), (5, 13)]
 FLOAT_UNARY = ["exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt",
                "reciprocal", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
-               "asinh", "acosh", "atanh", "erf", "erfc", "lgamma", "sigmoid", "logsigmoid",
-               "silu", "mish", "softsign", "hardsigmoid", "hardswish", "selu", "frac"]
+               "asinh", "acosh", "atanh", "erf", "erfc", "lgamma", "digamma", "sigmoid",
+               "logsigmoid", "silu", "mish", "softsign", "hardsigmoid", "hardswish", "selu",
+               "frac", "trigamma"]
 ANY_UNARY = ["neg", "abs", "sign", "square", "relu", "floor", "ceil", "round", "trunc",
              "logical_not", "bitwise_not", "isnan", "isinf", "isfinite", "signbit", "nan_to_num"]
 
@@ -30,6 +31,9 @@ ANY_UNARY = ["neg", "abs", "sign", "square", "relu", "floor", "ceil", "round", "
 def op(name):
     """An op by name: from the clnet namespace, else from whichever clnet.ops module defines it
     (activation-style ops such as leaky_relu are not exported as clnet.<name>)."""
+    if name == "trigamma":      # digamma's derivative: a kernel without a public function
+        from clnet.ops.elementwise import unary
+        return lambda x: unary("trigamma", x)
     fn = getattr(clnet, name, None)
     if fn is None:
         for info in pkgutil.iter_modules(clnet.ops.__path__):
