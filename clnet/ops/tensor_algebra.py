@@ -142,11 +142,11 @@ def _sublist_equation(args):
     """einsum(op1, sublist1, op2, sublist2, ..., [out]) -> (equation, operands)."""
     def subs(lst):
         return "".join("..." if x is Ellipsis else _label_of_int(x) for x in lst)
-    ops, parts = list(args[0::2]), [subs(s) for s in args[1::2]]
-    eq = ",".join(parts[:len(ops)])
-    if len(parts) > len(ops):
-        eq += "->" + parts[-1]
-    return eq, ops
+    n = len(args) // 2
+    eq = ",".join(subs(s) for s in args[1:2 * n:2])
+    if len(args) % 2:
+        eq += "->" + subs(args[-1])
+    return eq, list(args[0:2 * n:2])
 
 
 def _parse_operand(sub, t, i):
@@ -325,7 +325,9 @@ def tensordot(a, b, dims=2, out=None):
     else:
         if len(dims) != 2:
             raise ValueError(f"tensordot(): dims must be an int or two lists of dims, got {dims}")
-        da, db = ([d] if isinstance(d, numbers.Integral) else list(d) for d in dims)
+        if any(isinstance(d, numbers.Integral) for d in dims):
+            raise TypeError(f"tensordot(): dims must be an int or two lists of dims, got {dims}")
+        da, db = (list(d) for d in dims)
         if len(da) != len(db):
             raise ValueError(f"tensordot(): both dimension lists should have same length, got "
                              f"{da} and {db}")
