@@ -22,7 +22,7 @@ import warnings
 from .. import dtypes, graph
 from ..tensor import Tensor
 from .copy import clone, copy_into
-from .creation import eye, zeros
+from .creation import eye, ones_like, zeros
 from .join import cat, roll
 from .linalg import matmul, mm, outer
 from .reduce import norm
@@ -418,8 +418,8 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     if use_mm:   # PyTorch's _euclidean_dist: one matmul of augmented rows
         an = (a * a).sum(-1, keepdim=True)
         bn = (b * b).sum(-1, keepdim=True)
-        a_ = cat([a * -2, an, an * 0 + 1], -1)
-        b_ = cat([b, bn * 0 + 1, bn], -1)
+        a_ = cat([a * -2, an, ones_like(an)], -1)
+        b_ = cat([b, ones_like(bn), bn], -1)
         return matmul(a_, b_.transpose(-1, -2)).clamp_min(1e-30).sqrt()
     return norm(a.unsqueeze(-2) - b.unsqueeze(-3), float(p), -1)
 
