@@ -1,8 +1,10 @@
 """PyTorch's numeric odds and ends, written as compositions of clnet's existing ops: closeness
 tests (isclose, allclose, equal), NaN-aware reductions (nansum, nanmean, median, nanmedian),
 aminmax, running extremes (cummax, cummin), diff, bincount, binary search (searchsorted,
-bucketize), take, and pointwise helpers (logaddexp/logaddexp2, xlogy, sinc, logit, deg2rad,
-rad2deg, heaviside, addcmul, addcdiv).
+bucketize), take; and, re-exported from numeric_pointwise.py (its pointwise half, which needs
+no wiring of its own), logaddexp/logaddexp2, xlogy, sinc, logit, deg2rad, rad2deg, heaviside,
+addcmul, addcdiv. The Tensor methods (and the in-place forms torch has, x.addcmul_ etc., which
+go through pointwise_methods' copy-back machinery) are all listed in TENSOR_METHODS here.
 
 Why compositions: none of these needs its own kernel to be correct, so each is built from ops
 that already run on every device (where, sort, gather, index_add_, maximum, log1p...). Autograd
@@ -26,25 +28,20 @@ from ..tensor import Tensor
 from . import pointwise as P
 from . import reduce as R
 from .copy import cast, clone
-from .elementwise import _sum_to, result_type
+from .elementwise import result_type
 from .index import gather, index_add_
 from .indexing import no_grad_recording
 from .join import cat
 from .pointwise_methods import _wrap_inplace
 from .sort import sort
+from .numeric_pointwise import (NumericTypeError, NumericValueError, _check, _floating, _full,
+                                addcdiv, addcmul, deg2rad, heaviside, logaddexp, logaddexp2,
+                                logit, rad2deg, sinc, xlogy)
 
 __all__ = ["isclose", "allclose", "equal", "nansum", "nanmean", "median", "nanmedian", "aminmax",
            "cummax", "cummin", "diff", "bincount", "searchsorted", "bucketize", "take",
            "logaddexp", "logaddexp2", "xlogy", "sinc", "logit", "deg2rad", "rad2deg",
            "heaviside", "addcmul", "addcdiv"]
-
-class NumericValueError(ValueError, RuntimeError):
-    """A bad argument value or shape; PyTorch raises RuntimeError here, so it is both."""
-
-
-class NumericTypeError(TypeError, RuntimeError):
-    """A dtype the op does not take; PyTorch raises RuntimeError here, so it is both."""
-
 
 # torch.return_types.*
 median_return = collections.namedtuple("median", ["values", "indices"])
@@ -52,22 +49,6 @@ nanmedian_return = collections.namedtuple("nanmedian", ["values", "indices"])
 aminmax_return = collections.namedtuple("aminmax", ["min", "max"])
 cummax_return = collections.namedtuple("cummax", ["values", "indices"])
 cummin_return = collections.namedtuple("cummin", ["values", "indices"])
-
-
-def _check(op, **tensors):
-    for name, t in tensors.items():
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{op}(): argument '{name}' must be a Tensor, not {type(t).__name__}")
-
-
-def _floating(x):
-    """x, cast to the default float dtype when it is integer or bool (torch's unary rule)."""
-    return x if x.dtype.is_floating_point else cast(x, dtypes.get_default_dtype())
-
-
-def _full(shape, value, dt, dev):
-    from .creation import full
-    return full(shape, value, dtype=dt, device=dev)
 
 
 def _arange_along(n, d, nd, dev):
@@ -406,136 +387,6 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 
-# ------------------------------------------------------------------ pointwise
-def _logaddexp(op, input, other, base2):
-    _check(op, input=input, other=other)
-    if not result_type(input, other).is_floating_point:
-        raise NumericTypeError(f"{op}(): not implemented for integer inputs ({input.dtype}, "
-                        f"{other.dtype}); convert with .float()")
-    m = P.maximum(input, other)
-    e = P.neg(P.abs(P.sub(input, other)))
-    if base2:
-        r = P.add(m, P.mul(P.log1p(P.exp2(e)), 1.0 / math.log(2.0)))
-    else:
-        r = P.add(m, P.log1p(P.exp(e)))
-    # equal infinities: inf - inf is NaN in the formula, PyTorch returns the infinity
-    return P.where(P.logical_and(P.isinf(input), P.eq(input, other)), input, r)
-
-
-def logaddexp(input, other):
-    """log(exp(input) + exp(other)), stable: max + log1p(exp(-|input - other|))."""
-    return _logaddexp("logaddexp", input, other, False)
-
-
-def logaddexp2(input, other):
-    """log2(2**input + 2**other), stable."""
-    return _logaddexp("logaddexp2", input, other, True)
-
-
-def _operand(x, ct, dev):
-    return cast(x, ct) if isinstance(x, Tensor) else _full((), x, ct, dev)
-
-
-def xlogy(input, other):
-    """input * log(other), 0 where input == 0 (even for other 0 or inf), NaN where other is
-    NaN. Either argument may be a number. Gradients follow PyTorch's formulas."""
-    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        raise TypeError("xlogy(): at least one of input and other must be a Tensor")
-    ct = result_type(input, other)
-    ct = ct if ct.is_floating_point else dtypes.get_default_dtype()
-    dev = (input if isinstance(input, Tensor) else other).device
-    x, y = _operand(input, ct, dev), _operand(other, ct, dev)
-    with no_grad_recording():
-        r = P.mul(x, P.log(y))
-        r = P.where(P.eq(x, 0), 0.0, r)
-        r = P.where(P.isnan(y), math.nan, r)
-    if graph.recording(x, y):
-        def backward(g):
-            gx = gy = None
-            if x.requires_grad:
-                gx = P.where(P.logical_and(P.eq(x, 0), P.le(y, 0)), 0.0, xlogy(g, y))
-                gx = _sum_to(gx, x)
-            if y.requires_grad:
-                gy = _sum_to(P.div(P.mul(g, x), y), y)
-            return gx, gy
-        graph.record("XlogyBackward0", r, (x, y), backward, saved=(x, y))
-    return r
-
-
-def sinc(input):
-    """sin(pi x) / (pi x), 1 at x == 0 (gradient 0 there)."""
-    _check("sinc", input=input)
-    x = _floating(input)
-    zero = P.eq(x, 0)
-    px = P.mul(P.where(zero, 1.0, x), math.pi)    # no 0/0 in the branch where() discards
-    return P.where(zero, 1.0, P.div(P.sin(px), px))
-
-
-def logit(input, eps=None):
-    """log(z / (1 - z)) with z = input clamped to [eps, 1 - eps] when eps is given (and >= 0).
-    Gradient as PyTorch: 0 outside [eps, 1 - eps], NaN outside [0, 1] without eps."""
-    _check("logit", input=input)
-    x = _floating(input)
-    clamped = eps is not None and eps >= 0
-    with no_grad_recording():
-        z = P.clamp(x, eps, 1.0 - eps) if clamped else x
-        r = P.log(P.div(z, P.rsub(z, 1)))
-    if graph.recording(x):
-        lo, hi, outside = (eps, 1.0 - eps, 0.0) if clamped else (0.0, 1.0, math.nan)
-
-        def backward(g):
-            base = P.div(g, P.mul(x, P.rsub(x, 1)))
-            return (P.where(P.logical_or(P.lt(x, lo), P.gt(x, hi)), outside, base),)
-        graph.record("LogitBackward0", r, (x,), backward, saved=(x,))
-    return r
-
-
-def deg2rad(input):
-    _check("deg2rad", input=input)
-    return P.mul(_floating(input), math.pi / 180.0)
-
-
-def rad2deg(input):
-    _check("rad2deg", input=input)
-    return P.mul(_floating(input), 180.0 / math.pi)
-
-
-def heaviside(input, values):
-    """0 where input < 0, values where input == 0, 1 where input > 0 (NaN gives 0)."""
-    _check("heaviside", input=input, values=values)
-    if input.dtype is not values.dtype:
-        raise NumericTypeError(f"heaviside is not yet implemented for tensors with different dtypes "
-                        f"({input.dtype} and {values.dtype})")
-    x, v = input.detach(), values.detach()
-    if x.dtype is dtypes.bool_:
-        return P.logical_or(x, v)
-    return P.where(P.eq(x, 0), v, cast(P.gt(x, 0), x.dtype))
-
-
-def _addc(op, input, tensor1, tensor2, value, combine):
-    _check(op, input=input, tensor1=tensor1, tensor2=tensor2)
-    if not result_type(input, tensor1, tensor2).is_floating_point and isinstance(value, float):
-        value = int(value)          # PyTorch truncates a float value for integer tensors
-    t = tensor1 if value == 1 else P.mul(tensor1, value)
-    return P.add(input, combine(t, tensor2))
-
-
-def addcmul(input, tensor1, tensor2, *, value=1):
-    """input + value * tensor1 * tensor2 (all broadcast)."""
-    return _addc("addcmul", input, tensor1, tensor2, value, P.mul)
-
-
-def addcdiv(input, tensor1, tensor2, *, value=1):
-    """input + value * tensor1 / tensor2 (all broadcast); integer tensor1 and tensor2 raise,
-    as in PyTorch."""
-    _check("addcdiv", input=input, tensor1=tensor1, tensor2=tensor2)
-    if not tensor1.dtype.is_floating_point and not tensor2.dtype.is_floating_point:
-        raise NumericTypeError(f"addcdiv(): integer division with addcdiv is not supported (tensor1 "
-                        f"{tensor1.dtype}, tensor2 {tensor2.dtype}); use addcmul with the "
-                        f"reciprocal, or convert to floating point")
-    return _addc("addcdiv", input, tensor1, tensor2, value, P.div)
-
-
 TENSOR_METHODS = {
     "isclose": isclose, "allclose": allclose, "equal": equal, "nansum": nansum,
     "nanmean": nanmean, "median": median, "nanmedian": nanmedian, "aminmax": aminmax,
@@ -546,3 +397,14 @@ TENSOR_METHODS = {
 }
 for _name in ("xlogy", "sinc", "logit", "deg2rad", "rad2deg", "heaviside", "addcmul", "addcdiv"):
     TENSOR_METHODS[_name + "_"] = _wrap_inplace(TENSOR_METHODS[_name], _name + "_")
+_heaviside_ = TENSOR_METHODS["heaviside_"]
+
+
+def _heaviside_inplace(self, values):
+    if graph.mode.grad_enabled and (self.requires_grad or values.requires_grad):
+        raise NumericTypeError("heaviside_(): the derivative of heaviside is not implemented "
+                               "(as in PyTorch); call it under no_grad()")
+    return _heaviside_(self, values)
+
+
+TENSOR_METHODS["heaviside_"] = _heaviside_inplace

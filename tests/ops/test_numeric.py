@@ -572,6 +572,8 @@ def test_inplace_methods(rng):
         _grads(f(clnet), f(torch), [p if name == "logit_" else a, *args], rng)
     with pytest.raises(TypeError):
         clnet.tensor([1, 2]).sinc_()
+    with pytest.raises(RuntimeError, match="derivative"):
+        (clnet.ones(2, requires_grad=True) * 1.0).heaviside_(clnet.ones(2))
 
 
 def test_exported_names():
