@@ -32,6 +32,8 @@ from .ops.dropout import (torch_alpha_dropout as alpha_dropout, torch_dropout as
                           torch_feature_alpha_dropout as feature_alpha_dropout,
                           torch_feature_dropout as feature_dropout)
 from .ops.embedding import torch_embedding as embedding  # noqa: F401 (weight first, as torch)
+from .ops.numeric import *  # noqa: F401,F403
+from .ops.tensor_algebra import *  # noqa: F401,F403
 
 from . import autograd
 from . import nn

@@ -9,10 +9,12 @@ from . import conv, pool
 from . import softmax
 from . import norm, dropout, embedding
 from . import inplace_views   # installs graph.view_hooks (autograd of in-place ops on views)
+from . import numeric, tensor_algebra
 
 _FAMILIES = [copy, creation, views, pointwise_methods, random, indexing, index, join, sort, linalg, softmax, reduce, scan]
 _FAMILIES += [conv, pool]
 _FAMILIES += [norm, dropout, embedding]
+_FAMILIES += [numeric, tensor_algebra]
 
 
 def _install():
