@@ -119,8 +119,15 @@ def test_group_norm_tails(rng, layout, shape, groups, dt, affine):
     x = _data(rng, shape, dt)
     w = _data(rng, C, dt) if affine else None
     b = _data(rng, C, dt) if affine else None
+    # gradients scale with each group's rstd = 1/std: a group of two close values (std ~0.02)
+    # amplifies both frameworks' float32 rounding ~50x, so the tolerance follows the worst rstd
+    grad_tol = None
+    if dt == np.float32:
+        rstd = 1 / x.astype(np.float64).reshape(shape[0], groups, -1).std(-1).min()
+        grad_tol = dict(rtol=1e-4, atol=max(1e-4, 2e-5 * rstd))
     _compare(lambda x, w, b: N.group_norm(x, groups, w, b),
-             lambda x, w, b: F.group_norm(x, groups, w, b), [x, w, b], [True, affine, affine], dt)
+             lambda x, w, b: F.group_norm(x, groups, w, b), [x, w, b], [True, affine, affine], dt,
+             grad_tol=grad_tol)
 
 
 def test_group_norm_noncontiguous(rng, layout):
