@@ -433,7 +433,7 @@ def matrix_power(input, n):
     if not isinstance(n, numbers.Integral) or isinstance(n, bool):
         raise TypeError(f"matrix_power(): argument 'n' must be int, not {type(n).__name__}")
     if n < 0:
-        raise NotImplementedError(
+        raise RuntimeError(
             f"matrix_power(): negative powers (n={n}) need a matrix inverse, which clnet does not "
             "provide; compute the inverse elsewhere and pass n >= 0")
     if n == 0:
