@@ -2,8 +2,9 @@
 wiring): logaddexp/logaddexp2, xlogy, sinc, logit, deg2rad, rad2deg, heaviside, addcmul,
 addcdiv, plus the helpers and error classes both modules share. Compositions of pointwise.py's
 ops; xlogy and logit record a node with PyTorch's own gradient formulas (written in clnet ops),
-since the composed rule differs at xlogy's zeros and outside logit's [0, 1]. heaviside records
-no gradient (PyTorch's raises on backward)."""
+since the composed rule differs at xlogy's zeros and outside logit's [0, 1] (sinc's too, for
+rounding near its derivative's zeros). heaviside records no gradient (PyTorch's raises on
+backward)."""
 import math
 
 from .. import dtypes, graph
@@ -98,12 +99,22 @@ def xlogy(input, other):
 
 
 def sinc(input):
-    """sin(pi x) / (pi x), 1 at x == 0 (gradient 0 there)."""
+    """sin(pi x) / (pi x), 1 at x == 0. Gradient by PyTorch's closed form
+    (pi x cos(pi x) - sin(pi x)) / (pi x^2), 0 at x == 0: the chain rule through the quotient
+    rounds differently near the derivative's zeros."""
     _check("sinc", input=input)
     x = _floating(input)
     zero = P.eq(x, 0)
-    px = P.mul(P.where(zero, 1.0, x), math.pi)    # no 0/0 in the branch where() discards
-    return P.where(zero, 1.0, P.div(P.sin(px), px))
+    with no_grad_recording():
+        px = P.mul(P.where(zero, 1.0, x), math.pi)    # no 0/0 in the branch where() discards
+        r = P.where(zero, 1.0, P.div(P.sin(px), px))
+    if graph.recording(x):
+        def backward(g):
+            pxs = P.mul(x, math.pi)
+            d = P.div(P.sub(P.mul(pxs, P.cos(pxs)), P.sin(pxs)), P.mul(pxs, x))
+            return (P.where(zero, 0.0, P.mul(g, d)),)
+        graph.record("SincBackward0", r, (x,), backward, saved=(x,))
+    return r
 
 
 def logit(input, eps=None):
