@@ -337,8 +337,9 @@ class _ViewHooks:
     """What the ops layer installs (clnet/ops/inplace_views.py) so that views and in-place ops
     keep PyTorch's semantics without this module importing ops:
 
-    - ``rebase(view, node)``: an in-place op recorded as ``node`` changed ``view``; give its base
-      a CopySlices node and the view a fresh view-of-base history.
+    - ``rebase(view, node, out_nr=0)``: an in-place op recorded as ``node`` (output ``out_nr``)
+      changed ``view``; give its base a CopySlices node and the view a fresh view-of-base
+      history.
     - ``refresh(view)``: the view's storage changed since its history was set (an in-place op on
       its base or on another view of it): rebuild its history as a view of the base's current
       one, so that its gradient sees the change."""

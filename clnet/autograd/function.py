@@ -113,6 +113,12 @@ class Function(metaclass=_FunctionMeta):
         for i, o in enumerate(tensor_outs):
             if i in nd:
                 continue
+            if id(o) in ctx._dirty and o._base is not None:
+                # a view changed in place: its base's history is rebased (CopySlices), as for
+                # clnet's own in-place ops on views (clnet/ops/inplace_views.py)
+                graph.check_inplace(o)
+                graph.view_hooks.rebase(o, node, i)
+                continue
             if id(o) in ctx._dirty and o.requires_grad and o.grad_fn is None:
                 raise RuntimeError("a leaf Variable that requires grad has been used in an "
                                    "in-place operation (mark_dirty)")

@@ -58,7 +58,7 @@ def _view_node(view, base, at):
         ((view._shape, view.dtype, view._storage.device),))
 
 
-def rebase(view, op_node):
+def rebase(view, op_node, out_nr=0):
     base = view._base
     at = _place(view, base)
     shape, dt, dev = base._shape, base.dtype, base._storage.device
@@ -84,7 +84,7 @@ def rebase(view, op_node):
             fill_into(at(g_base), 0)
         return g_base, g_view
 
-    node = graph.node_class("CopySlices")(backward, (base_edge, (op_node, 0)), (),
+    node = graph.node_class("CopySlices")(backward, (base_edge, (op_node, out_nr)), (),
                                           ((shape, dt, dev),))
     graph.set_history(base, node)
     graph.set_history(view, _view_node(view, base, at))

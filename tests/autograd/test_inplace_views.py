@@ -215,3 +215,25 @@ def test_no_grad_view_stays_out_of_the_graph():
         v = y[:2]
     y.mul_(3)
     assert not (v * 2).requires_grad
+
+
+def test_custom_function_marking_a_view_dirty():
+    """A custom Function that changes a view of its input in place (ctx.mark_dirty): the base's
+    history is rebased as for clnet's own in-place ops, as in torch."""
+    def run(m):
+        class Scale(m.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.mark_dirty(x)
+                return x.mul_(3)
+
+            @staticmethod
+            def backward(ctx, g):
+                return g * 3
+        x = m.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+        y = x * 1
+        out = Scale.apply(y[:, 1])
+        ((y * y).sum() + out.sum()).backward()
+        return y.detach().numpy(), x.grad.numpy()
+    for c, t in zip(run(clnet), run(torch)):
+        np.testing.assert_allclose(c, t, **TOL)
