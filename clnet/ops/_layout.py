@@ -105,6 +105,25 @@ def same_device(op, *tensors):
     return dev
 
 
+def row_local(dev, key, gpu_local=64):
+    """Work-items per row of a row-kernel family (softmax.cl, norm.cl) on ``dev``: a work-group
+    of ``gpu_local`` with a tree in local memory on GPUs, ONE work-item walking the row in
+    vectors on CPU drivers. Kept in ``dev.tuning[key]``, where tests set the other layout."""
+    ls = dev.tuning.get(key)
+    if ls is None:
+        ls = dev.tuning[key] = 1 if dev.kind == "CPU" else gpu_local
+    return ls
+
+
+def row_groups(dev, items, local):
+    """Work-groups for ``items`` rows: one each with a work-group per row; with a work-item per
+    row, a few per core (the kernels loop over rows), since a CPU driver pays about a
+    microsecond per work-group."""
+    if local == 1:
+        return max(1, min(items, 16 * dev.cl_device.max_compute_units))
+    return items
+
+
 def launch_1d(dev, kernel, n, *args):
     """Launch ``kernel`` over ``n`` work-items in work-groups of LOCAL_1D (the kernel bounds-checks)."""
     local = LOCAL_1D if dev.max_work_group_size >= LOCAL_1D else dev.max_work_group_size

@@ -25,7 +25,7 @@ import numpy as np
 from .. import graph
 from ..backend.programs import get_program
 from ..tensor import Tensor
-from ._layout import check_index_range, numel, same_device
+from ._layout import check_index_range, numel, row_groups, row_local, same_device
 from .copy import cast, contiguous
 from .views import reshape
 
@@ -66,13 +66,8 @@ def effective_momentum(momentum, num_batches_tracked):
 
 
 def _local(dev):
-    """LS, the work-items per row / channel on ``dev`` (see cl_kernels/norm.cl): GPUs give each
-    a work-group of 64 with a tree in local memory; CPU drivers give each one work-item walking
-    it in 256-bit vectors. Kept in ``dev.tuning["norm.ls"]`` (tests set it to run the other)."""
-    ls = dev.tuning.get("norm.ls")
-    if ls is None:
-        ls = dev.tuning["norm.ls"] = 1 if dev.kind == "CPU" else _LS_GPU
-    return ls
+    """LS of cl_kernels/norm.cl on ``dev`` (row_local: "norm.ls")."""
+    return row_local(dev, "norm.ls", _LS_GPU)
 
 
 def _program(dev, dt):
@@ -86,12 +81,7 @@ def _program(dev, dt):
 
 
 def _groups(dev, items):
-    """Work-groups for ``items`` rows / channels / runs: one each in the GPU layout; in the CPU
-    layout a few per core (the kernels loop over items), since a CPU driver pays about a
-    microsecond per work-group."""
-    if _local(dev) == 1:
-        return max(1, min(items, 16 * dev.cl_device.max_compute_units))
-    return items
+    return row_groups(dev, items, _local(dev))
 
 
 def _launch_items(dev, kernel, items, *args):

@@ -9,7 +9,7 @@ import numpy as np
 from .. import dtypes, graph
 from ..backend.programs import get_program
 from ..tensor import Tensor
-from ._layout import check_index_range
+from ._layout import check_index_range, row_groups, row_local
 from .copy import cast, contiguous
 from .creation import zeros
 from .views import movedim, reshape
@@ -20,13 +20,8 @@ __all__ = ["softmax", "log_softmax"]
 
 
 def _row_local(dev):
-    """LS, the work-items per row on ``dev`` (see cl_kernels/softmax.cl): GPUs give each row a
-    work-group of 64; CPU drivers give each row one work-item walking it in 256-bit vectors.
-    Kept in ``dev.tuning["softmax.ls"]`` (tests set it to run the other layout)."""
-    ls = dev.tuning.get("softmax.ls")
-    if ls is None:
-        ls = dev.tuning["softmax.ls"] = 1 if dev.kind == "CPU" else 64
-    return ls
+    """LS of cl_kernels/softmax.cl on ``dev`` (row_local: "softmax.ls")."""
+    return row_local(dev, "softmax.ls")
 
 
 def _program(dev, dt):
@@ -41,11 +36,8 @@ def _program(dev, dt):
 
 def _rows_launch(dev, kernel, rows, *args):
     ls = _row_local(dev)
-    if ls == 1:
-        # the kernels loop over rows (row += groups): a few groups per core, since a CPU driver
-        # pays about a microsecond per work-group
-        groups = min(rows, 16 * dev.cl_device.max_compute_units)
-        kernel(dev.queue, (groups,), (1,), *args)
+    if ls == 1:     # the kernels loop over rows (row += groups)
+        kernel(dev.queue, (row_groups(dev, rows, 1),), (1,), *args)
     else:
         kernel(dev.queue, (rows * ls,), (ls,), *args)
 

@@ -54,3 +54,17 @@ def check(t, expected, rtol=1e-4, atol=1e-5):
                                    rtol=rtol, atol=atol, equal_nan=True)
     else:
         np.testing.assert_array_equal(got, expected)
+
+
+def each_tuning(dev, key, values):
+    """Iterate with ``dev.tuning[key]`` forced to each of ``values`` in turn (a family's CPU and
+    GPU layouts: Oclgrind reports a GPU, PoCL a CPU); the device's own is restored afterwards."""
+    saved = dev.tuning.get(key)
+    try:
+        for v in values:
+            dev.tuning[key] = v
+            yield v
+    finally:
+        dev.tuning.pop(key, None)
+        if saved is not None:
+            dev.tuning[key] = saved

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 import clnet
 from clnet.ops import norm as N
 
-from ._util import check, dtype_names
+from ._util import check, dtype_names, each_tuning
 
 # (rows, n): one row, a vector tail, past the unrolled step, longer than the 64-wide group;
 # more rows than one parameter chunk / than the CPU layout's work-groups
@@ -25,16 +25,7 @@ GN_SHAPES = [((3, 4), 2), ((2, 4, 7), 2), ((2, 2, 33), 1)]
 
 
 def _each_layout(dev):
-    """Iterate with each layout forced in turn; the device's own is restored afterwards."""
-    saved = dev.tuning.get("norm.ls")
-    try:
-        for ls in (1, 64):
-            dev.tuning["norm.ls"] = ls
-            yield ls
-    finally:
-        dev.tuning.pop("norm.ls", None)
-        if saved is not None:
-            dev.tuning["norm.ls"] = saved
+    return each_tuning(dev, "norm.ls", (1, 64))
 
 
 def _floats(dev):

@@ -8,20 +8,11 @@ import numpy as np
 import clnet
 from clnet.ops.softmax import cross_entropy_rows, log_softmax, softmax
 
-from ._util import check, dtype_names, host
+from ._util import check, dtype_names, each_tuning, host
 
 
 def _each_layout(dev):
-    """Iterate with each row layout forced in turn; the device's own is restored afterwards."""
-    saved = dev.tuning.get("softmax.ls")
-    try:
-        for ls in (1, 64):
-            dev.tuning["softmax.ls"] = ls
-            yield ls
-    finally:
-        dev.tuning.pop("softmax.ls", None)
-        if saved is not None:
-            dev.tuning["softmax.ls"] = saved
+    return each_tuning(dev, "softmax.ls", (1, 64))
 
 
 def _float_dtypes(dev):
