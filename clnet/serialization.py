@@ -156,7 +156,7 @@ def _write(f, enc, structure):
             f.write(np.ascontiguousarray(host, dtype=host.dtype.newbyteorder("<")).tobytes())
 
 
-def _fsync_dir(directory):
+def fsync_dir(directory):
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -198,7 +198,7 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_seri
         except OSError:
             pass
         raise
-    _fsync_dir(directory)
+    fsync_dir(directory)
 
 
 # ------------------------------------------------------------------ load

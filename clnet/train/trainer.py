@@ -22,6 +22,7 @@ import clnet
 from .. import nn, optim
 from ..data import DataLoader, get_dataset, random_split
 from ..nn import functional as F
+from ..serialization import fsync_dir
 from .config import config_error
 from .models import DataInfo, build_model, count_parameters, summary
 from .progress import Progress
@@ -435,8 +436,20 @@ class Trainer:
 
     def save_checkpoint(self, tag):
         os.makedirs(self.ckpt_dir, exist_ok=True)
-        path = os.path.join(self.ckpt_dir, f"step{self.step:08d}-{tag}.clnet")
-        clnet.save(self.state(), path)
+        name = f"step{self.step:08d}-{tag}.clnet"
+        path = os.path.join(self.ckpt_dir, name)
+        # written (atomically) beside the checkpoint folder, then renamed into it: the folder
+        # only ever lists complete checkpoints, even after a kill -9 in the middle of a write
+        parent = os.path.dirname(os.path.abspath(self.ckpt_dir))
+        staged = os.path.join(parent, f".{name}.staged")
+        clnet.save(self.state(), staged)
+        try:
+            os.replace(staged, path)
+        except OSError:                 # a checkpoint folder on another file system
+            os.unlink(staged)
+            clnet.save(self.state(), path)
+        else:
+            fsync_dir(self.ckpt_dir)
         keep = self.cfg["checkpoint"]["keep_last"]
         existing = sorted(glob.glob(os.path.join(self.ckpt_dir, "step*.clnet")))
         for old in existing[:-keep]:
@@ -459,6 +472,11 @@ class Trainer:
         if self.run_dir is None:
             ckpt_dir = os.path.dirname(os.path.abspath(path))
             self.run_dir = os.path.dirname(ckpt_dir)
+        # a run killed while writing a checkpoint leaves its staged copy beside the folder
+        parent = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+        for pattern in (".step*.clnet.staged", "..step*.clnet.staged.*.tmp"):  # + save's temp
+            for stale in glob.glob(os.path.join(parent, pattern)):
+                os.remove(stale)
         self.resumed_from = path
 
 

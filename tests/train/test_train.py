@@ -243,6 +243,9 @@ def test_kill_9_loses_at_most_the_work_since_the_last_checkpoint(tmp_path):
     assert all(n.endswith(".clnet") for n in names), names     # no temp files left behind
     t = Trainer(load_config(path, ["epochs=1"]), resume=os.path.dirname(ckpt_dir), quiet=True)
     assert t.step > 0 and t.step % 10 == 0
+    # a checkpoint being written when the kill landed left a staged copy beside the folder
+    # (never inside it); resuming removes it
+    assert not [n for n in os.listdir(os.path.dirname(ckpt_dir)) if ".staged" in n]
 
 
 def test_eval_and_predict_commands(tmp_path):
