@@ -3,7 +3,7 @@
 ``import clnet as torch`` runs PyTorch code for what clnet covers; see README.md for the list.
 """
 from ._version import __version__
-from .errors import DeviceError, KernelBuildError
+from .errors import CheckpointError, DeviceError, KernelBuildError, OutOfMemoryError
 from .dtypes import (bool_ as bool, dtype, float32, float64, get_default_dtype, int32, int64,
                      set_default_dtype)
 from .dtypes import float32 as float, float64 as double, int32 as int, int64 as long  # noqa

@@ -16,3 +16,24 @@ class KernelBuildError(RuntimeError):
         super().__init__(
             f"building kernel family '{family}' for {device_name or 'the device'} failed "
             f"(defines: {flags or 'none'}). Build log:\n{log}")
+
+
+class OutOfMemoryError(DeviceError):
+    """An allocation the device (or the host memory behind a CPU device) cannot hold.
+
+    A RuntimeError, like ``torch.cuda.OutOfMemoryError``; the message names the size asked, the
+    bytes clnet has in use on the device and the device's limit.
+    """
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is missing, not a regular file, corrupt, truncated or not clnet's.
+
+    The message names the file and the fault. A ValueError, so code catching bad input still
+    catches it.
+    """
+
+    def __init__(self, path, problem):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"checkpoint '{self.path}': {problem}")
