@@ -1,24 +1,39 @@
 """The training config: one YAML file, validated strictly before anything starts.
 
-Every error names the key (dotted), its line in the file and what was expected; unknown keys get
-a "did you mean" suggestion. ``--set a.b=value`` overrides are parsed as YAML scalars and
-validated like the file's own values.
+Every error names the key (dotted), its line in the file (or the ``--set`` argument it came from)
+and what was expected; unknown keys get a "did you mean" suggestion. ``--set a.b=value``
+overrides are parsed with the same YAML loader as the file and validated like the file's values.
+
+The loader (``ConfigLoader``) is PyYAML's safe loader with limits checked while the document is
+composed, before any Python object is built: a bounded file size, UTF-8 text only, at most
+``MAX_ALIASES`` aliases and ``MAX_VALUES`` values once aliases are expanded (so a "billion laughs"
+document is refused in milliseconds), no recursive aliases, no duplicate keys (PyYAML silently
+keeps the last one), nesting at most ``MAX_DEPTH`` deep. It also reads ``3e-3`` and ``1e5`` as
+numbers, as YAML 1.2 does (PyYAML's YAML 1.1 rules read them as strings).
 """
 import copy
 import difflib
+import math
 import os
+import re
 
 import yaml
 
+MAX_BYTES = 1 << 20      # a config file is at most 1 MiB
+MAX_DEPTH = 50           # mappings/lists nested at most this deep
+MAX_ALIASES = 100        # *alias uses per document
+MAX_VALUES = 100_000     # values (scalars, lists, mappings) with every alias expanded
+
 
 class ConfigError(ValueError):
-    """A config problem, located: ``path:line: key: message``."""
+    """A config problem, located: ``path:line: key: message``, or ``--set k=v: key: message``
+    when the value came from a ``--set`` argument (``origin``)."""
 
-    def __init__(self, message, path=None, line=None, key=None):
-        where = path or "<config>"
-        if line is not None:
+    def __init__(self, message, path=None, line=None, key=None, origin=None):
+        where = origin or path or "<config>"
+        if line is not None and origin is None:
             where += f":{line}"
-        self.path, self.line, self.key = path, line, key
+        self.path, self.line, self.key, self.origin = path, line, key, origin
         super().__init__(f"{where}: {key + ': ' if key else ''}{message}")
 
 
@@ -27,7 +42,7 @@ class Field:
     """One config value: accepted types, default, allowed choices, a range, a description."""
 
     def __init__(self, types, default=None, choices=None, min=None, max=None, required=False,
-                 doc="", schema=None, items=None):
+                 doc="", schema=None, items=None, open=False):
         self.types = types if isinstance(types, tuple) else (types,)
         self.default = default
         self.choices = choices
@@ -36,6 +51,10 @@ class Field:
         self.doc = doc
         self.schema = schema      # for dicts with known keys
         self.items = items        # for lists: Field of each item
+        # open: a dict whose known keys are typed here, while other keys pass through to be
+        # checked against the signature of what they configure (optimizer, scheduler, loss);
+        # absent keys are left out (the class's own default applies), not filled in
+        self.open = open
 
 
 NUM = (int, float)
@@ -66,9 +85,60 @@ SCHEMA = {
         "module": Field((str, type(None)), None, doc="package.module:Class"),
         "kwargs": Field(dict, {}),
     }),
-    "loss": Field((str, dict), "cross_entropy"),
-    "optimizer": Field(dict, {"name": "adam", "lr": 1e-3}),
-    "scheduler": Field((dict, type(None)), None),
+    "loss": Field((str, dict), "cross_entropy", open=True, schema={
+        "name": Field(str, required=True),
+        "weight": Field((list, type(None)), None, items=Field(NUM)),
+        "ignore_index": Field(int),
+        "label_smoothing": Field(NUM, min=0.0, max=1.0),
+        "reduction": Field(str, choices=("mean", "sum", "none")),
+        "delta": Field(NUM, min=0.0),
+        "beta": Field(NUM, min=0.0),
+        "pos_weight": Field((list, NUM, type(None)), None),
+    }),
+    "optimizer": Field(dict, {"name": "adam", "lr": 1e-3}, open=True, schema={
+        "name": Field(str, required=True, doc="sgd, adam, adamw, rmsprop, adagrad or adadelta"),
+        "lr": Field(NUM, min=0.0),
+        "momentum": Field(NUM, min=0.0),
+        "dampening": Field(NUM),
+        "weight_decay": Field(NUM, min=0.0),
+        "nesterov": Field(bool),
+        "betas": Field(list, items=Field(NUM, min=0.0, max=1.0)),
+        "eps": Field(NUM, min=0.0),
+        "amsgrad": Field(bool),
+        "alpha": Field(NUM, min=0.0),
+        "centered": Field(bool),
+        "rho": Field(NUM, min=0.0, max=1.0),
+        "lr_decay": Field(NUM, min=0.0),
+        "initial_accumulator_value": Field(NUM, min=0.0),
+        "maximize": Field(bool),
+        "decoupled_weight_decay": Field(bool),
+    }),
+    "scheduler": Field((dict, type(None)), None, open=True, schema={
+        "name": Field(str, required=True, doc="step, multistep, exponential, cosine, onecycle, "
+                                              "plateau, linear, constant or polynomial"),
+        "step_size": Field(int, min=1),
+        "gamma": Field(NUM, min=0.0),
+        "milestones": Field(list, items=Field(int, min=0)),
+        "T_max": Field(int, min=1),
+        "eta_min": Field(NUM, min=0.0),
+        "max_lr": Field(NUM, min=0.0),
+        "total_steps": Field(int, min=1),
+        "pct_start": Field(NUM, min=0.0, max=1.0),
+        "div_factor": Field(NUM, min=0.0),
+        "final_div_factor": Field(NUM, min=0.0),
+        "base_momentum": Field(NUM, min=0.0),
+        "max_momentum": Field(NUM, min=0.0),
+        "factor": Field(NUM, min=0.0),
+        "start_factor": Field(NUM, min=0.0),
+        "end_factor": Field(NUM, min=0.0),
+        "total_iters": Field(int, min=0),
+        "power": Field(NUM),
+        "patience": Field(int, min=0),
+        "threshold": Field(NUM, min=0.0),
+        "cooldown": Field(int, min=0),
+        "min_lr": Field(NUM, min=0.0),
+        "mode": Field(str),
+    }),
     "epochs": Field(int, 1, min=1),
     "max_steps": Field((int, type(None)), None, min=1),
     "grad_clip": Field((float, int, type(None)), None, min=0.0),
@@ -85,7 +155,116 @@ SCHEMA = {
 }
 
 
-# ------------------------------------------------------------------ YAML with line numbers
+# ------------------------------------------------------------------ the YAML loader
+class RefusedYAML(yaml.MarkedYAMLError):
+    """A well-formed YAML document the config loader refuses (too many aliases or values, too
+    deep, a duplicate key); ``problem_mark`` locates it."""
+
+
+_FLOAT_WITH_EXPONENT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader with limits checked while composing, before anything is constructed.
+
+    Refused: more than MAX_ALIASES aliases, more than MAX_VALUES values with aliases expanded,
+    an alias to a collection that contains it, nesting deeper than MAX_DEPTH, a key repeated in
+    one mapping, and keys that are lists or mappings. ``1e-3``-style floats resolve to float.
+    """
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+        self._sizes = {}         # id(node) -> values it stands for, aliases expanded
+
+    def _refuse(self, problem, mark):
+        raise RefusedYAML(problem=problem, problem_mark=mark)
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                self._refuse(f"more than {MAX_ALIASES} aliases (*{event.anchor}); a config may "
+                             f"use at most {MAX_ALIASES}", event.start_mark)
+            node = super().compose_node(parent, index)
+            if id(node) not in self._sizes:
+                self._refuse(f"the alias *{event.anchor} refers to a list or mapping that "
+                             "contains it (a recursive structure)", event.start_mark)
+            return node
+        if self._depth >= MAX_DEPTH:
+            self._refuse(f"lists and mappings nested more than {MAX_DEPTH} deep",
+                         self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        size = 1
+        if isinstance(node, yaml.SequenceNode):
+            size += sum(self._sizes[id(c)] for c in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            size += sum(self._sizes[id(k)] + self._sizes[id(v)] for k, v in node.value)
+        if size > MAX_VALUES:
+            self._refuse(f"the document expands to more than {MAX_VALUES:,} values (through "
+                         "aliases: a 'billion laughs' document?)", node.start_mark)
+        self._sizes[id(node)] = size
+        return node
+
+    def compose_mapping_node(self, anchor):
+        node = super().compose_mapping_node(anchor)
+        seen = {}
+        for k, _ in node.value:
+            if not isinstance(k, yaml.ScalarNode):
+                self._refuse("a key must be a plain value (a name), not a list or mapping",
+                             k.start_mark)
+            ident = (k.tag, k.value)
+            if ident in seen:
+                self._refuse(f"duplicate key {k.value!r} (first given on line {seen[ident]}); "
+                             "YAML would keep only the last one", k.start_mark)
+            seen[ident] = k.start_mark.line + 1
+        return node
+
+
+ConfigLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_WITH_EXPONENT,
+                                   list("-+0123456789."))
+
+
+def _parse(text):
+    """(composed root node or None, constructed data) of one YAML document."""
+    loader = ConfigLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    return node, data
+
+
+def _read_text(path):
+    """The config file's text: at most MAX_BYTES, UTF-8 (a BOM is allowed), not binary."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as e:
+        raise ConfigError(f"cannot read the config file: {e.strerror}", path) from None
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(f"the config file is larger than {MAX_BYTES // 2 ** 20} MiB; expected "
+                          "a YAML text file", path)
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        raise ConfigError(f"this is a binary file (a NUL byte at offset {nul}), not a YAML text "
+                          "file", path, raw.count(b"\n", 0, nul) + 1)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text: byte 0x{raw[e.start]:02x} at offset {e.start} cannot "
+                          "be decoded; save the config as UTF-8", path,
+                          raw.count(b"\n", 0, e.start) + 1) from None
+
+
+# ------------------------------------------------------------------ validation
 def _line_map(node, prefix="", out=None):
     """{dotted key: line} for every mapping key in a composed YAML node tree (1-based lines)."""
     out = {} if out is None else out
@@ -105,6 +284,8 @@ def _line_map(node, prefix="", out=None):
 def _type_names(types):
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
              dict: "a mapping", list: "a list", type(None): "null"}
+    if float in types:                # an integer is a number too
+        types = tuple(t for t in types if t is not int)
     return " or ".join(dict.fromkeys(names.get(t, t.__name__) for t in types))
 
 
@@ -116,104 +297,146 @@ def _matches(value, types):
     return isinstance(value, types)
 
 
-class _Validator:
-    def __init__(self, path, lines):
-        self.path, self.lines = path, lines
+def _inside(key, okey):
+    """Is ``key`` the overridden key ``okey`` or a part of its value?"""
+    return key == okey or key.startswith(okey + ".") or key.startswith(okey + "[")
 
-    def error(self, key, message):
+
+def _override_of(key, overrides, containing=False):
+    """The ``--set`` argument that gave ``key`` its value (or, with ``containing``, one that set
+    a key below it), else None."""
+    for okey, text in reversed(list(overrides.items())):
+        if _inside(key, okey) or (containing and _inside(okey, key)):
+            return text
+    return None
+
+
+class _Validator:
+    def __init__(self, path, lines, overrides=None):
+        self.path, self.lines = path, lines
+        self.overrides = overrides or {}
+
+    def error(self, key, message, containing=False):
+        origin = _override_of(key, self.overrides, containing)
+        if origin is not None:
+            raise ConfigError(message, self.path, None, key, origin=f"--set {origin}")
         line = self.lines.get(key)
         if line is None and "." in key:
             line = self.lines.get(key.rsplit(".", 1)[0])
         raise ConfigError(message, self.path, line, key)
 
-    def mapping(self, data, schema, prefix=""):
+    def mapping(self, data, schema, prefix="", open=False):
         out = {}
         for k in data:
             if k not in schema:
                 key = f"{prefix}.{k}" if prefix else str(k)
+                if open:
+                    out[k] = data[k]      # checked against the signature of what it configures
+                    continue
                 hint = difflib.get_close_matches(str(k), list(schema), n=1)
                 self.error(key, "unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-                           + f"; expected one of: {', '.join(sorted(schema))}")
+                           + f"; expected one of: {', '.join(sorted(schema))}", containing=True)
         for k, field in schema.items():
             key = f"{prefix}.{k}" if prefix else k
             if k not in data:
                 if field.required:
                     self.error(prefix or key, f"missing required key '{k}'")
+                if open:
+                    continue
                 out[k] = copy.deepcopy(field.default)
                 if field.schema is not None and isinstance(out[k], dict):
-                    out[k] = self.mapping(out[k], field.schema, key)
+                    out[k] = self.mapping(out[k], field.schema, key, field.open)
                 continue
             out[k] = self.value(data[k], field, key)
         return out
 
     def value(self, v, field, key):
+        # every type check comes first, so no comparison below ever sees a value of the wrong type
         if not _matches(v, field.types):
             self.error(key, f"expected {_type_names(field.types)}, got {v!r}")
+        if isinstance(v, float) and not math.isfinite(v):
+            self.error(key, f"expected a finite number, got {v!r}")
         if isinstance(v, int) and not isinstance(v, bool) and float in field.types \
                 and int not in field.types:
             v = float(v)
         if field.choices is not None and v not in field.choices:
             self.error(key, f"{v!r} is not one of: {', '.join(map(str, field.choices))}")
-        if field.min is not None and isinstance(v, (int, float)) and v < field.min:
+        number = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if field.min is not None and number and v < field.min:
             self.error(key, f"must be >= {field.min}, got {v}")
-        if field.max is not None and isinstance(v, (int, float)) and v > field.max:
+        if field.max is not None and number and v > field.max:
             self.error(key, f"must be <= {field.max}, got {v}")
         if field.schema is not None and isinstance(v, dict):
-            return self.mapping(v, field.schema, key)
+            return self.mapping(v, field.schema, key, field.open)
         if field.items is not None and isinstance(v, list):
             return [self.value(x, field.items, f"{key}[{i}]") for i, x in enumerate(v)]
         return v
 
 
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
 def parse_override(text):
-    """``a.b.c=value`` -> (["a", "b", "c"], value parsed as a YAML scalar/flow value)."""
+    """``a.b.c=value`` -> (["a", "b", "c"], value parsed like a value in the config file)."""
+    origin = f"--set {text}"
     if "=" not in text:
-        raise ConfigError(f"--set expects key=value, got {text!r}")
+        raise ConfigError(f"expected key=value, e.g. --set optimizer.lr=0.01", origin=origin)
     key, raw = text.split("=", 1)
-    key = key.strip()
-    if not key:
-        raise ConfigError(f"--set expects key=value, got {text!r}")
+    keys = key.strip().split(".")
+    if not all(_KEY.match(k) for k in keys):
+        raise ConfigError("expected key=value with a dotted key of names, e.g. "
+                          "--set optimizer.lr=0.01", origin=origin)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        _, value = _parse(raw) if raw.strip() else (None, None)
     except yaml.YAMLError as e:
-        raise ConfigError(f"cannot parse the value {raw!r}: {e}", key=key) from None
-    return key.split("."), value
+        problem = e.problem if isinstance(e, yaml.MarkedYAMLError) else e
+        raise ConfigError(f"cannot parse the value {raw!r}: {problem}", key=".".join(keys),
+                          origin=origin) from None
+    return keys, value
 
 
 def load_config(path, overrides=()):
     """Read, override and validate a config file; returns a plain nested dict."""
+    text = _read_text(path)
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise ConfigError(f"cannot read the config file: {e.strerror}", path) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = _parse(text)
+    except RefusedYAML as e:
+        raise ConfigError(e.problem, path, e.problem_mark.line + 1) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        raise ConfigError(f"invalid YAML: {getattr(e, 'problem', e)}", path,
+        raise ConfigError(f"invalid YAML: {getattr(e, 'problem', None) or e}", path,
                           mark.line + 1 if mark else None) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("the config must be a mapping of keys to values", path, 1)
     lines = _line_map(node) if node is not None else {}
+    sources = {}                      # dotted key -> the --set argument that set it
     for ov in overrides:
         keys, value = parse_override(ov)
-        d = data
-        for k in keys[:-1]:
-            if not isinstance(d.get(k, {}), dict):
-                raise ConfigError(f"--set {'.'.join(keys)}: '{k}' is not a mapping", path)
-            d = d.setdefault(k, {})
+        dotted = ".".join(keys)
+        d, schema = data, SCHEMA
+        for i, k in enumerate(keys[:-1]):
+            field = (schema or {}).get(k)
+            if k not in d:            # start from the default (optimizer: adam, lr 1e-3)
+                d[k] = copy.deepcopy(field.default) if field is not None and isinstance(
+                    field.default, dict) else {}
+            if not isinstance(d[k], dict):
+                raise ConfigError(f"'{'.'.join(keys[:i + 1])}' is not a mapping, so it has no "
+                                  f"key '{keys[i + 1]}'", path, key=dotted, origin=f"--set {ov}")
+            d, schema = d[k], field.schema if field is not None else None
         d[keys[-1]] = value
-        lines.setdefault(".".join(keys), None)
-    cfg = _Validator(path, lines).mapping(data, SCHEMA)
+        for k in [k for k in lines if _inside(k, dotted)]:
+            del lines[k]              # the file's lines no longer hold this value
+        sources.pop(dotted, None)
+        sources[dotted] = ov
+    cfg = _Validator(path, lines, sources).mapping(data, SCHEMA)
     _check_model_choice(cfg, path, lines)
     if cfg["name"] is None:
         cfg["name"] = os.path.splitext(os.path.basename(path))[0]
     cfg["_source"] = os.path.abspath(path)
     cfg["_lines"] = lines
+    cfg["_overrides"] = sources
     return cfg
 
 
@@ -227,11 +450,19 @@ def _check_model_choice(cfg, path, lines):
 
 
 def config_error(cfg, key, message):
-    """A ConfigError located at ``key`` of a loaded config (for checks made while building)."""
+    """A ConfigError located at ``key`` of a loaded config (for checks made while building):
+    at the ``--set`` argument that gave the key its value, else at the key's line in the file."""
+    overrides = cfg.get("_overrides", {})
+    origin = _override_of(key, overrides)
+    if origin is not None:
+        return ConfigError(message, cfg.get("_source"), None, key, origin=f"--set {origin}")
     lines = cfg.get("_lines", {})
     line = lines.get(key)
     probe = key
     while line is None and "." in probe:
         probe = probe.rsplit(".", 1)[0]
         line = lines.get(probe)
+    below = _override_of(key, overrides, containing=True)
+    if below is not None:
+        message += f" (with --set {below})"
     return ConfigError(message, cfg.get("_source"), line, key)
