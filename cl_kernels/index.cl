@@ -4,13 +4,15 @@
  * T is the element type (uchar for bool, int, long, float, double under HAS_FP64); I is the index
  * type (int or long). Index values coming from the device are never trusted: an index outside
  * [0, size) makes a gather write 0 and a scatter skip the element, so no kernel reads or writes
- * out of bounds (the host validates indices that came from host data; see clnet/ops/index.py).
+ * out of bounds, and records ERR_INDEX_OUT_OF_BOUNDS in the device's error flag, which the host
+ * raises at its next read (error_flag.h; host data is validated on the host before launching).
  *
  * Operand conventions for the Strided struct (common.h) are given per kernel; "dim-zeroed" means
  * the host set that operand's stride along the indexed dimension to 0 and passes the real stride
  * as a scalar, so the kernel adds index * stride itself.
  */
 #include "common.h"
+#include "error_flag.h"
 
 #ifdef HAS_INT64_ATOMICS
 #pragma OPENCL EXTENSION cl_khr_int64_base_atomics : enable
@@ -24,11 +26,16 @@
 #define GATHER(T, I)                                                                        \
 __kernel void gather_##T##_##I(int n, __global T* out, __global const I* index,             \
                                __global const T* src, int dim_size, int dim_stride,         \
-                               Strided m) {                                                 \
+                               __global int* error_flag, Strided m) {                       \
     int off[MAXOPS];                                                                        \
     STRIDED_ITEM(m, n, 3, off);                                                             \
     I j = index[off[1]];                                                                    \
-    out[off[0]] = (j >= 0 && j < dim_size) ? src[off[2] + (int)j * dim_stride] : (T)0;      \
+    if (j >= 0 && j < dim_size) {                                                           \
+        out[off[0]] = src[off[2] + (int)j * dim_stride];                                    \
+    } else {                                                                                \
+        out[off[0]] = (T)0;                                                                 \
+        raise_error(error_flag, ERR_INDEX_OUT_OF_BOUNDS, j);                                \
+    }                                                                                       \
 }
 
 /* Scatter without races, last write wins like PyTorch on CPU: scatter_claim_I lets every element
@@ -38,13 +45,15 @@ __kernel void gather_##T##_##I(int n, __global T* out, __global const I* index, 
  * dim-zeroed), 1 index; scatter adds 2 out (dim-zeroed), 3 src. */
 #define SCATTER_CLAIM(I)                                                                    \
 __kernel void scatter_claim_##I(int n, __global int* winner, __global const I* index,       \
-                                int dim_size, int winner_dim_stride, Strided m) {           \
+                                int dim_size, int winner_dim_stride,                        \
+                                __global int* error_flag, Strided m) {                      \
     int i = get_global_id(0);                                                               \
     if (i >= n) return;                                                                     \
     int off[2];                                                                             \
     STRIDED_OFFSETS(m, i, 2, off);                                                          \
     I j = index[off[1]];                                                                    \
     if (j >= 0 && j < dim_size) atomic_max(winner + off[0] + (int)j * winner_dim_stride, i);\
+    else raise_error(error_flag, ERR_INDEX_OUT_OF_BOUNDS, j);                               \
 }
 
 #define SCATTER(T, I)                                                                       \
@@ -74,16 +83,19 @@ __kernel void scatter_##T##_##I(int n, __global const int* winner, __global cons
 __kernel void scatter_add_owner_##T##_##I(int n, __global T* out, __global const I* index,  \
                                           __global const T* src, int dim_size, int K,       \
                                           int index_dim_stride, int src_dim_stride,         \
-                                          Strided m) {                                      \
+                                          __global int* error_flag, Strided m) {            \
     int i = get_global_id(0);                                                               \
     if (i >= n) return;                                                                     \
     int off[3];                                                                             \
     STRIDED_OFFSETS(m, i, 3, off);                                                          \
     I j = (I)(i % dim_size);                                                                \
     T acc = out[off[0]];                                                                    \
-    for (int k = 0; k < K; ++k)                                                             \
-        if (index[off[1] + k * index_dim_stride] == j)                                      \
-            acc = ADD_##T(acc, src[off[2] + k * src_dim_stride]);                           \
+    for (int k = 0; k < K; ++k) {                                                           \
+        I jk = index[off[1] + k * index_dim_stride];                                        \
+        if (jk == j) acc = ADD_##T(acc, src[off[2] + k * src_dim_stride]);                  \
+        else if (j == 0 && (jk < 0 || jk >= dim_size))  /* one owner per row reports */     \
+            raise_error(error_flag, ERR_INDEX_OUT_OF_BOUNDS, jk);                           \
+    }                                                                                       \
     out[off[0]] = acc;                                                                      \
 }
 
@@ -116,7 +128,8 @@ inline void atomic_add_double_(volatile __global double* p, double v) {
 #define SCATTER_ADD_ATOMIC(T, I)                                                            \
 __kernel void scatter_add_atomic_##T##_##I(int n, __global T* out, __global const I* index, \
                                            __global const T* src, int dim_size,             \
-                                           int dim_stride, Strided m) {                     \
+                                           int dim_stride, __global int* error_flag,        \
+                                           Strided m) {                                     \
     int i = get_global_id(0);                                                               \
     if (i >= n) return;                                                                     \
     int off[3];                                                                             \
@@ -125,6 +138,8 @@ __kernel void scatter_add_atomic_##T##_##I(int n, __global T* out, __global cons
     if (j >= 0 && j < dim_size)                                                             \
         atomic_add_##T##_((volatile __global T*)(out + off[0] + (int)j * dim_stride),       \
                           src[off[2]]);                                                     \
+    else                                                                                    \
+        raise_error(error_flag, ERR_INDEX_OUT_OF_BOUNDS, j);                                \
 }
 
 /* ---------------------------------------------------------------- advanced indexing */
@@ -134,14 +149,15 @@ __kernel void scatter_add_atomic_##T##_##I(int n, __global T* out, __global cons
  * take/put then skip. Operands: 0 off (contiguous int), 1 index (broadcast strides). */
 #define ADV_OFFSET(I)                                                                       \
 __kernel void adv_offset_##I(int n, __global int* offs, __global const I* index, int size,  \
-                             int stride, int init, Strided m) {                             \
+                             int stride, int init, __global int* error_flag, Strided m) {   \
     int i = get_global_id(0);                                                               \
     if (i >= n) return;                                                                     \
     int off[2];                                                                             \
     STRIDED_OFFSETS(m, i, 2, off);                                                          \
-    I j = index[off[1]];                                                                    \
-    if (j < 0) j += size;                                                                   \
+    I j0 = index[off[1]];                                                                   \
+    I j = j0 < 0 ? j0 + size : j0;                                                          \
     int prev = init ? 0 : offs[off[0]];                                                     \
+    if (j < 0 || j >= size) raise_error(error_flag, ERR_INDEX_OUT_OF_BOUNDS, j0);           \
     offs[off[0]] = (prev < 0 || j < 0 || j >= size) ? -1 : prev + (int)j * stride;          \
 }
 

@@ -15,6 +15,7 @@
 #define VW 4
 #endif
 #include "vector.h"
+#include "error_flag.h"
 
 #ifndef LS
 #define LS 64
@@ -84,12 +85,12 @@ inline void row_exp(__global const T* in, __global T* out, int n, int lid, T shi
 }
 
 __kernel void softmax_fwd(int rows, int n, __global const T* x, int xoff, __global T* y,
-                          int log_out) {
+                          int yoff, int log_out) {
     __local T scratch[LS];
     int lid = get_local_id(0);
     for (int row = get_group_id(0); row < rows; row += get_num_groups(0)) {
         __global const T* xr = x + xoff + (long)row * n;
-        __global T* yr = y + (long)row * n;
+        __global T* yr = y + yoff + (long)row * n;
         T m, lse;
         row_max_lse(xr, n, lid, scratch, &m, &lse);
         if (log_out) {
@@ -102,14 +103,14 @@ __kernel void softmax_fwd(int rows, int n, __global const T* x, int xoff, __glob
 
 /* softmax:     gx = y * (g - sum(g * y))
  * log_softmax: gx = g - exp(y) * sum(g)                                                    */
-__kernel void softmax_bwd(int rows, int n, __global const T* g, __global const T* y,
-                          __global T* gx, int log_out) {
+__kernel void softmax_bwd(int rows, int n, __global const T* g, int goff, __global const T* y,
+                          int yoff, __global T* gx, int gxoff, int log_out) {
     __local T scratch[LS];
     int lid = get_local_id(0);
     for (int row = get_group_id(0); row < rows; row += get_num_groups(0)) {
-        __global const T* gr = g + (long)row * n;
-        __global const T* yr = y + (long)row * n;
-        __global T* outr = gx + (long)row * n;
+        __global const T* gr = g + goff + (long)row * n;
+        __global const T* yr = y + yoff + (long)row * n;
+        __global T* outr = gx + gxoff + (long)row * n;
         T s = 0;
         for (int i = lid; i < n; i += LS) s += log_out ? gr[i] : gr[i] * yr[i];
         scratch[lid] = s;
@@ -129,17 +130,21 @@ __kernel void softmax_bwd(int rows, int n, __global const T* g, __global const T
  * Per row: loss = (1 - eps) * w[t] * (lse - x[t]) + eps / n * sum_c w[c] * (lse - x[c]);
  * rows whose target is ignore_index get loss 0 and weight 0. Also writes the row's weight (for
  * the 'mean' reduction) and its lse (for the backward). Targets outside [0, n) that are not
- * ignore_index give NaN (a kernel cannot raise; the host validates host-made targets). */
-__kernel void cross_entropy_fwd(int rows, int n, __global const T* x, __global const long* target,
-                                __global const T* weight, int has_weight, int ignore_index,
-                                T eps, __global T* loss, __global T* wrow, __global T* lse_out) {
+ * ignore_index give NaN and raise ERR_TARGET_OUT_OF_BOUNDS in the device's error flag, which the
+ * host turns into an IndexError at its next read (error_flag.h). */
+__kernel void cross_entropy_fwd(int rows, int n, __global const T* x, int xoff,
+                                __global const long* target, int toff,
+                                __global const T* weight, int woff, int has_weight,
+                                int ignore_index, T eps, __global T* loss, __global T* wrow,
+                                __global T* lse_out, __global int* error_flag) {
     __local T scratch[LS];
     int lid = get_local_id(0);
+    weight += woff;
     for (int row = get_group_id(0); row < rows; row += get_num_groups(0)) {
-        __global const T* xr = x + (long)row * n;
+        __global const T* xr = x + xoff + (long)row * n;
         T m, lse;
         row_max_lse(xr, n, lid, scratch, &m, &lse);
-        long t = target[row];
+        long t = target[toff + row];
         T smooth = 0;
         if (eps != 0) {
             T s = 0;
@@ -157,6 +162,7 @@ __kernel void cross_entropy_fwd(int rows, int n, __global const T* x, __global c
             } else if (t < 0 || t >= n) {
                 loss[row] = NAN;
                 wrow[row] = NAN;
+                raise_error(error_flag, ERR_TARGET_OUT_OF_BOUNDS, t);
             } else {
                 T wt = has_weight ? weight[t] : (T)1;
                 loss[row] = ((T)1 - eps) * wt * (lse - xr[t]) + eps * smooth;
@@ -169,23 +175,26 @@ __kernel void cross_entropy_fwd(int rows, int n, __global const T* x, __global c
 /* d loss_row / d x[row, j] = (1 - eps) * w[t] * (p_j - [j == t]) + eps / n * (p_j * W - w_j),
  * W = sum_c w_c (wsum[0] with class weights, else n), scaled by the row's upstream gradient
  * grow[row * grow_stride]. */
-__kernel void cross_entropy_bwd(int rows, int n, __global const T* x, __global const long* target,
-                                __global const T* weight, int has_weight, int ignore_index, T eps,
-                                __global const T* wsum, __global const T* lse, __global const T* grow,
+__kernel void cross_entropy_bwd(int rows, int n, __global const T* x, int xoff,
+                                __global const long* target, int toff,
+                                __global const T* weight, int woff, int has_weight,
+                                int ignore_index, T eps, __global const T* wsum, int wsoff,
+                                __global const T* lse, __global const T* grow, int goff,
                                 int grow_stride, __global T* gx) {
     int lid = get_local_id(0);
+    weight += woff;
     for (int row = get_group_id(0); row < rows; row += get_num_groups(0)) {
-        __global const T* xr = x + (long)row * n;
+        __global const T* xr = x + xoff + (long)row * n;
         __global T* outr = gx + (long)row * n;
-        long t = target[row];
+        long t = target[toff + row];
         if (t == ignore_index) {
             for (int i = lid; i < n; i += LS) outr[i] = 0;
             continue;
         }
-        T gr = grow[(long)row * grow_stride];
+        T gr = grow[goff + (long)row * grow_stride];
         T l = lse[row];
         T wt = (t >= 0 && t < n) ? (has_weight ? weight[t] : (T)1) : (T)NAN;
-        T W = has_weight ? wsum[0] : (T)n;
+        T W = has_weight ? wsum[wsoff] : (T)n;
         /* p = softmax, then the formula in place (the exp loop is the vectorised part) */
         row_exp(xr, outr, n, lid, l);
         for (int i = lid; i < n; i += LS) {

@@ -7,7 +7,8 @@ the ops layer.
 import numpy as np
 
 from . import dtypes
-from .backend import devices as _dev
+from .backend.device_errors import check_device_errors
+from .backend.devices import device as _resolve_device
 from .backend.memory import allocate
 
 
@@ -72,7 +73,7 @@ class Tensor:
             return _tensor(args[0], dtype=dt, device=device, requires_grad=requires_grad)
         else:
             raise TypeError(f"Tensor(): expected sizes (ints) or one data argument, got {args!r}")
-        t = Tensor._empty(sizes, dt, _dev.device(device))
+        t = Tensor._empty(sizes, dt, _resolve_device(device))
         t.requires_grad = requires_grad
         return t
 
@@ -226,6 +227,8 @@ class Tensor:
             import pyopencl as cl
             cl.enqueue_copy(src.device.queue, out, src._storage.buffer,
                             src_offset=src._offset * self.dtype.itemsize, is_blocking=True)
+        # a kernel that met bad device data (a class index out of range...) raises here
+        check_device_errors(src.device)
         return out
 
     def __array__(self, dtype=None, copy=None):

@@ -11,6 +11,7 @@ import threading
 import pyopencl as cl
 
 from ..errors import DeviceError
+from .device_errors import check_device_errors
 
 _lock = threading.Lock()
 _devices = None
@@ -91,6 +92,7 @@ class Device:
     def synchronize(self):
         if self._queue is not None:
             self._queue.finish()
+            check_device_errors(self)
 
     # -- PyTorch-like identity ----------------------------------------------------------------
     @property

@@ -6,6 +6,7 @@ import warnings
 from .. import dtypes
 from ..ops import pointwise as P
 from ..ops import reduce as R
+from ..ops.checks import check_unit_interval
 from ..ops.copy import cast, contiguous
 from ..ops.softmax import cross_entropy_rows, log_softmax
 from ..ops.views import movedim, reshape
@@ -85,6 +86,18 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     return _reduce(loss, reduction, "huber_loss")
 
 
+class TargetDtypeError(TypeError, RuntimeError):
+    """Class-index targets of a non-integer dtype (PyTorch raises RuntimeError)."""
+
+
+def _check_class_target(op, target):
+    if not isinstance(target, Tensor):
+        raise TypeError(f"{op}: expected a target tensor, got {type(target).__name__}")
+    if target.dtype not in (dtypes.int64, dtypes.int32):
+        raise TargetDtypeError(f"{op}: expected target dtype to be Long (int64; int32 is also "
+                               f"accepted) holding class indices, but got {target.dtype}")
+
+
 def _class_layout(op, input, target):
     """(rows, C) logits and (rows,) targets from (C,)/(N, C)/(N, C, d1, ...) inputs."""
     if input.dim() == 0:
@@ -119,8 +132,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if weight is not None and weight._shape != (c,):
         raise ValueError(f"cross_entropy: weight should have shape [{c}] (one per class), got "
                          f"{list(weight._shape)}")
-    if target.dtype.is_floating_point:
+    if target.dtype.is_floating_point and target._shape == input._shape:
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing, c)
+    _check_class_target("cross_entropy", target)
     x2, t2, out_shape = _class_layout("cross_entropy", input, target)
     t2 = contiguous(cast(t2, dtypes.int64))
     loss, wrow = cross_entropy_rows(contiguous(x2), t2, weight, ignore_index, label_smoothing)
@@ -154,6 +168,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     """torch.nn.functional.nll_loss on log-probabilities (N, C, ...) and class indices."""
     from ..ops.index import gather, index_select
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_class_target("nll_loss", target)
     x2, t2, out_shape = _class_layout("nll_loss", input, target)
     t2 = cast(t2, dtypes.int64)
     valid = t2 != ignore_index
@@ -178,6 +193,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if input._shape != target._shape:
         raise ValueError(f"binary_cross_entropy: target size {list(target._shape)} must be the "
                          f"same as input size {list(input._shape)}")
+    check_unit_interval("binary_cross_entropy", input)
     log_x = P.clamp(P.log(input), min=-100.0)
     log_1mx = P.clamp(P.log(1.0 - input), min=-100.0)
     loss = -(target * log_x + (1.0 - target) * log_1mx)

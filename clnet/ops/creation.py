@@ -47,6 +47,7 @@ def _infer_host(data):
     if isinstance(data, (bool, np.bool_)):
         return np.asarray(data, dtype=np.bool_), dtypes.bool_
     if isinstance(data, numbers.Integral):
+        _check_int_range(int(data), int(data), dtypes.int64)
         return np.asarray(data, dtype=np.int64), dtypes.int64
     if isinstance(data, numbers.Real):
         return np.asarray(data, dtype=np.float64), dtypes.get_default_dtype()
@@ -57,6 +58,9 @@ def _infer_host(data):
         if any(isinstance(x, Tensor) for x in flat):
             data = _tensors_to_lists(data)
             flat = list(_flatten(data))
+        ints = [x for x in flat if isinstance(x, numbers.Integral) and not isinstance(x, bool)]
+        if ints:      # checked before numpy sees them: it would wrap or fall back to objects
+            _check_int_range(min(ints), max(ints), dtypes.int64)
         arr = np.array(data)
         if arr.dtype == object:
             raise ValueError("tensor(): nested sequences have inconsistent lengths: "
@@ -71,6 +75,20 @@ def _infer_host(data):
             return arr.astype(np.int64), dtypes.int64
         return arr.astype(np.float64), dtypes.get_default_dtype()
     raise TypeError(f"tensor(): could not infer a dtype for data of type {type(data).__name__}")
+
+
+class IntegerOverflowError(RuntimeError, OverflowError):
+    """An integer that the requested integer dtype cannot hold (PyTorch's RuntimeError; also an
+    OverflowError, Python's own type for it)."""
+
+
+def _check_int_range(lo, hi, dt):
+    """Refuse integers outside ``dt``'s range instead of letting the cast wrap them."""
+    info = np.iinfo(dt.np)
+    if lo < info.min or hi > info.max:
+        bad = lo if lo < info.min else hi
+        raise IntegerOverflowError(f"value cannot be converted to type {dt.name} without "
+                                   f"overflow: {bad} is outside [{info.min}, {info.max}]")
 
 
 def _flatten(x):
@@ -98,6 +116,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         return _finish(t, requires_grad)
     host, inferred = _infer_host(data)
     dt = dtypes.to_dtype(dtype) if dtype is not None else inferred
+    if dt in (dtypes.int32, dtypes.int64) and host.dtype.kind in "iu" and host.size:
+        _check_int_range(int(host.min()), int(host.max()), dt)
     return _finish(from_numpy_to(host, dev, dt), requires_grad)
 
 

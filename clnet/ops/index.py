@@ -7,8 +7,10 @@ Index bounds. PyTorch raises for an out-of-range index. Checking a device index 
 would need a read-back, which would stall the queue on every gather, so clnet splits the check:
 index data that came from the host (lists, numpy arrays) is validated on the host and raises
 ``IndexError``; index tensors on the device are used as they are, and the kernels guard every
-access: an out-of-range index makes a gather produce 0 and a scatter skip the element. Nothing is
-ever read or written outside a tensor. (Shapes and dtypes are always checked, before launching.)
+access: an out-of-range index makes a gather produce 0 and a scatter skip the element, and records
+the bad index in the device's error flag, which raises an IndexError at the next host read
+(``.item()``, ``.numpy()``, ``synchronize()``; see backend/device_errors.py). Nothing is ever read
+or written outside a tensor. (Shapes and dtypes are always checked, before launching.)
 
 scatter_ / index_copy_ / index_fill_ write without races: each target is first claimed by the
 last index element aiming at it (an int atomic_max), so repeated indices give PyTorch's CPU result.
@@ -29,6 +31,7 @@ import numbers
 import numpy as np
 
 from .. import dtypes, graph
+from ..backend.device_errors import error_flag
 from ..errors import DeviceError
 from ..tensor import Tensor
 from ._layout import (broadcast_shapes, broadcast_strides, buf, check_index_range, launch_1d,
@@ -162,11 +165,12 @@ def _launch_gather(x, d, idx, out, idx_strides, op):
     check_index_range(op, x, idx, out)
     dev = x._storage.device
     k = index_program(dev).kernel(f"gather_{x.dtype.cl}_{idx.dtype.cl}",
-                                  [_I32, None, None, None, _I32, _I32, None])
+                                  [_I32, None, None, None, _I32, _I32, None, None])
     strided_launch(op, dev, k, n, out._shape, [(out._offset, out._stride),
                                               (idx._offset, idx_strides),
                                               (x._offset, _zeroed(x._stride, d))],
-                   n, buf(out), buf(idx), buf(x), x._shape[d], x._stride[d])
+                   n, buf(out), buf(idx), buf(x), x._shape[d], x._stride[d],
+                   error_flag(dev, op))
     return out
 
 
@@ -295,8 +299,9 @@ def _launch_scatter(kind, s, d, idx, source, src_strides, shape, idx_strides=Non
         winner = fill_into(Tensor._empty(s._shape, dtypes.int32, dev), -1)
         w_strides = _zeroed(winner._stride, d)
         m = strided_meta(op, shape, [(0, w_strides), (idx._offset, idx_strides)])
-        k = prg.kernel(f"scatter_claim_{I}", [_I32, None, None, _I32, _I32, None])
-        launch_1d(dev, k, n, n, buf(winner), buf(idx), s._shape[d], winner._stride[d], m)
+        k = prg.kernel(f"scatter_claim_{I}", [_I32, None, None, _I32, _I32, None, None])
+        launch_1d(dev, k, n, n, buf(winner), buf(idx), s._shape[d], winner._stride[d],
+                  error_flag(dev, op), m)
         m = strided_meta(op, shape, [(0, w_strides), (idx._offset, idx_strides),
                                      (s._offset, _zeroed(s._stride, d)),
                                      (source._offset, src_strides)])
@@ -307,8 +312,10 @@ def _launch_scatter(kind, s, d, idx, source, src_strides, shape, idx_strides=Non
     if _atomic_ok(s):
         m = strided_meta(op, shape, [(s._offset, _zeroed(s._stride, d)), (idx._offset, idx_strides),
                                      (source._offset, src_strides)])
-        k = prg.kernel(f"scatter_add_atomic_{T}_{I}", [_I32, None, None, None, _I32, _I32, None])
-        launch_1d(dev, k, n, n, buf(s), buf(idx), buf(source), s._shape[d], s._stride[d], m)
+        k = prg.kernel(f"scatter_add_atomic_{T}_{I}", [_I32, None, None, None, _I32, _I32, None,
+                                                      None])
+        launch_1d(dev, k, n, n, buf(s), buf(idx), buf(source), s._shape[d], s._stride[d],
+                  error_flag(dev, op), m)
         return
     # deterministic: iterate over the output rows (index shape, dim moved last, sized like s)
     K = shape[d]
@@ -319,10 +326,10 @@ def _launch_scatter(kind, s, d, idx, source, src_strides, shape, idx_strides=Non
                                     (idx._offset, mv(_zeroed(idx_strides, d))),
                                     (source._offset, mv(_zeroed(src_strides, d)))])
     k = prg.kernel(f"scatter_add_owner_{T}_{I}", [_I32, None, None, None, _I32, _I32, _I32, _I32,
-                                                 None])
+                                                 None, None])
     nn = numel(it_shape)
     launch_1d(dev, k, nn, nn, buf(s), buf(idx), buf(source), s._shape[d], K, idx_strides[d],
-              src_strides[d], m)
+              src_strides[d], error_flag(dev, op), m)
 
 
 def _atomic_ok(s):

@@ -26,6 +26,7 @@ import numpy as np
 import pyopencl as cl
 
 from .. import dtypes, graph
+from ..backend.device_errors import error_flag
 from ..backend.programs import get_program
 from ..tensor import Tensor, contiguous_strides
 from ._layout import (LOCAL_1D, MAXD, MAXOPS, broadcast_shapes, broadcast_strides, buf,
@@ -350,8 +351,10 @@ def _offsets(t, p, bshape):
         m = strided_meta("index", bshape, [(0, b_strides),
                                            (a._offset, broadcast_strides(bshape, a._shape,
                                                                          a._stride))])
-        k = prg.kernel(f"adv_offset_{a.dtype.cl}", [_I32, None, None, _I32, _I32, _I32, None])
-        launch_1d(dev, k, n, n, buf(offs), buf(a), size, stride, init, m)
+        k = prg.kernel(f"adv_offset_{a.dtype.cl}", [_I32, None, None, _I32, _I32, _I32, None,
+                                                     None])
+        launch_1d(dev, k, n, n, buf(offs), buf(a), size, stride, init,
+                  error_flag(dev, "index"), m)
         init = 0
     return offs
 

@@ -7,6 +7,7 @@ written with differentiable ops so second derivatives work.
 import numpy as np
 
 from .. import dtypes, graph
+from ..backend.device_errors import error_flag
 from ..backend.programs import get_program
 from ..tensor import Tensor
 from ._layout import check_index_range, row_groups, row_local
@@ -70,9 +71,9 @@ def _softmax_impl(op, x, dim, log_out):
     if rows and n:
         check_index_range(op, c, y)
         k = _program(c.device, c.dtype).kernel("softmax_fwd", [_I32, _I32, None, _I32, None,
-                                                                _I32])
+                                                                _I32, _I32])
         _rows_launch(c.device, k, rows, rows, n, c._storage.buffer, c._offset,
-                     y._storage.buffer, int(log_out))
+                     y._storage.buffer, y._offset, int(log_out))
     out = movedim(y, -1, d) if d != src.dim() - 1 else y
     if not nd:
         out = reshape(out, ())
@@ -100,10 +101,11 @@ def _softmax_backward_fused(g, y, d, log_out):
     yc, _, _ = _to_rows(y, d)
     gx = Tensor._empty(yc._shape, yc.dtype, yc.device)
     if rows and n:
-        k = _program(y.device, y.dtype).kernel("softmax_bwd", [_I32, _I32, None, None, None,
-                                                                _I32])
-        _rows_launch(y.device, k, rows, rows, n, gc._storage.buffer, yc._storage.buffer,
-                     gx._storage.buffer, int(log_out))
+        k = _program(y.device, y.dtype).kernel("softmax_bwd", [_I32, _I32, None, _I32, None,
+                                                                _I32, None, _I32, _I32])
+        _rows_launch(y.device, k, rows, rows, n, gc._storage.buffer, gc._offset,
+                     yc._storage.buffer, yc._offset, gx._storage.buffer, gx._offset,
+                     int(log_out))
     out = movedim(gx, -1, d) if d != nd - 1 and nd else gx
     return reshape(out, ()) if not nd else out
 
@@ -146,11 +148,13 @@ def cross_entropy_rows(x2, t2, weight, ignore_index, eps):
     st = dt.np.type
     if rows:
         check_index_range("cross_entropy", x2)
-        k = _program(dev, dt).kernel("cross_entropy_fwd", [_I32, _I32, None, None, None, _I32,
-                                                            _I32, st, None, None, None])
-        _rows_launch(dev, k, rows, rows, n, x2._storage.buffer, t2._storage.buffer,
-                     wbuf._storage.buffer, int(has_w), int(ignore_index), st(eps),
-                     loss._storage.buffer, wrow._storage.buffer, lse._storage.buffer)
+        k = _program(dev, dt).kernel("cross_entropy_fwd", [
+            _I32, _I32, None, _I32, None, _I32, None, _I32, _I32, _I32, st, None, None, None,
+            None])
+        _rows_launch(dev, k, rows, rows, n, x2._storage.buffer, x2._offset, t2._storage.buffer,
+                     t2._offset, wbuf._storage.buffer, wbuf._offset, int(has_w),
+                     int(ignore_index), st(eps), loss._storage.buffer, wrow._storage.buffer,
+                     lse._storage.buffer, error_flag(dev, "cross_entropy"))
     if graph.recording(x2):
         def backward(g):
             if graph.mode.grad_enabled:
@@ -161,10 +165,12 @@ def cross_entropy_rows(x2, t2, weight, ignore_index, eps):
             gx = Tensor._empty((rows, n), dt, dev)
             if rows:
                 kb = _program(dev, dt).kernel("cross_entropy_bwd", [
-                    _I32, _I32, None, None, None, _I32, _I32, st, None, None, None, _I32, None])
-                _rows_launch(dev, kb, rows, rows, n, x2._storage.buffer, t2._storage.buffer,
-                             wbuf._storage.buffer, int(has_w), int(ignore_index), st(eps),
-                             wsum._storage.buffer, lse._storage.buffer, gc._storage.buffer,
+                    _I32, _I32, None, _I32, None, _I32, None, _I32, _I32, _I32, st, None, _I32,
+                    None, None, _I32, _I32, None])
+                _rows_launch(dev, kb, rows, rows, n, x2._storage.buffer, x2._offset,
+                             t2._storage.buffer, t2._offset, wbuf._storage.buffer, wbuf._offset,
+                             int(has_w), int(ignore_index), st(eps), wsum._storage.buffer,
+                             wsum._offset, lse._storage.buffer, gc._storage.buffer, gc._offset,
                              gc._stride[0] if gc._shape else 0, gx._storage.buffer)
             return (gx,)
         graph.record("CrossEntropyBackward0", loss, (x2,), backward, (x2,))

@@ -222,10 +222,12 @@ def test_embedding_torch_level_argument_order(rng):
                  torch.embedding(torch.tensor(W), torch.tensor(idx)), **TOL)
 
 
-def test_embedding_out_of_range_device_indices_read_zero_and_get_no_gradient(rng):
+def test_embedding_out_of_range_device_indices_raise_read_zero_and_get_no_gradient(rng):
     W = rng.standard_normal((4, 3)).astype(np.float32)
     cw = clnet.tensor(W, requires_grad=True)
     y = embedding(clnet.tensor(np.array([1, 7, 1])), cw)
+    with pytest.raises(IndexError, match="index 7 is out of bounds"):
+        y.detach().numpy()           # reported at the next read, then cleared
     np.testing.assert_array_equal(y.detach().numpy()[1], 0)
     (gw,) = clnet.autograd.grad([y], [cw], [clnet.ones(3, 3)])
     np.testing.assert_array_equal(gw.numpy(), np.array([[0] * 3, [2] * 3, [0] * 3, [0] * 3]))

@@ -67,10 +67,14 @@ def test_gather_edges_and_errors():
         x.gather(2, clnet.zeros(3, 2, dtype=clnet.int64))
 
 
-def test_gather_device_index_out_of_range_reads_zero():
-    # documented choice: device indices are not read back; bad ones give 0, never a stray read
+def test_gather_device_index_out_of_range_raises_at_next_read():
+    # device indices are not read back before the launch: a bad one reads 0 (never a stray
+    # read) and raises IndexError at the next host read, like a CUDA device-side assert
     x = clnet.tensor([[1.0, 2.0, 3.0]])
-    _same(x.gather(1, clnet.tensor([[2, 3, -1, 0]])), np.array([[3.0, 0.0, 0.0, 1.0]], np.float32))
+    y = x.gather(1, clnet.tensor([[2, 3, -1, 0]]))
+    with pytest.raises(IndexError, match=r"index 3 is out of bounds \(in gather\)"):
+        y.numpy()
+    _same(y, np.array([[3.0, 0.0, 0.0, 1.0]], np.float32))   # reported once, then cleared
 
 
 @pytest.mark.parametrize("dim", [0, 1, -1])

@@ -114,10 +114,14 @@ def test_getitem_errors():
         x[[0], 1.5]
 
 
-def test_getitem_device_index_out_of_range_reads_zero():
-    # documented choice: device indices are not read back; bad ones give 0, never a stray read
+def test_getitem_device_index_out_of_range_raises_at_next_read():
+    # device indices are not read back before the launch: bad ones give 0 (never a stray read)
+    # and raise IndexError at the next host read
     x = clnet.tensor([1.0, 2.0, 3.0])
-    _same(x[clnet.tensor([0, 3, -1, -4])], np.array([1.0, 0.0, 3.0, 0.0], np.float32))
+    y = x[clnet.tensor([0, 3, -1, -4])]
+    with pytest.raises(IndexError, match=r"index 3 is out of bounds \(in index\)"):
+        clnet.synchronize()
+    _same(y, np.array([1.0, 0.0, 3.0, 0.0], np.float32))
 
 
 # ---------------------------------------------------------------------------------------- setitem
@@ -182,7 +186,10 @@ def test_setitem_cast_alias_and_errors(rng):
         x[[3]] = 1.0
     with pytest.raises(TypeError, match="can't assign a str"):
         x[0] = "a"
-    # device indices out of range are skipped, never written outside the tensor
+    # device indices out of range are skipped, never written outside the tensor, and raise
+    # at the next host read
     y = clnet.zeros(3)
     y[clnet.tensor([0, 7, -9])] = 5.0
+    with pytest.raises(IndexError, match="index 7 is out of bounds"):
+        y.numpy()
     _same(y, np.array([5.0, 0.0, 0.0], np.float32))
