@@ -1,6 +1,16 @@
-"""Models a config can name: built-in architectures, a list of clnet.nn layers, or any Module
-class by import path. Input and output sizes come from the dataset (``DataInfo``) unless given."""
+"""Models a config can name: built-in architectures, a list of clnet.nn layers, or a Module
+class (or a function marked with ``@model_factory``) by import path. Input and output sizes come
+from the dataset (``DataInfo``) unless given.
+
+``model.module: package.module:Name`` imports ``package.module``, which runs that module's
+top-level code, like Hydra's ``_target_``: a config is trusted like code. What is then called is
+restricted: only a ``clnet.nn.Module`` subclass (checked before anything is called) or a function
+marked with ``@model_factory`` (whose result must be a ``clnet.nn.Module``); anything else that
+the import path names, such as ``os:system``, is refused without being called.
+"""
 import importlib
+import inspect
+import re
 
 import numpy as np
 
@@ -219,18 +229,67 @@ def build_model(cfg, info):
     if m["layers"] is not None:
         return nn.Sequential(*(_layer(s, cfg, f"model.layers[{i}]")
                                for i, s in enumerate(m["layers"])))
-    target = m["module"]
-    if ":" not in target:
+    return _module_model(cfg, m["module"], m["kwargs"])
+
+
+def model_factory(fn):
+    """Mark ``fn`` as a function a config may call to build its model
+    (``model: {module: "package.module:fn", kwargs: {...}}``); it must return a clnet.nn.Module.
+
+    >>> @model_factory
+    ... def small_mlp(hidden=32):
+    ...     return nn.Sequential(nn.Flatten(), nn.Linear(64, hidden), nn.ReLU(),
+    ...                          nn.Linear(hidden, 10))
+    """
+    if not callable(fn) or isinstance(fn, type):
+        raise TypeError("model_factory marks a function; a Module class needs no mark")
+    fn.__clnet_model_factory__ = True
+    return fn
+
+
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def _module_model(cfg, target, kwargs):
+    """Build ``model.module``: import, check what it names, and only then call it."""
+    mod_name, _, attr_path = target.partition(":")
+    if not (_DOTTED.match(mod_name) and _DOTTED.match(attr_path)):
         raise config_error(cfg, "model.module", f"expected 'package.module:Class', got {target!r}")
-    mod_name, cls_name = target.split(":", 1)
     try:
-        cls = getattr(importlib.import_module(mod_name), cls_name)
-    except (ImportError, AttributeError) as e:
-        raise config_error(cfg, "model.module", f"cannot import {target!r}: {e}") from None
+        obj = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise config_error(cfg, "model.module", f"cannot import {mod_name!r}: {e}") from None
+    for name in attr_path.split("."):
+        try:
+            obj = getattr(obj, name)
+        except AttributeError:
+            raise config_error(cfg, "model.module", f"cannot import {target!r}: {mod_name} has "
+                                                    f"no attribute {attr_path!r}") from None
+    factory = False
+    if isinstance(obj, type):
+        if not issubclass(obj, nn.Module):
+            raise config_error(cfg, "model.module", f"{target} is the class {obj.__name__}, "
+                                                    "which is not a clnet.nn.Module subclass")
+    elif inspect.isfunction(obj) and getattr(obj, "__clnet_model_factory__", False) is True:
+        factory = True
+    else:
+        raise config_error(cfg, "model.module", f"{target} is an object of type {type(obj).__name__}, not a "
+                           "clnet.nn.Module subclass or a function marked with "
+                           "@clnet.train.models.model_factory; nothing else is called")
     try:
-        return cls(**m["kwargs"])
+        inspect.signature(obj).bind(**kwargs)
     except TypeError as e:
         raise config_error(cfg, "model.kwargs", f"{target}: {e}") from None
+    except ValueError:
+        pass                          # no signature to check: the call itself will tell
+    try:
+        model = obj(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise config_error(cfg, "model.kwargs", f"{target}: {e}") from None
+    if factory and not isinstance(model, nn.Module):
+        raise config_error(cfg, "model.module", f"{target} returned an object of type "
+                                                f"{type(model).__name__}, not a clnet.nn.Module")
+    return model
 
 
 def count_parameters(model):
