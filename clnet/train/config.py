@@ -419,8 +419,9 @@ def load_config(path, overrides=()):
         for i, k in enumerate(keys[:-1]):
             field = (schema or {}).get(k)
             if k not in d:            # start from the default (optimizer: adam, lr 1e-3)
-                d[k] = copy.deepcopy(field.default) if field is not None and isinstance(
-                    field.default, dict) else {}
+                d[k] = {} if field is None or dict in field.types else field.default
+                if field is not None and isinstance(field.default, dict):
+                    d[k] = copy.deepcopy(field.default)
             if not isinstance(d[k], dict):
                 raise ConfigError(f"'{'.'.join(keys[:i + 1])}' is not a mapping, so it has no "
                                   f"key '{keys[i + 1]}'", path, key=dotted, origin=f"--set {ov}")
