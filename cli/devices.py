@@ -7,11 +7,6 @@ import sys
 import click
 
 
-def _fail(message):
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
-
-
 def _mib(n):
     return f"{n / 2 ** 20:,.0f} MiB" if n >= 2 ** 20 else f"{n / 1024:,.0f} KiB"
 
@@ -49,18 +44,13 @@ def format_table(infos):
 
 
 def _device_infos():
+    """Device.info() of every device. No device, or a CLNET_DEVICE that matches none, raises
+    clnet.DeviceError, which the command line reports as one line (cli/errors.py)."""
     import clnet
     devs = clnet.devices()
     if not devs:
-        # the same message clnet.device() raises, so the fix it suggests is the same
-        try:
-            clnet.device("cl:0")
-        except clnet.DeviceError as e:
-            _fail(str(e))
-    try:
-        clnet.default_device()   # a bad CLNET_DEVICE is reported here, with the devices listed
-    except clnet.DeviceError as e:
-        _fail(str(e))
+        clnet.device("cl:0")     # raises the message clnet.device() gives, with the same fix
+    clnet.default_device()       # a bad CLNET_DEVICE is reported here, with the devices listed
     return [d.info() for d in devs]
 
 
@@ -90,8 +80,5 @@ def info():
     click.echo(f"numpy     {numpy.__version__}")
     click.echo(f"pyopencl  {pyopencl.VERSION_TEXT}")
     click.echo(f"kernels   {kernel_dir()}")
-    try:
-        d = clnet.default_device()
-    except clnet.DeviceError as e:
-        _fail(str(e))
+    d = clnet.default_device()
     click.echo(f"device    {d} = {d.name} [{d.platform_name}, {d.kind}] (of {len(clnet.devices())})")

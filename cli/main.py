@@ -5,14 +5,19 @@ from clnet._version import __version__
 
 from .bench import bench
 from .devices import devices, info
+from .errors import ClnetGroup
 from .train import eval_cmd, predict, train
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ClnetGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="clnet",
                       message="%(prog)s %(version)s")
 def cli():
-    """clnet: an OpenCL-portable deep learning runtime that speaks PyTorch."""
+    """clnet: an OpenCL-portable deep learning runtime that speaks PyTorch.
+
+    Exit codes: 0 success, 1 the run failed, 2 usage or config error, 70 internal error (a bug;
+    the traceback is printed), 130 Ctrl-C. CLNET_DEBUG=1 prints the traceback of any error.
+    """
 
 
 cli.add_command(devices)
