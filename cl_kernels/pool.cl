@@ -3,7 +3,8 @@
  * Forward kernels: one work-item per output row, reading the input through its offset and
  * strides (any layout). Backward kernels: one work-item per INPUT row; each pixel gathers from every
  * output window covering it (no atomics, deterministic; outputs are visited in increasing order,
- * the order in which PyTorch's CPU kernels scatter). Gradients and indices are contiguous.
+ * the order in which PyTorch's CPU kernels scatter). Gradients and indices are contiguous; a gradient
+ * (or the double backward's source) may start at an offset, passed in g.off.
  *
  *   maxpool_fwd_T   : value and flat index h*W + w of the first maximum (NaN wins, like torch)
  *   maxpool_bwd_T   : gx[p] = sum of gy[o] over the outputs o whose index is p
@@ -116,6 +117,7 @@ __kernel void maxpool_tile_bwd_##T(int total, __global const T* restrict gy,    
                                    PoolGeom g) {                                               \
     int i = get_global_id(0);                     /* output row (n, c, oh) */                  \
     if (i >= total) return;                                                                    \
+    gy += g.off;   /* the gradient may be a view at an offset */                               \
     int p = i / g.OH, oh = i - p * g.OH;                                                       \
     int W = g.W, OW = g.OW, cover = OW * POOL_KW;                                              \
     __global const T* gr = gy + i * OW;                                                        \
@@ -179,6 +181,7 @@ __kernel void maxpool_bwd_##T(int total, __global const T* gy, __global const lo
                               __global T* gx, PoolGeom g) {                                    \
     int i = get_global_id(0);                     /* input row (n, c, h) */                    \
     if (i >= total) return;                                                                    \
+    gy += g.off;   /* the gradient may be a view at an offset */                               \
     int h = i % g.H, nc = i / g.H;                                                             \
     int2 rh = pool_covering(h, g.H, g.OH, g.KH, g.SH, g.PH, g.DH, g.adaptive);                 \
     int base = nc * g.OH * g.OW;                                                               \
@@ -199,6 +202,7 @@ __kernel void pool_gather_##T(int total, __global const T* src, __global const l
                               __global T* out, PoolGeom g) {                                   \
     int i = get_global_id(0);                     /* output row (n, c, oh) */                  \
     if (i >= total) return;                                                                    \
+    src += g.off;   /* the source may be a view at an offset */                                \
     __global const T* plane = src + (i / g.OH) * g.H * g.W;                                    \
     for (int ow = 0; ow < g.OW; ++ow) {                                                        \
         long p = idx[i * g.OW + ow];                                                           \
@@ -231,6 +235,7 @@ __kernel void avgpool_fwd_##T(int total, __global const T* x, __global T* out, P
 __kernel void avgpool_bwd_##T(int total, __global const T* gy, __global T* gx, PoolGeom g) {   \
     int i = get_global_id(0);                     /* input row (n, c, h) */                    \
     if (i >= total) return;                                                                    \
+    gy += g.off;   /* the gradient may be a view at an offset */                               \
     int h = i % g.H, nc = i / g.H;                                                             \
     int2 rh = pool_covering(h, g.H, g.OH, g.KH, g.SH, g.PH, 1, g.adaptive);                    \
     int base = nc * g.OH * g.OW;                                                               \
@@ -275,6 +280,7 @@ __kernel void nearest_bwd_##T(int total, __global const T* gy, __global T* gx, P
                               float scale_h, float scale_w) {                                  \
     int i = get_global_id(0);                     /* input row (n, c, h) */                    \
     if (i >= total) return;                                                                    \
+    gy += g.off;   /* the gradient may be a view at an offset */                               \
     int h = i % g.H, nc = i / g.H;                                                             \
     int base = nc * g.OH * g.OW;                                                               \
     /* nearest_src is non-decreasing: start a little before h/scale, stop past h */            \

@@ -3,7 +3,7 @@ come from autograd), except cross-entropy with class indices, which is one fused
 (clnet/ops/softmax.py: log-softmax + NLL in one pass, stable for large logits)."""
 import warnings
 
-from .. import dtypes
+from .. import dtypes, graph
 from ..ops import pointwise as P
 from ..ops import reduce as R
 from ..ops.checks import check_unit_interval
@@ -98,6 +98,15 @@ def _check_class_target(op, target):
                                f"accepted) holding class indices, but got {target.dtype}")
 
 
+def _refuse_weight_grad(op, weight):
+    """Like PyTorch: class weights get no gradient, so one that requires grad is refused rather
+    than silently left without one."""
+    if weight is not None and weight.requires_grad and graph.mode.grad_enabled:
+        raise RuntimeError(f"{op}: the function is not differentiable with respect to argument "
+                           "'weight' (the class weights); this input cannot have "
+                           "requires_grad=True (pass weight.detach())")
+
+
 def _class_layout(op, input, target):
     """(rows, C) logits and (rows,) targets from (C,)/(N, C)/(N, C, d1, ...) inputs."""
     if input.dim() == 0:
@@ -137,6 +146,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     _check_class_target("cross_entropy", target)
     x2, t2, out_shape = _class_layout("cross_entropy", input, target)
     t2 = contiguous(cast(t2, dtypes.int64))
+    _refuse_weight_grad("cross_entropy", weight)
     loss, wrow = cross_entropy_rows(contiguous(x2), t2, weight, ignore_index, label_smoothing)
     if reduction == "none":
         return reshape(loss, out_shape)
@@ -169,6 +179,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     from ..ops.index import gather, index_select
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_class_target("nll_loss", target)
+    _refuse_weight_grad("nll_loss", weight)
     x2, t2, out_shape = _class_layout("nll_loss", input, target)
     t2 = cast(t2, dtypes.int64)
     valid = t2 != ignore_index

@@ -121,8 +121,11 @@ def record_var(name, x, out, rdims, keepdim, n, correction, is_std):
         gk = _keep(g, rdims, keepdim, shape)
         centred = x - m
         if is_std:
+            from .pointwise import where
             s = _keep(so.unpack(), rdims, keepdim, shape)
-            grad = gk * centred / (s * dof) if dof else gk * centred * math.inf
+            # PyTorch's rule: where the std is 0 (constant data) the gradient is 0, not 0/0
+            grad = where(s == 0, 0.0, gk * centred / (s * dof)) if dof else \
+                gk * centred * math.inf
         else:
             grad = gk * centred * (2.0 / dof) if dof else gk * centred * math.inf
         return (grad,)
