@@ -53,3 +53,10 @@ def max_memory_allocated(device=None):
 
 def empty_cache():
     _memory.empty_cache()
+
+
+def set_per_process_memory_fraction(fraction, device=None):
+    _memory.set_per_process_memory_fraction(fraction, device or "cuda")
+
+
+OutOfMemoryError = importlib.import_module("clnet.errors").OutOfMemoryError

@@ -230,3 +230,11 @@ def test_host_memory_is_checked_for_a_cpu_device(cpu, monkeypatch):
     msg = str(info.value)
     assert "only 300.00 MiB is available" in msg and "MemAvailable" in msg, msg
     assert memory.memory_reserved(cpu) == reserved
+
+
+def test_the_memory_fraction_is_reachable_under_torch_names():
+    import clnet.backend.memory as memory
+    assert clnet.set_per_process_memory_fraction is memory.set_per_process_memory_fraction
+    assert clnet.get_per_process_memory_fraction is memory.get_per_process_memory_fraction
+    assert clnet.cuda.OutOfMemoryError is clnet.OutOfMemoryError
+    assert issubclass(clnet.OutOfMemoryError, RuntimeError)

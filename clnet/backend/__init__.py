@@ -1,5 +1,6 @@
 """Devices, contexts and queues, program building and caching, device memory."""
 from .devices import Device, default_device, device, devices, set_default_device, synchronize
-from .memory import (allocate, empty_cache, max_memory_allocated, memory_allocated,
-                     memory_reserved, memory_stats, reset_peak_memory_stats)
+from .memory import (allocate, empty_cache, get_per_process_memory_fraction,
+                     max_memory_allocated, memory_allocated, memory_reserved, memory_stats,
+                     reset_peak_memory_stats, set_per_process_memory_fraction)
 from .programs import get_program, kernel_dir
