@@ -65,30 +65,26 @@ def checkpoint_of(tmp_path, hidden=16):
 
 
 # ------------------------------------------------------------------ checkpoints
-@pytest.mark.parametrize("command", ["eval", "predict", "resume"])
 @pytest.mark.parametrize("content", [b"", b'{"model": "a PyTorch pickle, say"}\n'],
                          ids=["empty", "foreign"])
-def test_empty_or_foreign_checkpoint(tmp_path, command, content):
+def test_empty_or_foreign_checkpoint_to_eval_predict_and_resume(tmp_path, content):
+    import numpy as np
     cfg = config(tmp_path)
     ckpt = tmp_path / "step00000001-final.clnet"
     ckpt.write_bytes(content)
     inputs = tmp_path / "x.npy"
-    import numpy as np
     np.save(inputs, np.zeros((2, 8, 8), np.float32))
-    args = {"eval": ["eval", cfg, "--checkpoint", ckpt],
-            "predict": ["predict", cfg, "--checkpoint", ckpt, "--input", inputs],
-            "resume": ["train", cfg, "--resume", ckpt]}[command]
-    check(invoke(*args), EXIT_FAILED, str(ckpt))
+    for args in (["eval", cfg, "--checkpoint", ckpt],
+                 ["predict", cfg, "--checkpoint", ckpt, "--input", inputs],
+                 ["train", cfg, "--resume", ckpt]):
+        check(invoke(*args), EXIT_FAILED, str(ckpt))
 
 
-def test_checkpoint_of_another_model(tmp_path):
+def test_checkpoint_of_another_model_or_none_at_all(tmp_path):
     ckpt = checkpoint_of(tmp_path, hidden=16)
     cfg = config(tmp_path, "other.yaml", hidden=8)
     check(invoke("eval", cfg, "--checkpoint", ckpt), EXIT_FAILED, os.path.basename(ckpt))
-
-
-def test_missing_checkpoint_names_the_folder(tmp_path):
-    check(invoke("eval", config(tmp_path), "--checkpoint", tmp_path / "nope"), EXIT_FAILED,
+    check(invoke("eval", cfg, "--checkpoint", tmp_path / "nope"), EXIT_FAILED,
           str(tmp_path / "nope"))
 
 
