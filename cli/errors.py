@@ -38,6 +38,9 @@ USER_ERRORS = (
     ("clnet.data.download", "DatasetNotFoundError", EXIT_FAILED),
     ("clnet.data.download", "DownloadError", EXIT_FAILED),
     ("clnet.train.trainer", "TrainingDiverged", EXIT_FAILED),
+    # bad values in the data, found by a kernel (a label out of range for the model's classes)
+    ("clnet.backend.device_errors", "DeviceIndexError", EXIT_FAILED),
+    ("clnet.backend.device_errors", "DeviceValueError", EXIT_FAILED),
 )
 
 

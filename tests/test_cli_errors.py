@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import clnet
+from clnet.backend.device_errors import DeviceIndexError, DeviceValueError
 from clnet.cli.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE
 from clnet.cli.main import cli
 from clnet.train import Trainer, TrainingDiverged, load_config
@@ -141,6 +142,8 @@ def test_model_module_os_system_does_not_run_even_with_dry_run(tmp_path):
     clnet.KernelBuildError("gemm", {"TS": 16}, "error: expected ';'", "cl:0"),
     TrainingDiverged("the loss became nan at step 13"),
     PermissionError(13, "Permission denied", "/runs/x"),
+    DeviceIndexError("Target 12 is out of bounds (in cross_entropy)."),
+    DeviceValueError("all elements of input should be between 0 and 1 (in binary_cross_entropy)"),
 ], ids=lambda e: type(e).__name__)
 def test_user_error_types_are_one_line(tmp_path, monkeypatch, exc):
     def fail(self):
