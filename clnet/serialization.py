@@ -579,13 +579,13 @@ def _read_checkpoint(r):
     data = r.read(data_len, "the data section")
     r.expect_end()
     if checksum is not None:
-        expected, at = checksum
-        view = memoryview(raw)
-        crc = zlib.crc32(view[at + 8:], zlib.crc32(_CRC_ZERO, zlib.crc32(view[:at],
-                                                                         zlib.crc32(prefix))))
-        view.release()
-        for i in range(0, len(data), _CHUNK):
-            crc = zlib.crc32(memoryview(data)[i:i + _CHUNK], crc)
+        expected, at = checksum      # the file's CRC-32 with the checksum's digits as zeros
+        crc = zlib.crc32(prefix)
+        for part in (raw[:at], _CRC_ZERO, raw[at + 8:]):
+            crc = zlib.crc32(part, crc)
+        with memoryview(data) as view:
+            for i in range(0, len(data), _CHUNK):
+                crc = zlib.crc32(view[i:i + _CHUNK], crc)
         if crc != expected:
             raise r.error(f"checksum mismatch: the file's CRC-32 is {crc:08x} but its header "
                           f"records {expected:08x}; the file is damaged (a flipped bit, a bad "
