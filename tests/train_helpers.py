@@ -3,10 +3,12 @@ import clnet.nn as nn
 
 
 class InterruptAt(nn.Module):
-    """An MLP whose forward raises KeyboardInterrupt (as Ctrl-C would) at one call."""
+    """An MLP whose forward raises KeyboardInterrupt (as Ctrl-C would) at one call: of the
+    training forwards (``mode = "train"``) or of all, validation passes included (``"any"``)."""
 
     calls = 0
     interrupt_at = None
+    mode = "train"
 
     def __init__(self, in_features=64, hidden=32, classes=10):
         super().__init__()
@@ -15,7 +17,8 @@ class InterruptAt(nn.Module):
 
     def forward(self, x):
         InterruptAt.calls += 1
-        if self.training and InterruptAt.calls == InterruptAt.interrupt_at:
+        if (self.training or InterruptAt.mode == "any") \
+                and InterruptAt.calls == InterruptAt.interrupt_at:
             raise KeyboardInterrupt
         return self.net(x)
 

@@ -4,11 +4,11 @@ The training path never waits for the device except to print: losses and correct
 on the device and are read once per ``log_every`` steps (and at the end of an epoch), which is
 also where a NaN/Inf loss is caught and located to its step. Checkpoints hold the model,
 optimizer, scheduler, RNG and data position, written atomically with ``clnet.save``, so
-``--resume`` continues exactly where a run stopped.
+``--resume`` continues exactly where a run stopped, from any checkpoint: an epoch's end, a step,
+a Ctrl-C (held while an update is applied, so a step is taken whole or not at all) or the end.
 """
 import csv
 import datetime
-import glob
 import inspect
 import math
 import os
@@ -22,8 +22,9 @@ import clnet
 from .. import nn, optim
 from ..data import DataLoader, get_dataset, random_split
 from ..nn import functional as F
-from ..serialization import fsync_dir
-from .config import config_error
+from . import checkpoints as ckpts
+from .checkpoints import latest_checkpoint, sigint_deferred
+from .config import ConfigError, config_error
 from .models import DataInfo, build_model, count_parameters, summary
 from .progress import Progress
 
@@ -66,7 +67,6 @@ def _base(ds):
 
 def _build(cfg, key, factory, name):
     """factory() with bad argument values reported against the config key."""
-    from .config import ConfigError
     try:
         return factory()
     except ConfigError:
@@ -96,7 +96,11 @@ class Trainer:
         self.step = 0             # optimizer steps taken
         self.history = []
         self._acc = _EpochSums()  # running sums of the current epoch
+        self._pending = None      # train stats of an epoch whose batches are done, not its end
+        self._epoch_time = 0.0
         self._resume_point = None
+        self.run_id = ckpts.new_run_id()
+        self.resumed_from = None
         self.run_dir = run_dir
         if resume is not None:
             self._resume(resume)
@@ -234,16 +238,17 @@ class Trainer:
         cfg = self.cfg
         os.makedirs(self.run_dir, exist_ok=True)
         self._write_config()
+        ckpts.write_run_record(self.run_dir, self.run_id, self.ckpt_dir)
+        self._write_metrics()          # a resumed run's rows: the checkpoint's, none after it
         max_steps = cfg["max_steps"]
         progress = Progress(self.out, quiet=self.quiet)
-        start_epoch = self.epoch
         try:
-            for epoch in range(start_epoch, cfg["epochs"]):
-                if max_steps and self.step >= max_steps:
-                    break
-                if not self._train_epoch(epoch, progress, max_steps):
-                    break                      # max_steps ended it mid-epoch
-                self.epoch = epoch + 1
+            for epoch in range(self.epoch, cfg["epochs"]):
+                if self._pending is None:        # the epoch's batches are still to do
+                    if max_steps and self.step >= max_steps:
+                        break
+                    if not self._train_epoch(epoch, progress, max_steps):
+                        break                    # max_steps ended it mid-epoch
                 row = self._end_of_epoch(epoch)
                 progress.epoch_line(row)
                 if self._due("every_epochs", self.epoch):
@@ -260,8 +265,9 @@ class Trainer:
                 "history": self.history}
 
     def _train_epoch(self, epoch, progress, max_steps):
-        """One epoch (or the rest of one, after a resume). Returns False if max_steps stopped it
-        before its end."""
+        """The batches of one epoch (or the rest of them, after a resume). Returns False if
+        max_steps stopped it before its end; otherwise its train stats wait in ``_pending`` for
+        the end of the epoch."""
         model, opt, loader = self.model, self.optimizer, self.train_loader
         model.train()
         per_epoch = len(loader)
@@ -274,26 +280,34 @@ class Trainer:
         batches = iter(loader)
         every_steps = self.cfg["checkpoint"]["every_steps"]
         while True:
-            # where to restart if this step is interrupted before it completes
-            self._resume_point = loader.state_dict()
-            try:
-                x, y = next(batches)
-            except StopIteration:
-                break
+            if max_steps and self.step >= max_steps and done_in_epoch < per_epoch:
+                self._epoch_time = time.perf_counter() - t0
+                return False
+            with sigint_deferred():
+                # where to restart if this step is interrupted before its update
+                self._resume_point = loader.state_dict()
+                try:
+                    x, y = next(batches)
+                except StopIteration:                 # the loader has moved to the next epoch
+                    self._resume_point = None
+                    self._pending = acc.result()
+                    self._acc = _EpochSums()
+                    break
             loss, logits, target = self._loss_and_logits(x, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if self.cfg["grad_clip"]:
                 nn.utils.clip_grad_norm_(model.parameters(), self.cfg["grad_clip"])
-            opt.step()
-            if self.sched_name in PER_STEP_SCHEDULERS:
-                self.scheduler.step()
-            self.step += 1
-            done_in_epoch += 1
-            ld = loss.detach()
-            window.append((self.step, ld))
-            acc.add(ld, target.shape[0], self._counts(logits.detach(), target))
-            self._resume_point = None
+            with sigint_deferred():                   # the update and its count, whole
+                opt.step()
+                if self.sched_name in PER_STEP_SCHEDULERS:
+                    self.scheduler.step()
+                self.step += 1
+                done_in_epoch += 1
+                ld = loss.detach()
+                window.append((self.step, ld))
+                acc.add(ld, target.shape[0], self._counts(logits.detach(), target))
+                self._resume_point = None
             last = done_in_epoch == per_epoch or (max_steps and self.step >= max_steps)
             ckpt_due = bool(every_steps) and self.step % every_steps == 0
             if len(window) >= self.cfg["log_every"] or last or ckpt_due:
@@ -303,14 +317,8 @@ class Trainer:
                 progress.update(done_in_epoch, running, rate, opt.param_groups[0]["lr"])
             if ckpt_due:
                 self.save_checkpoint("step")
-            if max_steps and self.step >= max_steps:
-                break
         self._epoch_time = time.perf_counter() - t0
-        finished = loader.state_dict()["in_progress"] is False
-        if finished:
-            self._train_stats = acc.result()
-            self._acc = _EpochSums()
-        return finished
+        return True
 
     def _check_window(self, window):
         """Read the window's losses (one host read); stop at the first NaN/Inf, naming its step."""
@@ -325,18 +333,23 @@ class Trainer:
         return float(values[-1])
 
     def _end_of_epoch(self, epoch):
+        """Validation, the scheduler's step and the metrics row of an epoch whose batches are
+        done. A Ctrl-C during validation leaves the epoch pending (a resume redoes this)."""
         row = {"epoch": epoch + 1, "step": self.step, "time_s": round(self._epoch_time, 3),
                "lr": self.optimizer.param_groups[0]["lr"]}
-        row.update({f"train_{k}": v for k, v in self._train_stats.items()})
+        row.update({f"train_{k}": v for k, v in self._pending.items()})
         if self.val_set is not None and (epoch + 1) % self.cfg["eval_every_epochs"] == 0:
             row.update({f"val_{k}": v for k, v in self.evaluate("val").items()})
-        if self.sched_name and self.sched_name not in PER_STEP_SCHEDULERS:
-            if self.sched_name == "plateau":
-                self.scheduler.step(row.get("val_loss", row["train_loss"]))
-            else:
-                self.scheduler.step()
-        self.history.append(row)
-        self._append_metrics(row)
+        with sigint_deferred():
+            if self.sched_name and self.sched_name not in PER_STEP_SCHEDULERS:
+                if self.sched_name == "plateau":
+                    self.scheduler.step(row.get("val_loss", row["train_loss"]))
+                else:
+                    self.scheduler.step()
+            self.history.append(row)
+            self._write_metrics()
+            self.epoch = epoch + 1
+            self._pending = None
         return row
 
     def evaluate(self, split="val"):
@@ -375,19 +388,20 @@ class Trainer:
         with open(path, "w", encoding="utf-8") as f:
             yaml.safe_dump(clean, f, sort_keys=False)
 
-    def _append_metrics(self, row):
+    def _write_metrics(self):
+        """metrics.csv from the history (rewritten whole, atomically): a column for every key
+        any row has, so a key that first appears in a later row still gets its header."""
         path = os.path.join(self.run_dir, "metrics.csv")
-        keys = list(row)
-        exists = os.path.exists(path)
-        if exists:
-            with open(path, newline="", encoding="utf-8") as f:
-                header = next(csv.reader(f), [])
-            keys = header + [k for k in keys if k not in header]
-        with open(path, "a" if exists else "w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
-            if not exists:
-                w.writeheader()
-            w.writerow(row)
+        if not self.history:
+            if os.path.exists(path):          # rows of a timeline a resume went back before
+                os.remove(path)
+            return
+        keys = list(dict.fromkeys(k for row in self.history for k in row))
+        with open(path + ".tmp", "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            w.writerows(self.history)
+        os.replace(path + ".tmp", path)
 
     def _plot(self):
         if not self.history:
@@ -429,55 +443,63 @@ class Trainer:
             # an interrupted step restarts from its batch (its update was not applied)
             "loader": self._resume_point or self.train_loader.state_dict(),
             "epoch_sums": self._acc.to_host(),
+            "epoch_pending": self._pending,      # an epoch's train stats awaiting its end
             "epoch": self.epoch,
             "step": self.step,
             "history": self.history,
+            "run_id": self.run_id,
+            "run_dir": os.path.abspath(self.run_dir) if self.run_dir else None,
+            "config": ckpts.resume_config(self.cfg),
         }
 
     def save_checkpoint(self, tag):
-        os.makedirs(self.ckpt_dir, exist_ok=True)
-        name = f"step{self.step:08d}-{tag}.clnet"
-        path = os.path.join(self.ckpt_dir, name)
-        # written (atomically) beside the checkpoint folder, then renamed into it: the folder
-        # only ever lists complete checkpoints, even after a kill -9 in the middle of a write
-        parent = os.path.dirname(os.path.abspath(self.ckpt_dir))
-        staged = os.path.join(parent, f".{name}.staged")
-        clnet.save(self.state(), staged)
-        try:
-            os.replace(staged, path)
-        except OSError:                 # a checkpoint folder on another file system
-            os.unlink(staged)
-            clnet.save(self.state(), path)
-        else:
-            fsync_dir(self.ckpt_dir)
-        keep = self.cfg["checkpoint"]["keep_last"]
-        existing = sorted(glob.glob(os.path.join(self.ckpt_dir, "step*.clnet")))
-        for old in existing[:-keep]:
-            if old != path:
-                os.remove(old)
+        name = ckpts.checkpoint_name(self.step, tag, self.run_id)
+        path = ckpts.write_checkpoint(self.state(), self.ckpt_dir, name)
+        ckpts.prune(self.ckpt_dir, self.run_id, self.cfg["checkpoint"]["keep_last"], path)
         return path
 
     def _resume(self, where):
         path = latest_checkpoint(where)
         state = clnet.load(path, map_location=self.device)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        ckpts.check_state(state, path, self.model, self.optimizer, self.cfg)
+        ckpts.check_config(self.cfg, state, path)
+        restore = ckpts.restore
+        restore("model", path, self.model.load_state_dict, state["model"])
+        restore("optimizer", path, self.optimizer.load_state_dict, state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        clnet.set_rng_state(state["rng"])
-        self.train_loader.load_state_dict(state["loader"])
-        self.epoch, self.step = int(state["epoch"]), int(state["step"])
-        self.history = list(state.get("history", []))
-        self._acc = _EpochSums.from_host(state.get("epoch_sums"))
+            restore("scheduler", path, self.scheduler.load_state_dict, state["scheduler"])
+        restore("RNG", path, clnet.set_rng_state, state["rng"])
+        restore("data loader", path, self.train_loader.load_state_dict, state["loader"])
+        self.epoch, self.step = restore("position", path, lambda: (int(state["epoch"]),
+                                                                   int(state["step"])))
+        if self.step:
+            self.optimizer._opt_called = True   # it has stepped: the scheduler may step next
+        self.history = restore("history", path, lambda: [dict(r) for r in
+                                                          state.get("history") or []])
+        self._acc = restore("epoch sums", path, _EpochSums.from_host, state.get("epoch_sums"))
+        pending = state.get("epoch_pending")
+        self._pending = None if pending is None else restore(
+            "pending epoch", path, lambda: {k: float(v) for k, v in pending.items()})
+        recorded_id = state.get("run_id") if isinstance(state.get("run_id"), str) else None
+        if recorded_id:
+            self.run_id = recorded_id           # the same run goes on: it prunes its own files
         if self.run_dir is None:
-            ckpt_dir = os.path.dirname(os.path.abspath(path))
-            self.run_dir = os.path.dirname(ckpt_dir)
-        # a run killed while writing a checkpoint leaves its staged copy beside the folder
-        parent = os.path.dirname(os.path.dirname(os.path.abspath(path)))
-        for pattern in (".step*.clnet.staged", "..step*.clnet.staged.*.tmp"):  # + save's temp
-            for stale in glob.glob(os.path.join(parent, pattern)):
-                os.remove(stale)
+            self.run_dir = self._resumed_run_dir(where, path, state)
+        ckpts.remove_stale_staged(path, recorded_id)
         self.resumed_from = path
+
+    def _resumed_run_dir(self, where, path, state):
+        """The run folder a resume continues: the one named, else the checkpoint's (the folder
+        above its checkpoints/, or the one it recorded when it sits in a shared checkpoint.dir)."""
+        folder = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(where) and os.path.abspath(where) != folder:
+            return where
+        shared = self.cfg["checkpoint"]["dir"]
+        recorded = state.get("run_dir")
+        if shared and os.path.abspath(shared) == folder and isinstance(recorded, str) \
+                and os.path.isdir(recorded):
+            return recorded
+        return os.path.dirname(folder)
 
 
 class _EpochSums:
@@ -517,18 +539,6 @@ class _EpochSums:
         if not d:
             return cls()
         return cls(float(d["loss"]), int(d["n"]), {k: float(v) for k, v in d["correct"].items()})
-
-
-def latest_checkpoint(where):
-    """``where`` is a checkpoint file, a checkpoints folder or a run folder."""
-    if os.path.isfile(where):
-        return where
-    for folder in (os.path.join(where, "checkpoints"), where):
-        found = sorted(glob.glob(os.path.join(folder, "step*.clnet")))
-        if found:
-            return found[-1]
-    raise FileNotFoundError(f"no checkpoint found in {where} (looked for step*.clnet in it and "
-                            f"in its checkpoints/ folder)")
 
 
 def _accepts(cls, spec, cfg, key):
