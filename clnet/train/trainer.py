@@ -6,6 +6,7 @@ also where a NaN/Inf loss is caught and located to its step. Checkpoints hold th
 optimizer, scheduler, RNG and data position, written atomically with ``clnet.save``, so
 ``--resume`` continues exactly where a run stopped, from any checkpoint: an epoch's end, a step,
 a Ctrl-C (held while an update is applied, so a step is taken whole or not at all) or the end.
+``dry_run()`` builds everything and runs one forward and backward, changing nothing.
 """
 import csv
 import datetime
@@ -134,7 +135,14 @@ class Trainer:
                                         **{k: v for k, v in args.items() if k != "transform"})
         except (ValueError, FileNotFoundError):
             self.test_set = None
-        n_val = int(round(len(full) * d["val_split"]))
+        n_full = len(full)
+        if not n_full:
+            raise config_error(cfg, "data.dataset", f"the {d['dataset']!r} training split is empty")
+        n_val = int(round(n_full * d["val_split"]))
+        if n_val >= n_full:
+            raise config_error(cfg, "data.val_split", f"{d['val_split']} holds out {n_val:,} of "
+                                                      f"the dataset's {n_full:,} samples, leaving "
+                                                      "0 training samples")
         if n_val:
             self.train_set, self.val_set = random_split(full, [len(full) - n_val, n_val],
                                                         generator=self.cfg["seed"])
@@ -145,6 +153,12 @@ class Trainer:
         self.train_loader = DataLoader(self.train_set, batch_size=bs, shuffle=d["shuffle"],
                                        drop_last=d["drop_last"], generator=self.cfg["seed"],
                                        prefetch=d["prefetch"], device=None)
+        if not len(self.train_loader):
+            raise config_error(cfg, "data.batch_size", (
+                f"the training split has {len(self.train_set):,} samples (the dataset's "
+                f"{n_full:,} less data.val_split {d['val_split']}), so batch_size {bs} with "
+                "drop_last gives 0 training batches; lower data.batch_size or set "
+                "data.drop_last: false"))
         ebs = d["eval_batch_size"] or max(bs, 256)
         self.eval_batch_size = ebs
 
@@ -168,6 +182,9 @@ class Trainer:
         self.loss_fn = fn
 
     def _build_optimizer(self):
+        self.optimizer = self._make_optimizer()
+
+    def _make_optimizer(self):
         spec = dict(self.cfg["optimizer"])
         name = spec.pop("name", None)
         if name not in OPTIMIZERS:
@@ -176,13 +193,16 @@ class Trainer:
         cls = getattr(optim, OPTIMIZERS[name])
         _accepts(cls, spec, self.cfg, "optimizer")
         params = list(self.model.parameters())
-        self.optimizer = _build(self.cfg, "optimizer", lambda: cls(params, **spec), cls.__name__)
+        return _build(self.cfg, "optimizer", lambda: cls(params, **spec), cls.__name__)
 
     def _build_scheduler(self):
+        self.scheduler, self.sched_name = self._make_scheduler(self.optimizer)
+
+    def _scheduler_spec(self, optimizer):
+        """(scheduler class, its keyword arguments, config name) or None."""
         spec = self.cfg["scheduler"]
-        self.scheduler, self.sched_name = None, None
         if spec is None:
-            return
+            return None
         spec = dict(spec)
         name = spec.pop("name", None)
         if name not in SCHEDULERS:
@@ -191,13 +211,18 @@ class Trainer:
         cls = getattr(optim.lr_scheduler, SCHEDULERS[name])
         if name == "onecycle":
             spec.setdefault("total_steps", self.total_steps())
-            spec.setdefault("max_lr", self.optimizer.param_groups[0]["lr"])
+            spec.setdefault("max_lr", optimizer.param_groups[0]["lr"])
         if name == "cosine":
             spec.setdefault("T_max", self.cfg["epochs"])
         _accepts(cls, spec, self.cfg, "scheduler")
-        self.scheduler = _build(self.cfg, "scheduler", lambda: cls(self.optimizer, **spec),
-                                cls.__name__)
-        self.sched_name = name
+        return cls, spec, name
+
+    def _make_scheduler(self, optimizer):
+        made = self._scheduler_spec(optimizer)
+        if made is None:
+            return None, None
+        cls, spec, name = made
+        return _build(self.cfg, "scheduler", lambda: cls(optimizer, **spec), cls.__name__), name
 
     def total_steps(self):
         per_epoch = len(self.train_loader)
@@ -211,9 +236,23 @@ class Trainer:
                 + (f", test {len(self.test_set)}" if self.test_set is not None else "")
                 + f"; device {self.device} ({self.device.name})")
 
+    def dry_run(self):
+        """What ``clnet train --dry-run`` runs once the Trainer is built (data, model, loss,
+        optimizer, scheduler, metrics): one training forward, loss, metrics and backward on the
+        first training batch and the scheduler's first steps on a scratch optimizer, so the
+        errors a first step or a first epoch end would hit come out now. Writes nothing and
+        changes nothing (no optimizer step; weights, buffers, gradients, RNG, data position,
+        optimizer and scheduler as before). Returns ``{"loss": float, "input_shape": tuple,
+        "output_shape": tuple}``; raises ConfigError naming the config key (or, for a layer
+        that fails, naming the layer and the input shapes it got)."""
+        from .dryrun import dry_run
+        return dry_run(self)
+
     # ------------------------------------------------------------------ one step
     def _loss_and_logits(self, x, y):
-        out = self.model(x)
+        return self._loss(self.model(x), y)
+
+    def _loss(self, out, y):
         logits, target = out, y
         if out.dim() == y.dim() + 1 and out.shape[:-1] == y.shape and out.dim() > 2:
             logits = out.reshape(-1, out.shape[-1])        # sequence models: (N*T, V)
