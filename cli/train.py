@@ -43,14 +43,11 @@ def train(config, overrides, resume, dry_run, quiet):
     trainer = _trainer(config, overrides, resume=resume, quiet=quiet)
     click.echo(trainer.describe())
     if dry_run:
-        if hasattr(trainer, "dry_run"):
-            line = format_dry_run(trainer.dry_run())
-            if line:
-                click.echo(f"dry run: {line}")
-            click.echo("config is valid; one forward and backward pass ran (dry run: nothing "
-                       "trained)")
-        else:
-            click.echo("config is valid (dry run: nothing trained)")
+        line = format_dry_run(trainer.dry_run())
+        if line:
+            click.echo(f"dry run: {line}")
+        click.echo("config is valid; one forward and backward pass ran (dry run: nothing "
+                   "trained)")
         return
     if resume:
         click.echo(f"resuming from {trainer.resumed_from} (epoch {trainer.epoch}, "

@@ -188,7 +188,7 @@ def test_no_opencl_device_is_one_error_line(tmp_path):
 
 
 # ------------------------------------------------------------------ --dry-run
-def test_dry_run_calls_trainer_dry_run_when_it_exists(tmp_path, monkeypatch):
+def test_dry_run_calls_trainer_dry_run(tmp_path, monkeypatch):
     calls = []
 
     def dry_run(self):
@@ -207,3 +207,13 @@ def test_exit_codes_are_documented():
     for code in ("| 0 |", "| 1 |", "| 2 |", "| 70 |", "| 130 |"):
         assert code in readme
     assert "CLNET_DEBUG=1" in readme
+
+
+def test_dry_run_finds_a_layer_shape_mismatch_without_training(tmp_path):
+    # the real Trainer.dry_run through the CLI: digits images are 64 pixels, not 60
+    text = TINY.format(run_dir=tmp_path / "runs", hidden=16).replace(
+        "{arch: mlp, args: {hidden: [16]}}",
+        "\n  layers:\n    - Flatten\n    - Linear: [60, 16]\n    - ReLU\n    - Linear: [16, 10]")
+    r = invoke("train", config(tmp_path, text=text), "--dry-run")
+    check(r, EXIT_USAGE, "model.layers[1]", "60")
+    assert not os.path.exists(tmp_path / "runs")
