@@ -33,9 +33,17 @@ def cpu():
     memory.empty_cache(d)
 
 
-def limit_to(d, nbytes):
-    memory.set_per_process_memory_fraction(nbytes / d.global_mem_size, d)
-    assert memory.memory_limit(d) == nbytes
+def limit_to(d, nbytes, reserved=None):
+    """Leave ``nbytes`` of room past what the pool holds now (or past ``reserved``): tensors of
+    other tests may still be alive when this one runs. Returns the limit set."""
+    base = memory.memory_reserved(d) if reserved is None else reserved
+    memory.set_per_process_memory_fraction((base + nbytes) / d.global_mem_size, d)
+    limit = memory.memory_limit(d)
+    assert abs(limit - (base + nbytes)) <= 1
+    return limit
+
+
+fmt = memory._fmt_bytes
 
 
 def floats(nbytes):
@@ -86,7 +94,7 @@ def test_out_of_address_space_raises_instead_of_segfaulting():
 
 # -- per-device accounting -----------------------------------------------------------------------
 def test_allocating_past_the_limit_raises_before_allocating(cpu):
-    limit_to(cpu, 64 * MiB)
+    limit = limit_to(cpu, 64 * MiB)
     a = clnet.ones(floats(32 * MiB), device=cpu)
     allocated, reserved = memory.memory_allocated(cpu), memory.memory_reserved(cpu)
     with pytest.raises(clnet.OutOfMemoryError) as info:
@@ -97,15 +105,15 @@ def test_allocating_past_the_limit_raises_before_allocating(cpu):
     assert memory.memory_allocated(cpu) == allocated and memory.memory_reserved(cpu) == reserved
     msg = str(e)
     assert "Tried to allocate 32.00 MiB" in msg, msg
-    assert "32.00 MiB allocated by tensors" in msg, msg
-    assert f"{reserved / MiB:.2f} MiB reserved" in msg, msg
-    assert "the limit is 64.00 MiB" in msg and "set_per_process_memory_fraction" in msg, msg
-    assert (e.requested_bytes, e.allocated_bytes, e.limit_bytes) == (32 * MiB, allocated,
-                                                                     64 * MiB)
+    assert f"{fmt(allocated)} allocated by tensors" in msg, msg
+    assert f"{fmt(reserved)} reserved" in msg, msg
+    assert f"the limit is {fmt(limit)}" in msg and "set_per_process_memory_fraction" in msg, msg
+    assert (e.requested_bytes, e.allocated_bytes, e.limit_bytes) == (32 * MiB, allocated, limit)
     assert a[-1].item() == 1.0
 
 
 def test_freeing_makes_room_again(cpu):
+    base = memory.memory_allocated(cpu)
     limit_to(cpu, 64 * MiB)
     a = clnet.ones(floats(40 * MiB), device=cpu)
     with pytest.raises(clnet.OutOfMemoryError):
@@ -114,20 +122,21 @@ def test_freeing_makes_room_again(cpu):
     gc.collect()
     b = clnet.full((floats(40 * MiB),), 2.0, device=cpu)
     assert b[-1].item() == 2.0
-    assert memory.memory_allocated(cpu) == 40 * MiB
+    assert memory.memory_allocated(cpu) == base + 40 * MiB
 
 
 def test_cached_blocks_are_freed_and_the_allocation_retried(cpu):
+    base, base_reserved = memory.memory_allocated(cpu), memory.memory_reserved(cpu)
     limit_to(cpu, 64 * MiB)
     a = clnet.ones(floats(48 * MiB), device=cpu)
     del a
     gc.collect()
-    assert memory.memory_allocated(cpu) == 0
-    assert memory.memory_reserved(cpu) >= 48 * MiB        # the block stays cached in the pool
+    assert memory.memory_allocated(cpu) == base
+    assert memory.memory_reserved(cpu) >= base_reserved + 48 * MiB   # the block stays cached
     b = clnet.ones(floats(40 * MiB), device=cpu)          # cached 48 + new 40 > 64: empty, retry
     assert b[-1].item() == 1.0
-    assert memory.memory_allocated(cpu) == 40 * MiB
-    assert memory.memory_reserved(cpu) < 48 * MiB
+    assert memory.memory_allocated(cpu) == base + 40 * MiB
+    assert memory.memory_reserved(cpu) < base_reserved + 48 * MiB
 
 
 class _FailingPool:
@@ -176,8 +185,10 @@ def test_a_driver_failure_empties_the_cache_and_retries_once(cpu, failing_pool):
 
 
 def test_an_op_that_fails_midway_leaves_nothing_allocated(cpu):
+    before = memory.memory_reserved(cpu)
     x = clnet.randn(floats(24 * MiB), device=cpu)
-    limit_to(cpu, 60 * MiB)       # room for x and one more buffer, not for sort's values + indices
+    # room for x and one more buffer, not for sort's values + indices
+    limit_to(cpu, 60 * MiB, reserved=before)
     base = memory.memory_allocated(cpu)
     memory.reset_peak_memory_stats(cpu)
     try:
