@@ -243,10 +243,10 @@ __kernel void normal_tensor_##T(int n, __global T* out, __global const T* mean, 
  * taken, so a zero-weight category is never drawn. */
 #define MULTINOMIAL_REPL_KERNEL(T, U01)                                                      \
 __kernel void multinomial_repl_##T(int rows, int k, int s, __global const T* probs,          \
-                                   __global long* out, ulong seed, ulong ctr) {              \
+                                   int poff, __global long* out, ulong seed, ulong ctr) {    \
     int gid = get_global_id(0);                                                              \
     if (gid >= rows * s) return;                                                             \
-    __global const T* p = probs + (gid / s) * k;                                             \
+    __global const T* p = probs + poff + (gid / s) * k;                                      \
     T total = 0;                                                                             \
     int pick = 0;                                                                            \
     for (int i = 0; i < k; ++i) {                                                            \
@@ -267,11 +267,11 @@ __kernel void multinomial_repl_##T(int rows, int k, int s, __global const T* pro
  * private copy of the weights where a drawn category is set to -1. When no positive weight is
  * left, the first category not yet drawn is taken (as PyTorch does for zero weights). */
 #define MULTINOMIAL_NOREPL_KERNEL(T, U01)                                                    \
-__kernel void multinomial_norepl_##T(int rows, int k, int s, __global T* work,               \
+__kernel void multinomial_norepl_##T(int rows, int k, int s, __global T* work, int woff,     \
                                      __global long* out, ulong seed, ulong ctr) {            \
     int row = get_global_id(0);                                                              \
     if (row >= rows) return;                                                                 \
-    __global T* p = work + row * k;                                                          \
+    __global T* p = work + woff + row * k;                                                   \
     for (int t = 0; t < s; ++t) {                                                            \
         T total = 0;                                                                         \
         int pick = -1;                                                                       \

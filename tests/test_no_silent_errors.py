@@ -158,3 +158,30 @@ def test_class_weights_that_require_grad_are_refused_like_torch():
         F.cross_entropy(clnet.randn(3, 4, requires_grad=True), clnet.tensor([0, 1, 2]), weight=w)
     with clnet.no_grad():
         F.cross_entropy(clnet.randn(3, 4), clnet.tensor([0, 1, 2]), weight=w)
+
+
+@pytest.mark.parametrize("replacement", [True, False])
+def test_multinomial_of_a_view_at_an_offset_samples_that_view(replacement):
+    # the kernel read the probabilities from the start of the storage
+    probs = clnet.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])[1:]
+    got = clnet.multinomial(probs, 1, replacement=replacement)
+    assert got.tolist() == [[2]]
+
+
+def test_optimizer_state_that_is_a_view_at_an_offset_is_updated_in_place():
+    # the fused kernels read states from element 0 of their buffer
+    results = {}
+    for lib in (clnet, torch):
+        p = lib.nn.Parameter(lib.tensor([1.0, -2.0, 3.0]))
+        opt = lib.optim.Adam([p], lr=0.1)
+        for step in range(3):
+            p.grad = lib.tensor([0.5, 0.25, -1.0]) * (step + 1)
+            if step == 1:       # swap a state for an equal view at an offset into a bigger buffer
+                st = opt.state[p]
+                big = lib.zeros(8)
+                big[5:8] = st["exp_avg"]
+                st["exp_avg"] = big[5:8]
+            opt.step()
+        results[lib.__name__] = (p.detach().numpy(), opt.state[p]["exp_avg"].numpy())
+    for got, want in zip(results["clnet"], results["torch"]):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)

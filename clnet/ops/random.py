@@ -514,17 +514,17 @@ def multinomial(t, num_samples, replacement=False, *, generator=None, out=None):
     gen = _generator_for("multinomial", generator, dev)
     key, ctr = gen._take(rows * s)
     prg = get_program(dev, "random")
-    arg_types = [_I32, _I32, _I32, None, None, _U64, _U64]
+    arg_types = [_I32, _I32, _I32, None, _I32, None, _U64, _U64]
     if replacement:
         probs = contiguous(t)
         kern = prg.kernel(f"multinomial_repl_{t.dtype.cl}", arg_types)
-        launch_1d(dev, kern, rows * s, rows, k, s, probs._storage.buffer, res._storage.buffer,
-                  key, ctr)
+        launch_1d(dev, kern, rows * s, rows, k, s, probs._storage.buffer, probs._offset,
+                  res._storage.buffer, key, ctr)
     else:
         work = clone(t)   # the kernel marks drawn categories in this copy
         kern = prg.kernel(f"multinomial_norepl_{t.dtype.cl}", arg_types)
-        launch_1d(dev, kern, rows, rows, k, s, work._storage.buffer, res._storage.buffer,
-                  key, ctr)
+        launch_1d(dev, kern, rows, rows, k, s, work._storage.buffer, work._offset,
+                  res._storage.buffer, key, ctr)
     return _into_out("multinomial", res, out)
 
 

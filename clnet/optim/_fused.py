@@ -9,7 +9,7 @@ import numpy as np
 
 from ..backend.programs import CL_SCALAR, get_program
 from ..ops._layout import buf, check_index_range, launch_1d, same_device
-from ..ops.copy import contiguous, copy_into
+from ..ops.copy import clone, contiguous, copy_into
 from ..ops.creation import full, zeros
 
 # flag bits, as in optim.cl
@@ -48,12 +48,19 @@ def fused_update(opt_name, kernel_name, p, states, scalars, flags):
     if not grad.is_contiguous():
         grad = contiguous(grad)
     target = p if p.is_contiguous() else contiguous(p)
+    # the kernels read state buffers from element 0 (optim.cl): a state that is a view (one a
+    # user assigned, say) is updated through a dense copy that is written back
+    dense = [s if s is None or (s.is_contiguous() and s._offset == 0) else clone(s)
+             for s in states]
     kernel, scalar = _kernel(dev, kernel_name, p.dtype)
     placeholder = buf(target)
     launch_1d(dev, kernel, n, np.int32(n), buf(target), np.int32(target._offset), buf(grad),
-              np.int32(grad._offset), *[placeholder if s is None else buf(s) for s in states],
+              np.int32(grad._offset), *[placeholder if s is None else buf(s) for s in dense],
               *[scalar(x) for x in scalars], np.int32(flags))
     if target is not p:
         copy_into(p, target)
+    for s, d in zip(states, dense):
+        if d is not s:
+            copy_into(s, d)
     p._bump_version()
 
