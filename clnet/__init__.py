@@ -7,7 +7,8 @@ from .errors import CheckpointError, DeviceError, KernelBuildError, OutOfMemoryE
 from .dtypes import (bool_ as bool, dtype, float32, float64, get_default_dtype, int32, int64,
                      set_default_dtype)
 from .dtypes import float32 as float, float64 as double, int32 as int, int64 as long  # noqa
-from .backend import (Device, default_device, device, devices, empty_cache,
+from .backend.devices import devices  # noqa: F401 (the function; clnet.backend.devices is the module)
+from .backend import (Device, default_device, device, empty_cache,
                       get_per_process_memory_fraction, max_memory_allocated, memory_allocated,
                       memory_reserved, memory_stats, reset_peak_memory_stats, set_default_device,
                       set_per_process_memory_fraction, synchronize)

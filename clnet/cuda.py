@@ -3,10 +3,8 @@
 ``clnet.cuda.is_available()`` is True when an OpenCL GPU exists, and ``device("cuda")`` is the
 first one, so ``device = "cuda" if torch.cuda.is_available() else "cpu"`` picks a GPU through
 OpenCL when there is one and PoCL's CPU device otherwise."""
-import importlib
-
-_devices = importlib.import_module("clnet.backend.devices")   # the module, not the function
-_memory = importlib.import_module("clnet.backend.memory")
+from .backend import devices as _devices, memory as _memory
+from .errors import OutOfMemoryError  # noqa: F401 (torch.cuda.OutOfMemoryError)
 
 
 def _gpus():
@@ -57,6 +55,3 @@ def empty_cache():
 
 def set_per_process_memory_fraction(fraction, device=None):
     _memory.set_per_process_memory_fraction(fraction, device or "cuda")
-
-
-OutOfMemoryError = importlib.import_module("clnet.errors").OutOfMemoryError

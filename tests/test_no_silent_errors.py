@@ -185,3 +185,12 @@ def test_optimizer_state_that_is_a_view_at_an_offset_is_updated_in_place():
         results[lib.__name__] = (p.detach().numpy(), opt.state[p]["exp_avg"].numpy())
     for got, want in zip(results["clnet"], results["torch"]):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_the_backend_devices_module_is_not_hidden_by_the_function():
+    # `from clnet.backend import devices` gave the function devices(), which made
+    # Tensor(3, 4) fail with "'function' object has no attribute 'device'"
+    import inspect
+    from clnet.backend import devices
+    assert inspect.ismodule(devices) and devices.device is clnet.device
+    assert callable(clnet.devices) and clnet.default_device() in clnet.devices()
