@@ -70,7 +70,7 @@ def train(config, overrides, resume, dry_run, quiet):
 @click.option("--json", "as_json", is_flag=True, help="print the metrics as JSON")
 def eval_cmd(config, checkpoint, split, overrides, as_json):
     """Report metrics of a checkpoint on a split of the config's dataset."""
-    trainer = _trainer(config, overrides, resume=checkpoint, quiet=True)
+    trainer = _trainer(config, overrides, resume=checkpoint, quiet=True, evaluation=True)
     metrics = trainer.evaluate(split)
     if not metrics:
         raise click.BadParameter(f"the dataset has no {split} split", param_hint="--split")
@@ -90,7 +90,7 @@ def eval_cmd(config, checkpoint, split, overrides, as_json):
 def predict(config, checkpoint, input_path, output, overrides):
     """Run a checkpoint on inputs from a file; print (or save) the predicted classes."""
     from clnet.train import predict_file
-    trainer = _trainer(config, overrides, resume=checkpoint, quiet=True)
+    trainer = _trainer(config, overrides, resume=checkpoint, quiet=True, evaluation=True)
     try:
         preds = predict_file(trainer, input_path)
     except ValueError as e:          # the input file: wrong suffix, shape or contents

@@ -35,6 +35,10 @@ RESUME_KEYS = ("seed", "data.dataset", "data.args", "data.batch_size", "data.val
                "data.shuffle", "data.drop_last", "data.transforms", "model.arch", "model.args",
                "model.layers", "model.module", "model.kwargs", "optimizer.name",
                "scheduler.name")
+# what decides the predictions of a checkpoint's model on a split (clnet eval / predict): the
+# model and the data it is shown; batch size, shuffling and the optimizer do not matter there
+EVALUATION_KEYS = ("seed", "data.dataset", "data.args", "data.val_split", "data.transforms",
+                   "model.arch", "model.args", "model.layers", "model.module", "model.kwargs")
 
 
 def new_run_id():
@@ -166,23 +170,23 @@ def resume_config(cfg):
     return out
 
 
-def config_diffs(cfg, state):
-    """[(key, value here, value in the checkpoint)] for the RESUME_KEYS that differ (none when
+def config_diffs(cfg, state, keys=RESUME_KEYS):
+    """[(key, value here, value in the checkpoint)] for the ``keys`` that differ (none when
     the checkpoint does not record its config: written before checkpoints did)."""
     saved = state.get("config") if isinstance(state, dict) else None
     if not isinstance(saved, dict):
         return []
     now = resume_config(cfg)
-    return [(k, now[k], saved[k]) for k in RESUME_KEYS if k in saved and saved[k] != now[k]]
+    return [(k, now[k], saved[k]) for k in keys if k in saved and saved[k] != now[k]]
 
 
 def _diff_text(diffs):
     return "; ".join(f"{k} is {here} here, {there} in the checkpoint" for k, here, there in diffs)
 
 
-def check_config(cfg, state, path):
-    """A ConfigError naming every RESUME_KEYS key whose value differs from the checkpoint's."""
-    diffs = config_diffs(cfg, state)
+def check_config(cfg, state, path, keys=RESUME_KEYS):
+    """A ConfigError naming every one of ``keys`` whose value differs from the checkpoint's."""
+    diffs = config_diffs(cfg, state, keys)
     if diffs:
         raise config_error(cfg, diffs[0][0], f"the config differs from the checkpoint {path} in "
                                              f"what decides the model or the data: "

@@ -77,8 +77,12 @@ def _build(cfg, key, factory, name):
 
 
 class Trainer:
-    def __init__(self, cfg, resume=None, run_dir=None, out=None, quiet=False):
+    def __init__(self, cfg, resume=None, run_dir=None, out=None, quiet=False, evaluation=False):
+        """``evaluation=True``: the checkpoint in ``resume`` is loaded to be evaluated (clnet
+        eval / predict), so only config keys that change the model or the data it sees must
+        match the checkpoint's (a resumed run also needs the same batches and optimizer)."""
         self.cfg = cfg
+        self._evaluation = evaluation
         self.out = out or sys.stdout
         self.quiet = quiet
         clnet.manual_seed(cfg["seed"])
@@ -501,7 +505,8 @@ class Trainer:
         path = latest_checkpoint(where)
         state = clnet.load(path, map_location=self.device)
         ckpts.check_state(state, path, self.model, self.optimizer, self.cfg)
-        ckpts.check_config(self.cfg, state, path)
+        ckpts.check_config(self.cfg, state, path,
+                           ckpts.EVALUATION_KEYS if self._evaluation else ckpts.RESUME_KEYS)
         restore = ckpts.restore
         restore("model", path, self.model.load_state_dict, state["model"])
         restore("optimizer", path, self.optimizer.load_state_dict, state["optimizer"])

@@ -236,6 +236,14 @@ def test_a_changed_config_that_alters_the_model_or_data_is_refused(tmp_path):
         "epochs=5", "max_steps=8", "checkpoint.every_steps=2", "log_every=1"]),
         resume=t.run_dir, quiet=True)
     assert ok.step == 6
+    # evaluating a checkpoint (clnet eval / predict) may use another batch size or optimizer,
+    # not another model or data
+    ev = Trainer(_cfg(tmp_path, tmp_path / "runs", overrides=["data.batch_size=64"]),
+                 resume=t.run_dir, quiet=True, evaluation=True)
+    assert ev.step == 6
+    with pytest.raises(ConfigError, match="data.val_split"):
+        Trainer(_cfg(tmp_path, tmp_path / "runs", overrides=["data.val_split=0.2"]),
+                resume=t.run_dir, quiet=True, evaluation=True)
 
 
 def test_an_empty_or_foreign_checkpoint_is_a_checkpoint_error(tmp_path):
