@@ -215,7 +215,10 @@ def test_truncated_and_foreign_files(tmp_path):
 
 
 def test_no_pickle_in_the_loader():
-    src = open(serialization.__file__).read()
+    folder = os.path.dirname(serialization.__file__)
+    src = "".join(open(os.path.join(folder, name)).read() for name in os.listdir(folder)
+                  if name.endswith(".py"))
+    assert "def load" in src
     assert "import pickle" not in src and "pickle.load" not in src and "eval(" not in src
     with pytest.raises(TypeError, match="does not use pickle"):
         clnet.load(io.BytesIO(b""), pickle_module=object())

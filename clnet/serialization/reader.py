@@ -1,284 +1,23 @@
-"""``clnet.save`` / ``clnet.load``: checkpoints in the safetensors layout, with no pickle.
-
-File layout (readable by the ``safetensors`` package):
-
-    8 bytes      little-endian u64 N, the header length
-    N bytes      JSON header (UTF-8, compact, space-padded to a multiple of 8):
-                   {"<name>": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]},
-                    ...,
-                    "__metadata__": {"format": "clnet", "version": "2", "crc32": "<8 hex>",
-                                     "structure": "<JSON>"}}
-    data         each tensor's elements, C order, little-endian, back to back
-
-``structure`` is the saved object as JSON, with every tensor replaced by a reference to its
-entry: nested dicts (any JSON-able keys, e.g. the int keys of optimizer state), OrderedDicts,
-lists, tuples, numbers, strings, bools and None round-trip with their types and order. Loading
-parses JSON and copies bytes: nothing in a file can make it run code. A safetensors file
-written by another tool (no ``structure``) loads as a dict of its tensors.
-
-``crc32`` is the CRC-32 (zlib's) of the whole file as written with those 8 digits read as
-``00000000``: a flipped bit anywhere, in the data or in the header, fails the load. Version 1
-files (written before the checksum) and other tools' safetensors files have none; they still
-load, with every other check.
-
-``load`` trusts nothing in a file: see its docstring for what it checks. Every fault is a
-``clnet.CheckpointError`` naming the file and the fault.
-"""
+"""``clnet.load``: a checkpoint read in bounded chunks and checked whole (header, entries,
+structure, checksum) before anything is allocated on a device."""
 import io
-import itertools
 import json
 import math
 import os
-import re
 import stat
 import struct
-import tempfile
 import zlib
 from collections import OrderedDict
 
 import numpy as np
 
-from . import dtypes
-from .errors import CheckpointError
-from .tensor import Tensor
-
-__all__ = ["save", "load"]
-
-FORMAT_VERSION = "2"
-_READ_VERSIONS = ("1", "2")          # "1": before the checksum
-_MAX_HEADER = 100 * 1024 * 1024      # the limit the safetensors package enforces too
-_MAX_DEPTH = 100                     # containers below the root: save writes, load reads
-_MAX_DIMS = 64 if int(np.__version__.split(".")[0]) >= 2 else 32      # numpy's limit
-_MAX_NBYTES = 2 ** 62                # numpy's bound on the extent of a shape, even an empty one
-_CHUNK = 16 * 1024 * 1024            # reads and checksums go this many bytes at a time
-_CRC_KEY = "crc32"
-_CRC_ZERO = b"00000000"
-_CRC_DIGITS = re.compile(r"[0-9a-f]{8}")
-_DTYPE_CODES = {"float32": "F32", "float64": "F64", "int32": "I32", "int64": "I64", "bool": "BOOL"}
-_CODE_DTYPES = {code: getattr(dtypes, {"bool": "bool_"}.get(name, name))
-                for name, code in _DTYPE_CODES.items()}
-_NAMED_DTYPES = {d.name: d for d in dtypes.ALL}
+from .. import dtypes
+from ..errors import CheckpointError
+from .layout import (CHUNK, CODE_DTYPES, CRC_DIGITS, CRC_KEY, CRC_ZERO, MAX_DIMS, MAX_HEADER,
+                     MAX_NBYTES, READ_VERSIONS)
+from .structure import brief, decode
 
 
-# ------------------------------------------------------------------ object <-> JSON structure
-class _Encoder:
-    """Turns the object into JSON-able structure and collects its tensors (each object once)."""
-
-    def __init__(self):
-        self.tensors = OrderedDict()   # name -> Tensor
-        self.by_id = {}                # id(tensor) -> name, so a shared tensor is stored once
-
-    def _name(self, path):
-        base = "/".join(path) or "tensor"
-        name, n = base, 1
-        while name in self.tensors or name == "__metadata__":
-            name, n = f"{base}#{n}", n + 1
-        return name
-
-    def encode(self, obj, path=(), depth=0):
-        if obj is None or isinstance(obj, (bool, str)):
-            return obj
-        if isinstance(obj, (int, np.integer)):
-            return int(obj)
-        if isinstance(obj, (float, np.floating)):
-            obj = float(obj)
-            return obj if math.isfinite(obj) else {"float": repr(obj)}
-        if isinstance(obj, Tensor):
-            name = self.by_id.get(id(obj))
-            if name is None:
-                name = self._name(path)
-                self.tensors[name] = obj
-                self.by_id[id(obj)] = name
-            ref = {"tensor": name}
-            if type(obj) is not Tensor:    # an nn.Parameter comes back as one
-                ref["parameter"] = bool(obj.requires_grad)
-            return ref
-        if isinstance(obj, (dict, list, tuple)) and depth > _MAX_DEPTH:
-            where = "/".join(path)
-            raise ValueError(f"clnet.save: the object is nested deeper than {_MAX_DEPTH} levels "
-                             f"at {where[:200]}; clnet.load reads at most {_MAX_DEPTH}")
-        if isinstance(obj, dict):
-            kind = "odict" if isinstance(obj, OrderedDict) else "dict"
-            return {kind: [[self.encode_key(k, path, depth + 1),
-                            self.encode(v, path + (str(k),), depth + 1)]
-                           for k, v in obj.items()]}
-        if isinstance(obj, (list, tuple)):
-            kind = "list" if isinstance(obj, list) else "tuple"
-            return {kind: [self.encode(v, path + (str(i),), depth + 1)
-                           for i, v in enumerate(obj)]}
-        if isinstance(obj, dtypes.dtype):
-            return {"dtype": obj.name}
-        where = "/".join(path) or "<root>"
-        raise TypeError(f"clnet.save: cannot save an object of type {type(obj).__name__} at "
-                        f"{where}; checkpoints hold tensors, numbers, strings, bools, None and "
-                        "dicts/lists/tuples of them")
-
-    def encode_key(self, key, path, depth):
-        if isinstance(key, Tensor) or isinstance(key, (dict, list)):
-            raise TypeError(f"clnet.save: dict key {key!r} at {'/'.join(path) or '<root>'} "
-                            "is not a number, string, bool, None or tuple of them")
-        return self.encode(key, path, depth)
-
-
-def _brief(value, depth=2):
-    """A short repr of a JSON value from a file, at bounded cost however big or deep it is."""
-    if isinstance(value, (list, dict)):
-        if depth == 0:
-            return "[...]" if isinstance(value, list) else "{...}"
-        if isinstance(value, list):
-            items = [_brief(v, depth - 1) for v in value[:6]]
-        else:
-            items = [f"{_brief(k)}: {_brief(v, depth - 1)}"
-                     for k, v in itertools.islice(value.items(), 6)]
-        items += ["..."] if len(value) > 6 else []
-        return ("[%s]" if isinstance(value, list) else "{%s}") % ", ".join(items)
-    text = repr(value[:60] if isinstance(value, str) else value)
-    return text if len(text) <= 60 else text[:60] + "..."
-
-
-def _decode(node, get, fail, depth=0):
-    """The object a JSON structure ``node`` stands for, checking every node: ``get(name,
-    parameter)`` gives the tensor an entry refers to, ``fail(problem)`` the error to raise."""
-    if node is None or isinstance(node, (bool, str, int, float)):
-        return node
-    if isinstance(node, dict) and "tensor" in node:
-        name, parameter = node["tensor"], node.get("parameter")
-        if isinstance(name, str) and node.keys() <= {"tensor", "parameter"} and \
-                (parameter is None or isinstance(parameter, bool)):
-            return get(name, parameter)
-    elif isinstance(node, dict) and len(node) == 1:
-        (kind, items), = node.items()
-        if kind in ("dict", "odict", "list", "tuple") and isinstance(items, list):
-            if depth > _MAX_DEPTH:
-                raise fail(f"the structure is nested deeper than {_MAX_DEPTH} levels, more "
-                           "than clnet.save writes")
-            if kind == "list":
-                return [_decode(v, get, fail, depth + 1) for v in items]
-            if kind == "tuple":
-                return tuple(_decode(v, get, fail, depth + 1) for v in items)
-            if all(isinstance(kv, list) and len(kv) == 2 for kv in items):
-                out = OrderedDict() if kind == "odict" else {}
-                for k, v in items:
-                    key = _decode_key(k, get, fail, depth + 1)
-                    if key in out:
-                        raise fail(f"the structure lists dict key {_brief(key)} twice")
-                    out[key] = _decode(v, get, fail, depth + 1)
-                return out
-        elif kind == "float" and items in ("inf", "-inf", "nan"):
-            return float(items)
-        elif kind == "dtype" and isinstance(items, str) and items in _NAMED_DTYPES:
-            return _NAMED_DTYPES[items]
-    raise fail(f"unrecognised entry in the checkpoint structure: {_brief(node)}")
-
-
-def _decode_key(node, get, fail, depth):
-    problem = f"{_brief(node)} cannot be a dict key (clnet.save writes none like it)"
-    if isinstance(node, dict) and ("tensor" in node or node.keys() & {"dict", "odict", "list"}):
-        raise fail(problem)
-    key = _decode(node, get, fail, depth)
-    try:
-        hash(key)
-    except TypeError:
-        raise fail(problem) from None
-    return key
-
-
-# ------------------------------------------------------------------ save
-def _header_bytes(enc, structure):
-    header = OrderedDict()
-    offset = 0
-    for name, t in enc.tensors.items():
-        code = _DTYPE_CODES.get(t.dtype.name)
-        if code is None:
-            raise TypeError(f"clnet.save: tensor {name!r} has dtype {t.dtype}, which the "
-                            "checkpoint format does not store")
-        nbytes = t.numel() * t.dtype.itemsize
-        header[name] = {"dtype": code, "shape": list(t._shape),
-                        "data_offsets": [offset, offset + nbytes]}
-        offset += nbytes
-    header["__metadata__"] = {"format": "clnet", "version": FORMAT_VERSION,
-                              _CRC_KEY: _CRC_ZERO.decode(),     # filled in once it is known
-                              "structure": json.dumps(structure, separators=(",", ":"),
-                                                      allow_nan=False)}
-    raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    raw += b" " * (-(len(raw) + 8) % 8)    # the data starts 8-byte aligned
-    return struct.pack("<Q", len(raw)) + raw
-
-
-def _host_bytes(t):
-    host = t.numpy()         # contiguous copy of any view (a host round trip per tensor)
-    host = np.ascontiguousarray(host, dtype=host.dtype.newbyteorder("<"))
-    return host.reshape(-1).view(np.uint8)
-
-
-def _write(out, enc, structure, digits=_CRC_ZERO):
-    """Write the checkpoint to ``out`` (None: only checksum it) with ``digits`` as the
-    checksum; return the checksum and the offset of its digits in the file."""
-    head = _header_bytes(enc, structure)
-    field = b'"%s":"%s"' % (_CRC_KEY.encode(), _CRC_ZERO)
-    at = head.index(field) + len(field) - 9   # once: any other quote in the JSON is escaped
-    crc = zlib.crc32(head)
-    if out is not None:
-        out.write(head[:at] + digits + head[at + 8:])
-    for t in enc.tensors.values():
-        if t.numel():
-            data = _host_bytes(t)
-            crc = zlib.crc32(data, crc)
-            if out is not None:
-                out.write(data.data)
-    return crc, at
-
-
-def fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return   # platforms without directory handles (Windows): the rename is all we get
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_serialization=True,
-         _disable_byteorder_record=False):
-    """Save ``obj`` (nested dicts/lists/tuples of tensors, numbers, strings, bools, None) to a
-    path or a binary file object. A path is written atomically: a temporary file in the same
-    folder, flushed and fsync'ed, then renamed over the target, and the folder fsync'ed; a crash
-    leaves either the old file or the new one, never a torn one."""
-    if pickle_module is not None:
-        raise TypeError("clnet.save does not use pickle; drop pickle_module")
-    enc = _Encoder()
-    structure = enc.encode(obj)
-    if hasattr(f, "write"):
-        # a stream cannot be patched afterwards: one pass for the checksum, one to write
-        crc, _ = _write(None, enc, structure)
-        _write(f, enc, structure, b"%08x" % crc)
-        return
-    path = os.fspath(f)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            crc, at = _write(out, enc, structure)
-            out.seek(at)
-            out.write(b"%08x" % crc)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    fsync_dir(directory)
-
-
-# ------------------------------------------------------------------ load
 def _require_regular(mode, where):
     if stat.S_ISREG(mode):
         return
@@ -354,9 +93,9 @@ class _Reader:
             readinto = getattr(self.f, "readinto", None)
             while got < n:
                 if readinto is not None:
-                    k = readinto(view[got:got + _CHUNK])
+                    k = readinto(view[got:got + CHUNK])
                 else:
-                    chunk = self.f.read(min(_CHUNK, n - got))
+                    chunk = self.f.read(min(CHUNK, n - got))
                     k = len(chunk)
                     view[got:got + k] = chunk
                 if not k:
@@ -368,7 +107,7 @@ class _Reader:
             return out
         out = bytearray()       # a stream of unknown size: chunks grow with what arrives
         while len(out) < n:
-            chunk = self.f.read(min(max(len(out), 1 << 16), _CHUNK, n - len(out)))
+            chunk = self.f.read(min(max(len(out), 1 << 16), CHUNK, n - len(out)))
             if not chunk:
                 break
             out += chunk
@@ -425,7 +164,7 @@ def _header_length(r):
                       "a checkpoint (it starts with an 8-byte header length)")
     (n,) = struct.unpack("<Q", head)
     why = ("but a header is at least 2 bytes ('{}')" if n < 2 else
-           f"beyond the {_MAX_HEADER}-byte limit" if n > _MAX_HEADER else
+           f"beyond the {MAX_HEADER}-byte limit" if n > MAX_HEADER else
            f"beyond the file size ({r.left + 8} bytes)" if r.left is not None and n > r.left
            else None)
     if why is not None:
@@ -470,7 +209,7 @@ def _parse_header(raw, r):
     meta = header.get("__metadata__")
     if meta is not None and not (isinstance(meta, dict)
                                  and all(isinstance(v, str) for v in meta.values())):
-        raise r.error(f"the __metadata__ entry {_brief(meta)} does not map names to strings, as "
+        raise r.error(f"the __metadata__ entry {brief(meta)} does not map names to strings, as "
                       "the safetensors format requires")
     return header, meta
 
@@ -483,20 +222,20 @@ def _tensor_entries(header, data_len, r):
         if name == "__metadata__":
             continue
         if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= info.keys():
-            raise r.error(f"tensor {name!r:.80} has a malformed header entry {_brief(info)}")
+            raise r.error(f"tensor {name!r:.80} has a malformed header entry {brief(info)}")
         code, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-        dt = _CODE_DTYPES.get(code) if isinstance(code, str) else None
+        dt = CODE_DTYPES.get(code) if isinstance(code, str) else None
         if dt is None:
-            raise r.error(f"tensor {name!r:.80} has unknown or unsupported dtype {_brief(code)} "
-                          f"(clnet reads {', '.join(sorted(_CODE_DTYPES))})")
-        if not (isinstance(shape, list) and len(shape) <= _MAX_DIMS
-                and all(type(s) is int and 0 <= s <= _MAX_NBYTES for s in shape)
-                and math.prod(s for s in shape if s) * dt.itemsize <= _MAX_NBYTES):
-            raise r.error(f"tensor {name!r:.80} has an invalid shape {_brief(shape)} (a list "
-                          f"of at most {_MAX_DIMS} sizes >= 0 that an array can have)")
+            raise r.error(f"tensor {name!r:.80} has unknown or unsupported dtype {brief(code)} "
+                          f"(clnet reads {', '.join(sorted(CODE_DTYPES))})")
+        if not (isinstance(shape, list) and len(shape) <= MAX_DIMS
+                and all(type(s) is int and 0 <= s <= MAX_NBYTES for s in shape)
+                and math.prod(s for s in shape if s) * dt.itemsize <= MAX_NBYTES):
+            raise r.error(f"tensor {name!r:.80} has an invalid shape {brief(shape)} (a list "
+                          f"of at most {MAX_DIMS} sizes >= 0 that an array can have)")
         if not (isinstance(offsets, list) and len(offsets) == 2
                 and all(type(o) is int for o in offsets) and 0 <= offsets[0] <= offsets[1]):
-            raise r.error(f"tensor {name!r:.80} has invalid data_offsets {_brief(offsets)} "
+            raise r.error(f"tensor {name!r:.80} has invalid data_offsets {brief(offsets)} "
                           "(a list [begin, end] with 0 <= begin <= end)")
         begin, end = offsets
         if data_len is not None and end > data_len:
@@ -527,25 +266,25 @@ def _tensor_entries(header, data_len, r):
 def _clnet_metadata(meta, raw, r):
     """The structure of a clnet checkpoint and (checksum, offset of its digits in the header),
     checksum None for a version 1 file; (None, None) for another tool's safetensors file."""
-    if not meta or not (meta.get("format") == "clnet" or "structure" in meta or _CRC_KEY in meta):
+    if not meta or not (meta.get("format") == "clnet" or "structure" in meta or CRC_KEY in meta):
         return None, None
     fmt, version = meta.get("format"), meta.get("version")
-    if fmt != "clnet" or version not in _READ_VERSIONS:
-        raise r.error(f"checkpoint format {_brief(fmt)} version {_brief(version)} is not one this "
-                      f"clnet reads (clnet, version {' or '.join(_READ_VERSIONS)})")
+    if fmt != "clnet" or version not in READ_VERSIONS:
+        raise r.error(f"checkpoint format {brief(fmt)} version {brief(version)} is not one this "
+                      f"clnet reads (clnet, version {' or '.join(READ_VERSIONS)})")
     if "structure" not in meta:
         raise r.error("the header marks a clnet checkpoint but has no structure: a damaged "
                       "header")
     checksum = None
-    if version != "1" or _CRC_KEY in meta:
-        digits = meta.get(_CRC_KEY)
+    if version != "1" or CRC_KEY in meta:
+        digits = meta.get(CRC_KEY)
         if digits is None:
-            raise r.error(f"a version {version} clnet checkpoint carries a checksum ({_CRC_KEY}) "
+            raise r.error(f"a version {version} clnet checkpoint carries a checksum ({CRC_KEY}) "
                           "but this one has no checksum: a damaged header")
-        if not _CRC_DIGITS.fullmatch(digits):
-            raise r.error(f"the checksum {_brief(digits)} is not 8 lowercase hex digits: a "
+        if not CRC_DIGITS.fullmatch(digits):
+            raise r.error(f"the checksum {brief(digits)} is not 8 lowercase hex digits: a "
                           "damaged header")
-        field = b'"%s":"%s"' % (_CRC_KEY.encode(), digits.encode())
+        field = b'"%s":"%s"' % (CRC_KEY.encode(), digits.encode())
         at = raw.find(field)
         if at < 0 or raw.find(field, at + 1) >= 0:
             raise r.error("the checksum is not written once, as clnet.save writes it: a damaged "
@@ -575,17 +314,17 @@ def _read_checkpoint(r):
                               f"{names[name].name} a Parameter that requires grad, which only "
                               "a floating point tensor can be")
             used.add(name)
-        _decode(structure, note, r.error)
+        decode(structure, note, r.error)
     data = r.read(data_len, "the data section")
     r.expect_end()
     if checksum is not None:
         expected, at = checksum      # the file's CRC-32 with the checksum's digits as zeros
         crc = zlib.crc32(prefix)
-        for part in (raw[:at], _CRC_ZERO, raw[at + 8:]):
+        for part in (raw[:at], CRC_ZERO, raw[at + 8:]):
             crc = zlib.crc32(part, crc)
         with memoryview(data) as view:
-            for i in range(0, len(data), _CHUNK):
-                crc = zlib.crc32(view[i:i + _CHUNK], crc)
+            for i in range(0, len(data), CHUNK):
+                crc = zlib.crc32(view[i:i + CHUNK], crc)
         if crc != expected:
             raise r.error(f"checksum mismatch: the file's CRC-32 is {crc:08x} but its header "
                           f"records {expected:08x}; the file is damaged (a flipped bit, a bad "
@@ -599,7 +338,7 @@ def _read_checkpoint(r):
 
 
 def _target_device(map_location):
-    from .backend.devices import Device, default_device, device
+    from ..backend.devices import Device, default_device, device
     if map_location is None:
         return default_device()
     if isinstance(map_location, (str, Device)):
@@ -624,7 +363,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     """
     if pickle_module is not None:
         raise TypeError("clnet.load does not use pickle; drop pickle_module")
-    from .ops.copy import from_numpy_to
+    from ..ops.copy import from_numpy_to
     dev = _target_device(map_location)
     r = _Reader(f)
     try:
@@ -645,7 +384,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
         if parameter is None:
             return tensors[name]
         if name not in parameters:    # a Parameter referenced twice comes back as one object
-            from .nn.parameter import Parameter
+            from ..nn.parameter import Parameter
             parameters[name] = Parameter(tensors[name], requires_grad=parameter)
         return parameters[name]
-    return _decode(structure, get, r.error)
+    return decode(structure, get, r.error)
