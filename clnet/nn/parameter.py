@@ -38,3 +38,12 @@ class Parameter(Tensor):
 
     def __reduce_ex__(self, proto):
         return Tensor.__reduce_ex__(self, proto)
+
+    def __deepcopy__(self, memo):
+        """A Parameter over a copy of the data, as torch's (``copy.deepcopy(module)`` clones
+        layers this way: nn.Transformer's encoder/decoder stacks); ``.grad`` is not copied."""
+        if id(self) in memo:
+            return memo[id(self)]
+        result = type(self)(self.detach().clone(), self.requires_grad)
+        memo[id(self)] = result
+        return result
