@@ -21,6 +21,7 @@ the host and raise ``IndexError`` like PyTorch. Indices that live on the device 
 read gives 0 and a write is skipped, and nothing outside the tensor is ever touched.
 """
 import numbers
+import warnings
 
 import numpy as np
 import pyopencl as cl
@@ -165,6 +166,25 @@ def _host_array(x):
                      f"(got an array of {a.dtype})")
 
 
+def sequence_index(idx):
+    """A list subscript as PyTorch reads it: ``x[[0, 2]]`` is one index array, but a list (of
+    fewer than 32 items) holding a slice, None, Ellipsis, a tensor or a sequence is a tuple of
+    indices, with PyTorch's deprecation warning (``x[[[0, 1], [2, 3]]]`` is ``x[[0, 1], [2, 3]]``;
+    numpy's old rule, still PyTorch 2.13's)."""
+    if len(idx) >= 32:
+        return idx
+    for x in idx:
+        if x is None or x is Ellipsis or isinstance(x, (slice, Tensor, list, tuple, range,
+                                                        np.ndarray)):
+            warnings.warn(
+                "Using a non-tuple sequence for multidimensional indexing is deprecated and will "
+                "be changed in pytorch 2.9; use x[tuple(seq)] instead of x[seq]. In pytorch 2.9 "
+                "this will be interpreted as tensor index, x[torch.tensor(seq)], which will "
+                "result either in an error or a different result", UserWarning, stacklevel=3)
+            return tuple(idx)
+    return idx
+
+
 def _classify(x):
     """(kind, value) with kind one of none/ellipsis/slice/int/bool/index/mask."""
     if x is None:
@@ -184,7 +204,7 @@ def _classify(x):
             return "index", x
         raise IndexError("tensors used as indices must be long, int, byte or bool tensors "
                          f"(got {x.dtype})")
-    if isinstance(x, (list, tuple, np.ndarray)):
+    if isinstance(x, (list, tuple, range, np.ndarray)):
         a = _host_array(x)
         return ("mask" if a.dtype.kind == "b" else "index"), a
     raise _index_error_type(x)
@@ -473,6 +493,8 @@ def _is_scalar(value):
 
 def setitem(t, idx, value):
     """``t[idx] = value``: basic indices write through a view, advanced ones scatter."""
+    if isinstance(idx, list):
+        idx = sequence_index(idx)
     value_grad = isinstance(value, Tensor) and value.requires_grad and \
         value.dtype.is_floating_point
     if not (graph.mode.grad_enabled and t.dtype.is_floating_point and

@@ -342,7 +342,7 @@ def as_strided(t, size, stride, storage_offset=None):
 
 
 def _is_advanced(x):
-    return isinstance(x, (Tensor, list, np.ndarray)) or (
+    return isinstance(x, (Tensor, list, tuple, range, np.ndarray)) or (
         isinstance(x, (bool, np.bool_)))
 
 
@@ -393,6 +393,9 @@ def basic_index(t, idx):
 
 
 def getitem(t, idx):
+    if isinstance(idx, list):
+        from .indexing import sequence_index    # a list may be a tuple of indices (torch's rule)
+        idx = sequence_index(idx)
     v = basic_index(t, idx)
     if v is not None:
         return v
