@@ -124,6 +124,8 @@ def test_batchnorm_running_stats_over_steps_and_momentum_none(rng):
 def test_layernorm_groupnorm(rng):
     check_layer(nn.LayerNorm(8), torch.nn.LayerNorm(8), rnd(rng, 3, 5, 8))
     check_layer(nn.LayerNorm((5, 8)), torch.nn.LayerNorm((5, 8)), rnd(rng, 3, 5, 8))
+    check_layer(nn.LayerNorm(8, eps=1e-3, bias=False), torch.nn.LayerNorm(8, eps=1e-3, bias=False),
+                rnd(rng, 3, 5, 8))
     check_layer(nn.GroupNorm(2, 6), torch.nn.GroupNorm(2, 6), rnd(rng, 3, 6, 4, 4))
 
 

@@ -110,8 +110,9 @@ class LayerNorm(Module):
         kw = _kw(device, dtype)
         if elementwise_affine:
             self.weight = Parameter(ones(self.normalized_shape, **kw))
-            self.bias = Parameter(zeros(self.normalized_shape, **kw)) if bias else None
-            if not bias:
+            if bias:
+                self.bias = Parameter(zeros(self.normalized_shape, **kw))
+            else:   # registered as None (a plain None attribute would block the registration)
                 self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
