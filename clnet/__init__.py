@@ -42,6 +42,7 @@ from . import nn
 from .serialization import load, save
 from . import optim
 from . import data, utils, cuda  # noqa: F401  (utils.data and cuda: PyTorch's names)
+from . import accelerator, backends  # noqa: F401  (torch.accelerator, torch.backends)
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
                        set_grad_enabled)
 

@@ -1,39 +1,107 @@
 """``torch.cuda`` for code written as ``import clnet as torch``: "cuda" means the OpenCL GPUs.
 
-``clnet.cuda.is_available()`` is True when an OpenCL GPU exists, and ``device("cuda")`` is the
-first one, so ``device = "cuda" if torch.cuda.is_available() else "cpu"`` picks a GPU through
-OpenCL when there is one and PoCL's CPU device otherwise."""
+``clnet.cuda.is_available()`` is True when an OpenCL GPU exists; ``cuda:N`` is the N-th OpenCL GPU
+in ``clnet.devices()`` order and a bare ``cuda`` the current one (``set_device``, default 0). So
+``device = "cuda" if torch.cuda.is_available() else "cpu"`` picks a GPU through OpenCL when there
+is one and PoCL's CPU device otherwise. Without a GPU the queries answer like a CPU-only PyTorch
+(``device_count()`` 0, memory figures 0) and what needs a GPU raises ``clnet.DeviceError``.
+"""
 from .backend import devices as _devices, memory as _memory
-from .errors import OutOfMemoryError  # noqa: F401 (torch.cuda.OutOfMemoryError)
-
-
-def _gpus():
-    return [d for d in _devices.devices() if d.kind == "GPU"]
+from .errors import DeviceError, OutOfMemoryError  # noqa: F401 (torch.cuda.OutOfMemoryError)
 
 
 def is_available():
-    return bool(_gpus())
+    return bool(_devices.gpus())
 
 
 def device_count():
-    return len(_gpus())
+    return len(_devices.gpus())
+
+
+def _gpu(device=None):
+    """The OpenCL GPU a torch.cuda ``device`` argument names: None (the current GPU), an index
+    among the GPUs, ``"cuda[:N]"``, or a clnet device / name that is a GPU."""
+    if device is None or (isinstance(device, int) and not isinstance(device, bool)):
+        return _devices.cuda_device(device, "cuda" if device is None else f"cuda:{device}")
+    d = _devices.device(device)
+    if d.kind != "GPU":
+        raise DeviceError(f"{device!r} is {d} ({d.name}), a {d.kind} OpenCL device; torch.cuda "
+                          f"functions take an OpenCL GPU ('cuda', 'cuda:N' or an index)")
+    return d
+
+
+def _gpu_index(device=None):
+    return _devices.gpus().index(_gpu(device))
 
 
 def current_device():
-    gpus = _gpus()
-    return gpus.index(_devices.device("cuda")) if gpus else 0
+    """The index of the current GPU (what ``cuda`` names)."""
+    return _gpu_index(None)
+
+
+def set_device(device):
+    """Make ``device`` (an index, ``"cuda:N"`` or a GPU) the GPU a bare ``cuda`` names. A negative
+    index does nothing, as in torch."""
+    if isinstance(device, int) and not isinstance(device, bool) and device < 0:
+        return
+    _devices.set_current_gpu_index(_gpu_index(device))
+
+
+class device:
+    """``with clnet.cuda.device(1): ...`` makes GPU 1 the current one inside the block."""
+
+    def __init__(self, device):
+        self.idx = None if device is None else _gpu_index(device)
+        self.prev_idx = -1
+
+    def __enter__(self):
+        if self.idx is not None:
+            self.prev_idx = _devices.current_gpu_index()
+            _devices.set_current_gpu_index(self.idx)
+
+    def __exit__(self, *exc_info):
+        if self.idx is not None:
+            _devices.set_current_gpu_index(self.prev_idx)
+        return False
 
 
 def get_device_name(device=None):
-    d = _gpus()[device] if isinstance(device, int) else _devices.device(device or "cuda")
-    return d.name
+    return _gpu(device).name
+
+
+class _DeviceProperties:
+    """What ``get_device_properties`` reports, under torch's attribute names where OpenCL has
+    the same figure (CUDA's compute capability and warp size have no OpenCL counterpart)."""
+
+    def __init__(self, d):
+        self.name = d.name
+        self.total_memory = d.global_mem_size
+        self.multi_processor_count = d.cl_device.max_compute_units
+        self.is_integrated = bool(d.cl_device.host_unified_memory)
+        self.L2_cache_size = d.cl_device.global_mem_cache_size
+
+    def __repr__(self):
+        return (f"_DeviceProperties(name='{self.name}', total_memory="
+                f"{self.total_memory // (1 << 20)}MB, multi_processor_count="
+                f"{self.multi_processor_count}, is_integrated={int(self.is_integrated)}, "
+                f"L2_cache_size={self.L2_cache_size // (1 << 20)}MB)")
+
+
+def get_device_properties(device=None):
+    return _DeviceProperties(_gpu(device))
+
+
+def is_bf16_supported(including_emulation=True):
+    return False    # clnet has no bfloat16 dtype on any device
 
 
 def synchronize(device=None):
-    _devices.synchronize("cuda" if device is None else device)
+    """Wait for the work queued on a GPU (the current one by default)."""
+    _gpu(device).synchronize()
 
 
 def manual_seed(seed):
+    # one Philox generator serves every device, so seeding "the GPU's" seeds all of them
     from .ops.random import manual_seed as _seed
     return _seed(seed)
 
@@ -41,17 +109,55 @@ def manual_seed(seed):
 manual_seed_all = manual_seed
 
 
+def _figure(fn, device):
+    # a CPU-only PyTorch answers 0 when nothing names a device; so does clnet without a GPU
+    if device is None and not _devices.gpus():
+        return 0
+    return fn(_gpu(device))
+
+
 def memory_allocated(device=None):
-    return _memory.memory_allocated(device or "cuda")
+    return _figure(_memory.memory_allocated, device)
 
 
 def max_memory_allocated(device=None):
-    return _memory.max_memory_allocated(device or "cuda")
+    return _figure(_memory.max_memory_allocated, device)
+
+
+def memory_reserved(device=None):
+    return _figure(_memory.memory_reserved, device)
+
+
+def reset_peak_memory_stats(device=None):
+    if device is not None or _devices.gpus():
+        _memory.reset_peak_memory_stats(_gpu(device))
+
+
+def memory_stats(device=None):
+    """torch's keys for the figures clnet keeps (allocated and reserved bytes, peak allocated)."""
+    if device is None and not _devices.gpus():
+        return {}
+    d = _gpu(device)
+    stats = _memory.memory_stats(d)
+    return {
+        "allocated_bytes.all.current": stats["allocated_bytes"],
+        "allocated_bytes.all.peak": _memory.max_memory_allocated(d),
+        "reserved_bytes.all.current": stats["reserved_bytes"],
+        "active.all.current": stats["active_blocks"],
+    }
+
+
+def mem_get_info(device=None):
+    """(free, total) bytes: total is the GPU's global memory; free is what clnet's pool has not
+    reserved of it (OpenCL cannot report other processes' use)."""
+    d = _gpu(device)
+    return max(d.global_mem_size - _memory.memory_reserved(d), 0), d.global_mem_size
 
 
 def empty_cache():
-    _memory.empty_cache()
+    for d in _devices.gpus():
+        _memory.empty_cache(d)
 
 
 def set_per_process_memory_fraction(fraction, device=None):
-    _memory.set_per_process_memory_fraction(fraction, device or "cuda")
+    _memory.set_per_process_memory_fraction(fraction, _gpu(device))

@@ -10,6 +10,7 @@ from . import dtypes
 from .backend.device_errors import check_device_errors
 from .backend.devices import device as _resolve_device
 from .backend.memory import allocate
+from .errors import DeviceError
 
 
 class Size(tuple):
@@ -157,7 +158,30 @@ class Tensor:
 
     @property
     def is_cuda(self):
+        """True on an OpenCL GPU: clnet's "cuda" (see ``clnet.cuda``)."""
+        return self._storage.device.kind == "GPU"
+
+    @property
+    def is_xpu(self):
+        return False    # Intel GPUs are OpenCL GPUs here: "cuda", like every GPU
+
+    @property
+    def is_mps(self):
         return False
+
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        """The tensor on an OpenCL GPU: ``device`` is an index among the GPUs (``cuda:N``), a
+        device or a name; None is the current GPU. Raises ``clnet.DeviceError`` when there is
+        no OpenCL GPU, where a CPU-only PyTorch raises 'Torch not compiled with CUDA enabled'."""
+        from .backend.devices import cuda_device
+        if device is None or (isinstance(device, int) and not isinstance(device, bool)):
+            dev = cuda_device(device, "cuda" if device is None else f"cuda:{device}")
+        else:
+            dev = _resolve_device(device)
+            if dev.kind != "GPU":
+                raise DeviceError(f"Invalid device, must be cuda device: {device} is a "
+                                 f"{dev.kind} OpenCL device, not a GPU")
+        return self.to(dev)
 
     @property
     def is_cpu(self):

@@ -16,6 +16,7 @@ from .device_errors import check_device_errors
 _lock = threading.Lock()
 _devices = None
 _default = None
+_current_gpu = 0    # which OpenCL GPU a bare "cuda" names (torch.cuda.set_device's "current device")
 
 
 def _type_name(t):
@@ -179,8 +180,48 @@ def _describe_all():
         f"cl:{d.index} = {d.name} [{d.platform_name}, {d.kind}]" for d in devs)
 
 
-def device(spec=None):
-    """Resolve a device name: a Device, ``cl:N``, ``N``, ``cpu``/``gpu`` or a name substring."""
+def gpus():
+    """The OpenCL GPUs, in ``devices()`` order: PyTorch's ``cuda:0``, ``cuda:1``, ..."""
+    return [d for d in devices() if d.kind == "GPU"]
+
+
+def cuda_device(index=None, spec="cuda"):
+    """The OpenCL GPU that ``cuda:index`` names (``cuda`` alone: the current one)."""
+    gs = gpus()
+    if not gs:
+        raise DeviceError(
+            f"no OpenCL GPU was found, so {spec!r} names no device (clnet's 'cuda' is an OpenCL "
+            f"GPU; a CPU-only PyTorch fails here with 'Torch not compiled with CUDA enabled'); "
+            f"use 'cpu', or check torch.cuda.is_available() first; {_describe_all()}")
+    i = _current_gpu if index is None else index
+    if not 0 <= i < len(gs):
+        raise DeviceError(f"{spec!r}: no OpenCL GPU with index {i}; there are {len(gs)} "
+                          f"(cuda:0 to cuda:{len(gs) - 1}); {_describe_all()}")
+    return gs[i]
+
+
+def current_gpu_index():
+    return _current_gpu
+
+
+def set_current_gpu_index(index):
+    """Make ``cuda`` name the index-th OpenCL GPU (``torch.cuda.set_device``)."""
+    global _current_gpu
+    cuda_device(index, f"cuda:{index}")     # raises when there is no such GPU
+    _current_gpu = index
+
+
+def device(spec=None, index=None):
+    """Resolve a device name: a Device, ``cl:N``, ``N``, ``cuda[:N]``, ``cpu``/``gpu`` or a name
+    substring; ``device("cuda", 1)`` is ``device("cuda:1")`` as in ``torch.device``."""
+    if index is not None:
+        if not isinstance(spec, str) or ":" in spec or isinstance(index, bool) \
+                or not isinstance(index, int):
+            raise TypeError(f"device(type, index): type must be a device type string without an "
+                            f"index and index an int, got {spec!r}, {index!r}")
+        if index < 0:
+            raise ValueError(f"device index must not be negative, got {index}")
+        return device(f"{spec}:{index}")
     if spec is None:
         return default_device()
     if isinstance(spec, Device):
@@ -202,12 +243,17 @@ def device(spec=None):
         return device(int(m.group(1)))
     if s.isdigit():
         return device(int(s))
-    if s in ("cpu", "gpu", "cuda", "accelerator"):
-        want = "GPU" if s == "cuda" else s.upper()
-        for d in devs:
-            if d.kind == want:
-                return d
-        raise DeviceError(f"no {s.upper()} OpenCL device; {_describe_all()}")
+    m = re.fullmatch(r"cuda(?::(\d+))?", s)
+    if m:
+        return cuda_device(None if m.group(1) is None else int(m.group(1)), spec)
+    m = re.fullmatch(r"(cpu|gpu|accelerator)(?::(\d+))?", s)
+    if m:
+        of_kind = [d for d in devs if d.kind == m.group(1).upper()]
+        i = int(m.group(2) or 0)
+        if i < len(of_kind):
+            return of_kind[i]
+        what = f"{m.group(1).upper()} OpenCL device" + (f" with index {i}" if m.group(2) else "")
+        raise DeviceError(f"no {what}; {_describe_all()}")
     for d in devs:
         # PoCL's platform is "Portable Computing Language" by vendor "The pocl project"
         if s in d.name.lower() or s in d.platform_name.lower() or s in d.platform_vendor.lower():

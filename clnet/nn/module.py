@@ -393,6 +393,10 @@ class Module:
     def cpu(self):
         return self._apply(lambda t: t.cpu())
 
+    def cuda(self, device=None):
+        """Parameters and buffers to an OpenCL GPU (``Tensor.cuda``'s ``device``)."""
+        return self._apply(lambda t: t.cuda(device))
+
     def float(self):
         return self._apply(lambda t: t.float() if t.dtype.is_floating_point else t)
 
