@@ -121,6 +121,34 @@ def test_bool_and_float_masks():
          average_attn_weights=False)
 
 
+def test_is_causal_hint_as_torch():
+    """is_causal=True with no key_padding_mask and need_weights=False: torch does not read
+    attn_mask and applies the causal mask (here a random mask would give other values); with
+    need_weights=True or a key_padding_mask the given mask is used."""
+    L, N = 5, 3
+    cm, tm = _twins(E, NH)
+    _run(cm, tm, _x(L, N, E), attn_mask=_x(L, L, seed=3), is_causal=True, need_weights=False)
+    cm.zero_grad(), tm.zero_grad()
+    _run(cm, tm, _x(L, N, E), attn_mask=_x(L, L, seed=3), is_causal=True, need_weights=True)
+    cm.zero_grad(), tm.zero_grad()
+    _run(cm, tm, _x(L, N, E), attn_mask=_x(L, L, seed=3), is_causal=True, need_weights=False,
+         key_padding_mask=np.zeros((N, L), np.float32))
+    cm.zero_grad(), tm.zero_grad()
+    # bias_kv appends a key column: the causal mask covers it like SDPA's is_causal (top-left)
+    cm, tm = _twins(E, NH, add_bias_kv=True)
+    _run(cm, tm, _x(L, N, E), attn_mask=_x(L, L, seed=3), is_causal=True,
+         need_weights=False)
+
+
+def test_mismatched_mask_kinds_warn():
+    m = clnet.nn.MultiheadAttention(E, NH)
+    x = clnet.zeros(3, 2, E)
+    with pytest.warns(UserWarning, match="Support for mismatched key_padding_mask and attn_mask "
+                                         "is deprecated"):
+        m(x, x, x, attn_mask=clnet.zeros(3, 3), key_padding_mask=clnet.zeros(2, 3,
+                                                                            dtype=clnet.bool))
+
+
 def test_bias_kv_and_zero_attn():
     cm, tm = _twins(E, NH, add_bias_kv=True, add_zero_attn=True)
     kpm = np.zeros((2, 6), bool)

@@ -9,13 +9,14 @@ are added to the scores; both are merged into one additive mask that broadcasts 
 (N, H, L, S) without being expanded.
 """
 import math
+import warnings
 
 from ... import dtypes
-from ...ops.creation import empty, zeros
+from ...ops.creation import empty, full, zeros
 from ...ops.dropout import dropout as _dropout
 from ...ops.join import cat
 from ...ops.linalg import linear, matmul
-from ...ops.pointwise import where
+from ...ops.pointwise import triu, where
 from ...ops.softmax import softmax
 from ...tensor import Tensor
 from .. import init
@@ -28,6 +29,32 @@ __all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear"]
 
 class NonDynamicallyQuantizableLinear(Linear):
     """torch's out_proj class name; quantization does not exist here, so it is a Linear."""
+
+
+def _canonical_mask(mask, mask_name, other_type, other_name, target_type, check_other=True):
+    """torch's F._canonical_mask: a bool mask (True = not allowed) as 0 / -inf of
+    ``target_type``, a float mask as it is; warns, as torch does, when ``mask`` and the other
+    mask given with it (``other_type``, its dtype) differ in kind."""
+    if mask is None:
+        return None
+    if mask.dtype != dtypes.bool_ and not mask.dtype.is_floating_point:
+        raise TypeError(f"only bool and floating types of {mask_name} are supported, got "
+                        f"{mask.dtype}")
+    if check_other and other_type is not None and mask.dtype != other_type:
+        warnings.warn(f"Support for mismatched {mask_name} and {other_name} is deprecated. "
+                      "Use same type for both instead.", stacklevel=3)
+    if mask.dtype == dtypes.bool_:
+        return where(mask, float("-inf"), 0.0).to(target_type)
+    return mask
+
+
+def _none_or_dtype(mask):
+    return None if mask is None else mask.dtype
+
+
+def _causal_additive(L, S, dt, device):
+    """(L, S): 0 on and below the diagonal, -inf above (torch's is_causal, top-left aligned)."""
+    return triu(full((L, S), float("-inf"), dtype=dt, device=device), 1)
 
 
 def _factory(device, dtype):
@@ -125,21 +152,12 @@ class MultiheadAttention(Module):
                              f"{list(query._shape)} and {list(key._shape)}, "
                              f"batch_first={self.batch_first})")
 
-    def _additive(self, mask, name, dt):
-        """A bool mask (True = not allowed) as 0 / -inf, or a float mask as it is."""
-        if mask.dtype == dtypes.bool_:
-            return where(mask, float("-inf"), 0.0).to(dt)
-        if not mask.dtype.is_floating_point:
-            raise TypeError(f"MultiheadAttention: only bool and floating types of {name} are "
-                            f"supported, got {mask.dtype}")
-        return mask
-
-    def _merged_mask(self, attn_mask, key_padding_mask, N, L, S, batched, dt):
-        """One additive mask broadcastable to (N, H, L, S), or None."""
+    def _merged_mask(self, attn_mask, key_padding_mask, N, L, S, batched):
+        """One additive mask broadcastable to (N, H, L, S), or None (masks already additive)."""
         H = self.num_heads
         merged = None
         if attn_mask is not None:
-            m = self._additive(attn_mask, "attn_mask", dt)
+            m = attn_mask
             if m.dim() == 2:
                 if tuple(m._shape) != (L, S):
                     raise ValueError(f"MultiheadAttention: The shape of the 2D attn_mask is "
@@ -154,7 +172,7 @@ class MultiheadAttention(Module):
                                  "supported")
             merged = m
         if key_padding_mask is not None:
-            k = self._additive(key_padding_mask, "key_padding_mask", dt)
+            k = key_padding_mask
             expected = (N, S) if batched else (S,)
             if tuple(k._shape) != expected:
                 raise ValueError(f"MultiheadAttention: expecting key_padding_mask shape of "
@@ -183,9 +201,17 @@ class MultiheadAttention(Module):
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                 attn_mask=None, average_attn_weights=True, is_causal=False):
         self._check(query, key, value)
+        key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask",
+                                           _none_or_dtype(attn_mask), "attn_mask", query.dtype)
         if is_causal and attn_mask is None:
             raise ValueError("MultiheadAttention: Need attn_mask if specifying the is_causal "
-                             "hint (is_causal is only a hint that attn_mask is causal)")
+                             "hint. You may use the Transformer module method "
+                             "`generate_square_subsequent_mask` to create this mask.")
+        # torch trusts the hint where nothing else needs the mask: attn_mask is then replaced by
+        # the causal mask (top-left aligned over every key column, as SDPA's is_causal)
+        causal = is_causal and key_padding_mask is None and not need_weights
+        attn_mask = None if causal else _canonical_mask(attn_mask, "attn_mask", None, "",
+                                                        query.dtype, check_other=False)
         batched = query.dim() == 3
         self_attention, same_kv = query is key and key is value, key is value
         if not batched:
@@ -209,7 +235,9 @@ class MultiheadAttention(Module):
         extra = S - key._shape[0]       # columns appended by bias_kv / zero_attn: never masked
         attn_mask = self._pad(attn_mask, extra)
         key_padding_mask = self._pad(key_padding_mask, extra)
-        mask = self._merged_mask(attn_mask, key_padding_mask, N, L, S, batched, q.dtype)
+        mask = self._merged_mask(attn_mask, key_padding_mask, N, L, S, batched)
+        if causal:
+            mask = _causal_additive(L, S, q.dtype, q.device)
         # scaled after the product: the scores are contiguous, q is a 4-D permuted view
         scores = matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
         if mask is not None:
