@@ -442,3 +442,21 @@ def test_errors():
     with pytest.raises(ValueError, match=r"The shape of the 2D attn_mask is \[6, 6\], but "
                                          r"should be \[7, 7\]"):
         m(clnet.zeros(S, 2, D), clnet.zeros(T, 2, D), src_mask=clnet.zeros(T, T))
+
+
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors")
+def test_torch_nested_tensor_path_differs_only_at_padding():
+    """torch in eval mode under no_grad with a padding mask runs its encoder on nested tensors
+    and writes 0 at padded positions; every other position equals clnet's (README)."""
+    torch.manual_seed(0)
+    kw = dict(dim_feedforward=FF, batch_first=True)
+    tm = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(D, 2, **kw), 2)
+    cm = clnet.nn.TransformerEncoder(clnet.nn.TransformerEncoderLayer(D, 2, **kw), 2)
+    load(cm, tm)
+    cm.eval(), tm.eval()
+    src, kpm = _x(N, S, D), _padding(S, 5)
+    with torch.no_grad():
+        want = tm(torch.tensor(src), src_key_padding_mask=torch.tensor(kpm)).numpy()
+    got = cm(clnet.tensor(src), src_key_padding_mask=clnet.tensor(kpm)).numpy()
+    assert np.all(want[kpm] == 0) and not np.any(got[kpm] == 0)
+    np.testing.assert_allclose(got[~kpm], want[~kpm], **TOL)
