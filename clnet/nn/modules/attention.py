@@ -6,7 +6,8 @@ softmax(q k^T / sqrt(head_dim) + mask) v with matmul/softmax (their gradients co
 autograd), merge heads, out_proj. Masks: bool ``attn_mask`` / ``key_padding_mask`` use torch's
 MHA convention (True = NOT allowed, the opposite of scaled_dot_product_attention's), float masks
 are added to the scores; both are merged into one additive mask that broadcasts over
-(N, H, L, S) without being expanded.
+(N, H, L, S) without being expanded. ``is_causal`` is torch's hint: with no key_padding_mask and
+need_weights=False torch does not read attn_mask and applies the causal mask, and so does this.
 """
 import math
 import warnings
