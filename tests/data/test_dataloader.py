@@ -166,12 +166,13 @@ def test_one_upload_per_field_per_batch(monkeypatch):
     from clnet.ops import copy as copy_mod
     calls = []
     real = copy_mod.from_numpy_to
+    ds = _ds(10)        # (TensorDataset uploads its numpy fields once, here)
 
     def counting(a, dev, dt=None):
         calls.append(a.shape)
         return real(a, dev, dt)
     monkeypatch.setattr(copy_mod, "from_numpy_to", counting)
-    batches = list(DataLoader(_ds(10), batch_size=4))
+    batches = list(DataLoader(ds, batch_size=4))
     assert len(batches) == 3 and calls == [(4, 1), (4,), (4, 1), (4,), (2, 1), (2,)]
 
 
