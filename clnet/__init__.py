@@ -47,3 +47,12 @@ from .autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
                        set_grad_enabled)
 
 is_tensor = lambda obj: isinstance(obj, Tensor)  # noqa: E731
+
+
+def __getattr__(name):
+    # clnet.onnx needs the optional onnx package, so it is imported on first use
+    # (``torch.onnx.export(...)`` works after ``import clnet as torch``)
+    if name == "onnx":
+        import importlib
+        return importlib.import_module(".onnx", __name__)
+    raise AttributeError(f"module 'clnet' has no attribute {name!r}")
