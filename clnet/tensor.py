@@ -309,8 +309,14 @@ class Tensor:
         return repr(self)
 
     def __reduce_ex__(self, proto):
-        raise TypeError("clnet tensors are not pickled (a loaded pickle can run code); use "
-                        "clnet.save / clnet.load, or .numpy()")
+        # pickle.dumps: the storage's bytes through the host (clnet.serialization.host_pickle)
+        from .serialization.host_pickle import reduce_tensor
+        return reduce_tensor(self)
+
+    def __deepcopy__(self, memo):
+        # PyTorch's rules: leaves only; views stay views of one copied storage; grad copied
+        from .serialization.host_pickle import deepcopy_tensor
+        return deepcopy_tensor(self, memo)
 
     # ------------------------------------------------------------------ PyTorch-style type helpers
     def type(self, dtype=None):

@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import clnet
+from clnet.serialization import save_safetensors
 from clnet import CheckpointError
 
 
@@ -77,7 +78,7 @@ def _is_original(got, original):
 def sample():
     obj = _sample()
     buf = io.BytesIO()
-    clnet.save(obj, buf)
+    save_safetensors(obj, buf)
     return obj, buf.getvalue()
 
 
@@ -199,7 +200,7 @@ def test_trailing_bytes_are_rejected(tmp_path, sample):
 def test_saved_files_carry_a_crc32_that_load_checks(tmp_path, sample):
     obj, raw = sample
     p = tmp_path / "ck.clnet"
-    clnet.save(obj, p)
+    save_safetensors(obj, p)
     assert p.read_bytes() == raw                       # a path and a stream get the same bytes
     (n,) = struct.unpack("<Q", raw[:8])
     meta = json.loads(raw[8:8 + n])["__metadata__"]
@@ -352,20 +353,21 @@ def test_streams_are_read_in_bounded_chunks(sample):
 
 
 def test_files_that_are_not_checkpoints(tmp_path):
-    with zipfile.ZipFile(tmp_path / "model.pt", "w") as z:     # torch.save's layout
-        z.writestr("model/data.pkl", b"\x80\x02}q\x00.")
+    with zipfile.ZipFile(tmp_path / "model.pt", "w") as z:     # torch.save's layout, no data
         z.writestr("model/version", "3\n")
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as z:
+        z.writestr("a", "b")
     (tmp_path / "legacy.pt").write_bytes(b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.")
+    (tmp_path / "plain.pkl").write_bytes(b"\x80\x02}q\x00.")
     (tmp_path / "empty.clnet").write_bytes(b"")
     (tmp_path / "notes.txt").write_text("hello, this is not a checkpoint\n")
     np.save(tmp_path / "x.npy", np.ones(3))
-    with zipfile.ZipFile(tmp_path / "a.zip", "w") as z:
-        z.writestr("a", "b")
     (tmp_path / "short").write_bytes(b"\x01\x02")
     cases = {
-        "model.pt": "looks like a PyTorch pickle checkpoint .*clnet.load does not read",
-        "a.zip": "looks like a PyTorch pickle checkpoint",
-        "legacy.pt": "looks like a PyTorch pickle checkpoint",
+        "model.pt": "has no 'model/data.pkl' record: not a torch.save file",
+        "a.zip": "has no 'a/data.pkl' record",
+        "legacy.pt": "the protocol version is damaged",
+        "plain.pkl": "a pickle but not a torch.save file",
         "empty.clnet": "is empty",
         "notes.txt": "looks like a text file",
         "x.npy": r"numpy \.npy file",
@@ -471,13 +473,13 @@ def test_save_refuses_what_load_would_refuse():
     for _ in range(100):
         deep = [deep]
     buf = io.BytesIO()
-    clnet.save(deep, buf)                  # 100 levels below the root: the most load reads
+    save_safetensors(deep, buf)                  # 100 levels below the root: the most load reads
     got = _load_bytes(buf.getvalue())
     for _ in range(100):
         got = got[0]
     assert got == []
     with pytest.raises(ValueError, match="nested deeper than 100"):
-        clnet.save([deep], io.BytesIO())
+        save_safetensors([deep], io.BytesIO())
 
 
 # ------------------------------------------------------------------ fuzzing

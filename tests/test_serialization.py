@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import clnet
+from clnet.serialization import save_safetensors
 from clnet import serialization
 from tests.helpers import assert_close
 
@@ -48,7 +49,7 @@ def _checkpoint(rng):
 def test_round_trip_nested(tmp_path, rng):
     obj, host, base = _checkpoint(rng)
     path = tmp_path / "ck.safetensors"
-    clnet.save(obj, path)
+    save_safetensors(obj, path)
     got = clnet.load(path)
     assert list(got) == list(obj)
     assert isinstance(got["model"], OrderedDict) and list(got["model"]) == list(obj["model"])
@@ -79,7 +80,7 @@ def test_file_objects_parameters_and_shared_tensors(rng):
     w = clnet.nn.Parameter(clnet.tensor(rng.standard_normal(3).astype(np.float32)))
     frozen = clnet.nn.Parameter(clnet.ones(2), requires_grad=False)
     buf = io.BytesIO()
-    clnet.save({"a": w, "b": w, "frozen": frozen, "top": [w]}, buf)
+    save_safetensors({"a": w, "b": w, "frozen": frozen, "top": [w]}, buf)
     buf.seek(0)
     got = clnet.load(buf, map_location=clnet.default_device())
     assert isinstance(got["a"], clnet.nn.Parameter) and got["a"].requires_grad
@@ -95,7 +96,7 @@ def test_module_state_dict_round_trip(tmp_path, rng):
         m[0].register_buffer("steps", clnet.tensor(5))
         return m
     src, dst = make(), make()
-    clnet.save(src.state_dict(), tmp_path / "m.ck")
+    save_safetensors(src.state_dict(), tmp_path / "m.ck")
     dst.load_state_dict(clnet.load(tmp_path / "m.ck", map_location="cl:0"))
     for (n, a), (_, b) in zip(src.state_dict().items(), dst.state_dict().items()):
         assert_close(b, a.numpy(), 0, 0)
@@ -103,7 +104,7 @@ def test_module_state_dict_round_trip(tmp_path, rng):
 
 def test_layout_is_safetensors(tmp_path):
     path = tmp_path / "x.ck"
-    clnet.save({"w": clnet.arange(6, dtype=clnet.float32).reshape(2, 3),
+    save_safetensors({"w": clnet.arange(6, dtype=clnet.float32).reshape(2, 3),
                 "n": clnet.tensor([1, 2], dtype=clnet.int64)}, path)
     raw = path.read_bytes()
     (n,) = struct.unpack("<Q", raw[:8])
@@ -124,7 +125,7 @@ def test_readable_by_safetensors_package(tmp_path, rng):
                              "installed in this environment (optional cross-check)")
     host = _host(rng)
     path = tmp_path / "s.safetensors"
-    clnet.save({k: clnet.tensor(v) for k, v in host.items()}, path)
+    save_safetensors({k: clnet.tensor(v) for k, v in host.items()}, path)
     loaded = st.load_file(str(path))
     assert set(loaded) == set(host)
     for k, v in host.items():
@@ -146,14 +147,14 @@ def test_plain_safetensors_without_structure_loads_as_dict(tmp_path):
 
 def test_atomic_write_keeps_old_file_on_crash(tmp_path, monkeypatch):
     path = tmp_path / "ck.safetensors"
-    clnet.save({"v": clnet.ones(3)}, path)
+    save_safetensors({"v": clnet.ones(3)}, path)
     before = path.read_bytes()
 
     def crash(src, dst):
         raise OSError("simulated crash before rename")
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError, match="simulated crash"):
-        clnet.save({"v": clnet.zeros(50)}, path)
+        save_safetensors({"v": clnet.zeros(50)}, path)
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["ck.safetensors"]       # no temporary file left
@@ -162,7 +163,7 @@ def test_atomic_write_keeps_old_file_on_crash(tmp_path, monkeypatch):
 
 def test_unsavable_object_leaves_nothing(tmp_path):
     with pytest.raises(TypeError, match="cannot save an object of type object at a/0"):
-        clnet.save({"a": [object()]}, tmp_path / "bad")
+        save_safetensors({"a": [object()]}, tmp_path / "bad")
     assert os.listdir(tmp_path) == []
 
 
@@ -174,7 +175,7 @@ def _corrupt(tmp_path, raw, name="bad.ck"):
 
 def test_truncated_and_foreign_files(tmp_path):
     good = tmp_path / "good.ck"
-    clnet.save({"w": clnet.ones(10), "i": clnet.arange(3)}, good)
+    save_safetensors({"w": clnet.ones(10), "i": clnet.arange(3)}, good)
     raw = good.read_bytes()
     (n,) = struct.unpack("<Q", raw[:8])
     cases = [
@@ -182,7 +183,7 @@ def test_truncated_and_foreign_files(tmp_path):
         (raw[:8 + n // 2], "beyond the file size"),
         (raw[:-4], "outside the data section"),
         (b"hello world, this is not a checkpoint at all", "looks like a text file"),
-        (b"PK\x03\x04" + b"\0" * 100, "looks like a PyTorch pickle checkpoint"),
+        (b"PK\x03\x04" + b"\0" * 100, "not a valid zip archive"),
         (struct.pack("<Q", 4) + b"{{{{", "not valid JSON"),
         (struct.pack("<Q", 2) + b"[]", "not a JSON object"),
     ]
@@ -214,14 +215,20 @@ def test_truncated_and_foreign_files(tmp_path):
             clnet.load(_corrupt(tmp_path, data))
 
 
-def test_no_pickle_in_the_loader():
-    folder = os.path.dirname(serialization.__file__)
-    src = "".join(open(os.path.join(folder, name)).read() for name in os.listdir(folder)
-                  if name.endswith(".py"))
-    assert "def load" in src
-    assert "import pickle" not in src and "pickle.load" not in src and "eval(" not in src
-    with pytest.raises(TypeError, match="does not use pickle"):
-        clnet.load(io.BytesIO(b""), pickle_module=object())
+def test_a_clnet_checkpoint_is_never_unpickled(tmp_path, monkeypatch):
+    import pickle
+    path = tmp_path / "ck.clnet"
+    save_safetensors({"w": clnet.ones(2), "meta": [1, "a", None]}, path)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a clnet checkpoint was unpickled")
+    monkeypatch.setattr(serialization.reader, "load_torch", refuse)
+    monkeypatch.setattr(pickle._Unpickler, "load", refuse)
+    for weights_only in (True, False):
+        got = clnet.load(path, weights_only=weights_only)
+        assert got["meta"] == [1, "a", None] and got["w"].tolist() == [1.0, 1.0]
+    with pytest.raises(RuntimeError, match="explicit pickle_module"):
+        clnet.load(io.BytesIO(b""), pickle_module=pickle)
 
 
 def test_map_location_errors():

@@ -37,7 +37,8 @@ class Parameter(Tensor):
     __str__ = __repr__
 
     def __reduce_ex__(self, proto):
-        return Tensor.__reduce_ex__(self, proto)
+        from ..serialization.host_pickle import reduce_parameter
+        return reduce_parameter(self)
 
     def __deepcopy__(self, memo):
         """A Parameter over a copy of the data, as torch's (``copy.deepcopy(module)`` clones

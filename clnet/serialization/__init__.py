@@ -1,6 +1,12 @@
-"""``clnet.save`` / ``clnet.load``: checkpoints in the safetensors layout, with no pickle.
+"""``clnet.save`` / ``clnet.load``: ``torch.save`` / ``torch.load`` without torch.
 
-File layout (readable by the ``safetensors`` package):
+``save`` writes PyTorch's zip format (``pickler``), so ``torch.load`` reads a clnet file of
+tensors; ``load`` reads PyTorch's zip and legacy formats (``torch_zip``) through an allow-list
+unpickler unless ``weights_only=False`` (``unpickler``, ``torch_names``, ``safe_globals``), and
+clnet's own checkpoint format, which ``save_safetensors`` writes and the trainer uses: a file
+that holds no pickle at all.
+
+clnet's checkpoint format (readable by the ``safetensors`` package):
 
     8 bytes      little-endian u64 N, the header length
     N bytes      JSON header (UTF-8, compact, space-padded to a multiple of 8):
@@ -26,6 +32,9 @@ load, with every other check.
 """
 from .layout import FORMAT_VERSION  # noqa: F401
 from .reader import load
-from .writer import fsync_dir, save  # noqa: F401 (fsync_dir: the trainer's checkpoints)
+from .safe_globals import (add_safe_globals, clear_safe_globals, get_safe_globals,
+                           safe_globals)
+from .writer import fsync_dir, save, save_safetensors  # noqa: F401 (fsync_dir: the trainer's)
 
-__all__ = ["save", "load"]
+__all__ = ["save", "load", "save_safetensors", "add_safe_globals", "clear_safe_globals",
+           "get_safe_globals", "safe_globals"]

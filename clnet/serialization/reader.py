@@ -16,6 +16,7 @@ from ..errors import CheckpointError
 from .layout import (CHUNK, CODE_DTYPES, CRC_DIGITS, CRC_KEY, CRC_ZERO, MAX_DIMS, MAX_HEADER,
                      MAX_NBYTES, READ_VERSIONS)
 from .structure import brief, decode
+from .torch_zip import is_pickle, is_zip, load_torch
 
 
 def _require_regular(mode, where):
@@ -48,7 +49,10 @@ class _Reader:
                 fd = None
             if fd is not None:
                 _require_regular(os.fstat(fd).st_mode, self.where)
+            self.start = None
             self.left = self._remaining(f)
+            if self.left is not None:
+                self.start = f.tell()
             return
         path = os.fspath(f)
         self.where = os.fsdecode(path)
@@ -62,7 +66,7 @@ class _Reader:
         except BaseException:
             os.close(fd)
             raise
-        self.owned, self.left = True, st.st_size
+        self.owned, self.left, self.start = True, st.st_size, 0
 
     @staticmethod
     def _remaining(f):
@@ -139,12 +143,6 @@ def _nbytes(n):
 
 def _not_a_checkpoint(head):
     """What a file that is no checkpoint looks like, from its first bytes (None: no idea)."""
-    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06") or \
-            (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")):
-        return ("this looks like a PyTorch pickle checkpoint (torch.save's zip or pickle "
-                "format), which clnet.load does not read: clnet never unpickles, as a pickle "
-                "can run code. Convert it in PyTorch with "
-                "safetensors.torch.save_file(state_dict, path)")
     if head.startswith(b"\x93NUMPY"):
         return "this is a numpy .npy file, not a checkpoint: read it with numpy.load"
     if head.startswith(b"\x89HDF"):
@@ -155,8 +153,7 @@ def _not_a_checkpoint(head):
     return None
 
 
-def _header_length(r):
-    head = r.read_upto(8)
+def _header_length(r, head):
     if not head:
         raise r.error("the file is empty (0 bytes): not a checkpoint")
     if len(head) < 8:
@@ -293,11 +290,11 @@ def _clnet_metadata(meta, raw, r):
     return _json(meta["structure"], r, "the structure in __metadata__"), checksum
 
 
-def _read_checkpoint(r):
+def _read_checkpoint(r, head):
     """Everything ``load`` needs, checked, before anything is allocated on a device: the tensor
     entries, the data section, the structure (None: a plain safetensors file) and the names of
-    the tensors it uses."""
-    prefix, n = _header_length(r)
+    the tensors it uses. ``head``: the file's first 8 bytes, already read."""
+    prefix, n = _header_length(r, head)
     raw = r.read(n, "the header")
     header, meta = _parse_header(raw, r)
     entries, data_len = _tensor_entries(header, r.left, r)
@@ -347,29 +344,10 @@ def _target_device(map_location):
                     f"{type(map_location).__name__}")
 
 
-def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None,
-         **pickle_load_args):
-    """Load what ``save`` wrote (or any safetensors file, as a dict of tensors) onto
-    ``map_location`` (a device or name; None: the default device, whatever device the tensors
-    were saved from). Only data is read: ``weights_only`` is accepted and always true.
-
-    The whole file is checked before anything is allocated on the device: only a regular file
-    is opened (a FIFO or a device is refused unread); the header is a JSON object of at most
-    100 MiB; each tensor's dtype x shape matches its byte range; the ranges are disjoint and
-    cover the data exactly, with nothing after it; the structure is well-formed, at most 100
-    containers deep and refers only to listed tensors; clnet's checksum matches. Memory stays
-    within a small multiple of the file's size, whatever the header claims. A missing file
-    raises FileNotFoundError; every fault in a file raises ``clnet.CheckpointError``.
-    """
-    if pickle_module is not None:
-        raise TypeError("clnet.load does not use pickle; drop pickle_module")
+def _safetensors(r, head, dev):
+    """The object of a clnet/safetensors checkpoint, checked whole before any allocation."""
     from ..ops.copy import from_numpy_to
-    dev = _target_device(map_location)
-    r = _Reader(f)
-    try:
-        entries, data, structure, used = _read_checkpoint(r)
-    finally:
-        r.close()
+    entries, data, structure, used = _read_checkpoint(r, head)
     tensors = OrderedDict()
     for name, dt, shape, begin, end in entries:
         if name in used:
@@ -388,3 +366,63 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
             parameters[name] = Parameter(tensors[name], requires_grad=parameter)
         return parameters[name]
     return decode(structure, get, r.error)
+
+
+def _torch_file(r, head, dev, weights_only, pickle_module, load_args):
+    if r.start is None:
+        raise r.error("a torch.save file (zip or pickle) is read from a seekable file; this "
+                      "stream cannot seek (read it into io.BytesIO first)")
+    size = len(head) + r.left
+    r.f.seek(r.start)
+    f = r.f
+    if r.owned:
+        # the unpickler reads opcode by opcode; the file is ours, so a buffer may read ahead
+        f = io.BufferedReader(f)
+    return load_torch(f, r.where, size, dev, weights_only, pickle_module, load_args,
+                      zipped=is_zip(head))
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None,
+         **pickle_load_args):
+    """``torch.load``: the object saved in ``f`` (a path or a binary file object) by
+    ``clnet.save``, ``torch.save`` (zip or legacy format) or
+    ``clnet.serialization.save_safetensors`` (and any safetensors file, as a dict of its
+    tensors), its tensors on ``map_location`` (a device or name; None: the default device,
+    whatever device the tensors were saved from).
+
+    ``weights_only=True`` (the default, as in PyTorch): a pickle is read by an allow-list
+    unpickler that builds only tensors, Parameters, containers, numbers, strings, dtypes,
+    sizes and what ``clnet.serialization.add_safe_globals`` / ``safe_globals`` allow; any
+    other global raises ``pickle.UnpicklingError`` naming it. A file cannot run code.
+
+    ``weights_only=False`` unpickles anything the file names (whole modules saved with
+    ``clnet.save``, numpy arrays, your own classes) with ``pickle_module`` (default
+    ``pickle``): **never load such a file from an untrusted source**, it can run arbitrary
+    code, exactly as ``torch.load(weights_only=False)`` can.
+
+    Every file is checked before its bytes are trusted (see ``reader`` for the safetensors
+    layout and ``torch_zip`` for PyTorch's): only a regular file is opened (a FIFO or a device
+    is refused unread), sizes and offsets must lie inside the file, zip bombs are refused,
+    checksums must match, and memory stays within a small multiple of the file's size. A
+    missing file raises FileNotFoundError; every fault in a file ``clnet.CheckpointError``
+    naming the file. ``mmap`` is accepted for PyTorch's signature: tensors are copied to the
+    device either way.
+    """
+    if weights_only is None:
+        weights_only = True
+    if weights_only and pickle_module is not None:
+        raise RuntimeError("Can not safely load weights when explicit pickle_module is "
+                           "specified")
+    if pickle_load_args.keys() - {"encoding", "errors"}:
+        raise TypeError(f"clnet.load got unexpected keyword arguments "
+                        f"{sorted(pickle_load_args.keys() - {'encoding', 'errors'})}")
+    pickle_load_args.setdefault("encoding", "utf-8")
+    dev = _target_device(map_location)
+    r = _Reader(f)
+    try:
+        head = bytes(r.read_upto(8))
+        if is_zip(head) or is_pickle(head):
+            return _torch_file(r, head, dev, weights_only, pickle_module, pickle_load_args)
+        return _safetensors(r, head, dev)
+    finally:
+        r.close()

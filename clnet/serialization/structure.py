@@ -46,8 +46,9 @@ class Encoder:
             return ref
         if isinstance(obj, (dict, list, tuple)) and depth > MAX_DEPTH:
             where = "/".join(path)
-            raise ValueError(f"clnet.save: the object is nested deeper than {MAX_DEPTH} levels "
-                             f"at {where[:200]}; clnet.load reads at most {MAX_DEPTH}")
+            raise ValueError(f"clnet.serialization.save_safetensors: the object is nested "
+                             f"deeper than {MAX_DEPTH} levels at {where[:200]}; clnet.load "
+                             f"reads at most {MAX_DEPTH}")
         if isinstance(obj, dict):
             kind = "odict" if isinstance(obj, OrderedDict) else "dict"
             return {kind: [[self.encode_key(k, path, depth + 1),
@@ -60,13 +61,15 @@ class Encoder:
         if isinstance(obj, dtypes.dtype):
             return {"dtype": obj.name}
         where = "/".join(path) or "<root>"
-        raise TypeError(f"clnet.save: cannot save an object of type {type(obj).__name__} at "
-                        f"{where}; checkpoints hold tensors, numbers, strings, bools, None and "
-                        "dicts/lists/tuples of them")
+        raise TypeError(f"clnet.serialization.save_safetensors: cannot save an object of type "
+                        f"{type(obj).__name__} at {where}; checkpoints hold tensors, numbers, "
+                        "strings, bools, None and dicts/lists/tuples of them (clnet.save "
+                        "pickles any object)")
 
     def encode_key(self, key, path, depth):
         if isinstance(key, Tensor) or isinstance(key, (dict, list)):
-            raise TypeError(f"clnet.save: dict key {key!r} at {'/'.join(path) or '<root>'} "
+            raise TypeError(f"clnet.serialization.save_safetensors: dict key {key!r} at "
+                            f"{'/'.join(path) or '<root>'} "
                             "is not a number, string, bool, None or tuple of them")
         return self.encode(key, path, depth)
 

@@ -1,6 +1,8 @@
-"""``clnet.save``: the header, the data and the checksum, written atomically to a path."""
+"""``clnet.save`` (PyTorch's formats, see ``pickler``) and ``save_safetensors`` (clnet's
+checkpoint format: the header, the data and the checksum), each written atomically to a path."""
 import json
 import os
+import pickle
 import struct
 import tempfile
 import zlib
@@ -70,30 +72,20 @@ def fsync_dir(directory):
         os.close(fd)
 
 
-def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_serialization=True,
-         _disable_byteorder_record=False):
-    """Save ``obj`` (nested dicts/lists/tuples of tensors, numbers, strings, bools, None) to a
-    path or a binary file object. A path is written atomically: a temporary file in the same
-    folder, flushed and fsync'ed, then renamed over the target, and the folder fsync'ed; a crash
-    leaves either the old file or the new one, never a torn one."""
-    if pickle_module is not None:
-        raise TypeError("clnet.save does not use pickle; drop pickle_module")
-    enc = Encoder()
-    structure = enc.encode(obj)
+def _atomic(f, write):
+    """Run ``write(out)`` on a binary file object ``f``, or write a path atomically: a
+    temporary file in the same folder, flushed and fsync'ed, then renamed over the target, and
+    the folder fsync'ed; a crash leaves either the old file or the new one, never a torn one."""
     if hasattr(f, "write"):
-        # a stream cannot be patched afterwards: one pass for the checksum, one to write
-        crc, _ = _write(None, enc, structure)
-        _write(f, enc, structure, b"%08x" % crc)
+        write(f)
         return
     path = os.fspath(f)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                dir=directory)
     try:
-        with os.fdopen(fd, "wb") as out:
-            crc, at = _write(out, enc, structure)
-            out.seek(at)
-            out.write(b"%08x" % crc)
+        with os.fdopen(fd, "w+b") as out:
+            write(out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
@@ -104,3 +96,48 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_seri
             pass
         raise
     fsync_dir(directory)
+
+
+def save_safetensors(obj, f):
+    """Save ``obj`` (nested dicts/lists/tuples of tensors, numbers, strings, bools, None) in
+    clnet's checkpoint format: the safetensors layout with the structure and a CRC-32 in its
+    metadata (see the package docstring). Loading it never unpickles, whatever
+    ``weights_only`` says; ``clnet.load`` reads it. A path is written atomically."""
+    enc = Encoder()
+    structure = enc.encode(obj)
+
+    def write(out):
+        if not getattr(out, "seekable", lambda: False)():
+            # a stream cannot be patched afterwards: one pass for the checksum, one to write
+            crc, _ = _write(None, enc, structure)
+            _write(out, enc, structure, b"%08x" % crc)
+            return
+        start = out.tell()
+        crc, at = _write(out, enc, structure)
+        end = out.tell()
+        out.seek(start + at)
+        out.write(b"%08x" % crc)
+        out.seek(end)
+    _atomic(f, write)
+
+
+def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_serialization=True,
+         _disable_byteorder_record=False):
+    """``torch.save``: ``obj`` (tensors, Parameters, state dicts, optimizer state, whole
+    modules, numpy arrays, nested containers, your own picklable objects) to a path or a binary
+    file object, in PyTorch's zip format (``_use_new_zipfile_serialization=False``: its legacy
+    format). Tensors are written as PyTorch writes them, so ``torch.load(path,
+    weights_only=True)`` reads a clnet file of tensors, containers, numbers and strings as
+    torch tensors. A path is written atomically (see ``_atomic``)."""
+    from .pickler import save_legacy, save_zip
+    if pickle_module is not None and pickle_module is not pickle:
+        raise TypeError("clnet.save pickles with Python's pickle (it writes PyTorch's tensor "
+                        f"records itself); pickle_module must be pickle, got {pickle_module!r}")
+    if not 2 <= pickle_protocol <= pickle.HIGHEST_PROTOCOL:
+        raise ValueError(f"clnet.save: pickle_protocol must be 2 to {pickle.HIGHEST_PROTOCOL} "
+                         f"(PyTorch's files use 2), got {pickle_protocol}")
+    if _use_new_zipfile_serialization:
+        _atomic(f, lambda out: save_zip(obj, out, pickle_protocol,
+                                        not _disable_byteorder_record))
+    else:
+        _atomic(f, lambda out: save_legacy(obj, out, pickle_protocol))

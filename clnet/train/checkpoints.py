@@ -18,7 +18,7 @@ import uuid
 
 import clnet
 from ..errors import CheckpointError
-from ..serialization import fsync_dir
+from ..serialization import fsync_dir, save_safetensors
 from .config import config_error
 
 RUN_RECORD = "run.json"
@@ -75,12 +75,13 @@ def write_checkpoint(state, ckpt_dir, name):
     os.makedirs(ckpt_dir, exist_ok=True)
     path = os.path.join(ckpt_dir, name)
     staged = os.path.join(os.path.dirname(os.path.abspath(ckpt_dir)), f".{name}.staged")
-    clnet.save(state, staged)
+    # clnet's checkpoint format: a file that holds no pickle, checked whole on load
+    save_safetensors(state, staged)
     try:
         os.replace(staged, path)
     except OSError:                 # a checkpoint folder on another file system
         os.unlink(staged)
-        clnet.save(state, path)
+        save_safetensors(state, path)
     else:
         fsync_dir(ckpt_dir)
     return path
