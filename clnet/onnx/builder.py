@@ -84,7 +84,8 @@ class GraphBuilder:
 
     def initializer(self, array, base="onnx::Constant"):
         name = self.fresh(base)
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        array = np.asarray(array)       # (np.ascontiguousarray would make a 0-d array 1-d)
+        self.initializers.append(numpy_helper.from_array(np.copy(array, order="C"), name))
         return name
 
     def const(self, values, dtype=np.int64):

@@ -7,6 +7,7 @@ import math
 
 from .. import dtypes
 from ..ops import copy as C
+from ..ops import creation as CR
 from ..ops import pointwise as P
 from ..tensor import Tensor
 from .convert_util import cast, operand, promoted, tensor_attr
@@ -258,3 +259,19 @@ for _name in ("contiguous", "clone", "detach", "float", "double", "long", "int",
     if _name in vars(Tensor):
         converts(tensor_attr(_name))(_cast_or_identity)
 converts(C.contiguous, C.clone, C.cast)(_cast_or_identity)
+
+
+# ------------------------------------------------------------- filled like x
+def _filled(value_of):
+    def conv(ctx, out, x, *rest):
+        import numpy as np
+        from onnx import numpy_helper
+        value = numpy_helper.from_array(np.asarray([value_of(rest)], dtype=out.dtype.np))
+        shape = ctx.node("Shape", [ctx.name(x)])        # the runtime's shape: dynamic axes stay
+        ctx.out(out, ctx.node("ConstantOfShape", [shape], value=value), dyn=ctx.dyn(x))
+    return conv
+
+
+converts(CR.zeros_like)(_filled(lambda rest: 0))
+converts(CR.ones_like)(_filled(lambda rest: 1))
+converts(CR.full_like)(_filled(lambda rest: rest[0]))

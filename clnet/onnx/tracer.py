@@ -23,6 +23,7 @@ Calls whose tensors are all constants just run: their results are constants of t
 is the constant folding of ``do_constant_folding``).
 """
 import inspect
+import sys
 import threading
 
 from .. import graph
@@ -124,17 +125,17 @@ class Tracer:
     def dyn(self, t):
         return self.b.dyn_of(self.b.values[id(t)]) if self.b.is_traced(t) else frozenset()
 
-    def where(self):
+    def where(self, inside=True):
         """Where the tracer is, for error messages."""
         path = self.path[-1] if self.path else ""
         where = f"module '{path}'" if path else "the model's own forward"
-        if self.calls:
+        if self.calls and inside:
             where += f" (inside {self.calls[-1]})"
         return where
 
-    def unsupported(self, what, hint=""):
+    def unsupported(self, what, hint="", inside=True):
         raise UnsupportedOperatorError(
-            f"clnet.onnx.export: {what} in {self.where()} has no ONNX conversion"
+            f"clnet.onnx.export: {what} in {self.where(inside)} has no ONNX conversion"
             + (f"; {hint}" if hint else "") + ". Nothing was written.")
 
     def convert(self, label, conv, out, *args):
@@ -205,6 +206,9 @@ def _wrap_record(orig):
     def record(name, outputs, inputs, *args, **kwargs):
         tr = active()
         if tr is not None and tr.depth == 0 and tr.any_traced(tuple(inputs)):
+            if tr.calls:       # name the function the user called, then what it ran
+                tr.unsupported(f"{tr.calls[-1]} (it runs the op recorded as {name})",
+                               inside=False)
             tr.unsupported(f"the op recorded as {name}")
         return orig(name, outputs, inputs, *args, **kwargs)
     return record
@@ -286,6 +290,18 @@ class Patches:
                     conv = FUNCTION_CONVERTERS.get(attr)
                     self._set(mod, name, _wrap_converted(attr, conv, label) if conv
                               else _wrap_guarded(attr, label, name))
+            # converted functions imported by name into other clnet modules (``from
+            # ...ops.linalg import linear`` in a layer), so that the unconverted code around
+            # them traces them instead of tripping the autograd net
+            done = {id(mod) for _, mod in self.namespaces}
+            for modname, mod in list(sys.modules.items()):
+                if (not modname.startswith("clnet.") or modname.startswith("clnet.onnx")
+                        or mod is None or id(mod) in done):
+                    continue
+                for name, attr in list(vars(mod).items()):
+                    if inspect.isfunction(attr) and attr in FUNCTION_CONVERTERS:
+                        self._set(mod, name, _wrap_converted(
+                            attr, FUNCTION_CONVERTERS[attr], f"{attr.__module__}.{name}"))
             self._set(graph, "record", _wrap_record(graph.record))
             self._set(graph, "rebase_history", _wrap_inplace_record(graph.rebase_history))
             self._set(graph, "inplace_node", _wrap_inplace_record(graph.inplace_node))
