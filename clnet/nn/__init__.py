@@ -6,3 +6,5 @@ from .containers import (Flatten, Identity, ModuleDict, ModuleList, ParameterDic
 from . import init, utils  # noqa: F401
 from .modules import *  # noqa: F401,F403
 from . import functional, losses  # noqa: F401
+from . import parallel  # noqa: F401
+from .parallel import DataParallel  # noqa: F401
