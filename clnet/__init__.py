@@ -42,6 +42,9 @@ from . import nn
 from .serialization import load, save
 from . import optim
 from . import data, utils, cuda  # noqa: F401  (utils.data and cuda: PyTorch's names)
+from . import sparse  # noqa: F401 (sparse COO tensors; gives Tensor is_sparse/layout/to_sparse)
+from .sparse import layout, sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: F401
+from .sparse import matmul, mm  # noqa: F401 (sparse-aware; dense operands go to ops.linalg)
 from . import accelerator, backends  # noqa: F401  (torch.accelerator, torch.backends)
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
                        set_grad_enabled)
