@@ -13,7 +13,6 @@ import pytest
 import torch
 
 import clnet
-from clnet import nn
 from clnet.optim import LBFGS
 
 HAS_FP64 = clnet.default_device().has_fp64
