@@ -52,7 +52,8 @@ def test_queries_answer_like_a_cpu_only_torch(no_gpu):
 
 
 @pytest.mark.parametrize("call", [
-    lambda: clnet.zeros(2).cuda(), lambda: clnet.zeros(2).cuda(0), lambda: clnet.zeros(2).to("cuda"),
+    lambda: clnet.zeros(2).cuda(), lambda: clnet.zeros(2).cuda(0),
+    lambda: clnet.zeros(2).to("cuda"),
     lambda: clnet.zeros(2).to("cuda:0"), lambda: clnet.zeros(2, device="cuda"),
     lambda: clnet.nn.Linear(2, 2).cuda(), lambda: clnet.nn.Linear(2, 2).to("cuda"),
     lambda: clnet.cuda.current_device(), lambda: clnet.cuda.get_device_name(),
@@ -175,7 +176,7 @@ def test_a_failed_switch_keeps_the_current_gpu(gpu):
     assert clnet.cuda.current_device() == 0
 
 
-# -- torch.backends ---------------------------------------------------------------------------------
+# -- torch.backends --------------------------------------------------------------------------------
 def test_backend_flags_have_torchs_defaults_and_are_settable(monkeypatch):
     c, t = clnet.backends.cudnn, torch.backends.cudnn
     assert c.is_available() is t.is_available() is False

@@ -16,7 +16,7 @@ from .device_errors import check_device_errors
 _lock = threading.Lock()
 _devices = None
 _default = None
-_current_gpu = 0    # which OpenCL GPU a bare "cuda" names (torch.cuda.set_device's "current device")
+_current_gpu = 0    # which OpenCL GPU a bare "cuda" names (torch.cuda.set_device's current one)
 
 
 def _type_name(t):
