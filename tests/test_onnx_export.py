@@ -401,3 +401,43 @@ def test_argument_errors():
     with pytest.raises(clnet.onnx.UnsupportedOperatorError, match="dropout in training mode"):
         clnet.onnx.export(nn.Sequential(model, nn.Dropout(0.5)), (x,), io.BytesIO(),
                           training=clnet.onnx.TrainingMode.PRESERVE)
+
+
+class Zoo(nn.Module):
+    """Every activation module and the tensor ops the other models do not use."""
+
+    def __init__(self):
+        super().__init__()
+        self.acts = nn.ModuleList([
+            nn.ReLU(inplace=True), nn.ReLU6(), nn.LeakyReLU(0.3), nn.ELU(0.7), nn.CELU(1.3),
+            nn.SELU(), nn.GELU(), nn.SiLU(), nn.Mish(), nn.Sigmoid(), nn.Tanh(),
+            nn.Hardtanh(-0.5, 0.8), nn.Hardsigmoid(), nn.Hardswish(), nn.Softplus(2.0, 1.5),
+            nn.Softsign(), nn.LogSigmoid(), nn.Threshold(0.1, -2.0), nn.Softmax(dim=1),
+            nn.LogSoftmax(dim=-1)])
+        self.bn = nn.BatchNorm1d(6)
+        self.lin = nn.Linear(6, 6)
+
+    def forward(self, x):                               # x: (N, 6)
+        outs = [act(x * 1.5) for act in self.acts]
+        y = clnet.stack(outs, 1)                        # (N, 20, 6)
+        a = y.narrow(1, 2, 5).unflatten(2, (2, 3)).flatten(2)
+        b = y.select(1, 4).unsqueeze(1).expand(-1, 5, -1)
+        p, q, r = y.split([3, 10, 7], dim=1)
+        parts = list(r.unbind(1)) + [p.prod(1), q.amin(1), y.T.mean(0).T]
+        c = clnet.cat(parts, 1)                         # (N, 6 * 10)
+        idx = c.argmin(dim=1, keepdim=True).float() + c.argmax(1).unsqueeze(1)
+        m = clnet.baddbmm(a, a.transpose(1, 2)[:, :5, :5].sin(), b, beta=0.5, alpha=2.0)
+        n = clnet.addmm(self.lin.bias, self.bn(x).abs().rsqrt(), self.lin.weight.t())
+        pad = F.pad(n, (1, 2), value=0.25)              # (N, 9)
+        ones = clnet.ones_like(pad) * clnet.full_like(pad, 3.0)
+        return clnet.cat([m.flatten(1), c, idx, pad - ones, n.max(dim=1)[0].unsqueeze(1)], 1)
+
+
+def test_activation_modules_and_more_tensor_ops():
+    clnet.manual_seed(10)
+    model = Zoo()
+    set_bn_stats(model)
+    x = clnet.randn(3, 6)
+    _, sess = export(model, (x,), dynamic_axes={"x": [0]})
+    check(model, sess, (x,))
+    check(model, sess, (clnet.randn(5, 6),))
