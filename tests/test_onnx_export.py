@@ -142,7 +142,8 @@ class RNNModel(nn.Module):
         return F.log_softmax(decoded, dim=1), hidden
 
     def init_hidden(self, bsz):
-        return (clnet.zeros(self.nlayers, bsz, self.nhid), clnet.zeros(self.nlayers, bsz, self.nhid))
+        shape = (self.nlayers, bsz, self.nhid)
+        return (clnet.zeros(*shape), clnet.zeros(*shape))
 
 
 class GRUTagger(nn.Module):
@@ -185,7 +186,7 @@ class Functional(nn.Module):
         self.register_buffer("offset", clnet.arange(5, dtype=clnet.float32))
 
     def forward(self, x, y):
-        a = x @ self.w + self.offset                    # (N, 3, 5)
+        a = 0.5 * (x @ self.w) + clnet.matmul(x, self.w) / 2 + self.offset   # (N, 3, 5)
         b = a.permute(0, 2, 1).contiguous()             # (N, 5, 3)
         c = clnet.cat([b, y.transpose(1, 2)], dim=2)    # (N, 5, 5)
         d = (c - c.mean(dim=-1, keepdim=True)) / 2.0 + 1 - 0.5 * c ** 2
@@ -345,9 +346,17 @@ def test_is_in_onnx_export_and_patches_removed():
             seen.append(clnet.onnx.is_in_onnx_export())
             return x + 1
 
+    class Nested(nn.Module):
+        def forward(self, x):
+            clnet.onnx.export(Probe(), (x,), io.BytesIO())
+            return x
+
     add = clnet.Tensor.__dict__["__add__"]
     export(Probe(), (clnet.randn(2),))
     assert seen == [True] and not clnet.onnx.is_in_onnx_export()
+    with pytest.raises(clnet.onnx.OnnxExporterError, match="while an export is tracing"):
+        clnet.onnx.export(Nested(), (clnet.randn(2),), io.BytesIO())
+    assert not clnet.onnx.is_in_onnx_export()
     assert clnet.Tensor.__dict__["__add__"] is add
     assert nn.Module.__call__ is nn.Module._call_impl
 
@@ -441,3 +450,25 @@ def test_activation_modules_and_more_tensor_ops():
     _, sess = export(model, (x,), dynamic_axes={"x": [0]})
     check(model, sess, (x,))
     check(model, sess, (clnet.randn(5, 6),))
+
+
+def test_group_norm_and_nearest_upsampling():
+    clnet.manual_seed(11)
+    model = nn.Sequential(nn.Conv2d(2, 6, 3, padding=1), nn.GroupNorm(3, 6),
+                          nn.Upsample(scale_factor=2), nn.GroupNorm(2, 6, affine=False))
+    x = clnet.randn(2, 2, 5, 3)
+    with clnet.no_grad():
+        model[1].weight.copy_(clnet.randn(6))
+        model[1].bias.copy_(clnet.randn(6))
+    _, sess = export(model, (x,), dynamic_axes={"input": [0]})
+    check(model, sess, (x,))
+    check(model, sess, (clnet.randn(3, 2, 5, 3),))
+
+    class Sized(nn.Module):
+        def forward(self, x):
+            return F.interpolate(x, size=(7, 5)) + F.interpolate(x, scale_factor=(1.5, 2.5))[
+                :, :, :7, :5]
+
+    x = clnet.randn(1, 2, 5, 3)
+    _, sess = export(Sized(), (x,))
+    check(Sized(), sess, (x,))

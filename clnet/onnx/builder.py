@@ -16,7 +16,8 @@ from ..tensor import Tensor
 
 _ELEM_TYPES = {
     dtypes.float32: TensorProto.FLOAT, dtypes.float64: TensorProto.DOUBLE,
-    dtypes.int32: TensorProto.INT32, dtypes.int64: TensorProto.INT64, dtypes.bool_: TensorProto.BOOL,
+    dtypes.int32: TensorProto.INT32, dtypes.int64: TensorProto.INT64,
+    dtypes.bool_: TensorProto.BOOL,
 }
 
 

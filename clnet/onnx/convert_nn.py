@@ -354,3 +354,44 @@ def _masked_fill(ctx, out, x, mask, value):
     y = ctx.node("Where", [operand(ctx, mask, dtypes.bool_), operand(ctx, value, dt),
                            ctx.name(x)])
     _like(ctx, out, y, x, mask)
+
+
+@converts(N.group_norm)
+def _group_norm(ctx, out, x, num_groups, weight=None, bias=None, eps=1e-5):
+    # no GroupNormalization before opset 18 (and its scale changed meaning in 21): normalize
+    # (N, G, -1) over its last axis, then the per-channel affine
+    dt, n = x.dtype, x.dim()
+    g = ctx.node("Reshape", [ctx.name(x), ctx.b.const([0, int(num_groups), -1])])
+    centered = ctx.node("Sub", [g, reduce_node(ctx, "ReduceMean", g, [2], True)])
+    var = reduce_node(ctx, "ReduceMean", ctx.node("Mul", [centered, centered]), [2], True)
+    normed = ctx.node("Div", [centered, ctx.node("Sqrt", [ctx.node(
+        "Add", [var, ctx.b.scalar(float(eps), dt)])])])
+    y = ctx.node("Reshape", [normed, ctx.node("Shape", [ctx.name(x)])])
+    per_channel = ctx.b.const([-1] + [1] * (n - 2))
+    if weight is not None:
+        y = ctx.node("Mul", [y, ctx.node("Reshape", [ctx.name(weight), per_channel])])
+    if bias is not None:
+        y = ctx.node("Add", [y, ctx.node("Reshape", [ctx.name(bias), per_channel])])
+    _like(ctx, out, y, x)
+
+
+@converts(PL.interpolate)
+def _interpolate(ctx, out, x, size=None, scale_factor=None, mode="nearest", *rest):
+    # clnet's interpolate is mode='nearest' only (it refuses the others before this runs):
+    # PyTorch's source index is floor(dst * in / out), or floor(dst / scale_factor) when the
+    # factor is given and not recomputed: ONNX's asymmetric transform with floor rounding
+    import numpy as np
+    recompute = rest[1] if len(rest) > 1 else None
+    attrs = dict(mode="nearest", coordinate_transformation_mode="asymmetric",
+                 nearest_mode="floor")
+    if scale_factor is not None and not recompute:
+        nsp = x.dim() - 2
+        sf = list(scale_factor) if isinstance(scale_factor, (tuple, list)) else [scale_factor] * nsp
+        scales = ctx.b.initializer(np.asarray([1.0, 1.0] + [float(s) for s in sf], np.float32))
+        y = ctx.node("Resize", [ctx.name(x), "", scales], **attrs)
+    else:
+        lead = ctx.node("Slice", [ctx.node("Shape", [ctx.name(x)]), ctx.b.const([0]),
+                                  ctx.b.const([2])])
+        sizes = ctx.node("Concat", [lead, ctx.b.const(list(out._shape[2:]))], axis=0)
+        y = ctx.node("Resize", [ctx.name(x), "", "", sizes], **attrs)
+    ctx.out(out, y, dyn=ctx.dyn(x) & {0, 1})

@@ -120,6 +120,9 @@ def export(model, args=(), f=None, export_params=True, verbose=False,
     computations on parameters as graph nodes instead of folding them into initializers.
     Raises ``UnsupportedOperatorError`` naming the op and the module for what has no ONNX
     conversion (README: "Exporting to ONNX" lists what converts); nothing is written then."""
+    if active() is not None:
+        raise OnnxExporterError("clnet.onnx.export was called while an export is tracing a "
+                                "forward (from inside the model's forward)")
     if unused:
         raise TypeError(f"export() got unexpected keyword arguments {sorted(unused)}")
     if not isinstance(model, Module):

@@ -44,7 +44,7 @@ _TENSOR_SKIP = {
     "size", "stride", "dim", "ndimension", "numel", "nelement", "element_size",
     "storage_offset", "is_contiguous", "is_floating_point", "is_complex", "is_signed",
     "get_device", "data_ptr", "untyped_storage", "register_hook", "retain_grad",
-    "requires_grad_", "backward", "type_as_string",
+    "requires_grad_", "backward",
 }
 # calls that hand a traced value's data to Python: the graph would hard-code it
 _VALUE_LEAKS = {"item", "tolist", "numpy", "__bool__", "__float__", "__int__", "__index__",
