@@ -112,7 +112,7 @@ def _axes(spec, where, name, rank):
 
 def export(model, args=(), f=None, export_params=True, verbose=False,
            training=TrainingMode.EVAL, input_names=None, output_names=None, opset_version=None,
-           dynamic_axes=None, do_constant_folding=True, kwargs=None, dynamo=False, **unused):
+           dynamic_axes=None, do_constant_folding=True, kwargs=None, dynamo=False):
     """Export ``model`` run on ``args`` to the ONNX file ``f`` (a path or a binary stream).
 
     PyTorch's meaning for every argument. ``dynamo`` selects nothing: clnet has one exporter, a
@@ -123,8 +123,6 @@ def export(model, args=(), f=None, export_params=True, verbose=False,
     if active() is not None:
         raise OnnxExporterError("clnet.onnx.export was called while an export is tracing a "
                                 "forward (from inside the model's forward)")
-    if unused:
-        raise TypeError(f"export() got unexpected keyword arguments {sorted(unused)}")
     if not isinstance(model, Module):
         raise TypeError(f"clnet.onnx.export: model must be a clnet.nn.Module, got "
                         f"{type(model).__name__}")
