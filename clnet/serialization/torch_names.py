@@ -296,7 +296,7 @@ def allowed_globals():
     global _TABLE
     if _TABLE is None:
         from ..nn.parameter import Parameter
-        from ..tensor import Size, Tensor
+        from ..tensor import Tensor
         table = {
             "collections.OrderedDict": OrderedDict, "collections.Counter": Counter,
             "builtins.set": set, "builtins.bytearray": _bytearray, "builtins.complex": complex,
@@ -313,7 +313,6 @@ def allowed_globals():
             "torch.tensor._rebuild_from_type_v2": rebuild_from_type_v2,
             "torch.UntypedStorage": UNTYPED, "torch.storage.UntypedStorage": UNTYPED,
         }
-        del Size
         for name, spec in SPECS.items():
             # a dtype in a file is the clnet dtype it loads as; a v3-only one stays a spec
             table[f"torch.{name}"] = spec if spec.storage is None else spec.dtype
