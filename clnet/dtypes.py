@@ -26,7 +26,9 @@ class dtype:
         return f"clnet.{self.name}"
 
     def __reduce__(self):
-        return self.name
+        # by name through to_dtype: the module attribute of bool is bool_, not bool, so the
+        # global-name form (returning self.name) could not be unpickled for it
+        return (to_dtype, (self.name,))
 
 
 bool_ = dtype("bool", np.bool_, "uchar", 0)

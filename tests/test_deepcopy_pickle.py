@@ -98,3 +98,15 @@ def test_pickle_round_trips_tensors_views_parameters_and_modules():
     m2 = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(m2(x).detach().numpy(), model(x).detach().numpy())
     assert m2[0].weight._storage is not model[0].weight._storage
+
+
+def test_every_dtype_pickles_by_name():
+    import pickle
+    for dt in (clnet.bool, clnet.float32, clnet.float64, clnet.int32, clnet.int64):
+        assert pickle.loads(pickle.dumps(dt)) is dt
+
+
+def test_torch_module_paths_of_identity_and_multihead_attention():
+    from clnet.nn.modules.activation import MultiheadAttention
+    from clnet.nn.modules.linear import Identity
+    assert MultiheadAttention is clnet.nn.MultiheadAttention and Identity is clnet.nn.Identity

@@ -214,3 +214,8 @@ class LogSoftmax(_SoftmaxBase):
 class Softmin(_SoftmaxBase):
     def forward(self, input):
         return F.softmin(input, self.dim)
+
+
+# torch keeps MultiheadAttention in torch.nn.modules.activation: pickles and allow-lists name it
+# there (clnet's lives in attention.py)
+from .attention import MultiheadAttention  # noqa: E402,F401

@@ -9,7 +9,9 @@ from .. import init
 from ..module import Module
 from ..parameter import Parameter
 
-__all__ = ["Linear", "Bilinear", "LazyLinear"]
+from ..containers import Identity  # noqa: F401,E402 (torch.nn.modules.linear.Identity)
+
+__all__ = ["Identity", "Linear", "Bilinear", "LazyLinear"]
 
 
 def _factory(device, dtype):
