@@ -4,8 +4,9 @@ The training path never waits for the device except to print: losses and correct
 on the device and are read once per ``log_every`` steps (and at the end of an epoch), which is
 also where a NaN/Inf loss is caught and located to its step. Checkpoints hold the model,
 optimizer, scheduler, RNG and data position, written atomically with
-``clnet.serialization.save_safetensors`` (no pickle), so ``--resume`` continues exactly where a run stopped, from any checkpoint: an epoch's end, a step,
-a Ctrl-C (held while an update is applied, so a step is taken whole or not at all) or the end.
+``clnet.serialization.save_safetensors`` (no pickle), so ``--resume`` continues exactly where a
+run stopped, from any checkpoint: an epoch's end, a step, a Ctrl-C (held while an update is
+applied, so a step is taken whole or not at all) or the end.
 ``dry_run()`` builds everything and runs one forward and backward, changing nothing.
 """
 import csv
