@@ -1,0 +1,314 @@
+"""Which PyTorch names do real programs use that clnet lacks? Found here before a user finds them.
+
+    python benchmarks/torch_coverage.py            # static report over tests/programs/corpus
+    python benchmarks/torch_coverage.py --run      # also run every program under clnet and torch:
+                                                   # pass/fail, the error, seconds under each
+    python benchmarks/torch_coverage.py --json     # the same as JSON rows
+
+Static part (``ast``, no program is run): every file of the corpus is parsed; its imports give
+the local names bound to torch modules (``import torch.nn as nn``, ``from torch.nn import
+functional as F``, ``from torch.utils.data import DataLoader``), and every attribute chain rooted
+at one of them (``torch.nn.functional.relu``, ``nn.LSTM``, ``F.log_softmax``) is resolved in real
+torch and, through the same ``torch`` -> clnet module map the corpus runs under
+(``tests/programs/corpus_harness.py``), in clnet. It reports
+- torch names clnet lacks (with the programs and lines that use them);
+- keyword arguments a program passes that clnet's function or class does not take
+  (``torch.matmul(..., out=)``);
+- method and attribute names used on objects (``x.is_cuda``, ``h.detach()``) that torch's
+  ``Tensor``, ``nn.Module`` or ``optim.Optimizer`` has and clnet's counterpart lacks (names
+  are matched by spelling, since the type of ``x`` is not known without running: a name both
+  a Tensor and, say, a str have can be counted for the wrong one, which only ever adds a name
+  to check, never hides one).
+Names reached only through ``getattr(nn, name)`` are invisible to it; ``--run`` catches those
+(the run stops at the first missing name and prints it).
+"""
+import argparse
+import ast
+import importlib
+import inspect
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "programs"))
+
+from corpus_harness import CORPUS, clnet_modules, run_program  # noqa: E402
+from corpus_list import PROGRAMS  # noqa: E402
+
+_MISSING = object()
+
+
+def corpus_files():
+    return sorted(p for p in CORPUS.rglob("*.py") if p.name != "_standins.py")
+
+
+# ---------------------------------------------------------------------------- static analysis
+
+def _torch_aliases(tree):
+    """Local name -> torch dotted path, from the file's import statements."""
+    aliases = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name == "torch" or a.name.startswith("torch."):
+                    if a.asname:
+                        aliases[a.asname] = a.name
+                    else:
+                        aliases["torch"] = "torch"  # `import torch.nn` binds `torch`
+                        aliases[f"<import {a.name}>"] = a.name  # but names torch.nn as used
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "torch" or node.module.startswith("torch."):
+                for a in node.names:
+                    aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+    return aliases
+
+
+def _chain(node):
+    """``a.b.c`` -> ['a', 'b', 'c'] when the chain is rooted at a Name, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return parts[::-1]
+    return None
+
+
+def scan(files):
+    """Returns (names, kwargs, members): each maps a key to a set of 'file:line' uses.
+
+    names:   torch dotted names ('torch.nn.LSTM')
+    kwargs:  (torch dotted callable, keyword) pairs
+    members: (attribute name, keyword or None) used on objects not known to be modules
+    """
+    names, kwargs, members = defaultdict(set), defaultdict(set), defaultdict(set)
+    for path in files:
+        tree = ast.parse(path.read_text(), str(path))
+        rel = path.relative_to(CORPUS)
+        aliases = _torch_aliases(tree)
+        for dotted in set(aliases.values()):
+            names[dotted].add(f"{rel}:import")
+        parents = {}
+        for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                parents[child] = node
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute):
+                parent = parents.get(node)
+                if isinstance(parent, ast.Attribute) and parent.value is node:
+                    continue  # only the longest chain
+                parts = _chain(node)
+                where = f"{rel}:{node.lineno}"
+                if parts and parts[0] in aliases:
+                    names[".".join([aliases[parts[0]]] + parts[1:])].add(where)
+                else:
+                    members[(node.attr, None)].add(where)
+            elif isinstance(node, ast.Name) and node.id in aliases and isinstance(
+                    parents.get(node), ast.Call) and parents[node].func is node:
+                names[aliases[node.id]].add(f"{rel}:{node.lineno}")
+            if isinstance(node, ast.Call) and node.keywords:
+                where = f"{rel}:{node.lineno}"
+                parts = _chain(node.func)
+                if parts and parts[0] in aliases:
+                    target = ".".join([aliases[parts[0]]] + parts[1:])
+                    for k in node.keywords:
+                        if k.arg:
+                            kwargs[(target, k.arg)].add(where)
+                elif isinstance(node.func, ast.Attribute):
+                    for k in node.keywords:
+                        if k.arg:
+                            members[(node.func.attr, k.arg)].add(where)
+    return names, kwargs, members
+
+
+def resolve(dotted, modules):
+    """Look ``torch.a.b`` up where ``torch``'s modules are ``modules`` (name -> module)."""
+    parts = dotted.split(".")
+    obj = modules.get(parts[0], _MISSING)
+    if obj is _MISSING:
+        return _MISSING
+    for i in range(1, len(parts)):
+        prefix = ".".join(parts[:i + 1])
+        nxt = getattr(obj, parts[i], _MISSING)
+        if nxt is _MISSING:
+            nxt = modules.get(prefix, _MISSING)
+        if nxt is _MISSING:
+            return _MISSING
+        obj = nxt
+    return obj
+
+
+def _accepts(fn, keyword):
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None  # a builtin without a signature: cannot tell
+    params = sig.parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return True
+    return keyword in sig.parameters
+
+
+def torch_module_map():
+    import torch
+    out = {}
+    for name in ["torch"] + [k for k in clnet_modules() if k != "torch"] + [
+            "torch.nn.parallel", "torch.xpu", "torch.backends", "torch.accelerator"]:
+        try:
+            out[name] = importlib.import_module(name)
+        except ImportError:
+            pass
+    out["torch"] = torch
+    return out
+
+
+def static_report(files):
+    import clnet
+    import torch
+    names, kwargs, members = scan(files)
+    tmods, cmods = torch_module_map(), clnet_modules()
+    rows = {"missing_names": [], "missing_kwargs": [], "missing_members": [], "stats": {}}
+    used = {n for n in names if resolve(n, tmods) is not _MISSING}
+    for n in sorted(used):
+        if resolve(n, cmods) is _MISSING:
+            rows["missing_names"].append({"name": n, "uses": sorted(names[n])})
+    for (target, kw), uses in sorted(kwargs.items()):
+        t, c = resolve(target, tmods), resolve(target, cmods)
+        if t is _MISSING or c is _MISSING or not callable(c):
+            continue
+        if _accepts(t, kw) is False:
+            continue  # not a torch keyword either (the program's own, or a typo torch refuses)
+        if _accepts(c, kw) is False:
+            rows["missing_kwargs"].append({"name": f"{target}({kw}=)", "uses": sorted(uses)})
+    # members: compare torch's classes with clnet's
+    pairs = [("Tensor", torch.Tensor, clnet.Tensor),
+             ("nn.Module", torch.nn.Module, clnet.nn.Module),
+             ("optim.Optimizer", torch.optim.Optimizer, clnet.optim.Optimizer)]
+    member_uses = defaultdict(set)
+    for (attr, kw), uses in members.items():
+        member_uses[attr] |= uses
+    seen = set()
+    for attr, uses in sorted(member_uses.items()):
+        if _plain_python_or_numpy(attr):
+            continue
+        for label, tcls, ccls in pairs:
+            if attr.startswith("__") or not hasattr(tcls, attr):
+                continue
+            if not hasattr(ccls, attr) and (label, attr) not in seen:
+                # an instance attribute clnet sets in __init__ (Module.training) is not missing
+                if not _instance_has(ccls, attr):
+                    seen.add((label, attr))
+                    rows["missing_members"].append({"name": f"{label}.{attr}",
+                                                    "uses": sorted(uses)})
+    for (attr, kw), uses in sorted(members.items(),
+                                   key=lambda item: (item[0][0], item[0][1] or "")):
+        if kw is None or _plain_python_or_numpy(attr):
+            continue
+        for label, tcls, ccls in pairs:
+            tf, cf = getattr(tcls, attr, None), getattr(ccls, attr, None)
+            if tf is None or cf is None or not callable(cf) or attr.startswith("__"):
+                continue
+            if _accepts(tf, kw) is False:
+                continue
+            if _accepts(cf, kw) is False:
+                rows["missing_kwargs"].append({"name": f"{label}.{attr}({kw}=)",
+                                               "uses": sorted(uses)})
+    rows["stats"] = {"files": len(files), "torch_names_used": len(used),
+                     "torch_names_missing": len(rows["missing_names"]),
+                     "member_names_used": len(member_uses)}
+    return rows
+
+
+def _plain_python_or_numpy(attr):
+    # `names.index(x)`, `line.split()`, `a.mean(axis=1)` on a numpy array: by spelling alone these
+    # cannot be told from Tensor methods, and the corpus uses them on str/list/ndarray, so a name
+    # that str, list, dict or numpy's ndarray also has is left to --run
+    import numpy as np
+    return any(hasattr(t, attr) for t in (str, list, dict, tuple, np.ndarray))
+
+
+def _instance_has(cls, attr):
+    try:
+        if cls.__name__ == "Module":
+            return hasattr(cls(), attr)
+    except Exception:
+        return False
+    return False
+
+
+# ---------------------------------------------------------------------------- dynamic runs
+
+def run_all(programs, backends=("clnet", "torch")):
+    rows = []
+    for p in programs:
+        row = {"program": p.id, "source": p.source, "needs": p.needs}
+        for backend in backends:
+            t0 = time.perf_counter()
+            try:
+                _, seconds, _ = run_program(p.name, backend, p.argv)
+                row[backend] = {"ok": True, "seconds": round(seconds, 2)}
+            except BaseException as exc:  # noqa: BLE001 (a program's failure is the data here)
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                row[backend] = {"ok": False, "seconds": round(time.perf_counter() - t0, 2),
+                                "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+                                if str(exc) else type(exc).__name__}
+        rows.append(row)
+        print(_run_line(row), file=sys.stderr, flush=True)
+    return rows
+
+
+def _run_line(row):
+    c, t = row.get("clnet", {}), row.get("torch", {})
+    ratio = (f"{t['seconds'] / c['seconds']:5.2f}x" if c.get("ok") and t.get("ok")
+             and c["seconds"] > 0 else "     -")
+    status = "ok  " if c.get("ok") else "FAIL"
+    line = (f"{row['program']:38s} clnet {status} {c.get('seconds', 0):7.2f}s   "
+            f"torch {'ok  ' if t.get('ok') else 'FAIL'} {t.get('seconds', 0):7.2f}s   {ratio}")
+    if not c.get("ok"):
+        line += f"\n{'':38s}   {c.get('error', '')}"
+    return line
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", action="store_true", help="run every program under clnet and torch")
+    ap.add_argument("--only", nargs="*", help="program ids to run (with --run)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    files = corpus_files()
+    report = static_report(files)
+    if args.run:
+        progs = [p for p in PROGRAMS if not args.only or p.id in args.only]
+        report["runs"] = run_all(progs)
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    s = report["stats"]
+    print(f"corpus: {s['files']} files under {CORPUS.relative_to(ROOT)}; "
+          f"{s['torch_names_used']} distinct torch names used, {s['torch_names_missing']} "
+          f"missing in clnet")
+    for title, key in (("torch names clnet lacks", "missing_names"),
+                       ("keyword arguments clnet does not take", "missing_kwargs"),
+                       ("methods/attributes (by name) clnet's classes lack", "missing_members")):
+        print(f"\n{title}: {len(report[key])}")
+        for r in report[key]:
+            uses = r["uses"]
+            more = f" (+{len(uses) - 3} more)" if len(uses) > 3 else ""
+            print(f"  {r['name']:48s} {', '.join(uses[:3])}{more}")
+    if args.run:
+        runs = report["runs"]
+        ok = sum(r["clnet"]["ok"] for r in runs)
+        print(f"\nruns: {ok} of {len(runs)} programs run to their check under clnet "
+              f"(seconds: clnet, torch; ratio = torch/clnet, above 1 clnet is faster)")
+        for r in runs:
+            print(_run_line(r))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
