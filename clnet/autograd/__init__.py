@@ -6,6 +6,7 @@ its forward in ``clnet/ops``. This package walks the graph and gives the PyTorch
 from .. import graph
 from ..tensor import Tensor
 from . import function
+from . import engine
 from .engine import run_backward
 from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import (detect_anomaly, enable_grad, inference_mode, is_anomaly_enabled,
@@ -95,6 +96,15 @@ def Variable(data, requires_grad=False, volatile=False):
         t.requires_grad = True
         return t
     return data
+
+
+class _ExecutionEngine:
+    """``Variable._execution_engine`` as in PyTorch, for code that queues a callback to run when
+    the current backward pass ends (``queue_callback(fn)``)."""
+    queue_callback = staticmethod(engine.queue_callback)
+
+
+Variable._execution_engine = _ExecutionEngine()
 
 
 # ------------------------------------------------------------------ Tensor methods

@@ -6,6 +6,7 @@ gradient, however deep the graph (no recursion: a 10,000-step RNN is fine). Noth
 for the device; in anomaly mode the NaN check does.
 """
 import sys
+import threading
 
 from .. import graph
 from ..graph import AccumulateGrad, mode
@@ -72,6 +73,22 @@ def _needed(parents, seen, targets):
     return needed
 
 
+class _Callbacks(threading.local):
+    queue = None       # the running backward's callbacks (None outside a backward)
+
+
+_callbacks = _Callbacks()
+
+
+def queue_callback(fn):
+    """Run ``fn()`` once the backward pass that is running now has finished (PyTorch's
+    ``Variable._execution_engine.queue_callback``; DistributedDataParallel waits for its
+    gradient reductions there). Only valid from inside a backward (a hook)."""
+    if _callbacks.queue is None:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    _callbacks.queue.append(fn)
+
+
 def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                  allow_unused=False, accumulate=True):
     """Backpropagate from ``tensors`` seeded with ``grad_tensors``.
@@ -111,6 +128,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
     needed = _needed(parents, seen, targets) if inputs is not None else None
     ready = [n for n in roots if deps.get(n, 0) == 0]
     prev_mode = graph.set_grad_enabled_flag(create_graph)
+    outer_callbacks, _callbacks.queue = _callbacks.queue, []
     try:
         while ready:
             node = ready.pop()
@@ -143,8 +161,12 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 deps[nxt] -= 1
                 if deps[nxt] == 0:
                     ready.append(nxt)
+        queued = _callbacks.queue
+        while queued:                   # a callback may queue another
+            queued.pop(0)()
     finally:
         graph.set_grad_enabled_flag(prev_mode)
+        _callbacks.queue = outer_callbacks
 
     if inputs is not None and not accumulate:
         for pos, r in enumerate(results):
