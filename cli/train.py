@@ -1,12 +1,23 @@
 """``clnet train``, ``clnet eval`` and ``clnet predict``: parse, call clnet.train, print.
 
 Errors are not caught here: the top-level group (cli/errors.py) reports every user error as one
-``Error: ...`` line with its exit code.
+``Error: ...`` line with its exit code. One exception: a rank of an MPI job (``mpiexec -n K clnet
+train``, or ``--nproc K``) that fails must end the whole job, since the other ranks may be waiting
+for it in a collective: it prints ``Error: rank R of K: ...`` and calls MPI_Abort with the same
+exit code.
 """
 import json
 import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+import traceback
 
 import click
+
+from . import errors
 
 
 def _trainer(config, overrides, **kwargs):
@@ -38,26 +49,84 @@ def format_dry_run(result):
               help="validate, build everything, run one forward and backward pass on one batch, "
                    "print the model, and exit without training or writing anything")
 @click.option("--quiet", is_flag=True, help="print only the final summary")
-def train(config, overrides, resume, dry_run, quiet):
+@click.option("--nproc", type=click.IntRange(min=1), default=None, metavar="K",
+              help="data-parallel over K processes: runs mpiexec -n K clnet train ... (needs "
+                   "clnet[distributed]; the effective batch is K x batch_size)")
+def train(config, overrides, resume, dry_run, quiet, nproc):
     """Train the model described by CONFIG (a YAML file)."""
+    if nproc is not None and nproc > 1:
+        sys.exit(_launch(nproc, config, overrides, resume, dry_run, quiet))
+    try:
+        _train(config, overrides, resume, dry_run, quiet)
+    except BaseException as exc:  # noqa: BLE001 - a failing rank ends the job (see above)
+        _end_job_if_distributed(exc)
+        raise
+
+
+def _launch(nproc, config, overrides, resume, dry_run, quiet):
+    """Run ``clnet train`` in ``nproc`` processes under the installed mpiexec; its exit code."""
+    from clnet.train.distributed import launched_by_mpi, threads_per_rank
+    if launched_by_mpi():
+        raise click.UsageError("--nproc starts mpiexec itself; under mpiexec leave it out")
+    here = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    mpiexec = here if os.access(here, os.X_OK) else shutil.which("mpiexec")
+    if mpiexec is None:
+        raise click.UsageError("--nproc needs MPI's mpiexec: pip install 'clnet[distributed]' "
+                               "(mpi4py and the MPICH wheel), or put your MPI's mpiexec on PATH")
+    args = ["train", config] + [a for o in overrides for a in ("--set", o)]
+    args += ["--resume", resume] if resume else []
+    args += ["--dry-run"] if dry_run else []
+    args += ["--quiet"] if quiet else []
+    env = dict(os.environ)
+    env.setdefault("POCL_MAX_PTHREAD_COUNT", str(threads_per_rank(nproc)))
+    cmd = [mpiexec, "-n", str(nproc), sys.executable, "-m", "clnet.cli.main"] + args
+    return subprocess.call(cmd, env=env)
+
+
+def _end_job_if_distributed(exc):
+    """In an MPI job of several ranks: report ``exc`` naming this rank and abort the job."""
+    dist = sys.modules.get("clnet.distributed")
+    if dist is None or not dist.is_initialized() or dist.get_world_size() == 1:
+        return
+    if isinstance(exc, SystemExit) and not exc.code:
+        return
+    rank = dist.get_rank()
+    if isinstance(exc, KeyboardInterrupt):
+        # rank 0 writes a checkpoint, then aborts the job; the others wait to be ended by it
+        if rank != 0:
+            time.sleep(120)
+            os._exit(errors.EXIT_INTERRUPTED)
+        dist.process_group.abort_job("interrupted (Ctrl-C); rank 0 wrote a checkpoint",
+                                     errors.EXIT_INTERRUPTED)
+    code = errors.classify(exc) if isinstance(exc, Exception) else errors.EXIT_FAILED
+    details = None
+    if code is None:
+        code = errors.EXIT_INTERNAL
+        details = traceback.format_exc()
+    elif errors.debug_enabled():
+        details = traceback.format_exc()
+    dist.process_group.abort_job(errors._message(exc), code, details)
+
+
+def _train(config, overrides, resume, dry_run, quiet):
     trainer = _trainer(config, overrides, resume=resume, quiet=quiet)
-    click.echo(trainer.describe())
+    text = trainer.describe()        # a collective in an MPI job: every rank calls it
+    echo = click.echo if trainer.is_main else (lambda *a, **k: None)
+    echo(text)
     if dry_run:
         line = format_dry_run(trainer.dry_run())
         if line:
-            click.echo(f"dry run: {line}")
-        click.echo("config is valid; one forward and backward pass ran (dry run: nothing "
-                   "trained)")
+            echo(f"dry run: {line}")
+        echo("config is valid; one forward and backward pass ran (dry run: nothing trained)")
         return
     if resume:
-        click.echo(f"resuming from {trainer.resumed_from} (epoch {trainer.epoch}, "
-                   f"step {trainer.step})")
-    click.echo(f"run folder: {trainer.run_dir}")
+        echo(f"resuming from {trainer.resumed_from} (epoch {trainer.epoch}, step {trainer.step})")
+    echo(f"run folder: {trainer.run_dir}")
     result = trainer.fit()           # Ctrl-C: the trainer writes a checkpoint; exit code 130
     test = result["test"]
     if test:
-        click.echo("final test: " + ", ".join(f"{k} {v:.4f}" for k, v in test.items()))
-    click.echo(f"checkpoint: {result['checkpoint']}")
+        echo("final test: " + ", ".join(f"{k} {v:.4f}" for k, v in test.items()))
+    echo(f"checkpoint: {result['checkpoint']}")
 
 
 @click.command(name="eval")

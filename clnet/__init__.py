@@ -54,8 +54,9 @@ is_tensor = lambda obj: isinstance(obj, Tensor)  # noqa: E731
 
 def __getattr__(name):
     # clnet.onnx needs the optional onnx package, so it is imported on first use
-    # (``torch.onnx.export(...)`` works after ``import clnet as torch``)
-    if name == "onnx":
+    # (``torch.onnx.export(...)`` works after ``import clnet as torch``); clnet.distributed
+    # likewise, so ``torch.distributed.is_available()`` works without importing it first
+    if name in ("onnx", "distributed"):
         import importlib
-        return importlib.import_module(".onnx", __name__)
+        return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'clnet' has no attribute {name!r}")

@@ -7,4 +7,4 @@ from . import init, utils  # noqa: F401
 from .modules import *  # noqa: F401,F403
 from . import functional, losses  # noqa: F401
 from . import parallel  # noqa: F401
-from .parallel import DataParallel  # noqa: F401
+from .parallel import DataParallel, DistributedDataParallel  # noqa: F401

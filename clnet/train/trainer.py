@@ -8,6 +8,9 @@ optimizer, scheduler, RNG and data position, written atomically with
 run stopped, from any checkpoint: an epoch's end, a step, a Ctrl-C (held while an update is
 applied, so a step is taken whole or not at all) or the end.
 ``dry_run()`` builds everything and runs one forward and backward, changing nothing.
+Under ``mpiexec -n K`` each process is one rank of a data-parallel run (see distributed.py): the
+model is wrapped in DistributedDataParallel, each rank trains on its DistributedSampler shard,
+epoch sums and evaluation metrics are reduced across ranks, and only rank 0 prints and writes.
 """
 import csv
 import datetime
@@ -22,11 +25,13 @@ import yaml
 
 import clnet
 from .. import nn, optim
-from ..data import DataLoader, get_dataset, random_split
+from ..data import DataLoader, DistributedSampler, Subset, get_dataset, random_split
 from ..nn import functional as F
 from . import checkpoints as ckpts
 from .checkpoints import latest_checkpoint, sigint_deferred
 from .config import ConfigError, config_error
+from .distributed import pick_device
+from .distributed import setup as distributed_setup
 from .models import DataInfo, build_model, count_parameters, summary
 from .progress import Progress
 
@@ -84,16 +89,23 @@ class Trainer:
         match the checkpoint's (a resumed run also needs the same batches and optimizer)."""
         self.cfg = cfg
         self._evaluation = evaluation
-        self.out = out or sys.stdout
-        self.quiet = quiet
+        # one rank of an MPI job (None alone); set up before any device is touched
+        self.dist = None if evaluation else distributed_setup()
+        self.is_main = self.dist is None or self.dist.is_main
+        self.out = (out or sys.stdout) if self.is_main else open(os.devnull, "w")
+        self.quiet = quiet or not self.is_main
         clnet.manual_seed(cfg["seed"])
         try:
-            self.device = clnet.device(cfg["device"])
+            self.device = pick_device(cfg["device"], self.dist)
         except clnet.DeviceError as e:
             raise config_error(cfg, "device", str(e)) from None
         clnet.set_default_device(self.device)
         self._build_data()
         self.model = build_model(cfg, self.info).to(self.device)
+        # the training forward: the model, or its DistributedDataParallel wrapper in a job
+        self.ddp = None
+        if self.dist is not None:
+            self.ddp = nn.parallel.DistributedDataParallel(self.model)
         self._build_loss()
         self._build_optimizer()
         self._build_scheduler()
@@ -105,6 +117,7 @@ class Trainer:
         self._pending = None      # train stats of an epoch whose batches are done, not its end
         self._epoch_time = 0.0
         self._resume_point = None
+        self._interrupted = False
         self.run_id = ckpts.new_run_id()
         self.resumed_from = None
         self.run_dir = run_dir
@@ -117,6 +130,8 @@ class Trainer:
             while os.path.exists(self.run_dir):      # two runs started in the same second
                 n += 1
                 self.run_dir = f"{base}-{n}"
+        if self.dist is not None:       # rank 0's folder and run id name every rank's files
+            self.run_dir, self.run_id = self.dist.broadcast((self.run_dir, self.run_id))
         self.ckpt_dir = cfg["checkpoint"]["dir"] or os.path.join(self.run_dir, "checkpoints")
 
     # ------------------------------------------------------------------ building
@@ -155,9 +170,17 @@ class Trainer:
             self.train_set, self.val_set = full, None
         self.info = _data_info(full)
         bs = d["batch_size"]
-        self.train_loader = DataLoader(self.train_set, batch_size=bs, shuffle=d["shuffle"],
-                                       drop_last=d["drop_last"], generator=self.cfg["seed"],
-                                       prefetch=d["prefetch"], device=None)
+        self.sampler = None
+        if self.dist is not None:
+            # this rank's shard; the sampler draws each epoch's order from seed + epoch
+            self.sampler = DistributedSampler(self.train_set, self.dist.world_size,
+                                              self.dist.rank, shuffle=d["shuffle"],
+                                              seed=self.cfg["seed"], drop_last=d["drop_last"])
+        self.train_loader = DataLoader(self.train_set, batch_size=bs,
+                                       shuffle=d["shuffle"] and self.sampler is None,
+                                       sampler=self.sampler, drop_last=d["drop_last"],
+                                       generator=self.cfg["seed"], prefetch=d["prefetch"],
+                                       device=None)
         if not len(self.train_loader):
             raise config_error(cfg, "data.batch_size", (
                 f"the training split has {len(self.train_set):,} samples (the dataset's "
@@ -235,11 +258,18 @@ class Trainer:
         return min(total, self.cfg["max_steps"]) if self.cfg["max_steps"] else total
 
     def describe(self):
-        return (f"model: {count_parameters(self.model):,} parameters\n{summary(self.model)}\n"
+        """What the run is; in an MPI job every rank must call it (it gathers the ranks' pids,
+        which name the rank in the launcher's messages if one dies)."""
+        text = (f"model: {count_parameters(self.model):,} parameters\n{summary(self.model)}\n"
                 f"data: {self.cfg['data']['dataset']} train {len(self.train_set)}"
                 + (f", val {len(self.val_set)}" if self.val_set is not None else "")
                 + (f", test {len(self.test_set)}" if self.test_set is not None else "")
                 + f"; device {self.device} ({self.device.name})")
+        if self.dist is not None:
+            k, bs = self.dist.world_size, self.cfg["data"]["batch_size"]
+            text += (f"\n{self.dist.describe()}; batch {bs} per rank, {k * bs} per step "
+                     f"(DistributedSampler shards of {len(self.sampler)} samples)")
+        return text
 
     def dry_run(self):
         """What ``clnet train --dry-run`` runs once the Trainer is built (data, model, loss,
@@ -280,10 +310,11 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def fit(self):
         cfg = self.cfg
-        os.makedirs(self.run_dir, exist_ok=True)
-        self._write_config()
-        ckpts.write_run_record(self.run_dir, self.run_id, self.ckpt_dir)
-        self._write_metrics()          # a resumed run's rows: the checkpoint's, none after it
+        if self.is_main:
+            os.makedirs(self.run_dir, exist_ok=True)
+            self._write_config()
+            ckpts.write_run_record(self.run_dir, self.run_id, self.ckpt_dir)
+            self._write_metrics()      # a resumed run's rows: the checkpoint's, none after it
         max_steps = cfg["max_steps"]
         progress = Progress(self.out, quiet=self.quiet)
         try:
@@ -303,7 +334,8 @@ class Trainer:
                              f"--resume {self.run_dir}")
             raise
         final = self.save_checkpoint("final")
-        self._plot()
+        if self.is_main:
+            self._plot()
         test = self.evaluate("test") if self.test_set is not None else {}
         return {"run_dir": self.run_dir, "checkpoint": final, "test": test,
                 "history": self.history}
@@ -321,6 +353,8 @@ class Trainer:
         start = loader.state_dict()
         done_in_epoch = start["index"] if start["in_progress"] else 0
         progress.start_epoch(epoch + 1, self.cfg["epochs"], per_epoch, done_in_epoch)
+        if self.sampler is not None:
+            self.sampler.set_epoch(epoch)
         batches = iter(loader)
         every_steps = self.cfg["checkpoint"]["every_steps"]
         while True:
@@ -334,10 +368,11 @@ class Trainer:
                     x, y = next(batches)
                 except StopIteration:                 # the loader has moved to the next epoch
                     self._resume_point = None
-                    self._pending = acc.result()
+                    self._pending = self._merged(acc).result()
                     self._acc = _EpochSums()
                     break
-            loss, logits, target = self._loss_and_logits(x, y)
+            loss, logits, target = self._loss(self.ddp(x) if self.ddp is not None
+                                              else model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if self.cfg["grad_clip"]:
@@ -357,7 +392,8 @@ class Trainer:
             if len(window) >= self.cfg["log_every"] or last or ckpt_due:
                 running = self._check_window(window)      # checkpoints only after a NaN check
                 window = []
-                rate = acc.seen_this_run() / max(time.perf_counter() - t0, 1e-9)
+                rate = acc.seen_this_run() / max(time.perf_counter() - t0, 1e-9) * (
+                    self.dist.world_size if self.dist is not None else 1)
                 progress.update(done_in_epoch, running, rate, opt.param_groups[0]["lr"])
             if ckpt_due:
                 self.save_checkpoint("step")
@@ -391,15 +427,26 @@ class Trainer:
                 else:
                     self.scheduler.step()
             self.history.append(row)
-            self._write_metrics()
+            if self.is_main:
+                self._write_metrics()
             self.epoch = epoch + 1
             self._pending = None
         return row
 
+    def _merged(self, acc):
+        """The epoch's sums over all ranks (a collective in an MPI job)."""
+        if self.dist is None:
+            return acc
+        return _EpochSums.total(self.dist.gather(acc.to_host()))
+
     def evaluate(self, split="val"):
+        """Metrics of ``split``; in an MPI job each rank evaluates every K-th sample (disjoint
+        shards, no padding) and the sums are reduced, so every rank returns the exact metrics."""
         ds = {"val": self.val_set, "test": self.test_set, "train": self.train_set}[split]
         if ds is None:
             return {}
+        if self.dist is not None:
+            ds = Subset(ds, range(self.dist.rank, len(ds), self.dist.world_size))
         self.model.eval()
         loader = DataLoader(ds, batch_size=self.eval_batch_size, shuffle=False, prefetch=True)
         total, n, correct = None, 0, {}
@@ -412,11 +459,17 @@ class Trainer:
                 for k, v in self._counts(logits, target).items():
                     correct[k] = v if k not in correct else correct[k] + v
         self.model.train()
+        sums = {"loss": float(total.item()) if n else 0.0, "n": n,
+                "correct": {k: float(v.item()) for k, v in correct.items()}}
+        if self.dist is not None:
+            merged = _EpochSums.total(self.dist.gather(sums))
+            sums = {"loss": merged.loss, "n": merged.n, "correct": merged.correct}
+        n = sums["n"]
         if not n:
             return {}
-        out = {"loss": float(total.item()) / n}
-        for k, v in correct.items():
-            out[k] = float(v.item()) / n
+        out = {"loss": sums["loss"] / n}
+        for k, v in sums["correct"].items():
+            out[k] = v / n
         if "perplexity" in self.metrics:
             out["perplexity"] = math.exp(min(out["loss"], 700))
         return out
@@ -486,7 +539,7 @@ class Trainer:
             "rng": clnet.get_rng_state(),
             # an interrupted step restarts from its batch (its update was not applied)
             "loader": self._resume_point or self.train_loader.state_dict(),
-            "epoch_sums": self._acc.to_host(),
+            "epoch_sums": self._epoch_sums_state(),
             "epoch_pending": self._pending,      # an epoch's train stats awaiting its end
             "epoch": self.epoch,
             "step": self.step,
@@ -496,9 +549,24 @@ class Trainer:
             "config": ckpts.resume_config(self.cfg),
         }
 
+    def _epoch_sums_state(self):
+        """The running epoch's sums for a checkpoint: all ranks' (a collective) in an MPI job,
+        except for a Ctrl-C checkpoint, which cannot wait for the other ranks: it stores none, so
+        the resumed epoch's train metrics cover the batches after the resume."""
+        if self.dist is None:
+            return self._acc.to_host()
+        if self._interrupted:
+            return None
+        return self._merged(self._acc).to_host()
+
     def save_checkpoint(self, tag):
+        """Write a checkpoint (rank 0 only in an MPI job, where every rank calls this)."""
+        self._interrupted = tag == "interrupted"
         name = ckpts.checkpoint_name(self.step, tag, self.run_id)
-        path = ckpts.write_checkpoint(self.state(), self.ckpt_dir, name)
+        state = self.state()
+        if not self.is_main:
+            return os.path.join(self.ckpt_dir, name)
+        path = ckpts.write_checkpoint(state, self.ckpt_dir, name)
         ckpts.prune(self.ckpt_dir, self.run_id, self.cfg["checkpoint"]["keep_last"], path)
         return path
 
@@ -522,6 +590,8 @@ class Trainer:
         self.history = restore("history", path, lambda: [dict(r) for r in
                                                           state.get("history") or []])
         self._acc = restore("epoch sums", path, _EpochSums.from_host, state.get("epoch_sums"))
+        if not self.is_main:
+            self._acc = _EpochSums()        # rank 0 carries the checkpoint's sums of all ranks
         pending = state.get("epoch_pending")
         self._pending = None if pending is None else restore(
             "pending epoch", path, lambda: {k: float(v) for k, v in pending.items()})
@@ -530,7 +600,8 @@ class Trainer:
             self.run_id = recorded_id           # the same run goes on: it prunes its own files
         if self.run_dir is None:
             self.run_dir = self._resumed_run_dir(where, path, state)
-        ckpts.remove_stale_staged(path, recorded_id)
+        if self.is_main:
+            ckpts.remove_stale_staged(path, recorded_id)
         self.resumed_from = path
 
     def _resumed_run_dir(self, where, path, state):
@@ -578,6 +649,17 @@ class _EpochSums:
     def to_host(self):
         return {"loss": self._num(self.loss), "n": self.n,
                 "correct": {k: self._num(v) for k, v in self.correct.items()}}
+
+    @classmethod
+    def total(cls, parts):
+        """The sums of several ranks' ``to_host()`` dicts."""
+        loss = sum(p["loss"] for p in parts)
+        n = sum(p["n"] for p in parts)
+        correct = {}
+        for p in parts:
+            for k, v in p["correct"].items():
+                correct[k] = correct.get(k, 0.0) + v
+        return cls(loss, n, correct)
 
     @classmethod
     def from_host(cls, d):
