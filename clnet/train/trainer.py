@@ -29,10 +29,12 @@ from ..data import DataLoader, DistributedSampler, Subset, get_dataset, random_s
 from ..nn import functional as F
 from . import checkpoints as ckpts
 from .checkpoints import latest_checkpoint, sigint_deferred
-from .config import ConfigError, config_error
+from .config import config_error
 from .distributed import pick_device
 from .distributed import setup as distributed_setup
-from .models import DataInfo, build_model, count_parameters, summary
+from .building import build_checked, check_arguments, data_info, transforms_of
+from .models import build_model, count_parameters, summary
+from .sums import EpochSums as _EpochSums
 from .progress import Progress
 
 LOSSES = {"cross_entropy": F.cross_entropy, "nll": F.nll_loss, "mse": F.mse_loss,
@@ -49,37 +51,6 @@ PER_STEP_SCHEDULERS = {"onecycle"}
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the message names the step."""
-
-
-def _data_info(ds):
-    x, y = ds[0]
-    shape = np.shape(x)
-    vocab = getattr(_base(ds), "vocab_size", None)
-    classes = getattr(_base(ds), "num_classes", None)
-    if classes is None and hasattr(_base(ds), "classes"):
-        classes = len(_base(ds).classes)
-    if classes is None and vocab is None:
-        targets = getattr(_base(ds), "targets", None)
-        if targets is not None and np.asarray(targets).dtype.kind in "iu":
-            classes = int(np.max(targets)) + 1
-    dtype = "int64" if np.asarray(x).dtype.kind in "iu" else "float32"
-    return DataInfo(shape, classes, vocab, dtype)
-
-
-def _base(ds):
-    while hasattr(ds, "dataset"):
-        ds = ds.dataset
-    return ds
-
-
-def _build(cfg, key, factory, name):
-    """factory() with bad argument values reported against the config key."""
-    try:
-        return factory()
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as e:
-        raise config_error(cfg, key, f"{name}: {e}") from None
 
 
 class Trainer:
@@ -140,7 +111,7 @@ class Trainer:
         args = dict(d["args"])
         if d["download"]:
             args["download"] = True
-        transform = _transforms(cfg)
+        transform = transforms_of(cfg)
         if transform is not None:
             args["transform"] = transform
         try:
@@ -168,7 +139,7 @@ class Trainer:
                                                         generator=self.cfg["seed"])
         else:
             self.train_set, self.val_set = full, None
-        self.info = _data_info(full)
+        self.info = data_info(full)
         bs = d["batch_size"]
         self.sampler = None
         if self.dist is not None:
@@ -219,9 +190,9 @@ class Trainer:
             raise config_error(self.cfg, "optimizer.name", f"unknown optimizer {name!r}; expected "
                                                            f"one of {', '.join(OPTIMIZERS)}")
         cls = getattr(optim, OPTIMIZERS[name])
-        _accepts(cls, spec, self.cfg, "optimizer")
+        check_arguments(cls, spec, self.cfg, "optimizer")
         params = list(self.model.parameters())
-        return _build(self.cfg, "optimizer", lambda: cls(params, **spec), cls.__name__)
+        return build_checked(self.cfg, "optimizer", lambda: cls(params, **spec), cls.__name__)
 
     def _build_scheduler(self):
         self.scheduler, self.sched_name = self._make_scheduler(self.optimizer)
@@ -242,7 +213,7 @@ class Trainer:
             spec.setdefault("max_lr", optimizer.param_groups[0]["lr"])
         if name == "cosine":
             spec.setdefault("T_max", self.cfg["epochs"])
-        _accepts(cls, spec, self.cfg, "scheduler")
+        check_arguments(cls, spec, self.cfg, "scheduler")
         return cls, spec, name
 
     def _make_scheduler(self, optimizer):
@@ -250,7 +221,7 @@ class Trainer:
         if made is None:
             return None, None
         cls, spec, name = made
-        return _build(self.cfg, "scheduler", lambda: cls(optimizer, **spec), cls.__name__), name
+        return build_checked(self.cfg, "scheduler", lambda: cls(optimizer, **spec), cls.__name__), name
 
     def total_steps(self):
         per_epoch = len(self.train_loader)
@@ -616,86 +587,3 @@ class Trainer:
                 and os.path.isdir(recorded):
             return recorded
         return os.path.dirname(folder)
-
-
-class _EpochSums:
-    """Loss and correct-prediction sums of an epoch, kept on the device while training; a
-    checkpoint stores them as numbers so a resumed epoch reports the same totals."""
-
-    def __init__(self, loss=0.0, n=0, correct=None):
-        self.loss, self.n = loss, n          # loss: a device tensor or a float
-        self.correct = dict(correct or {})
-        self._n_at_start = n
-
-    def add(self, loss, n, counts):
-        self.loss = self.loss + loss * n
-        self.n += n
-        for k, v in counts.items():
-            self.correct[k] = self.correct[k] + v if k in self.correct else v
-
-    def seen_this_run(self):
-        return self.n - self._n_at_start
-
-    def _num(self, v):
-        return float(v.item()) if hasattr(v, "item") else float(v)
-
-    def result(self):
-        if not self.n:
-            return {"loss": float("nan")}
-        out = {"loss": self._num(self.loss) / self.n}
-        out.update({k: self._num(v) / self.n for k, v in self.correct.items()})
-        return out
-
-    def to_host(self):
-        return {"loss": self._num(self.loss), "n": self.n,
-                "correct": {k: self._num(v) for k, v in self.correct.items()}}
-
-    @classmethod
-    def total(cls, parts):
-        """The sums of several ranks' ``to_host()`` dicts."""
-        loss = sum(p["loss"] for p in parts)
-        n = sum(p["n"] for p in parts)
-        correct = {}
-        for p in parts:
-            for k, v in p["correct"].items():
-                correct[k] = correct.get(k, 0.0) + v
-        return cls(loss, n, correct)
-
-    @classmethod
-    def from_host(cls, d):
-        if not d:
-            return cls()
-        return cls(float(d["loss"]), int(d["n"]), {k: float(v) for k, v in d["correct"].items()})
-
-
-def _accepts(cls, spec, cfg, key):
-    """Refuse config keys the class's constructor does not take, naming the accepted ones."""
-    params = inspect.signature(cls.__init__).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return
-    for k in spec:
-        if k not in params:
-            accepted = [p for p in params if p not in ("self", "params", "optimizer")]
-            raise config_error(cfg, f"{key}.{k}", f"{cls.__name__} has no argument {k!r}; "
-                                                  f"accepted: {', '.join(accepted)}")
-
-
-def _transforms(cfg):
-    from ..data import transforms as T
-    specs = cfg["data"]["transforms"]
-    if not specs:
-        return None
-    out = []
-    for i, spec in enumerate(specs):
-        key = f"data.transforms[{i}]"
-        name, args = (spec, None) if isinstance(spec, str) else next(iter(spec.items()))
-        cls = getattr(T, name, None)
-        if cls is None or not callable(cls):
-            raise config_error(cfg, key, f"unknown transform {name!r}")
-        try:
-            out.append(cls() if args is None else cls(*args) if isinstance(args, list)
-                       else cls(**args) if isinstance(args, dict) else cls(args))
-        except (TypeError, ValueError) as e:
-            raise config_error(cfg, key, f"{name}: {e}") from None
-    return T.Compose(out) if len(out) > 1 else out[0]
-

@@ -21,6 +21,7 @@ reduces the sum). With ``find_unused_parameters=True`` the forward's output grap
 find the parameters it does not use; they count as ready (zeros) so the buckets can complete,
 and a parameter no rank used keeps its ``.grad`` unchanged, as in PyTorch.
 """
+import threading
 import time
 from contextlib import contextmanager
 
@@ -38,7 +39,7 @@ _DEFAULT_BUCKET_CAP_MB = 25
 
 class _Bucket:
     __slots__ = ("index", "params", "offsets", "numel", "dtype", "device", "flat", "host",
-                 "pending", "marked", "event", "request", "t_launch", "t_done")
+                 "pending", "marked", "event", "request", "t_read", "t_launch", "t_done")
 
     def __init__(self, index, params):
         self.index = index
@@ -61,7 +62,7 @@ class _Bucket:
         self.marked = [False] * len(self.params)
         self.event = None
         self.request = None
-        self.t_launch = self.t_done = None
+        self.t_read = self.t_launch = self.t_done = None
 
 
 def _assign_buckets(params, cap_bytes):
@@ -151,7 +152,7 @@ class DistributedDataParallel(Module):
         names = {id(p): n for n, p in named}
         state = {"buckets": buckets, "where": where, "params": params, "names": names,
                  "syncing": False,
-                 "started": False, "next": 0, "unused": (), "stats": _new_stats()}
+                 "started": False, "unused": (), "stats": _new_stats()}
         object.__setattr__(self, "_ddp", state)
         handles = []
         for p in params:
@@ -223,7 +224,6 @@ class DistributedDataParallel(Module):
         if state["syncing"]:
             for b in state["buckets"]:
                 b.reset()
-            state["next"] = 0
             state["unused"] = self._unused(out) if self.find_unused_parameters else ()
         return out
 
@@ -271,12 +271,11 @@ class DistributedDataParallel(Module):
             return
         if not state["started"]:
             state["started"] = True
-            state["t_first"] = time.perf_counter()
+            state["reducer"] = _Reducer(self._group, state["buckets"])
             queue_callback(self._finish_reduction)
             for q in state["unused"]:
                 self._mark(q)
         self._mark(p)
-        self._progress()
 
     def _mark(self, p):
         b, k = self._ddp["where"][id(p)]
@@ -304,26 +303,7 @@ class DistributedDataParallel(Module):
         queue = b.device.queue
         b.event = cl.enqueue_copy(queue, b.host, b.flat._storage.buffer, is_blocking=False)
         queue.flush()
-
-    def _progress(self):
-        """Launch the Iallreduce of each bucket whose staging read has landed, in bucket order,
-        and poll the ones in flight (MPI progresses a non-blocking collective when polled)."""
-        import pyopencl as cl
-        from ... import distributed as dist
-        state = self._ddp
-        buckets = state["buckets"]
-        MPI = dist.process_group._mpi()
-        while state["next"] < len(buckets):
-            b = buckets[state["next"]]
-            if b.event is None or b.event.command_execution_status != \
-                    cl.command_execution_status.COMPLETE:
-                break
-            b.request = self._group.comm.Iallreduce(MPI.IN_PLACE, b.host, MPI.SUM)
-            b.t_launch = time.perf_counter()
-            state["next"] += 1
-        for b in buckets[:state["next"]]:
-            if b.t_done is None and b.request.Test():
-                b.t_done = time.perf_counter()
+        self._ddp["reducer"].staged(b)
 
     def _finish_reduction(self):
         """The backward-end callback: wait for every bucket, average, write ``.grad``."""
@@ -335,21 +315,14 @@ class DistributedDataParallel(Module):
         missing = [state["names"][id(p)] for b in state["buckets"]
                    for p, m in zip(b.params, b.marked) if not m]
         if missing:
+            state.pop("reducer").cancel()
             raise RuntimeError(
                 "DistributedDataParallel: Expected to have finished reduction in the prior "
                 "iteration before starting a new one. This error indicates that your module has "
                 "parameters that were not used in producing loss: "
                 f"{', '.join(missing)}. Pass find_unused_parameters=True to "
                 "DistributedDataParallel, or make sure every parameter takes part in the loss")
-        for b in state["buckets"]:
-            if b.request is None:
-                b.event.wait()
-                self._progress()
-        for b in state["buckets"]:
-            if b.t_done is None:
-                dist.process_group.wait_request(b.request, self._group,
-                                                "DistributedDataParallel gradient all_reduce")
-                b.t_done = time.perf_counter()
+        state.pop("reducer").join()
         used = None
         if self.find_unused_parameters:
             unused = {id(p) for p in state["unused"]}
@@ -381,22 +354,28 @@ class DistributedDataParallel(Module):
                         p.grad.copy_(view)
 
     def _record(self, state, t_end):
+        """The device's backward is done when the last bucket's staging read has landed (the
+        host runs ahead of an in-order queue, so the end of the host's backward says little)."""
         s = state["stats"]
         s["backwards"] += 1
+        device_end = max(b.t_read for b in state["buckets"])
         for b in state["buckets"]:
             s["comm_s"] += b.t_done - b.t_launch
-            s["overlapped_s"] += max(0.0, min(b.t_done, t_end) - b.t_launch)
-        s["wait_s"] += time.perf_counter() - t_end
+            s["overlapped_s"] += max(0.0, min(b.t_done, device_end) - b.t_launch)
+        s["exposed_s"] += max(b.t_done for b in state["buckets"]) - device_end
+        s["finish_s"] += time.perf_counter() - t_end
         s["bytes"] += sum(b.host.nbytes for b in state["buckets"])
 
     # ------------------------------------------------------------------ introspection
     @property
     def comm_stats(self):
         """Totals since wrap (or the last reset_comm_stats()): backward passes reduced, seconds
-        from each bucket's Iallreduce launch to its completion being seen (``comm_s``), the part
-        of that before backward ended (``overlapped_s``), seconds the end-of-backward callback
-        spent waiting and writing gradients (``wait_s``), and bytes reduced. clnet's own figures
-        (benchmarks/bench_distributed.py), not a PyTorch API."""
+        from each bucket's Iallreduce launch to its completion being seen (``comm_s``, which
+        includes waiting for slower ranks), the part of that while the device was still running
+        the backward (``overlapped_s``), seconds from the device's end of backward to the last
+        reduction's end (``exposed_s``: what communication adds to the step), seconds the
+        end-of-backward callback took in all (``finish_s``: it first waits for the device), and
+        bytes reduced. clnet's own figures (benchmarks/bench_distributed.py), not a PyTorch API."""
         return dict(self._ddp["stats"])
 
     def reset_comm_stats(self):
@@ -412,5 +391,89 @@ class DistributedDataParallel(Module):
                 f"bucket_cap_mb={self.bucket_bytes_cap / 2 ** 20:g}")
 
 
+class _Reducer(threading.Thread):
+    """One backward's gradient reduction, off the main thread: while the main thread goes on
+    enqueueing backward kernels (the device runs behind it), this thread waits for each bucket's
+    staging read to land (the device has reached it), starts its Iallreduce in bucket order and
+    polls the reductions in flight (MPI progresses a non-blocking collective only inside a call).
+    ``join()`` waits for all of them within the process group's timeout and raises what failed."""
+
+    def __init__(self, group, buckets):
+        super().__init__(name="clnet-DDP-reducer", daemon=True)
+        self.group = group
+        self.buckets = buckets
+        self.ready = set()                  # indices of staged buckets
+        self.cv = threading.Condition()
+        self.error = None
+        self.deadline = None
+        self.cancelled = False
+        self.start()
+
+    def staged(self, b):
+        with self.cv:
+            self.ready.add(b.index)
+            self.cv.notify()
+
+    def run(self):
+        from ... import distributed as dist
+        MPI = dist.process_group._mpi()
+        try:
+            pending = []
+            nxt = 0
+            spin_until = None
+            pause = 0.0
+            while nxt < len(self.buckets) or pending:
+                with self.cv:
+                    while nxt < len(self.buckets) and nxt not in self.ready and not pending \
+                            and not self.cancelled:
+                        self.cv.wait(0.5)
+                    if self.cancelled:
+                        return
+                    launch = nxt < len(self.buckets) and nxt in self.ready
+                if launch:
+                    b = self.buckets[nxt]
+                    b.event.wait()              # the device has written the staging buffer
+                    b.t_read = time.perf_counter()
+                    b.request = self.group.comm.Iallreduce(MPI.IN_PLACE, b.host, MPI.SUM)
+                    b.t_launch = time.perf_counter()
+                    pending.append(b)
+                    nxt += 1
+                    spin_until, pause = b.t_launch + 0.002, 0.0
+                for b in [b for b in pending if b.request.Test()]:
+                    b.t_done = time.perf_counter()
+                    pending.remove(b)
+                if pending and not launch:
+                    now = time.perf_counter()
+                    if self.deadline is not None and now > self.deadline:
+                        raise dist.DistBackendError(
+                            f"DistributedDataParallel: the gradient all_reduce of bucket "
+                            f"{pending[0].index} did not complete within {self.group.timeout:g} "
+                            f"s on rank {dist.get_rank()} of {dist.get_world_size()}: a rank has "
+                            "stopped, is stuck, or runs a different model or graph")
+                    if now > spin_until:        # a slower rank: stop spinning on its core
+                        time.sleep(pause)
+                        pause = min(pause * 2 + 1e-5, 2e-4)
+        except BaseException as e:  # noqa: BLE001 - raised again in the main thread by join()
+            self.error = e
+
+    def cancel(self):
+        """Stop without waiting (a bucket will never be complete: the backward raised)."""
+        with self.cv:
+            self.cancelled = True
+            self.cv.notify()
+
+    def join(self):
+        """Wait for every bucket (bounded by the group's timeout); re-raise the thread's error."""
+        self.deadline = time.perf_counter() + self.group.timeout
+        super().join(self.group.timeout + 5)
+        if self.is_alive():
+            from ...distributed import DistBackendError
+            raise DistBackendError("DistributedDataParallel: the gradient reduction did not "
+                                   f"finish within {self.group.timeout:g} s")
+        if self.error is not None:
+            raise self.error
+
+
 def _new_stats():
-    return {"backwards": 0, "comm_s": 0.0, "overlapped_s": 0.0, "wait_s": 0.0, "bytes": 0}
+    return {"backwards": 0, "comm_s": 0.0, "overlapped_s": 0.0, "exposed_s": 0.0,
+            "finish_s": 0.0, "bytes": 0}
