@@ -41,7 +41,8 @@ from . import autograd
 from . import nn
 from .serialization import load, save
 from . import optim
-from . import data, utils, cuda  # noqa: F401  (utils.data and cuda: PyTorch's names)
+from . import data, utils, cuda, xpu  # noqa: F401  (utils.data, cuda, xpu: PyTorch's names)
+get_default_device = default_device   # torch.get_default_device: where new tensors go
 from . import sparse  # noqa: F401 (sparse COO tensors; gives Tensor is_sparse/layout/to_sparse)
 from .sparse import layout, sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: F401
 from .sparse import matmul, mm  # noqa: F401 (sparse-aware; dense operands go to ops.linalg)

@@ -193,3 +193,15 @@ def test_backend_flags_have_torchs_defaults_and_are_settable(monkeypatch):
     assert m.allow_fp16_reduced_precision_reduction is True
     monkeypatch.setattr(m, "allow_tf32", True)
     assert clnet.backends.cuda.matmul.allow_tf32 is True
+
+
+def test_xpu_is_absent_like_a_pytorch_build_without_it():
+    assert clnet.xpu.is_available() is False and clnet.xpu.device_count() == 0
+    assert clnet.xpu.is_available() == torch.xpu.is_available()    # torch CPU build: no XPU
+    clnet.xpu.manual_seed(0)                                       # ignored, as in torch
+    with pytest.raises(clnet.DeviceError, match="no XPU device"):
+        clnet.xpu.current_device()
+
+
+def test_get_default_device_is_where_new_tensors_go():
+    assert clnet.get_default_device() == clnet.zeros(1).device == clnet.default_device()

@@ -18,6 +18,7 @@ from ..ops.pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_p
                         adaptive_max_pool2d, avg_pool1d, avg_pool2d, interpolate, max_pool1d,
                         max_pool2d, pad)
 from ..ops.softmax import log_softmax, softmax
+from ..ops.tensor_shape import pixel_shuffle, pixel_unshuffle  # noqa: F401
 from ..ops.views import transpose
 from .losses import *  # noqa: F401,F403
 from .losses import __all__ as _loss_names
@@ -145,7 +146,8 @@ __all__ = ["relu", "relu_", "leaky_relu", "leaky_relu_", "elu", "elu_", "celu", 
            "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
            "adaptive_max_pool2d", "interpolate", "pad", "upsample", "dropout", "dropout1d",
            "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout", "embedding",
-           "batch_norm", "layer_norm", "group_norm", "rms_norm"] + list(_loss_names)
+           "batch_norm", "layer_norm", "group_norm", "rms_norm", "pixel_shuffle",
+           "pixel_unshuffle"] + list(_loss_names)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

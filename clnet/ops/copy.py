@@ -255,3 +255,24 @@ TENSOR_METHODS = {
     "long": lambda self: cast(self, dtypes.int64),
     "bool": lambda self: cast(self, dtypes.bool_),
 }
+
+
+def write_out(op, result, out):
+    """``result`` written into a user's ``out=`` tensor (returned), as PyTorch's out= variants:
+    same shape, a dtype the result can be cast to, and no autograd through out=."""
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{op}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if tuple(out._shape) != tuple(result._shape):
+        raise ValueError(f"{op}(): out= has shape {list(out._shape)} but the result has shape "
+                         f"{list(result._shape)}")
+    if out.dtype is not result.dtype:
+        raise TypeError(f"{op}(): expected out tensor to have dtype {result.dtype.name}, but got "
+                        f"{out.dtype.name} instead")
+    if graph.mode.grad_enabled and (result.requires_grad or out.requires_grad):
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+    copy_into(out, result, op)
+    out._bump_version()
+    return out

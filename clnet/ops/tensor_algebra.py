@@ -31,7 +31,8 @@ from .views import _slice_back, _view
 __all__ = ["einsum", "tensordot", "trace", "diag", "diagonal", "diag_embed", "kron", "cross",
            "cdist", "meshgrid", "cartesian_prod", "block_diag", "rot90", "atleast_1d",
            "atleast_2d", "atleast_3d", "tensor_split", "hsplit", "vsplit", "dsplit",
-           "column_stack", "matrix_power", "chain_matmul", "addr"]
+           "column_stack", "matrix_power", "chain_matmul", "addr", "pixel_shuffle",
+           "pixel_unshuffle"]
 
 
 def _tensor_arg(op, t, name="input"):
@@ -506,8 +507,8 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
 # grids, splits and block layouts live in tensor_shape.py (split out for size), exported from here
 from . import tensor_shape as _shape   # noqa: E402
 from .tensor_shape import (atleast_1d, atleast_2d, atleast_3d, block_diag,  # noqa: E402,F401
-                           cartesian_prod, column_stack, dsplit, hsplit, meshgrid, rot90,
-                           tensor_split, vsplit)
+                           cartesian_prod, column_stack, dsplit, hsplit, meshgrid,
+                           pixel_shuffle, pixel_unshuffle, rot90, tensor_split, vsplit)
 
 
 TENSOR_METHODS = {

@@ -15,7 +15,8 @@ from .creation import zeros
 from .join import _atleast, cat, flip, stack
 
 __all__ = ["meshgrid", "cartesian_prod", "block_diag", "rot90", "atleast_1d", "atleast_2d",
-           "atleast_3d", "tensor_split", "hsplit", "vsplit", "dsplit", "column_stack"]
+           "atleast_3d", "tensor_split", "hsplit", "vsplit", "dsplit", "column_stack",
+           "pixel_shuffle", "pixel_unshuffle"]
 
 
 def _tensors(op, tensors):
@@ -206,6 +207,45 @@ def column_stack(tensors):
     if not tensors:
         raise ValueError("column_stack(): expects a non-empty TensorList")
     return cat([t.reshape(-1, 1) if t.dim() <= 1 else t for t in tensors], 1)
+
+
+def _pixel_check(op, x, factor, name):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}(): expected a Tensor, got {type(x).__name__}")
+    if isinstance(factor, bool) or not isinstance(factor, numbers.Integral) or factor <= 0:
+        raise ValueError(f"{op}(): {name} must be a positive integer, got {factor!r}")
+    if x.dim() < 3:
+        raise ValueError(f"{op}(): expected an input of at least 3 dimensions (*, C, H, W), got "
+                         f"shape {list(x._shape)}")
+    return int(factor)
+
+
+def pixel_shuffle(input, upscale_factor):
+    """torch.pixel_shuffle: (*, C r^2, H, W) -> (*, C, H r, W r), element (c, h r + i, w r + j)
+    taken from channel c r^2 + i r + j (a reshape, a permute and a reshape: differentiable)."""
+    r = _pixel_check("pixel_shuffle", input, upscale_factor, "upscale_factor")
+    *batch, c, h, w = input._shape
+    if c % (r * r):
+        raise ValueError(f"pixel_shuffle(): the channel dimension {c} of shape "
+                         f"{list(input._shape)} is not divisible by upscale_factor squared "
+                         f"({r * r})")
+    nb = len(batch)
+    x = input.reshape(*batch, c // (r * r), r, r, h, w)
+    order = list(range(nb)) + [nb, nb + 3, nb + 1, nb + 4, nb + 2]
+    return x.permute(*order).reshape(*batch, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """torch.pixel_unshuffle: the inverse of pixel_shuffle, (*, C, H r, W r) -> (*, C r^2, H, W)."""
+    r = _pixel_check("pixel_unshuffle", input, downscale_factor, "downscale_factor")
+    *batch, c, h, w = input._shape
+    if h % r or w % r:
+        raise ValueError(f"pixel_unshuffle(): the spatial dimensions of shape "
+                         f"{list(input._shape)} are not divisible by downscale_factor {r}")
+    nb = len(batch)
+    x = input.reshape(*batch, c, h // r, r, w // r, r)
+    order = list(range(nb)) + [nb, nb + 2, nb + 4, nb + 1, nb + 3]
+    return x.permute(*order).reshape(*batch, c * r * r, h // r, w // r)
 
 
 TENSOR_METHODS = {

@@ -13,7 +13,7 @@ from .. import dtypes, graph
 from ..backend.programs import get_program
 from ..ops import linalg as _linalg
 from ..ops._layout import same_device
-from ..ops.copy import contiguous, from_numpy_to
+from ..ops.copy import contiguous, from_numpy_to, write_out
 from ..ops.creation import zeros
 from ..ops.index import index_select
 from ..tensor import Tensor
@@ -143,14 +143,16 @@ def _dense_sparse(op, dense, s):
     return _spmm(plan.t, vals, dense.t()).t()
 
 
-def mm(mat1, mat2):
+def mm(mat1, mat2, *, out=None):
     """``torch.sparse.mm`` / ``torch.mm``: sparse @ dense and dense @ sparse give dense
     matrices; two dense matrices go to clnet.ops.linalg.mm."""
     if isinstance(mat1, SparseCOOTensor):
-        return _sparse_dense("mm", mat1, mat2)
-    if isinstance(mat2, SparseCOOTensor):
-        return _dense_sparse("mm", mat1, mat2)
-    return _linalg.mm(mat1, mat2)
+        res = _sparse_dense("mm", mat1, mat2)
+    elif isinstance(mat2, SparseCOOTensor):
+        res = _dense_sparse("mm", mat1, mat2)
+    else:
+        res = _linalg.mm(mat1, mat2)
+    return write_out("mm", res, out)
 
 
 def spmm(input, mat2):
@@ -160,17 +162,21 @@ def spmm(input, mat2):
     return _linalg.mm(input, mat2)
 
 
-def matmul(input, other):
+def matmul(input, other, *, out=None):
     """``torch.matmul`` with a sparse matrix on either side (a 1-D dense side is a vector)."""
     if isinstance(input, SparseCOOTensor):
         if isinstance(other, Tensor) and other.dim() == 1:
-            return _sparse_dense("matmul", input, other.reshape(-1, 1)).reshape(-1)
-        return _sparse_dense("matmul", input, other)
-    if isinstance(other, SparseCOOTensor):
+            res = _sparse_dense("matmul", input, other.reshape(-1, 1)).reshape(-1)
+        else:
+            res = _sparse_dense("matmul", input, other)
+    elif isinstance(other, SparseCOOTensor):
         if isinstance(input, Tensor) and input.dim() == 1:
-            return _dense_sparse("matmul", input.reshape(1, -1), other).reshape(-1)
-        return _dense_sparse("matmul", input, other)
-    return _linalg.matmul(input, other)
+            res = _dense_sparse("matmul", input.reshape(1, -1), other).reshape(-1)
+        else:
+            res = _dense_sparse("matmul", input, other)
+    else:
+        res = _linalg.matmul(input, other)
+    return write_out("matmul", res, out)
 
 
 def sum(input, dim=None, dtype=None):

@@ -9,6 +9,7 @@ from .dropout import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
+from .pixelshuffle import *  # noqa: F401,F403
 # PyTorch's module paths for layers clnet defines elsewhere (torch.nn.modules.sparse.Embedding
 # ...), so pickles and weights_only allow-lists that name them resolve
 from . import batchnorm, container, flatten, padding, sparse, upsampling  # noqa: F401,E402
