@@ -9,9 +9,10 @@ takes rank 0's buffers. During backward, gradients are averaged in buckets, PyTo
 - a parameter's post-accumulate-grad hook marks it ready; when a bucket's last gradient is ready
   its gradients are copied into one flat device buffer and read to a host staging buffer without
   waiting (one device read per bucket, never one per tensor);
-- buckets start their non-blocking ``MPI_Iallreduce`` in bucket order (MPI needs the same order
-  on every rank) as soon as their staging read has landed; later hooks poll them, so the
-  reduction runs while backward goes on;
+- a reducer thread starts each bucket's non-blocking ``MPI_Iallreduce`` in bucket order (MPI
+  needs the same order on every rank) as soon as its staging read has landed, and polls it, so
+  the reduction runs while the device goes on with the backward (the host enqueues the whole
+  backward long before the device has run it, so the hooks themselves come too early to help);
 - a callback queued on the autograd engine runs when backward ends: it waits for the remaining
   reductions (bounded by the process group's timeout), divides by the world size and uploads
   each bucket once, copying the averages into ``.grad`` before the optimizer can see them.
