@@ -10,6 +10,8 @@ from . import transforms
 from .collate import default_collate, to_device
 from .dataloader import DataLoader
 from .distributed import DistributedSampler
+from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
+                      SubsetRandomSampler, WeightedRandomSampler)
 from .dataset import (ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset,
                       random_split)
 from .datasets import (EMNIST, KMNIST, MNIST, CharText, CsvDataset, Digits, FashionMNIST,
@@ -18,7 +20,9 @@ from .datasets import (EMNIST, KMNIST, MNIST, CharText, CsvDataset, Digits, Fash
 from .download import DatasetNotFoundError, DownloadError
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
-           "random_split", "DataLoader", "DistributedSampler", "default_collate", "to_device", "transforms",
+           "random_split", "DataLoader", "DistributedSampler", "Sampler", "SequentialSampler",
+           "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler",
+           "default_collate", "to_device", "transforms",
            "get_dataset", "dataset_names", "register_dataset", "Digits", "IdxDataset", "MNIST",
            "FashionMNIST", "KMNIST", "EMNIST", "CharText", "NpzDataset", "CsvDataset",
            "Synthetic", "DatasetNotFoundError", "DownloadError"]

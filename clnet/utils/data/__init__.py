@@ -2,4 +2,4 @@
 ``clnet.data`` (``clnet.utils.data.distributed.DistributedSampler`` as in torch)."""
 from ...data import *  # noqa: F401,F403
 from ...data import __all__  # noqa: F401
-from . import distributed  # noqa: F401
+from . import distributed, sampler  # noqa: F401
