@@ -403,7 +403,58 @@ def getitem(t, idx):
     return advanced_getitem(t, idx)
 
 
+# ------------------------------------------------------------------ in-place view ops
+def _restride_(self, name, node, make_view, undo):
+    """An in-place view op (``unsqueeze_``, ``t_``, ...): ``self`` takes the shape, strides and
+    offset of ``make_view(self)`` over the same storage, as PyTorch's do; ``undo(g)`` maps a
+    gradient of the new shape back to the old one."""
+    record = graph.mode.grad_enabled and self.requires_grad
+    if record:
+        if self.grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                               "operation.")
+        if self._base is not None:
+            # torch rebases such a view's history onto its base; clnet refuses instead of
+            # guessing (the out-of-place op does the same work)
+            raise RuntimeError(f"{name}(): cannot change the shape of a view that requires grad "
+                               f"in place in clnet; use x = x.{name[:-1]}(...) instead")
+        edges = (graph.edge(self),)
+    prev = graph.set_grad_enabled_flag(False)
+    try:
+        v = make_view(self)
+    finally:
+        graph.set_grad_enabled_flag(prev)
+    self._shape, self._stride, self._offset = v._shape, v._stride, v._offset
+    self._bump_version()
+    if record:
+        graph.rebase_history(self, node, edges, lambda g: (undo(g),))
+    return self
+
+
+def unsqueeze_(self, dim):
+    old = self._shape
+    return _restride_(self, "unsqueeze_", "UnsqueezeBackward1", lambda x: unsqueeze(x, dim),
+                      lambda g: reshape(g, old))
+
+
+def squeeze_(self, dim=None):
+    old = self._shape
+    return _restride_(self, "squeeze_", "SqueezeBackward1", lambda x: squeeze(x, dim),
+                      lambda g: reshape(g, old))
+
+
+def transpose_(self, dim0, dim1):
+    return _restride_(self, "transpose_", "TransposeBackward1",
+                      lambda x: transpose(x, dim0, dim1), lambda g: transpose(g, dim0, dim1))
+
+
+def t_(self):
+    return _restride_(self, "t_", "TBackward1", t, t)
+
+
 TENSOR_METHODS = {
+    "unsqueeze_": unsqueeze_, "squeeze_": squeeze_, "transpose_": transpose_, "t_": t_,
+    "swapaxes_": transpose_, "swapdims_": transpose_,
     "view": view, "view_as": view_as, "reshape": reshape, "reshape_as": reshape_as,
     "flatten": flatten, "unflatten": unflatten, "squeeze": squeeze, "unsqueeze": unsqueeze,
     "t": t, "transpose": transpose, "swapaxes": swapaxes, "swapdims": swapdims,
