@@ -19,8 +19,14 @@ torch and, through the same ``torch`` -> clnet module map the corpus runs under
   are matched by spelling, since the type of ``x`` is not known without running: a name both
   a Tensor and, say, a str have can be counted for the wrong one, which only ever adds a name
   to check, never hides one).
-Names reached only through ``getattr(nn, name)`` are invisible to it; ``--run`` catches those
-(the run stops at the first missing name and prints it).
+Names reached only through ``getattr(nn, name)`` are invisible to it.
+
+Dynamic part (``--dynamic``): every program runs under real torch (which runs each to its end)
+with its torch modules swapped for recording proxies and ``Tensor``, ``nn.Module`` and
+``Optimizer`` attribute reads recorded when they come from the program's own lines; the names
+reached are then looked up in clnet. This one knows types (``x.index`` on a str is not counted)
+and sees ``getattr(nn, rnn_type)``. ``--run`` runs each program under clnet and torch: pass or
+the first error, and the seconds under each.
 """
 import argparse
 import ast
@@ -29,6 +35,7 @@ import inspect
 import json
 import sys
 import time
+import types
 from collections import defaultdict
 from pathlib import Path
 
@@ -85,12 +92,14 @@ def scan(files):
 
     names:   torch dotted names ('torch.nn.LSTM')
     kwargs:  (torch dotted callable, keyword) pairs
-    members: (attribute name, keyword or None) used on objects not known to be modules
+    members: (attribute name, keyword or None) used on objects not known to be modules, less
+             the names the corpus assigns itself (``self.name = name``)
     """
     names, kwargs, members = defaultdict(set), defaultdict(set), defaultdict(set)
+    own = set()
     for path in files:
         tree = ast.parse(path.read_text(), str(path))
-        rel = path.relative_to(CORPUS)
+        rel = path.relative_to(CORPUS) if path.is_relative_to(CORPUS) else path.name
         aliases = _torch_aliases(tree)
         for dotted in set(aliases.values()):
             names[dotted].add(f"{rel}:import")
@@ -100,6 +109,8 @@ def scan(files):
                 parents[child] = node
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute):
+                if isinstance(node.ctx, ast.Store):
+                    own.add(node.attr)  # `self.name = ...`: the program's own attribute
                 parent = parents.get(node)
                 if isinstance(parent, ast.Attribute) and parent.value is node:
                     continue  # only the longest chain
@@ -124,6 +135,8 @@ def scan(files):
                     for k in node.keywords:
                         if k.arg:
                             members[(node.func.attr, k.arg)].add(where)
+    for key in [k for k in members if k[0] in own]:
+        del members[key]
     return names, kwargs, members
 
 
@@ -242,6 +255,118 @@ def _instance_has(cls, attr):
     return False
 
 
+# ---------------------------------------------------------------------------- dynamic record
+
+_PROXIED = {}  # id(proxy) -> (real module, torch name, recorder)
+
+
+class _ModuleProxy(types.ModuleType):
+    """Stands in sys.modules for a torch module while a program runs under real torch: every
+    attribute the program's own code reads through it is recorded (``getattr(nn, 'LSTM')``
+    included), then the real attribute is handed back (a module as its proxy, so
+    ``torch.nn.functional.relu`` is recorded whole). A real module object holding a copy of
+    the real one's namespace, since torch's C++ side checks what it imports is a module and may
+    read its dict directly."""
+
+    def __getattribute__(self, attr):
+        info = _PROXIED.get(id(self))
+        if info is None or attr.startswith("__"):
+            return types.ModuleType.__getattribute__(self, attr)
+        real, name, rec = info
+        value = getattr(real, attr)
+        # torch.storage.* is looked up by pickle inside torch.save/torch.load of a whole model
+        # (the nearest Python frame is then still the program's): not a name a program writes
+        if rec.from_program(sys._getframe(1)) and name != "torch.storage":
+            rec.names.add(f"{name}.{attr}")
+        return rec.proxies.get(id(value), value)
+
+
+class _Recorder:
+    def __init__(self):
+        self.names, self.members, self.proxies = set(), defaultdict(set), {}
+
+    @staticmethod
+    def from_program(frame):
+        f = frame.f_code.co_filename
+        return f.startswith(str(CORPUS)) and not f.endswith("_standins.py")
+
+
+def dynamic_record(programs):
+    """Run each program under real torch with its torch modules proxied and the attribute reads
+    of Tensor, nn.Module and Optimizer objects from the program's own lines recorded. Returns
+    (recorder, failures). Real torch runs every program to its end, so this sees every name a
+    run reaches, where a clnet run stops at the first missing one."""
+    import torch
+    rec = _Recorder()
+    for name in [n for n in list(sys.modules) if n == "torch" or n.startswith("torch.")]:
+        mod = sys.modules[name]
+        if mod is not None and not isinstance(mod, _ModuleProxy):
+            proxy = _ModuleProxy(name)
+            proxy.__dict__.update(mod.__dict__)
+            _PROXIED[id(proxy)] = (mod, name, rec)
+            rec.proxies[id(mod)] = proxy
+    classes = {"Tensor": torch.Tensor, "nn.Module": torch.nn.Module,
+               "optim.Optimizer": torch.optim.Optimizer}
+
+    def watcher(label, cls):
+        base = cls.__getattribute__
+
+        def __getattribute__(obj, attr):
+            if not attr.startswith("__") and rec.from_program(sys._getframe(1)):
+                rec.members[label].add(attr)
+            return base(obj, attr)
+        return __getattribute__
+
+    failures = {}
+    saved = dict(sys.modules)
+    try:
+        for cls_label, cls in classes.items():
+            assert "__getattribute__" not in cls.__dict__
+            cls.__getattribute__ = watcher(cls_label, cls)
+        for p in programs:
+            for name, mod in list(sys.modules.items()):
+                if id(mod) in rec.proxies:
+                    sys.modules[name] = rec.proxies[id(mod)]
+            try:
+                run_program(p.name, "torch", p.argv)
+            except BaseException as exc:  # noqa: BLE001 (reported, the record goes on)
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                failures[p.id] = f"{type(exc).__name__}: {exc}"
+            finally:
+                sys.modules.update({k: v for k, v in saved.items()})
+    finally:
+        for cls in classes.values():
+            del cls.__getattribute__
+        sys.modules.update(saved)
+        for proxy in rec.proxies.values():
+            _PROXIED.pop(id(proxy), None)
+    return rec, failures
+
+
+def dynamic_report(programs):
+    import clnet
+    import torch
+    rec, failures = dynamic_record(programs)
+    cmods = clnet_modules()
+    missing_names = sorted(n for n in rec.names if resolve(n, cmods) is _MISSING)
+    samples = {"Tensor": (torch.Tensor, clnet.zeros(1)),
+               "nn.Module": (torch.nn.Module, clnet.nn.Linear(1, 1)),
+               "optim.Optimizer": (torch.optim.Optimizer,
+                                   clnet.optim.SGD(clnet.nn.Linear(1, 1).parameters(), lr=0.1))}
+    missing_members = []
+    for label, attrs in sorted(rec.members.items()):
+        tcls, cobj = samples[label]
+        for attr in sorted(attrs):
+            # the class's own API only: `self.fc1` or `model.encode` is the program's
+            if hasattr(tcls, attr) and not hasattr(cobj, attr):
+                missing_members.append(f"{label}.{attr}")
+    return {"names_used": sorted(rec.names),
+            "members_used": {k: sorted(v) for k, v in rec.members.items()},
+            "missing_names": missing_names, "missing_members": missing_members,
+            "torch_failures": failures}
+
+
 # ---------------------------------------------------------------------------- dynamic runs
 
 def run_all(programs, backends=("clnet", "torch")):
@@ -279,13 +404,17 @@ def _run_line(row):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", action="store_true", help="run every program under clnet and torch")
-    ap.add_argument("--only", nargs="*", help="program ids to run (with --run)")
+    ap.add_argument("--dynamic", action="store_true",
+                    help="also record the names each program reaches when run under real torch")
+    ap.add_argument("--only", nargs="*", help="program ids to run (with --run/--dynamic)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     files = corpus_files()
     report = static_report(files)
+    progs = [p for p in PROGRAMS if not args.only or p.id in args.only]
+    if args.dynamic:
+        report["dynamic"] = dynamic_report(progs)
     if args.run:
-        progs = [p for p in PROGRAMS if not args.only or p.id in args.only]
         report["runs"] = run_all(progs)
     if args.json:
         print(json.dumps(report, indent=1))
@@ -302,6 +431,16 @@ def main(argv=None):
             uses = r["uses"]
             more = f" (+{len(uses) - 3} more)" if len(uses) > 3 else ""
             print(f"  {r['name']:48s} {', '.join(uses[:3])}{more}")
+    if args.dynamic:
+        d = report["dynamic"]
+        n_members = sum(len(v) for v in d["members_used"].values())
+        print(f"\ndynamic (the programs run under real torch, reads from their own lines "
+              f"recorded): {len(d['names_used'])} torch names and {n_members} Tensor/Module/"
+              f"Optimizer members reached")
+        print(f"  torch names clnet lacks: {', '.join(d['missing_names']) or 'none'}")
+        print(f"  members clnet lacks: {', '.join(d['missing_members']) or 'none'}")
+        for pid, err in d["torch_failures"].items():
+            print(f"  (under torch {pid} failed: {err[:120]})")
     if args.run:
         runs = report["runs"]
         ok = sum(r["clnet"]["ok"] for r in runs)

@@ -76,6 +76,9 @@ PROGRAMS = [
     Program("saving_loading_models",
             f"{PT} beginner_source/saving_loading_models.py (+ recipes what_is_state_dict.py)",
             fast=True),
+    Program("char_rnn_generation",
+            f"{PT} intermediate_source/char_rnn_generation_tutorial.py"),
+    Program("seq2seq_translation", f"{PT} intermediate_source/seq2seq_translation_tutorial.py"),
     Program("char_rnn_classification",
             f"{PT} intermediate_source/char_rnn_classification_tutorial.py", fast=True),
     # ---- yunjey/pytorch-tutorial

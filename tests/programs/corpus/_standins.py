@@ -13,6 +13,7 @@ backend the run uses. Each program marks where it uses these with ``# clnet-port
   ``CenterCrop``, ``Pad``, ``RandomHorizontalFlip``, ``RandomCrop``, with torchvision's
   arguments and meaning for what the corpus uses.
 - ``utils.save_image``: writes the tensor's values to a ``.npy`` file (torchvision writes PNG).
+- ``names_by_language``: synthetic names for the char-RNN tutorials (they download real ones).
 """
 import types
 
@@ -186,3 +187,27 @@ transforms = types.SimpleNamespace(
     CenterCrop=CenterCrop, Pad=Pad, RandomHorizontalFlip=RandomHorizontalFlip,
     RandomCrop=RandomCrop)
 utils = types.SimpleNamespace(save_image=save_image)
+
+
+def names_by_language(per_language=50, seed=0):
+    """{language: [names]}: each language has its own syllables and endings, so a character
+    model has something to learn (the tutorials read data/names/<Language>.txt)."""
+    import random
+    rng = random.Random(seed)
+    styles = {
+        'Italian': (['ro', 'ma', 'ti', 'no', 'ca', 'lo', 'ri', 've'], ['o', 'i', 'ini', 'etti']),
+        'Japanese': (['ka', 'ta', 'shi', 'mo', 'to', 'ya', 'na', 'ku'], ['moto', 'mura', 'da']),
+        'Russian': (['vo', 'lo', 'ze', 'ro', 'pa', 'ga', 'ba', 'dy'], ['ov', 'ev', 'sky', 'in']),
+        'Irish': (['ken', 'nel', 'don', 'gan', 'ly', 'van', 'mul', 'hor'], ['an', 'y', 'el']),
+    }
+    out = {}
+    for language, (syllables, endings) in styles.items():
+        names = []
+        for _ in range(per_language):
+            stem = ''.join(rng.choice(syllables) for _ in range(rng.randint(1, 2)))
+            name = (stem + rng.choice(endings)).capitalize()
+            if language == 'Irish' and rng.random() < 0.5:
+                name = rng.choice(["O'", 'Mc']) + name
+            names.append(name)
+        out[language] = names
+    return out
