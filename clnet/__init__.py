@@ -47,6 +47,7 @@ from . import sparse  # noqa: F401 (sparse COO tensors; gives Tensor is_sparse/l
 from .sparse import layout, sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: F401
 from .sparse import matmul, mm  # noqa: F401 (sparse-aware; dense operands go to ops.linalg)
 from . import accelerator, backends  # noqa: F401  (torch.accelerator, torch.backends)
+from . import distributions  # noqa: F401  (torch.distributions)
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
                        set_grad_enabled)
 
