@@ -1,4 +1,5 @@
 """Tensor creation: from data, filled, ranges, identity, and the ``*_like`` forms."""
+import collections
 import math
 import numbers
 
@@ -29,6 +30,11 @@ def _sizes(size, fn):
     return tuple(out)
 
 
+# what tensor() reads as nested sequences: torch takes any Python sequence, and a deque (of
+# discounted returns, say) or a range is common in real programs
+_SEQUENCES = (list, tuple, collections.deque, range)
+
+
 def _finish(t, requires_grad):
     if requires_grad:
         if not t.dtype.is_floating_point:
@@ -53,7 +59,7 @@ def _infer_host(data):
         return np.asarray(data, dtype=np.float64), dtypes.get_default_dtype()
     if isinstance(data, Tensor):
         return data.numpy(), data.dtype
-    if isinstance(data, (list, tuple)):
+    if isinstance(data, _SEQUENCES):
         flat = list(_flatten(data))
         if any(isinstance(x, Tensor) for x in flat):
             data = _tensors_to_lists(data)
@@ -92,7 +98,7 @@ def _check_int_range(lo, hi, dt):
 
 
 def _flatten(x):
-    if isinstance(x, (list, tuple)):
+    if isinstance(x, _SEQUENCES):
         for y in x:
             yield from _flatten(y)
     else:
@@ -102,7 +108,7 @@ def _flatten(x):
 def _tensors_to_lists(x):
     if isinstance(x, Tensor):
         return x.tolist()
-    if isinstance(x, (list, tuple)):
+    if isinstance(x, _SEQUENCES):
         return [_tensors_to_lists(y) for y in x]
     return x
 

@@ -1,6 +1,8 @@
 """clnet.tensor(data) from Python numbers and nested lists, against torch.tensor: the inferred
 dtype, and the values kept at the requested precision (a float64 request from Python floats
 holds the exact doubles, not float32's rounding of them). Compared exactly."""
+from collections import deque
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +10,7 @@ import torch
 import clnet
 
 DATA = [0.7, [0.7, 1e-30, 3.141592653589793], [[1, 2.5], [3, 4]], [1, 2, 3], [True, False], 2.5,
-        7, [[0.1] * 3] * 2]
+        7, [[0.1] * 3] * 2, deque([0.5, 1.5, 2.0]), range(4), [deque([1, 2]), deque([3, 4])]]
 
 
 @pytest.mark.parametrize("data", DATA, ids=str)
