@@ -10,6 +10,9 @@ row compression that the product kernel walks read the indices once with numpy. 
 CPU, this is a read of the indices; it happens once per sparse tensor (the result is cached on
 it), not once per product, so a GCN's fixed adjacency costs it once.
 
+Arithmetic (dense + sparse, sparse + sparse, scaling) is in arith.py; ``to`` / ``cpu`` / ``cuda``
+convert the values as a dense tensor's would and move the indices along.
+
 Dense ops that meet a sparse tensor and have no sparse form raise a RuntimeError naming the op
 and the layout (``SparseCOOTensor.__getattr__`` and the conversion hooks), never a wrong answer.
 """
@@ -19,7 +22,8 @@ import numpy as np
 
 from .. import dtypes
 from ..backend.devices import device as _resolve_device
-from ..ops.copy import from_numpy_to
+from ..ops.copy import clone, from_numpy_to, to_device
+from ..ops.elementwise import _is_num
 from ..ops.creation import tensor as _tensor, zeros
 from ..ops.index import index_select
 from ..tensor import Size, Tensor
@@ -42,8 +46,9 @@ def _calling_op(default):
 def unsupported(op, what="a tensor with layout clnet.sparse_coo"):
     return RuntimeError(
         f"{op}: clnet has no kernel for {what} (it covers sparse.mm / mm / matmul / spmm / @ "
-        "with a dense matrix, sparse.sum, coalesce, to_dense, t, indices and values); convert "
-        "it with .to_dense() first")
+        "with a dense matrix, dense + sparse, sparse + sparse, sparse * / number, -sparse, "
+        "sparse.sum, coalesce, to_dense, to, t, indices and values); convert it with "
+        ".to_dense() first")
 
 
 class SparseCOOTensor:
@@ -224,6 +229,130 @@ class SparseCOOTensor:
     matmul = mm
     __matmul__ = mm
 
+    def __rmatmul__(self, other):
+        # dense @ sparse: Tensor.__matmul__ returns NotImplemented for a sparse operand
+        if not isinstance(other, Tensor):
+            return NotImplemented
+        from .ops import matmul
+        return matmul(other, self)
+
+    # ------------------------------------------------------------------ arithmetic (arith.py)
+    def add(self, other, *, alpha=1):
+        from .arith import add
+        return add(self, other, alpha)
+
+    def sub(self, other, *, alpha=1):
+        from .arith import add
+        return add(self, other, -alpha)
+
+    def mul(self, other):
+        from .arith import mul
+        r = mul(self, other)
+        if r is NotImplemented:
+            raise TypeError(f"mul: unsupported operand type {type(other).__name__}")
+        return r
+
+    def div(self, other):
+        from .arith import div
+        r = div(self, other)
+        if r is NotImplemented:
+            raise TypeError(f"div: unsupported operand type {type(other).__name__}")
+        return r
+
+    def neg(self):
+        from .arith import neg
+        return neg(self)
+
+    negative = neg
+
+    def __add__(self, other):
+        from .arith import add
+        return add(self, other) if _operand(other) else NotImplemented
+
+    def __radd__(self, other):
+        # a dense tensor + sparse is dense; a number + sparse is torch's add(sparse, dense) error
+        from .arith import add
+        if not _operand(other):
+            return NotImplemented
+        return add(other, self) if isinstance(other, Tensor) else add(self, other)
+
+    def __sub__(self, other):
+        from .arith import add
+        return add(self, other, -1) if _operand(other) else NotImplemented
+
+    def __rsub__(self, other):
+        from .arith import add
+        return add(other, self, -1) if _operand(other) else NotImplemented
+
+    def __mul__(self, other):
+        from .arith import mul
+        return mul(self, other)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        from .arith import div
+        return div(self, other)
+
+    def __neg__(self):
+        from .arith import neg
+        return neg(self)
+
+    # ------------------------------------------------------------------ device, dtype
+    def _moved(self, values):
+        """This tensor with ``values`` (a copy of its own on another device or in another
+        dtype); the indices follow the values' device."""
+        if values is self._val:
+            return self
+        dev = values._storage.device
+        if dev is self._val._storage.device:    # same structure, same device: keep its cache
+            out = SparseCOOTensor(self._idx, values, self._size, self._coalesced)
+            out._merge, out._csr = self._merge, self._csr
+            return out
+        return SparseCOOTensor(to_device(self._idx, dev), values, self._size, self._coalesced)
+
+    def to(self, *args, **kwargs):
+        """``s.to(device)``, ``s.to(dtype)``, ``s.to(device, dtype)``, ``s.to(other)``: the
+        values are converted as a dense tensor's ``to`` would (differentiably), the indices
+        follow them to their device."""
+        return self._moved(self._val.to(*args, **kwargs))
+
+    def cpu(self):
+        return self._moved(self._val.cpu())
+
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        """On an OpenCL GPU, as ``Tensor.cuda`` (which raises where there is none)."""
+        return self._moved(self._val.cuda(device, non_blocking, memory_format))
+
+    def float(self):
+        return self.to(dtypes.float32)
+
+    def double(self):
+        return self.to(dtypes.float64)
+
+    def half(self):
+        return self.to(dtypes.float16)
+
+    def long(self):
+        return self.to(dtypes.int64)
+
+    def int(self):
+        return self.to(dtypes.int32)
+
+    def bool(self):
+        return self.to(dtypes.bool_)
+
+    @property
+    def is_cuda(self):
+        return self._val.is_cuda
+
+    @property
+    def is_cpu(self):
+        return self._val.is_cpu
+
+    def clone(self, *, memory_format=None):
+        return SparseCOOTensor(clone(self._idx), clone(self._val), self._size, self._coalesced)
+
     def sum(self, dim=None, keepdim=False, dtype=None):
         from .ops import sum as _sum
         if keepdim:
@@ -272,15 +401,18 @@ def _refuser(op):
     return refuse
 
 
-# arithmetic, comparisons and indexing have no sparse forms here
-for _n in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "and", "or", "xor",
-           "lt", "le", "gt", "ge", "iadd", "isub", "imul", "itruediv", "neg", "abs", "pos",
-           "invert", "getitem", "setitem"):
+# the other arithmetic, comparisons and indexing have no sparse forms here
+for _n in ("floordiv", "mod", "pow", "and", "or", "xor", "lt", "le", "gt", "ge", "iadd",
+           "isub", "imul", "itruediv", "abs", "pos", "invert", "getitem", "setitem"):
     setattr(SparseCOOTensor, f"__{_n}__", _refuser(_n))
-for _n in ("radd", "rsub", "rmul", "rtruediv", "rfloordiv", "rmod", "rpow", "rand", "ror",
-           "rxor", "rmatmul"):
-    setattr(SparseCOOTensor, f"__{_n}__", _refuser(_n[1:] if _n != "rsub" else "rsub"))
+for _n in ("rtruediv", "rfloordiv", "rmod", "rpow", "rand", "ror", "rxor"):
+    setattr(SparseCOOTensor, f"__{_n}__", _refuser(_n[1:]))
 del _n
+
+
+def _operand(x):
+    """What the arithmetic operators take: tensors (dense or sparse) and numbers."""
+    return isinstance(x, (Tensor, SparseCOOTensor)) or _is_num(x)
 
 
 # ---------------------------------------------------------------------------- helpers
