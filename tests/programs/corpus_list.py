@@ -46,9 +46,10 @@ PROGRAMS = [
     Program("mnist_forward_forward", f"{PE} mnist_forward_forward/main.py"),
     Program("super_resolution", f"{PE} super_resolution/{{model,main}}.py",
             argv=("--threads", "0")),
-    Program("reinforce", f"{PE} reinforcement_learning/reinforce.py",
-            needs="torch.distributions (Categorical: sample, log_prob)",
-            raises=("ModuleNotFoundError",)),
+    Program("fast_neural_style", f"{PE} fast_neural_style/neural_style/*.py",
+            needs="nn.InstanceNorm2d and nn.ReflectionPad2d (F.pad mode='reflect'); with both "
+                  "stood in, the rest runs", raises=("AttributeError",)),
+    Program("reinforce", f"{PE} reinforcement_learning/reinforce.py"),
     # ---- pytorch/tutorials
     Program("nn_tutorial", f"{PT} beginner_source/nn_tutorial.py"),
     Program("neural_networks_tutorial", f"{PT} beginner_source/blitz/neural_networks_tutorial.py",
@@ -75,6 +76,9 @@ PROGRAMS = [
     Program("char_rnn_generation",
             f"{PT} intermediate_source/char_rnn_generation_tutorial.py"),
     Program("seq2seq_translation", f"{PT} intermediate_source/seq2seq_translation_tutorial.py"),
+    Program("spatial_transformer",
+            f"{PT} intermediate_source/spatial_transformer_tutorial.py",
+            needs="F.affine_grid and F.grid_sample", raises=("AttributeError",)),
     Program("char_rnn_classification",
             f"{PT} intermediate_source/char_rnn_classification_tutorial.py", fast=True),
     # ---- yunjey/pytorch-tutorial
