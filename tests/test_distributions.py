@@ -395,11 +395,13 @@ def test_argument_errors():
 
 
 def test_default_validation_switch():
+    before = D.Distribution._validate_args
     try:
         D.Distribution.set_default_validate_args(False)
         D.Normal(0.0, -1.0)     # not checked
-    finally:
         D.Distribution.set_default_validate_args(True)
+    finally:
+        D.Distribution.set_default_validate_args(before)
     with pytest.raises(ValueError, match="scale"):
         D.Normal(0.0, -1.0)
 

@@ -18,10 +18,6 @@ __all__ = ["broadcast_all", "logits_to_probs", "clamp_probs", "probs_to_logits",
 euler_constant = 0.57721566490153286060  # Euler-Mascheroni constant
 
 
-def _is_number(v):
-    return isinstance(v, Number) and not isinstance(v, bool) or isinstance(v, bool)
-
-
 def broadcast_tensors(*tensors):
     """Views of ``tensors`` expanded to their common broadcast shape (torch.broadcast_tensors)."""
     shape = broadcast_shapes("broadcast_tensors", *(t.shape for t in tensors))
