@@ -430,3 +430,12 @@ def test_torch_names_under_import_clnet_as_torch():
     from clnet.distributions.kl import kl_divergence as kl2
     assert kl_divergence is kl2 and Categorical is D.categorical.Categorical
     assert D.constraints.positive.check(clnet.tensor([1.0, -1.0])).tolist() == [True, False]
+
+
+def test_normal_icdf_inverts_cdf_like_torch():
+    p = np.array([1e-4, 0.025, 0.3, 0.5, 0.8, 0.999], np.float32)
+    loc, scale = np.array(0.7, np.float32), np.array(2.5, np.float32)
+    got = clnet.distributions.Normal(clnet.tensor(loc), clnet.tensor(scale)).icdf(clnet.tensor(p))
+    want = torch.distributions.Normal(torch.tensor(loc), torch.tensor(scale)).icdf(
+        torch.tensor(p))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)

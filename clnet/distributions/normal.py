@@ -4,6 +4,7 @@ from numbers import Number
 
 from ..autograd import no_grad
 from ..ops import pointwise, random
+from ..ops.numeric_pointwise import erfinv as pointwise_erfinv
 from ..tensor import Size
 from . import constraints
 from .distribution import Distribution
@@ -75,6 +76,9 @@ class Normal(Distribution):
             self._validate_sample(value)
         return 0.5 * (1 + pointwise.erf((value - self.loc) * self.scale.reciprocal()
                                         / math.sqrt(2)))
+
+    def icdf(self, value):
+        return self.loc + self.scale * pointwise_erfinv(2 * value - 1) * math.sqrt(2)
 
     def entropy(self):
         return 0.5 + 0.5 * math.log(2 * math.pi) + pointwise.log(self.scale)

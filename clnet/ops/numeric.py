@@ -15,8 +15,8 @@ log2(n) passes (a doubling scan), searchsorted about log2(n) gathers (a vectoris
 with PyTorch's exact comparisons, so NaNs land where they do in PyTorch), bincount and median()
 of an empty tensor read back from the device (the output size depends on the data).
 
-Differences from PyTorch: take() does not raise for an out-of-range device index (it reads 0,
-clnet's rule for device index tensors, see index.py); heaviside's result records no gradient
+Differences from PyTorch: take() reports an out-of-range device index at the next host read
+(clnet's rule for device index tensors, see index.py), not at the call; heaviside's result records no gradient
 (PyTorch records one that raises on backward); median/nanmedian over ties may return a
 different index of an equal value (PyTorch's CPU index there is unspecified).
 """
@@ -35,13 +35,13 @@ from .join import cat
 from .pointwise_methods import _wrap_inplace
 from .sort import sort
 from .numeric_pointwise import (NumericTypeError, NumericValueError, _check, _floating, _full,
-                                addcdiv, addcmul, deg2rad, heaviside, logaddexp, logaddexp2,
-                                logit, rad2deg, sinc, xlogy)
+                                addcdiv, addcmul, deg2rad, erfinv, heaviside, logaddexp,
+                                logaddexp2, logit, rad2deg, sinc, xlogy)
 
 __all__ = ["isclose", "allclose", "equal", "nansum", "nanmean", "median", "nanmedian", "aminmax",
            "cummax", "cummin", "diff", "bincount", "searchsorted", "bucketize", "take",
            "logaddexp", "logaddexp2", "xlogy", "sinc", "logit", "deg2rad", "rad2deg",
-           "heaviside", "addcmul", "addcdiv"]
+           "heaviside", "addcmul", "addcdiv", "erfinv"]
 
 # torch.return_types.*
 median_return = collections.namedtuple("median", ["values", "indices"])
@@ -392,7 +392,8 @@ TENSOR_METHODS = {
     "nanmean": nanmean, "median": median, "nanmedian": nanmedian, "aminmax": aminmax,
     "cummax": cummax, "cummin": cummin, "diff": diff, "bincount": bincount, "take": take,
     "logaddexp": logaddexp, "logaddexp2": logaddexp2, "xlogy": xlogy, "sinc": sinc,
-    "logit": logit, "deg2rad": deg2rad, "rad2deg": rad2deg, "heaviside": heaviside,
+    "logit": logit, "erfinv": erfinv, "deg2rad": deg2rad, "rad2deg": rad2deg,
+    "heaviside": heaviside,
     "addcmul": addcmul, "addcdiv": addcdiv,
 }
 for _name in ("xlogy", "sinc", "logit", "deg2rad", "rad2deg", "heaviside", "addcmul", "addcdiv"):

@@ -583,3 +583,21 @@ def test_exported_names():
                  "rad2deg", "heaviside", "addcmul", "addcdiv"]:
         assert callable(getattr(clnet, name)), name
         assert hasattr(clnet.Tensor, name) == hasattr(torch.Tensor, name), name
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_erfinv_matches_torch_in_values_and_gradients(dtype):
+    x = np.concatenate([np.linspace(-0.999999, 0.999999, 2001), [-1.0, 1.0, 1.5, -2.0, 0.0]])
+    x = x.astype(dtype)
+    c = clnet.tensor(x, requires_grad=True)
+    t = torch.tensor(x, requires_grad=True)
+    yc, yt = clnet.erfinv(c), torch.erfinv(t)
+    tol = dict(rtol=5e-7, atol=1e-7) if dtype == "float32" else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(yc.detach().numpy(), yt.detach().numpy(), equal_nan=True, **tol)
+    inner = np.abs(x) < 1
+    g = np.where(inner, 1.0, 0.0).astype(dtype)
+    yc.backward(clnet.tensor(g))
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(c.grad.numpy()[inner], t.grad.numpy()[inner],
+                               rtol=20 * tol["rtol"], atol=tol["atol"])
+    assert c.erfinv().shape == c.shape
