@@ -5,6 +5,9 @@ Activations, softmax, linear, attention and the small helpers live here; losses 
 """
 import math
 
+from .. import dtypes
+from ..tensor import Tensor
+
 from ..ops import pointwise as P
 from ..ops import reduce as R
 from ..ops.index import one_hot  # noqa: F401
@@ -16,7 +19,8 @@ from ..ops.linalg import linear, matmul
 from ..ops.norm import batch_norm, group_norm, layer_norm, rms_norm  # noqa: F401
 from ..ops.pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa
                         adaptive_max_pool2d, avg_pool1d, avg_pool2d, interpolate, max_pool1d,
-                        max_pool2d, pad)
+                        max_pool2d)
+from ..ops.pool import pad as _constant_pad
 from ..ops.softmax import log_softmax, softmax
 from ..ops.tensor_shape import pixel_shuffle, pixel_unshuffle  # noqa: F401
 from ..ops.views import transpose
@@ -136,6 +140,130 @@ def _causal_mask(L, S, device):
     return cols <= rows
 
 
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _pad_index(mode, n, left, right, d, shape):
+    """Source positions along one dimension of size n for output positions 0..n+left+right-1:
+    position j reads input p = j - left, folded back into [0, n) by the mode (negative amounts
+    crop, as in torch). Checks torch's per-mode limits first."""
+    out = n + left + right
+    if mode == "reflect":
+        if left >= n or right >= n:
+            raise RuntimeError(f"Argument #{2 * (len(shape) - d) + 2}: Padding size should be less "
+                               f"than the corresponding input dimension, but got: padding "
+                               f"({left}, {right}) at dimension {d} of input {list(shape)}")
+    if mode == "circular":
+        if left > n or right > n:
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if out < 0:
+            raise RuntimeError("Negative padding value is resulting in an empty dimension")
+    elif out < 1:
+        raise RuntimeError(f"input (dimension {d} of size {n}) is too small. Calculated output "
+                           f"size: {out} (padding ({left}, {right}), mode={mode!r})")
+    idx = []
+    for j in range(out):
+        p = j - left
+        if mode == "reflect":
+            p = -p if p < 0 else (2 * (n - 1) - p if p >= n else p)
+        elif mode == "replicate":
+            p = min(max(p, 0), n - 1)
+        else:   # circular crops first, then wraps within what is left (torch's order)
+            lo = max(0, -left)
+            p = lo + (j - max(left, 0)) % (n - lo - max(0, -right))
+        idx.append(p)
+    return idx
+
+
+def pad(input, pad, mode="constant", value=None):
+    """torch.nn.functional.pad. ``pad`` lists (left, right) amounts from the last dimension
+    backwards; negative amounts crop. 'constant' fills with ``value``; 'reflect', 'replicate'
+    and 'circular' pad the last 1, 2 or 3 dims of a (batched or unbatched) input by gathering
+    the source position of every output position with index_select, one dim at a time, so the
+    gradient is index_select's (index_add: positions read twice sum their gradients)."""
+    if mode not in _PAD_MODES:
+        # torch's exception type and message for an unknown mode
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if mode == "constant":
+        return _constant_pad(input, pad, mode, value)
+    if not isinstance(input, Tensor):
+        raise TypeError(f"pad: expected a Tensor input, got {type(input).__name__}")
+    if value is not None and value != 0:
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    pad = [int(p) for p in pad]
+    nd = input.dim()
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) // 2 > nd:
+        raise RuntimeError(f"Padding length should be less than or equal to two times the input "
+                           f"dimension but got padding length {len(pad)} and input of dimension "
+                           f"{nd}")
+    k = len(pad) // 2
+    if k not in (1, 2, 3) or nd not in (k + 1, k + 2):
+        # torch raises NotImplementedError for these combinations too (same message)
+        raise NotImplementedError(
+            f"Padding size {len(pad)} is not supported for {nd}D input tensor.\n"
+            "Supported combinations for non-constant padding:\n"
+            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+    shape = tuple(input.shape)
+    planes = shape[1:] if nd == k + 2 else shape    # every dim but the batch must be non-empty
+    if mode != "circular" and 0 in planes:
+        raise RuntimeError(f"Expected {nd - 1}D or {nd}D (batch mode) tensor with possibly 0 "
+                           f"batch size and other non-zero dimensions for input, but got: "
+                           f"{list(shape)}")
+    from ..ops.creation import tensor
+    from ..ops.index import index_select
+    indices = []
+    for i in range(k):
+        d = nd - 1 - i
+        indices.append((d, _pad_index(mode, shape[d], pad[2 * i], pad[2 * i + 1], d, shape)))
+    out = input
+    for d, idx in indices:
+        out = index_select(out, d, tensor(idx, dtype=dtypes.int64, device=input.device))
+    return out
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """torch.nn.functional.instance_norm: each (sample, channel) plane of an (N, C, *) input
+    normalised over its own positions, then a per-channel affine. With batch statistics this
+    is group_norm with one group per channel. Given running statistics and use_input_stats,
+    they are updated like torch's: batch_norm over the input seen as (1, N * C, *), with the
+    stats repeated N times, whose updated copies are then averaged over N. Without
+    use_input_stats it is batch_norm in evaluation mode with the running statistics."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"instance_norm: expected a Tensor input, got {type(input).__name__}")
+    if input.dim() < 2:
+        raise ValueError(f"instance_norm(): expected an input with at least 2 dimensions "
+                         f"(N, C, *), got shape {list(input.shape)}")
+    if use_input_stats:
+        if math.prod(input.shape[2:]) == 1:
+            raise ValueError(f"Expected more than 1 spatial element when training, got input "
+                             f"size {list(input.shape)}")
+        if running_mean is None and running_var is None:
+            return group_norm(input, input.shape[1], weight, bias, eps)
+    else:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    if running_mean is None or running_var is None:
+        raise ValueError("instance_norm(): pass both running_mean and running_var, or neither")
+    from ..autograd.grad_mode import no_grad
+    N, C = input.shape[0], input.shape[1]
+    rm, rv = running_mean.repeat(N), running_var.repeat(N)
+    flat = input.reshape((1, N * C) + tuple(input.shape[2:]))
+    y = batch_norm(flat, rm, rv, None, None, True, momentum, eps).reshape(input.shape)
+    with no_grad():
+        running_mean.copy_(rm.reshape(N, C).mean(0))
+        running_var.copy_(rv.reshape(N, C).mean(0))
+    chan = (1, C) + (1,) * (input.dim() - 2)
+    if weight is not None:
+        y = y * weight.reshape(chan)
+    if bias is not None:
+        y = y + bias.reshape(chan)
+    return y
+
+
 __all__ = ["relu", "relu_", "leaky_relu", "leaky_relu_", "elu", "elu_", "celu", "gelu",
            "softplus", "hardtanh", "relu6", "threshold", "sigmoid", "tanh", "silu", "mish", "selu",
            "softsign", "hardsigmoid", "hardswish", "logsigmoid", "tanhshrink", "softshrink",
@@ -146,7 +274,7 @@ __all__ = ["relu", "relu_", "leaky_relu", "leaky_relu_", "elu", "elu_", "celu", 
            "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
            "adaptive_max_pool2d", "interpolate", "pad", "upsample", "dropout", "dropout1d",
            "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout", "embedding",
-           "batch_norm", "layer_norm", "group_norm", "rms_norm", "pixel_shuffle",
+           "batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm", "pixel_shuffle",
            "pixel_unshuffle"] + list(_loss_names)
 
 

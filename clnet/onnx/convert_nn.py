@@ -1,6 +1,7 @@
 """Converters of the nn ops: linear and matmul, reductions, softmax, convolutions, pooling,
 normalization, dropout (eval: identity), embedding, pad, masked_fill."""
 from .. import dtypes
+from ..nn import functional as NF
 from ..ops import conv as CV
 from ..ops import dropout as D
 from ..ops import embedding as E
@@ -261,17 +262,25 @@ converts(PL.adaptive_avg_pool1d, PL.adaptive_avg_pool2d)(_adaptive("GlobalAverag
 converts(PL.adaptive_max_pool1d, PL.adaptive_max_pool2d)(_adaptive("GlobalMaxPool", "MaxPool"))
 
 
-@converts(PL.pad)
+_ONNX_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge"}
+
+
+@converts(PL.pad, NF.pad)
 def _pad(ctx, out, x, pad, mode="constant", value=None):
-    # clnet's pad has mode='constant' only (it refuses the others before this runs)
+    # F.pad checked the amounts and the mode before this runs
+    if mode not in _ONNX_PAD_MODES:
+        ctx.unsupported(f"pad with mode={mode!r}")
     n = x.dim()
     begin, end = [0] * n, [0] * n
     for i in range(len(pad) // 2):
         begin[n - 1 - i], end[n - 1 - i] = int(pad[2 * i]), int(pad[2 * i + 1])
-    ins = [ctx.name(x), ctx.b.const(begin + end),
-           ctx.b.scalar(0 if value is None else value, x.dtype)]
+    if mode != "constant" and min(begin + end) < 0:
+        ctx.unsupported(f"pad with mode={mode!r} and negative amounts")
+    ins = [ctx.name(x), ctx.b.const(begin + end)]
+    if mode == "constant":
+        ins.append(ctx.b.scalar(0 if value is None else value, x.dtype))
     changed = {a for a in range(n) if begin[a] or end[a]}
-    ctx.out(out, ctx.node("Pad", ins, mode="constant"), dyn=ctx.dyn(x) - changed)
+    ctx.out(out, ctx.node("Pad", ins, mode=_ONNX_PAD_MODES[mode]), dyn=ctx.dyn(x) - changed)
 
 
 # ---------------------------------------------------------------- normalization

@@ -1,10 +1,9 @@
-"""Pooling, upsampling and padding layers over nn.functional."""
+"""Pooling and upsampling layers over nn.functional (padding layers: ``padding.py``)."""
 from .. import functional as F
 from ..module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
-           "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Upsample",
-           "ZeroPad2d", "ConstantPad1d", "ConstantPad2d"]
+           "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Upsample"]
 
 
 class _MaxPoolNd(Module):
@@ -112,31 +111,3 @@ class Upsample(Module):
         if self.scale_factor is not None:
             return f"scale_factor={float(self.scale_factor)}, mode={self.mode!r}"
         return f"size={self.size}, mode={self.mode!r}"
-
-
-class ConstantPad2d(Module):
-    _n = 2
-
-    def __init__(self, padding, value):
-        super().__init__()
-        self.padding = tuple(padding) if isinstance(padding, (tuple, list)) else (padding,) * (
-            2 * self._n)
-        self.value = value
-
-    def forward(self, input):
-        return F.pad(input, self.padding, "constant", self.value)
-
-    def extra_repr(self):
-        return f"padding={self.padding}, value={self.value}"
-
-
-class ConstantPad1d(ConstantPad2d):
-    _n = 1
-
-
-class ZeroPad2d(ConstantPad2d):
-    def __init__(self, padding):
-        super().__init__(padding, 0.0)
-
-    def extra_repr(self):
-        return f"padding={self.padding}"
