@@ -46,9 +46,7 @@ PROGRAMS = [
     Program("mnist_forward_forward", f"{PE} mnist_forward_forward/main.py"),
     Program("super_resolution", f"{PE} super_resolution/{{model,main}}.py",
             argv=("--threads", "0")),
-    Program("fast_neural_style", f"{PE} fast_neural_style/neural_style/*.py",
-            needs="nn.InstanceNorm2d and nn.ReflectionPad2d (F.pad mode='reflect'); with both "
-                  "stood in, the rest runs", raises=("AttributeError",)),
+    Program("fast_neural_style", f"{PE} fast_neural_style/neural_style/*.py"),
     Program("reinforce", f"{PE} reinforcement_learning/reinforce.py"),
     # ---- pytorch/tutorials
     Program("nn_tutorial", f"{PT} beginner_source/nn_tutorial.py"),
