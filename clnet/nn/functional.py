@@ -25,6 +25,7 @@ from ..ops.softmax import log_softmax, softmax
 from ..ops.tensor_shape import pixel_shuffle, pixel_unshuffle  # noqa: F401
 from ..ops.views import transpose
 from .losses import *  # noqa: F401,F403
+from .vision import affine_grid, grid_sample  # noqa: F401
 from .losses import __all__ as _loss_names
 
 relu = P.relu
@@ -275,7 +276,7 @@ __all__ = ["relu", "relu_", "leaky_relu", "leaky_relu_", "elu", "elu_", "celu", 
            "adaptive_max_pool2d", "interpolate", "pad", "upsample", "dropout", "dropout1d",
            "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout", "embedding",
            "batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm", "pixel_shuffle",
-           "pixel_unshuffle"] + list(_loss_names)
+           "pixel_unshuffle", "affine_grid", "grid_sample"] + list(_loss_names)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

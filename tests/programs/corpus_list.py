@@ -76,8 +76,7 @@ PROGRAMS = [
             f"{PT} intermediate_source/char_rnn_generation_tutorial.py"),
     Program("seq2seq_translation", f"{PT} intermediate_source/seq2seq_translation_tutorial.py"),
     Program("spatial_transformer",
-            f"{PT} intermediate_source/spatial_transformer_tutorial.py",
-            needs="F.affine_grid and F.grid_sample", raises=("AttributeError",)),
+            f"{PT} intermediate_source/spatial_transformer_tutorial.py"),
     Program("char_rnn_classification",
             f"{PT} intermediate_source/char_rnn_classification_tutorial.py", fast=True),
     # ---- yunjey/pytorch-tutorial
