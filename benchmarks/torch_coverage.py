@@ -75,6 +75,17 @@ def _torch_aliases(tree):
     return aliases
 
 
+def _other_imports(tree):
+    """Local names bound to modules other than torch's (``np``, ``math``, ``F`` is not one)."""
+    bound = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if not (a.name == "torch" or a.name.startswith("torch.")):
+                    bound.add(a.asname or a.name.split(".")[0])
+    return bound
+
+
 def _chain(node):
     """``a.b.c`` -> ['a', 'b', 'c'] when the chain is rooted at a Name, else None."""
     parts = []
@@ -101,6 +112,7 @@ def scan(files):
         tree = ast.parse(path.read_text(), str(path))
         rel = path.relative_to(CORPUS) if path.is_relative_to(CORPUS) else path.name
         aliases = _torch_aliases(tree)
+        other_modules = _other_imports(tree) - set(aliases)
         for dotted in set(aliases.values()):
             names[dotted].add(f"{rel}:import")
         parents = {}
@@ -118,7 +130,7 @@ def scan(files):
                 where = f"{rel}:{node.lineno}"
                 if parts and parts[0] in aliases:
                     names[".".join([aliases[parts[0]]] + parts[1:])].add(where)
-                else:
+                elif not (parts and parts[0] in other_modules):  # np.indices is numpy's
                     members[(node.attr, None)].add(where)
             elif isinstance(node, ast.Name) and node.id in aliases and isinstance(
                     parents.get(node), ast.Call) and parents[node].func is node:
@@ -131,7 +143,8 @@ def scan(files):
                     for k in node.keywords:
                         if k.arg:
                             kwargs[(target, k.arg)].add(where)
-                elif isinstance(node.func, ast.Attribute):
+                elif isinstance(node.func, ast.Attribute) and not (
+                        parts and parts[0] in other_modules):
                     for k in node.keywords:
                         if k.arg:
                             members[(node.func.attr, k.arg)].add(where)

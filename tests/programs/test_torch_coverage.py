@@ -10,6 +10,7 @@ import torch_coverage as tc  # noqa: E402
 
 
 PROGRAM = '''
+import numpy as np
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
@@ -31,6 +32,7 @@ h = x.unsqueeze_(0).detach()
 sched = StepLR
 w = torch.nn.functional.relu(x)
 n = "a b".split()
+grid = np.indices((2, 2), dtype=int)
 '''
 
 
@@ -47,6 +49,8 @@ def test_static_scan_resolves_aliases_keywords_and_members(tmp_path):
     member_names = {attr for attr, _ in members}
     assert {"unsqueeze_", "detach", "t", "split"} <= member_names
     assert "name" not in member_names  # assigned by the program: its own attribute
+    assert "indices" not in member_names  # np.indices: numpy's, not a Tensor member
+    assert ("indices", "dtype") not in members
 
 
 def test_resolve_walks_attributes_then_submodules():
