@@ -74,7 +74,27 @@ def _rnn_state(cls, inp, hid, layers=1, bidirectional=False):
     return out
 
 
+def _torch_state(cls, *args, **kwargs):
+    """numpy weights of a torch module built with a fixed seed (biases included)."""
+    import torch
+    torch.manual_seed(11)
+    m = getattr(torch.nn, cls)(*args, **kwargs)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.uniform_(-0.4, 0.4)
+    return {k: v.numpy().copy() for k, v in m.state_dict().items()}
+
+
+def _encoder(L, x):
+    m = _module(L, "TransformerEncoderLayer", _ENCODER, 6, 2, dim_feedforward=10, dropout=0.0,
+                batch_first=True)
+    m.eval()
+    return m(x)
+
+
 _LSTM = _rnn_state("LSTM", 6, 5, layers=2)
+_ENCODER = _torch_state("TransformerEncoderLayer", 6, 2, dim_feedforward=10, dropout=0.0,
+                        batch_first=True)
 _GRU = _rnn_state("GRU", 6, 5, bidirectional=True)
 _RNN = _rnn_state("RNN", 6, 5)
 
@@ -221,6 +241,27 @@ OPS = [
        In((5, 3))),
     Op("pad", lambda L, x: F(L).pad(x, (1, 2)), In(X)),
     Op("reshape_matmul", lambda L, x, w: x.reshape(5, 7) @ w, In(X), In((7, 4))),
+    # ---------------------------------------------------------------- added for real programs
+    Op("erfinv", lambda L, x: L.erfinv(x * 1.8 - 0.9), In(X, "unit"), rtol=2e-4, atol=2e-5),
+    Op("pixel_shuffle", lambda L, x: F(L).pixel_shuffle(x, 2), In((2, 8, 3, 5))),
+    Op("pixel_unshuffle", lambda L, x: F(L).pixel_unshuffle(x, 2), In((2, 3, 4, 6))),
+    Op("pad_reflect", lambda L, x: F(L).pad(x, (2, 1), mode="reflect"), In((2, 3, 7))),
+    Op("pad_replicate_2d", lambda L, x: F(L).pad(x, (1, 2, 2, 1), mode="replicate"),
+       In((2, 3, 5, 6))),
+    Op("pad_circular", lambda L, x: F(L).pad(x, (2, 3), mode="circular"), In((2, 3, 7))),
+    Op("instance_norm", lambda L, x, w, b: F(L).instance_norm(x, weight=w, bias=b),
+       In((2, 3, 7)), In((3,)), In((3,))),
+    Op("affine_grid", lambda L, t: F(L).affine_grid(t, (2, 3, 4, 5), align_corners=False),
+       In((2, 2, 3))),
+    Op("grid_sample", lambda L, x, g: F(L).grid_sample(x, g, align_corners=False),
+       In((2, 3, 5, 7)), In((2, 4, 6, 2)), rtol=2e-4, atol=2e-5),
+    Op("grid_sample_border", lambda L, x, g: F(L).grid_sample(
+        x, g, padding_mode="border", align_corners=True), In((2, 3, 5, 7)), In((2, 4, 6, 2)),
+       rtol=2e-4, atol=2e-5),
+    Op("normal_log_prob", lambda L, m, s, v: L.distributions.Normal(m, s).log_prob(v),
+       In(X), In(X, "pos"), In(X)),
+    Op("categorical_log_prob", lambda L, z, t: L.distributions.Categorical(logits=z).log_prob(t),
+       In(X), In((5,), "int", 7)),
     # ---------------------------------------------------------------- attention and recurrent
     Op("sdpa_causal", lambda L, q, k, v: F(L).scaled_dot_product_attention(q, k, v,
                                                                              is_causal=True),
@@ -229,6 +270,7 @@ OPS = [
        In((4, 3, 6)), rtol=2e-4, atol=2e-5),
     Op("gru_bidirectional", lambda L, x: _module(L, "GRU", _GRU, 6, 5, bidirectional=True)(x)[0],
        In((4, 3, 6)), rtol=2e-4, atol=2e-5),
+    Op("transformer_encoder_layer", _encoder, In((2, 5, 6)), rtol=2e-4, atol=2e-5),
     Op("rnn_tanh", lambda L, x: _module(L, "RNN", _RNN, 6, 5)(x)[0], In((4, 3, 6)),
        rtol=2e-4, atol=2e-5),
 ]
