@@ -65,11 +65,7 @@ def _plan(s):
 
 
 def _program(dev, dt):
-    key = ("sparse", dt.cl)
-    prg = dev.programs.get(key)
-    if prg is None:
-        prg = dev.programs[key] = get_program(dev, "sparse", (("T", dt.cl),))
-    return prg
+    return get_program(dev, "sparse", (("T", dt.cl),))    # built once per device (its cache)
 
 
 def _spmm(plan, values, x):

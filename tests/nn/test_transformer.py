@@ -460,3 +460,18 @@ def test_torch_nested_tensor_path_differs_only_at_padding():
     got = cm(clnet.tensor(src), src_key_padding_mask=clnet.tensor(kpm)).numpy()
     assert np.all(want[kpm] == 0) and not np.any(got[kpm] == 0)
     np.testing.assert_allclose(got[~kpm], want[~kpm], **TOL)
+
+
+def test_causal_detection_reads_a_mask_once_while_it_is_unchanged(monkeypatch):
+    from clnet.nn.modules import transformer as T
+    mask = clnet.nn.Transformer.generate_square_subsequent_mask(5)
+    reads = []
+    real = clnet.Tensor.all
+    monkeypatch.setattr(clnet.Tensor, "all", lambda self, *a, **k: reads.append(1) or
+                        real(self, *a, **k))
+    assert T._detect_is_causal_mask(mask, None, 5) is True
+    assert T._detect_is_causal_mask(mask, None, 5) is True
+    assert len(reads) == 1
+    mask.add_(1.0)                       # changed in place: compared again, no longer causal
+    assert T._detect_is_causal_mask(mask, None, 5) is False
+    assert len(reads) == 2

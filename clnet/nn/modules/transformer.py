@@ -9,6 +9,7 @@ nested-tensor encoder) compute the same values, except that the nested-tensor pa
 the padded positions of the encoder's output; clnet keeps the computed values there.
 """
 import copy
+import weakref
 
 from ... import dtypes
 from ...ops.creation import full
@@ -38,17 +39,28 @@ def _get_seq_len(src, batch_first):
     return src._shape[1 if batch_first else 0]
 
 
+# id(mask) -> (weak reference to it, its version, size, answer): programs build their mask once
+# and pass it every step, so the comparison's host read happens once per mask, not per forward
+_causal_answers = {}
+
+
 def _detect_is_causal_mask(mask, is_causal=None, size=None):
-    """``is_causal`` when given; when None, whether ``mask`` equals the causal mask (one host
-    read, as in torch, which compares the values too)."""
+    """``is_causal`` when given; when None, whether ``mask`` equals the causal mask (a host read,
+    as in torch, which compares the values too; remembered while the mask is unchanged)."""
     make_causal = is_causal is True
     if is_causal is None and mask is not None:
         sz = size if size is not None else mask._shape[-2]
+        key = id(mask)
+        hit = _causal_answers.get(key)
+        if hit is not None and hit[0]() is mask and hit[1:3] == (mask._version, sz):
+            return hit[3]
         causal = _generate_square_subsequent_mask(sz, device=mask.device, dtype=mask.dtype)
         if tuple(mask._shape) == tuple(causal._shape):
             make_causal = bool((mask == causal).all())
         else:
             make_causal = False
+        ref = weakref.ref(mask, lambda _, key=key: _causal_answers.pop(key, None))
+        _causal_answers[key] = (ref, mask._version, sz, make_causal)
     return make_causal
 
 
