@@ -337,6 +337,9 @@ def _install_excepthook():
     sys.excepthook = hook
 
 
+_ABORT_GRACE_S = 0.5       # seconds between printing the error and MPI_Abort
+
+
 def abort_job(message, code=1, details=None):
     """Print ``message`` naming this rank, then MPI_Abort the world (every rank ends)."""
     world = _State.world
@@ -347,4 +350,7 @@ def abort_job(message, code=1, details=None):
     sys.stderr.write(f"Error: rank {rank} of {size}: {message}; aborting the job\n")
     sys.stderr.flush()
     sys.stdout.flush()
+    # the launcher forwards a rank's output from a pipe; MPI_Abort tears the job down at once,
+    # and on a loaded machine the message was lost before it was forwarded: give it a moment
+    time.sleep(_ABORT_GRACE_S)
     _mpi().COMM_WORLD.Abort(code)
