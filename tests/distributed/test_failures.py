@@ -13,7 +13,7 @@ import datetime, os, signal, sys, time
 import clnet, clnet.distributed as dist
 dist.init_process_group("mpi", timeout=datetime.timedelta(seconds={timeout}))
 rank = dist.get_rank()
-print(f"rank {{rank}} pid {{os.getpid()}}", flush=True)
+os.write(1, f"rank {{rank}} pid {{os.getpid()}}\\n".encode())   # one write: no interleaving
 dist.barrier()
 """
 LOOP = """
@@ -55,9 +55,12 @@ def test_a_collective_timeout_aborts_instead_of_hanging():
 
 
 def test_init_refuses_a_world_size_mpi_does_not_have():
-    proc = mpi_run.run(["-c", "import clnet.distributed as d\n"
+    # each rank writes its line with one os.write: the launcher may interleave the two ranks'
+    # output at any write boundary, and print() can write a line in pieces
+    proc = mpi_run.run(["-c", "import os, clnet.distributed as d\n"
                               "try:\n    d.init_process_group('mpi', world_size=3)\n"
-                              "except d.DistError as e:\n    print('refused:', e)\n"], n=2,
+                              "except d.DistError as e:\n"
+                              "    os.write(1, f'refused: {e}\\n'.encode())\n"], n=2,
                        timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("refused: clnet.distributed: world_size 3 (from the argument) but "
