@@ -151,23 +151,37 @@ def eval_cmd(config, checkpoint, split, overrides, as_json):
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--checkpoint", required=True, metavar="PATH")
+@click.option("--checkpoint", required=True, metavar="PATH",
+              help="a checkpoint file or a run folder (its latest checkpoint)")
 @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
-              help="a .npy or .npz file of inputs (one sample per row, the model's input shape)")
-@click.option("--output", type=click.Path(dir_okay=False), help="write predictions to a .npy")
+              help="a .npy or .npz file of samples as the dataset stores them (one per row); "
+                   "the dataset's conversion and the config's transforms are applied")
+@click.option("--top-k", "top_k", type=click.IntRange(min=1), default=1, show_default=True,
+              metavar="K", help="report the K most probable classes of each sample")
+@click.option("--output", type=click.Path(dir_okay=False), metavar="FILE",
+              help="write the predictions to FILE.csv, FILE.json or FILE.npy (top-1 classes); "
+                   "the format follows the extension")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE")
-def predict(config, checkpoint, input_path, output, overrides):
-    """Run a checkpoint on inputs from a file; print (or save) the predicted classes."""
-    from clnet.train import predict_file
+def predict(config, checkpoint, input_path, top_k, output, overrides):
+    """Run a checkpoint on inputs from a file; print (or save) the top classes of each sample
+    with their probabilities, named by the dataset's classes where it has them."""
+    from clnet.train.predict import InputError, format_rows, output_format, predict_file, \
+        write_predictions
+    if output:
+        try:
+            output_format(output)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--output") from None
     trainer = _trainer(config, overrides, resume=checkpoint, quiet=True, evaluation=True)
     try:
-        preds = predict_file(trainer, input_path)
-    except ValueError as e:          # the input file: wrong suffix, shape or contents
+        preds = predict_file(trainer, input_path, top_k=top_k)
+    except InputError as e:          # the input file: wrong suffix, shape or contents
         raise click.BadParameter(str(e), param_hint="--input") from None
+    except ValueError as e:          # K larger than the model's classes, a non-classifier
+        raise click.BadParameter(str(e), param_hint="--top-k") from None
     if output:
-        import numpy as np
-        np.save(output, preds)
+        write_predictions(preds, output)
         click.echo(f"wrote {len(preds)} predictions to {output}")
     else:
-        for p in preds.tolist():
-            click.echo(p)
+        for line in format_rows(preds):
+            click.echo(line)

@@ -263,6 +263,7 @@ def test_eval_and_predict_commands(tmp_path):
     res = runner.invoke(cli, ["predict", path, "--checkpoint", t.run_dir, "--input",
                               str(tmp_path / "x.npy")])
     assert res.exit_code == 0, res.output
-    preds = [int(v) for v in res.output.split()]
+    # one line per sample: its index, then the top class's name ('0'..'9') and probability
+    preds = [int(line.split("\t")[1].split()[0]) for line in res.output.splitlines()]
     assert len(preds) == 5 and all(0 <= p < 10 for p in preds)
     _ = clnet
