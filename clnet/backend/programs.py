@@ -109,3 +109,33 @@ def get_program(dev, family, defines=()):
 # numpy scalar types for kernel arguments, by OpenCL C name
 CL_SCALAR = {"int": np.int32, "uint": np.uint32, "long": np.int64, "float": np.float32,
              "double": np.float64, "uchar": np.uint8}
+
+
+class ProgramCache:
+    """The programs of one kernel family, one per (device, variant), built on first use.
+
+    A family's defines usually follow from a short variant (the dtype, a device-tuned local size):
+    ``ProgramCache("softmax", lambda dev, dt, ls: (("T", dt.cl), ("LS", ls)))`` then
+    ``programs(dev, dt, ls)`` finds the program with one dict lookup on a small key and builds the
+    defines tuple only on the first call (``get_program`` would hash the whole defines tuple on
+    every launch). ``defines`` is called with the device and the variant; left out, the family
+    takes no defines. The cache lives in ``dev.programs`` beside ``get_program``'s, keyed by this
+    object and the variant, so two families (or two caches of one family) never collide.
+    """
+
+    __slots__ = ("family", "defines")
+
+    def __init__(self, family, defines=None):
+        self.family = family
+        self.defines = defines
+
+    def __call__(self, dev, *variant):
+        key = (self, variant)
+        prg = dev.programs.get(key)
+        if prg is None:
+            defines = self.defines(dev, *variant) if self.defines is not None else ()
+            prg = dev.programs[key] = get_program(dev, self.family, defines)
+        return prg
+
+    def __repr__(self):
+        return f"ProgramCache({self.family!r})"

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import graph
 from ..tensor import Tensor
-from ..backend.programs import get_program
+from ..backend.programs import ProgramCache
 from ._layout import buf, check_index_range, int_tuple, launch_1d, same_device
 from .copy import copy_into
 from .linalg import _gemm
@@ -54,8 +54,7 @@ class _Geom:
                 self.PH == 0 and self.PW == 0 and self.OH == self.H and self.OW == self.W)
 
 
-def _program(dev):
-    return get_program(dev, "conv")
+_program = ProgramCache("conv")
 
 
 def _plane_stride(t):

@@ -13,7 +13,7 @@ for the device), and an out-of-range index reads a zero row and contributes no g
 import numpy as np
 
 from .. import dtypes, graph
-from ..backend.programs import get_program
+from ..backend.programs import ProgramCache
 from ..tensor import Tensor
 from ._layout import check_index_range, same_device
 from .copy import cast, contiguous, fill_into, from_numpy_to
@@ -28,12 +28,7 @@ _LOCAL = 64
 _I32 = np.int32
 
 
-def _program(dev, dt):
-    key = ("embedding", dt.cl)
-    prg = dev.programs.get(key)
-    if prg is None:
-        prg = dev.programs[key] = get_program(dev, "embedding", (("T", dt.cl),))
-    return prg
+_program = ProgramCache("embedding", lambda dev, dt: (("T", dt.cl),))
 
 
 def _indices(op, input, weight):

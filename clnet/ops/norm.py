@@ -23,7 +23,7 @@ import numbers
 import numpy as np
 
 from .. import graph
-from ..backend.programs import get_program
+from ..backend.programs import ProgramCache
 from ..tensor import Tensor
 from ._layout import check_index_range, numel, row_groups, row_local, same_device
 from .copy import cast, contiguous
@@ -70,14 +70,12 @@ def _local(dev):
     return row_local(dev, "norm.ls", _LS_GPU)
 
 
+_programs = ProgramCache("norm", lambda dev, dt, ls: (("T", dt.cl), ("LS", ls),
+                                                       ("VW", 32 // dt.itemsize)))
+
+
 def _program(dev, dt):
-    ls = _local(dev)
-    key = ("norm", dt.cl, ls)
-    prg = dev.programs.get(key)
-    if prg is None:
-        prg = dev.programs[key] = get_program(dev, "norm", (("T", dt.cl), ("LS", ls),
-                                                            ("VW", 32 // dt.itemsize)))
-    return prg
+    return _programs(dev, dt, _local(dev))
 
 
 def _groups(dev, items):

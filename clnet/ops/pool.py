@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import dtypes, graph
 from ..tensor import Tensor
-from ..backend.programs import get_program
+from ..backend.programs import ProgramCache
 from ._layout import buf, check_index_range, int_tuple, launch_1d
 from .copy import copy_into, fill_into
 
@@ -52,6 +52,12 @@ class _Geom:
         return (self.N, self.C, self.OH, self.OW)
 
 
+_programs = ProgramCache("pool")
+# the tiled max-pool kernels unroll their window: one program per window size
+_tiled_programs = ProgramCache("pool", lambda dev, kh, kw: (("POOL_KH", kh),
+                                                          ("POOL_KW", kw)))
+
+
 def _launch(name, op, src, out, g, *args, extra=()):
     """One work-item per row (all dims but the last) of ``out``; ``args`` are the buffers after
     the row count."""
@@ -60,8 +66,8 @@ def _launch(name, op, src, out, g, *args, extra=()):
     total = out.numel() // out._shape[-1]
     check_index_range(op, src, out)
     dev = out._storage.device
-    k = get_program(dev, "pool").kernel(f"{name}_{out.dtype.cl}",
-                                       [_I32] + [None] * len(args) + [None] + list(extra[0]))
+    k = _programs(dev).kernel(f"{name}_{out.dtype.cl}",
+                             [_I32] + [None] * len(args) + [None] + list(extra[0]))
     launch_1d(dev, k, total, total, *args, g.struct(src), *extra[1])
     return out
 
@@ -88,7 +94,7 @@ def _launch_tiled(name, op, src, out, g, *args):
     total = g.N * g.C * g.OH
     check_index_range(op, src, out)
     dev = out._storage.device
-    prg = get_program(dev, "pool", (("POOL_KH", g.KH), ("POOL_KW", g.KW)))
+    prg = _tiled_programs(dev, g.KH, g.KW)
     k = prg.kernel(f"{name}_{src.dtype.cl}", [_I32] + [None] * (len(args) + 1))
     launch_1d(dev, k, total, total, *args, g.struct(src))
 

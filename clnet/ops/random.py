@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import dtypes, graph
 from ..backend.devices import device as _device
-from ..backend.programs import get_program
+from ..backend.programs import ProgramCache
 from ..errors import DeviceError
 from ..tensor import Tensor
 from ._generator import (Generator, fork_rng, generator_for as _generator_for, get_rng_state,
@@ -38,6 +38,9 @@ _FP = (dtypes.float32, dtypes.float64)
 
 
 # ================================================================== launches
+_programs = ProgramCache("random")
+
+
 def _launch_fill(op, t, dist, values_per_counter, a, b, arg_types, generator):
     """Fill tensor ``t`` (any layout) with kernel family ``<dist>_<type>``; parameters a, b."""
     n = t.numel()
@@ -48,7 +51,7 @@ def _launch_fill(op, t, dist, values_per_counter, a, b, arg_types, generator):
     gen = _generator_for(op, generator, dev)
     counters = -(-n // values_per_counter)
     key, ctr = gen._take(counters)
-    prg = get_program(dev, "random")
+    prg = _programs(dev)
     name = f"{dist}_{t.dtype.cl}"
     ta, tb = arg_types
     if t.is_contiguous():
@@ -230,8 +233,8 @@ def _bernoulli_tensor_into(op, out, p, generator):
     m = strided_meta(op, out._shape, [(out._offset, out._stride),
                                       (p._offset, broadcast_strides(out._shape, p._shape,
                                                                     p._stride))])
-    k = get_program(dev, "random").kernel(f"bernoulli_p_{out.dtype.cl}",
-                                          [_I32, None, None, _U64, _U64, None])
+    k = _programs(dev).kernel(f"bernoulli_p_{out.dtype.cl}",
+                                [_I32, None, None, _U64, _U64, None])
     launch_1d(dev, k, counters, n, out._storage.buffer, p._storage.buffer, key, ctr, m)
     return out
 
@@ -438,8 +441,8 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
             (t._offset, t._stride),
             (mean._offset, broadcast_strides(shape, mean._shape, mean._stride)),
             (std._offset, broadcast_strides(shape, std._shape, std._stride))])
-        k = get_program(dev, "random").kernel(f"normal_tensor_{dt.cl}",
-                                              [_I32, None, None, None, _U64, _U64, None])
+        k = _programs(dev).kernel(f"normal_tensor_{dt.cl}",
+                                    [_I32, None, None, None, _U64, _U64, None])
         launch_1d(dev, k, -(-n // v), n, t._storage.buffer, mean._storage.buffer,
                   std._storage.buffer, key, ctr, m)
         # negative std entries are not rejected: that check would need a read-back
@@ -513,7 +516,7 @@ def multinomial(t, num_samples, replacement=False, *, generator=None, out=None):
     dev = t._storage.device
     gen = _generator_for("multinomial", generator, dev)
     key, ctr = gen._take(rows * s)
-    prg = get_program(dev, "random")
+    prg = _programs(dev)
     arg_types = [_I32, _I32, _I32, None, _I32, None, _U64, _U64]
     if replacement:
         probs = contiguous(t)

@@ -13,7 +13,7 @@ None of these is a PyTorch name: the modules in clnet/nn/modules/rnn.py are the 
 import numpy as np
 
 from .. import graph
-from ..backend.programs import get_program
+from ..backend.programs import ProgramCache
 from ..tensor import Tensor
 from ._layout import launch_1d, same_device
 from .copy import contiguous
@@ -29,13 +29,7 @@ def _vector_width(dt):
     return 32 // dt.itemsize
 
 
-def _program(dev, dt):
-    key = ("rnn", dt.cl)
-    prg = dev.programs.get(key)
-    if prg is None:
-        prg = dev.programs[key] = get_program(dev, "rnn", (("T", dt.cl),
-                                                           ("VW", _vector_width(dt))))
-    return prg
+_program = ProgramCache("rnn", lambda dev, dt: (("T", dt.cl), ("VW", _vector_width(dt))))
 
 
 def _cell_items(N, H, dt):

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import dtypes, graph
 from ..backend.device_errors import error_flag
-from ..backend.programs import get_program
+from ..backend.programs import ProgramCache
 from ..tensor import Tensor
 from ._layout import check_index_range, row_groups, row_local
 from .copy import cast, contiguous
@@ -25,14 +25,12 @@ def _row_local(dev):
     return row_local(dev, "softmax.ls")
 
 
+_programs = ProgramCache("softmax", lambda dev, dt, ls: (("T", dt.cl), ("LS", ls),
+                                                          ("VW", 32 // dt.itemsize)))
+
+
 def _program(dev, dt):
-    ls = _row_local(dev)
-    key = ("softmax", dt.cl, ls)
-    prg = dev.programs.get(key)
-    if prg is None:
-        prg = dev.programs[key] = get_program(dev, "softmax", (("T", dt.cl), ("LS", ls),
-                                                               ("VW", 32 // dt.itemsize)))
-    return prg
+    return _programs(dev, dt, _row_local(dev))
 
 
 def _rows_launch(dev, kernel, rows, *args):

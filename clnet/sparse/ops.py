@@ -10,7 +10,7 @@ backward is written with differentiable ops, so gradients of gradients work:
 import numpy as np
 
 from .. import dtypes, graph
-from ..backend.programs import get_program
+from ..backend.programs import ProgramCache
 from ..ops import linalg as _linalg
 from ..ops._layout import same_device
 from ..ops.copy import contiguous, from_numpy_to, write_out
@@ -64,8 +64,7 @@ def _plan(s):
     return c, c._csr
 
 
-def _program(dev, dt):
-    return get_program(dev, "sparse", (("T", dt.cl),))    # built once per device (its cache)
+_program = ProgramCache("sparse", lambda dev, dt: (("T", dt.cl),))
 
 
 def _spmm(plan, values, x):
