@@ -261,8 +261,8 @@ def _legacy(dt):
         if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
             return tensor(args[0], dtype=dt, device=device)
         return empty(*args, dtype=dt, device=device)
-    ctor.__name__ = f"{dt.name.capitalize()}Tensor"
-    ctor.__doc__ = f"Old-style constructor: ``{ctor.__name__}(*sizes)`` or ``({ctor.__name__}(data)``."
+    ctor.__name__ = ctor.__qualname__ = f"{dt.name.capitalize()}Tensor"
+    ctor.__doc__ = f"Old-style constructor: ``{ctor.__name__}(*sizes)`` or ``{ctor.__name__}(data)``."
     return ctor
 
 

@@ -130,7 +130,7 @@ def _sum_all(t):
 # ---------------------------------------------------------------------------------------- gather
 
 def gather(input, dim, index, *, sparse_grad=False):
-    """out[i][j][k] = input[index[i][j][k]][j][k] (for dim=0): the shape of ``index``."""
+    """``out[i][j][k] = input[index[i][j][k]][j][k]`` (for dim=0): the shape of ``index``."""
     _check_index_dtype("gather", index)
     same_device("gather", input, index)
     x, idx = _at_least_1d(input), _at_least_1d(index)

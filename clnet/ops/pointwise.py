@@ -20,7 +20,7 @@ _I32 = np.int32
 def _unary_fn(op, float_only=True, doc=None):
     def fn(input, *, out=None):
         return unary(op, input, out=out, float_only=float_only)
-    fn.__name__ = op
+    fn.__name__ = fn.__qualname__ = op   # the name it is exported under (docs, repr)
     fn.__doc__ = doc or f"Elementwise {op} (like torch.{op})."
     return fn
 
@@ -45,7 +45,7 @@ def _int_identity_or(op):
             scale = 10.0 ** decimals
             return div(unary(op, mul(input, scale)), scale, out=out)
         return unary(op, input, out=out)
-    fn.__name__ = op
+    fn.__name__ = fn.__qualname__ = op
     fn.__doc__ = f"Elementwise {op}; integer tensors are returned unchanged (copied)."
     return fn
 

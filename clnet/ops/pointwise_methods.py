@@ -31,7 +31,7 @@ def _wrap_inplace(fn, name):
             if r.requires_grad and graph.mode.grad_enabled:
                 graph.rebase_history(self, "CopyBackwards", (graph.edge(r),), lambda g: (g,))
         return self
-    method.__name__ = name
+    method.__name__ = method.__qualname__ = name   # the name it is exported under
     return method
 
 
