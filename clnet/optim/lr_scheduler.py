@@ -7,103 +7,17 @@ except ``ReduceLROnPlateau.step(metric)`` reading a 0-d tensor metric back.
 """
 import math
 import types
-import warnings
 from bisect import bisect_right
 from collections import Counter
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer  # noqa: F401  (torch's module has the name too)
+# the metric-driven and cyclic schedulers live in a second file (this one stays short)
+from .plateau_cyclic import CosineAnnealingWarmRestarts, OneCycleLR, ReduceLROnPlateau
+from .scheduler_base import LRScheduler, current_lrs
 
 __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
            "LinearLR", "ExponentialLR", "SequentialLR", "PolynomialLR", "CosineAnnealingLR",
            "ChainedScheduler", "ReduceLROnPlateau", "CosineAnnealingWarmRestarts", "OneCycleLR"]
-
-_EPOCH_DEPRECATION = ("The epoch parameter in `scheduler.step()` was not necessary and is being "
-                      "deprecated where possible. Please use `scheduler.step()` to step the "
-                      "scheduler. During the deprecation, if epoch is different from None, the "
-                      "closed form is used instead of the new chainable form, where available.")
-
-
-def _lrs(optimizer):
-    return [group["lr"] for group in optimizer.param_groups]
-
-
-def _per_group(name, optimizer, value):
-    """A value per param group: a list/tuple of the right length, or one value repeated."""
-    if isinstance(value, (list, tuple)):
-        if len(value) != len(optimizer.param_groups):
-            raise ValueError(f"{name} must have the same length as optimizer.param_groups. "
-                             f"{name} has {len(value)} values, param_groups has "
-                             f"{len(optimizer.param_groups)}.")
-        return list(value)
-    return [value] * len(optimizer.param_groups)
-
-
-class LRScheduler:
-    """Base class: subclasses define ``get_lr()`` (the lrs for ``last_epoch``)."""
-
-    def __init__(self, optimizer, last_epoch=-1):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        self.optimizer = optimizer
-        if last_epoch == -1:
-            for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
-        else:
-            for i, group in enumerate(optimizer.param_groups):
-                if "initial_lr" not in group:
-                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] "
-                                   "when resuming scheduler with last_epoch >= 0 (load the "
-                                   "optimizer's state_dict first)")
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        self._initial_step()
-
-    def _initial_step(self):
-        self._step_count = 0
-        self._is_initial = True
-        try:
-            self.step()
-        finally:
-            self._is_initial = False
-
-    def get_lr(self):
-        raise TypeError(f"{type(self).__name__} does not define get_lr()")
-
-    def get_last_lr(self):
-        """The learning rates the last ``step()`` set, one per param group."""
-        return self._last_lr
-
-    def step(self, epoch=None):
-        """Advance one epoch (or jump to ``epoch``, deprecated) and set the groups' lrs."""
-        if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
-            warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
-                          "Call them in the order `optimizer.step()` then "
-                          "`lr_scheduler.step()`, or the first value of the learning rate "
-                          "schedule is skipped.", UserWarning, stacklevel=2)
-        self._step_count += 1
-        if epoch is not None:
-            warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=2)
-        self._update_lr(epoch)
-
-    def _update_lr(self, epoch=None):
-        if epoch is None:
-            self.last_epoch += 1
-            values = self.get_lr()
-        else:
-            self.last_epoch = epoch
-            closed = getattr(self, "_get_closed_form_lr", None)
-            values = closed() if closed is not None else self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
-        self._last_lr = _lrs(self.optimizer)
-
-    def state_dict(self):
-        """Every attribute except the optimizer (PyTorch's format)."""
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict):
-        self.__dict__.update(state_dict)
-
 
 _LRScheduler = LRScheduler
 
@@ -161,7 +75,7 @@ class MultiplicativeLR(_LambdaStateMixin, LRScheduler):
 
     def get_lr(self):
         if self._is_initial:
-            return _lrs(self.optimizer)
+            return current_lrs(self.optimizer)
         return [g["lr"] * fn(self.last_epoch)
                 for fn, g in zip(self.lr_lambdas, self.optimizer.param_groups)]
 
@@ -176,7 +90,7 @@ class StepLR(LRScheduler):
 
     def get_lr(self):
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
-            return _lrs(self.optimizer)
+            return current_lrs(self.optimizer)
         return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self):
@@ -193,7 +107,7 @@ class MultiStepLR(LRScheduler):
 
     def get_lr(self):
         if self.last_epoch not in self.milestones:
-            return _lrs(self.optimizer)
+            return current_lrs(self.optimizer)
         return [g["lr"] * self.gamma ** self.milestones[self.last_epoch]
                 for g in self.optimizer.param_groups]
 
@@ -217,7 +131,7 @@ class ConstantLR(LRScheduler):
         if self.last_epoch == 0:
             return [g["lr"] * self.factor for g in self.optimizer.param_groups]
         if self.last_epoch != self.total_iters:
-            return _lrs(self.optimizer)
+            return current_lrs(self.optimizer)
         return [g["lr"] * (1.0 / self.factor) for g in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self):
@@ -244,7 +158,7 @@ class LinearLR(LRScheduler):
         if self.last_epoch == 0:
             return [g["lr"] * self.start_factor for g in self.optimizer.param_groups]
         if self._is_initial or self.last_epoch > self.total_iters:
-            return _lrs(self.optimizer)
+            return current_lrs(self.optimizer)
         span = self.end_factor - self.start_factor
         ratio = 1.0 + span / (self.total_iters * self.start_factor + (self.last_epoch - 1) * span)
         return [g["lr"] * ratio for g in self.optimizer.param_groups]
@@ -264,7 +178,7 @@ class ExponentialLR(LRScheduler):
 
     def get_lr(self):
         if self._is_initial:
-            return _lrs(self.optimizer)
+            return current_lrs(self.optimizer)
         return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self):
@@ -281,7 +195,7 @@ class PolynomialLR(LRScheduler):
 
     def get_lr(self):
         if self._is_initial or self.last_epoch > self.total_iters:
-            return _lrs(self.optimizer)
+            return current_lrs(self.optimizer)
         factor = ((1.0 - self.last_epoch / self.total_iters)
                   / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
         return [g["lr"] * factor for g in self.optimizer.param_groups]
@@ -303,7 +217,7 @@ class CosineAnnealingLR(LRScheduler):
     def get_lr(self):
         groups = self.optimizer.param_groups
         if self._is_initial:
-            return _lrs(self.optimizer)
+            return current_lrs(self.optimizer)
         if self._step_count == 1 and self.last_epoch > 0:
             return [self.eta_min + (base - self.eta_min)
                     * (1 + math.cos(self.last_epoch * math.pi / self.T_max)) / 2
@@ -406,15 +320,9 @@ class ChainedScheduler(_Composite, LRScheduler):
         self._check_members(optimizer, schedulers)
         self._schedulers = list(schedulers)
         self.optimizer = optimizer
-        self._last_lr = _lrs(optimizer)
+        self._last_lr = current_lrs(optimizer)
 
     def step(self):
         for s in self._schedulers:
             s.step()
-        self._last_lr = _lrs(self.optimizer)
-
-
-# The metric-driven and cyclic schedulers live in a second file (this one stays short); they
-# subclass LRScheduler, so they are imported once the classes above exist.
-from ._plateau_cyclic import (CosineAnnealingWarmRestarts, OneCycleLR,  # noqa: E402
-                              ReduceLROnPlateau)
+        self._last_lr = current_lrs(self.optimizer)

@@ -1,9 +1,10 @@
-"""ReduceLROnPlateau, CosineAnnealingWarmRestarts and OneCycleLR (exported by lr_scheduler)."""
+"""ReduceLROnPlateau, CosineAnnealingWarmRestarts and OneCycleLR (torch.optim.lr_scheduler's
+names: lr_scheduler.py re-exports them; this file keeps that one short)."""
 import math
 import warnings
 
-from .lr_scheduler import _EPOCH_DEPRECATION, LRScheduler, _lrs, _per_group
 from .optimizer import Optimizer
+from .scheduler_base import EPOCH_DEPRECATION, LRScheduler, current_lrs, per_group
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -33,7 +34,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.cooldown = cooldown
         self.eps = eps
         self.last_epoch = 0
-        self._last_lr = _lrs(optimizer)
+        self._last_lr = current_lrs(optimizer)
         self._init_is_better(mode, threshold, threshold_mode)
         self._reset()
 
@@ -47,7 +48,7 @@ class ReduceLROnPlateau(LRScheduler):
         if epoch is None:
             epoch = self.last_epoch + 1
         else:
-            warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=2)
+            warnings.warn(EPOCH_DEPRECATION, UserWarning, stacklevel=2)
         self.last_epoch = epoch
         if self._is_better(current, self.best):
             self.best = current
@@ -61,7 +62,7 @@ class ReduceLROnPlateau(LRScheduler):
             self._reduce_lr()
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
-        self._last_lr = _lrs(self.optimizer)
+        self._last_lr = current_lrs(self.optimizer)
 
     def _reduce_lr(self):
         groups = self.optimizer.param_groups
@@ -153,7 +154,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self.last_epoch = math.floor(epoch)
         for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
             group["lr"] = lr
-        self._last_lr = _lrs(self.optimizer)
+        self._last_lr = current_lrs(self.optimizer)
 
 
 class OneCycleLR(LRScheduler):
@@ -203,7 +204,7 @@ class OneCycleLR(LRScheduler):
             raise ValueError("anneal_strategy must be one of 'cos' or 'linear', instead got "
                              f"{anneal_strategy}")
         self._anneal_func_type = anneal_strategy
-        max_lrs = _per_group("max_lr", optimizer, max_lr)
+        max_lrs = per_group("max_lr", optimizer, max_lr)
         if last_epoch == -1:
             for m, group in zip(max_lrs, optimizer.param_groups):
                 group["initial_lr"] = m / div_factor
@@ -215,8 +216,8 @@ class OneCycleLR(LRScheduler):
                 raise ValueError("optimizer must support momentum or beta1 with "
                                  "`cycle_momentum` option enabled")
             self.use_beta1 = "betas" in optimizer.defaults
-            max_ms = _per_group("max_momentum", optimizer, max_momentum)
-            base_ms = _per_group("base_momentum", optimizer, base_momentum)
+            max_ms = per_group("max_momentum", optimizer, max_momentum)
+            base_ms = per_group("base_momentum", optimizer, base_momentum)
             if last_epoch == -1:
                 for m_max, m_base, group in zip(max_ms, base_ms, optimizer.param_groups):
                     if self.use_beta1:
