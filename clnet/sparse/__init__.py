@@ -8,6 +8,7 @@ sparse operand (``x @ sparse`` reaches SparseCOOTensor.__rmatmul__ by itself).""
 from ..tensor import Tensor
 from .coo import SparseCOOTensor, sparse_coo_tensor, to_sparse
 from .layout import layout, sparse_coo, strided
+from . import methods  # noqa: F401  (puts SparseCOOTensor's arithmetic and product methods on)
 from .ops import matmul, mm, spmm, sum
 
 Tensor.is_sparse = False

@@ -23,9 +23,10 @@ import numpy as np
 from .. import dtypes
 from ..backend.devices import device as _resolve_device
 from ..ops.copy import clone, from_numpy_to, to_device
-from ..ops.elementwise import _is_num
 from ..ops.creation import tensor as _tensor, zeros
 from ..ops.index import index_select
+from ..ops.indexing import nonzero
+from ..ops.join import stack
 from ..tensor import Size, Tensor
 from .layout import sparse_coo
 
@@ -221,84 +222,9 @@ class SparseCOOTensor:
             raise unsupported("transpose", "a sparse tensor other than a 2-D matrix")
         return self if d0 == d1 else self.t()
 
-    # ------------------------------------------------------------------ products, sums
-    def mm(self, mat2):
-        from .ops import mm
-        return mm(self, mat2)
+    # products, sums and arithmetic: methods.py puts them on (they live in ops.py and
+    # arith.py, which import this class)
 
-    matmul = mm
-    __matmul__ = mm
-
-    def __rmatmul__(self, other):
-        # dense @ sparse: Tensor.__matmul__ returns NotImplemented for a sparse operand
-        if not isinstance(other, Tensor):
-            return NotImplemented
-        from .ops import matmul
-        return matmul(other, self)
-
-    # ------------------------------------------------------------------ arithmetic (arith.py)
-    def add(self, other, *, alpha=1):
-        from .arith import add
-        return add(self, other, alpha)
-
-    def sub(self, other, *, alpha=1):
-        from .arith import add
-        return add(self, other, -alpha)
-
-    def mul(self, other):
-        from .arith import mul
-        r = mul(self, other)
-        if r is NotImplemented:
-            raise TypeError(f"mul: unsupported operand type {type(other).__name__}")
-        return r
-
-    def div(self, other):
-        from .arith import div
-        r = div(self, other)
-        if r is NotImplemented:
-            raise TypeError(f"div: unsupported operand type {type(other).__name__}")
-        return r
-
-    def neg(self):
-        from .arith import neg
-        return neg(self)
-
-    negative = neg
-
-    def __add__(self, other):
-        from .arith import add
-        return add(self, other) if _operand(other) else NotImplemented
-
-    def __radd__(self, other):
-        # a dense tensor + sparse is dense; a number + sparse is torch's add(sparse, dense) error
-        from .arith import add
-        if not _operand(other):
-            return NotImplemented
-        return add(other, self) if isinstance(other, Tensor) else add(self, other)
-
-    def __sub__(self, other):
-        from .arith import add
-        return add(self, other, -1) if _operand(other) else NotImplemented
-
-    def __rsub__(self, other):
-        from .arith import add
-        return add(other, self, -1) if _operand(other) else NotImplemented
-
-    def __mul__(self, other):
-        from .arith import mul
-        return mul(self, other)
-
-    __rmul__ = __mul__
-
-    def __truediv__(self, other):
-        from .arith import div
-        return div(self, other)
-
-    def __neg__(self):
-        from .arith import neg
-        return neg(self)
-
-    # ------------------------------------------------------------------ device, dtype
     def _moved(self, values):
         """This tensor with ``values`` (a copy of its own on another device or in another
         dtype); the indices follow the values' device."""
@@ -353,13 +279,6 @@ class SparseCOOTensor:
     def clone(self, *, memory_format=None):
         return SparseCOOTensor(clone(self._idx), clone(self._val), self._size, self._coalesced)
 
-    def sum(self, dim=None, keepdim=False, dtype=None):
-        from .ops import sum as _sum
-        if keepdim:
-            raise unsupported("sum(keepdim=True)")
-        return _sum(self, dim, dtype=dtype)
-
-    # ------------------------------------------------------------------ printing
     def __repr__(self):
         pad = " " * len("tensor(indices=")
         idx = repr(self._idx).replace("\n", "\n" + pad)
@@ -408,11 +327,6 @@ for _n in ("floordiv", "mod", "pow", "and", "or", "xor", "lt", "le", "gt", "ge",
 for _n in ("rtruediv", "rfloordiv", "rmod", "rpow", "rand", "ror", "rxor"):
     setattr(SparseCOOTensor, f"__{_n}__", _refuser(_n[1:]))
 del _n
-
-
-def _operand(x):
-    """What the arithmetic operators take: tensors (dense or sparse) and numbers."""
-    return isinstance(x, (Tensor, SparseCOOTensor)) or _is_num(x)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -512,7 +426,6 @@ def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=N
     if not 0 <= nd <= self.dim():
         raise RuntimeError(f"to_sparse: sparse_dim {nd} is out of range for a "
                            f"{self.dim()}-D tensor")
-    from ..ops.indexing import nonzero
     lead = tuple(self._shape[:nd])
     rows = self.reshape((int(np.prod(lead, dtype=np.int64)),) + tuple(self._shape[nd:]))
     mask = rows != 0
@@ -525,7 +438,6 @@ def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=N
     for d in range(nd - 1, -1, -1):
         coords.append((pos // stride) % lead[d] if stride != 1 else pos % lead[d])
         stride *= lead[d]
-    from ..ops.join import stack
     indices = stack(coords[::-1]) if coords else zeros((0, pos.numel()), dtype=dtypes.int64,
                                                         device=self._storage.device)
     return SparseCOOTensor(indices, values, self._shape, True)
