@@ -1,5 +1,9 @@
 """``nn.Module``: the PyTorch module system (registration, traversal, state dicts, conversion,
 train/eval, repr, forward hooks). Full backward hooks live in ``_backward_hooks.py``."""
+from __future__ import annotations
+
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Set,
+                    Tuple, TypeVar, Union)
 import itertools
 from collections import OrderedDict, namedtuple
 
@@ -7,11 +11,14 @@ from .. import dtypes, graph
 from ..tensor import Tensor
 from .parameter import Parameter
 
+if TYPE_CHECKING:
+    from ..types import Device, _dtype
+
 __all__ = ["Module", "RemovableHandle"]
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
-    def __repr__(self):
+    def __repr__(self) -> str:
         if not self.missing_keys and not self.unexpected_keys:
             return "<All keys matched successfully>"
         return super().__repr__()
@@ -24,19 +31,20 @@ class RemovableHandle:
 
     _next_id = 0
 
-    def __init__(self, hooks_dict, *, extra_dict=None):
+    def __init__(self, hooks_dict: Dict[int, Any], *,
+                 extra_dict: Optional[Dict[int, Any]] = None) -> None:
         self.hooks_dict_refs = [hooks_dict] + ([extra_dict] if extra_dict is not None else [])
         self.id = RemovableHandle._next_id
         RemovableHandle._next_id += 1
 
-    def remove(self):
+    def remove(self) -> None:
         for d in self.hooks_dict_refs:
             d.pop(self.id, None)
 
-    def __enter__(self):
+    def __enter__(self) -> RemovableHandle:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.remove()
 
 
@@ -66,15 +74,24 @@ def _check_name(kind, name):
         raise KeyError(f"{kind} name can't be empty string \"\"")
 
 
+T = TypeVar("T", bound="Module")   # methods that return self keep the subclass's type
+
+
 class Module:
     """Base class of all layers and models (PyTorch semantics). Subclasses call
     ``super().__init__()`` first, then assign Parameters, sub-Modules and buffers as attributes."""
 
     dump_patches = False
     _version = 1
+    # instance state that __init__ sets through object.__setattr__ (declared for type checkers)
+    training: bool
+    _parameters: Dict[str, Optional[Parameter]]
+    _buffers: Dict[str, Optional[Tensor]]
+    _modules: Dict[str, Optional[Module]]
+    _is_full_backward_hook: Optional[bool]
     call_super_init = False
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         if self.call_super_init is False and (args or kwargs):
             raise TypeError(f"{type(self).__name__}.__init__() got an unexpected argument: "
                             f"{(list(args) + list(kwargs))[0]!r}")
@@ -92,12 +109,12 @@ class Module:
         setattr_(self, "_backward_pre_hooks", OrderedDict())
         setattr_(self, "_is_full_backward_hook", None)
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
                                   '"forward" function')
 
     # ------------------------------------------------------------------ registration
-    def register_parameter(self, name, param):
+    def register_parameter(self, name: str, param: Optional[Parameter]) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError("cannot assign parameter before Module.__init__() call")
         _check_name("parameter", name)
@@ -116,7 +133,7 @@ class Module:
                              "method.")
         self._parameters[name] = param
 
-    def register_buffer(self, name, tensor, persistent=True):
+    def register_buffer(self, name: str, tensor: Optional[Tensor], persistent: bool = True) -> None:
         if "_buffers" not in self.__dict__:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
         _check_name("buffer", name)
@@ -131,7 +148,7 @@ class Module:
         else:
             self._non_persistent_buffers_set.add(name)
 
-    def add_module(self, name, module):
+    def add_module(self, name: str, module: Optional[Module]) -> None:
         if not isinstance(module, Module) and module is not None:
             raise TypeError(f"{_typename(module)} is not a Module subclass")
         if not isinstance(name, str):
@@ -141,10 +158,10 @@ class Module:
         _check_name("module", name)
         self._modules[name] = module
 
-    def register_module(self, name, module):
+    def register_module(self, name: str, module: Optional[Module]) -> None:
         self.add_module(name, module)
 
-    def get_submodule(self, target):
+    def get_submodule(self, target: str) -> Module:
         if target == "":
             return self
         mod = self
@@ -163,20 +180,20 @@ class Module:
             raise AttributeError(mod._get_name() + " has no attribute `" + name + "`")
         return mod, name
 
-    def get_parameter(self, target):
+    def get_parameter(self, target: str) -> Parameter:
         mod, name = self._get_owner(target)
         param = getattr(mod, name)
         if not isinstance(param, Parameter):
             raise AttributeError("`" + name + "` is not an nn.Parameter")
         return param
 
-    def get_buffer(self, target):
+    def get_buffer(self, target: str) -> Tensor:
         mod, name = self._get_owner(target)
         if name not in mod._buffers:
             raise AttributeError("`" + name + "` is not a buffer")
         return getattr(mod, name)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         # only called when normal lookup fails: parameters, buffers and modules live in dicts
         d = self.__dict__
         for store in ("_parameters", "_buffers", "_modules"):
@@ -184,7 +201,7 @@ class Module:
                 return d[store][name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         def remove_from(*containers):
             for c in containers:
                 if name in c:
@@ -254,38 +271,41 @@ class Module:
                     memo.add(v)
                 yield (module_prefix + ("." if module_prefix else "") + k, v)
 
-    def parameters(self, recurse=True):
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[Tuple[str, Parameter]]:
         yield from self._named_members(lambda m: m._parameters.items(), prefix, recurse,
                                        remove_duplicate)
 
-    def buffers(self, recurse=True):
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
-    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[Tuple[str, Tensor]]:
         yield from self._named_members(lambda m: m._buffers.items(), prefix, recurse,
                                        remove_duplicate)
 
-    def children(self):
+    def children(self) -> Iterator[Module]:
         for _, m in self.named_children():
             yield m
 
-    def named_children(self):
+    def named_children(self) -> Iterator[Tuple[str, Module]]:
         memo = set()
         for name, m in self._modules.items():
             if m is not None and m not in memo:
                 memo.add(m)
                 yield name, m
 
-    def modules(self):
+    def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
             yield m
 
-    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+    def named_modules(self, memo: Optional[Set[Module]] = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[Tuple[str, Module]]:
         if memo is None:
             memo = set()
         if self in memo:
@@ -303,7 +323,7 @@ class Module:
     __hash__ = object.__hash__
 
     # ------------------------------------------------------------------ modes and grads
-    def train(self, mode=True):
+    def train(self: T, mode: bool = True) -> T:
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
         self.training = mode
@@ -311,15 +331,15 @@ class Module:
             m.train(mode)
         return self
 
-    def eval(self):
+    def eval(self: T) -> T:
         return self.train(False)
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self: T, requires_grad: bool = True) -> T:
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.parameters():
             if p.grad is None:
                 continue
@@ -332,7 +352,7 @@ class Module:
                     p.grad = g
                 g.zero_()
 
-    def apply(self, fn):
+    def apply(self: T, fn: Callable[[Module], None]) -> T:
         for m in self.children():
             m.apply(fn)
         fn(self)
@@ -363,7 +383,7 @@ class Module:
             graph.set_grad_enabled_flag(prev)
         return self
 
-    def to(self, *args, **kwargs):
+    def to(self: T, *args: Any, **kwargs: Any) -> T:
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``: floating-point
         parameters and buffers take the dtype, every tensor takes the device."""
         from ..ops.copy import to as tensor_to
@@ -390,20 +410,20 @@ class Module:
             return tensor_to(t, device=dev, dtype=dt if t.dtype.is_floating_point else None)
         return self._apply(convert)
 
-    def cpu(self):
+    def cpu(self: T) -> T:
         return self._apply(lambda t: t.cpu())
 
-    def cuda(self, device=None):
+    def cuda(self: T, device: Device = None) -> T:
         """Parameters and buffers to an OpenCL GPU (``Tensor.cuda``'s ``device``)."""
         return self._apply(lambda t: t.cuda(device))
 
-    def float(self):
+    def float(self: T) -> T:
         return self._apply(lambda t: t.float() if t.dtype.is_floating_point else t)
 
-    def double(self):
+    def double(self: T) -> T:
         return self._apply(lambda t: t.double() if t.dtype.is_floating_point else t)
 
-    def type(self, dst_type):
+    def type(self: T, dst_type: Union[_dtype, str]) -> T:
         return self._apply(lambda t: t.to(dst_type))
 
     # ------------------------------------------------------------------ state dicts
@@ -415,7 +435,8 @@ class Module:
             if b is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = b if keep_vars else b.detach()
 
-    def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
+    def state_dict(self, *args: Any, destination: Optional[Dict[str, Any]] = None,
+                   prefix: str = "", keep_vars: bool = False) -> Dict[str, Any]:
         if args:   # the old positional form state_dict(destination, prefix, keep_vars)
             destination, prefix, keep_vars = (list(args) + [destination, prefix, keep_vars][
                 len(args):])[:3]
@@ -483,13 +504,16 @@ class Module:
                 elif parts[0] not in local_state:
                     unexpected_keys.append(key)
 
-    def load_state_dict(self, state_dict, strict=True, assign=False):
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
+                        assign: bool = False) -> _IncompatibleKeys:
         """Copy ``state_dict``'s tensors into this module's parameters and persistent buffers in
         place (no_grad), so optimizers that hold the Parameters keep working; ``assign=True``
         puts the given tensors in instead. Returns ``(missing_keys, unexpected_keys)``."""
         if not isinstance(state_dict, dict):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        missing, unexpected, errors = [], [], []
+        missing: List[str] = []
+        unexpected: List[str] = []
+        errors: List[str] = []
         state_dict = OrderedDict(state_dict)
 
         def load(module, local, prefix=""):
@@ -519,10 +543,10 @@ class Module:
     def _get_name(self):
         return type(self).__name__
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return ""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         extra = self.extra_repr()
         extra_lines = extra.split("\n") if extra else []
         child_lines = [f"({key}): " + _addindent(repr(m), 2) for key, m in self._modules.items()]
@@ -536,7 +560,8 @@ class Module:
         return main + ")"
 
     # ------------------------------------------------------------------ hooks and calls
-    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
         """``hook(module, args)`` (or ``hook(module, args, kwargs)`` with_kwargs) before
         ``forward``; it may return new args (or a new ``(args, kwargs)`` pair)."""
         handle = RemovableHandle(self._forward_pre_hooks,
@@ -548,8 +573,9 @@ class Module:
             self._forward_pre_hooks.move_to_end(handle.id, last=False)
         return handle
 
-    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
-                              always_call=False):
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                              with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
         """``hook(module, args, output)`` (or ``(module, args, kwargs, output)``) after
         ``forward``; it may return a new output."""
         handle = RemovableHandle(self._forward_hooks,
@@ -561,7 +587,8 @@ class Module:
             self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
 
-    def register_full_backward_hook(self, hook, prepend=False):
+    def register_full_backward_hook(self, hook: Callable[..., Any],
+                                    prepend: bool = False) -> RemovableHandle:
         """``hook(module, grad_input, grad_output)`` once the gradients w.r.t. the module's
         tensor inputs are known; it may return a replacement ``grad_input`` tuple."""
         if self._is_full_backward_hook is False:
@@ -574,7 +601,7 @@ class Module:
             self._backward_hooks.move_to_end(handle.id, last=False)
         return handle
 
-    def register_backward_hook(self, hook):
+    def register_backward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """The deprecated form. clnet gives it the full-hook semantics (grads w.r.t. the
         module's inputs and outputs); torch reports the last op's grads instead, which its own
         documentation calls wrong for modules of several ops."""
@@ -586,7 +613,8 @@ class Module:
         self._backward_hooks[handle.id] = hook
         return handle
 
-    def register_full_backward_pre_hook(self, hook, prepend=False):
+    def register_full_backward_pre_hook(self, hook: Callable[..., Any],
+                                        prepend: bool = False) -> RemovableHandle:
         """``hook(module, grad_output)`` before the module's gradients are computed; it may
         return a replacement ``grad_output`` tuple."""
         handle = RemovableHandle(self._backward_pre_hooks)
@@ -595,7 +623,7 @@ class Module:
             self._backward_pre_hooks.move_to_end(handle.id, last=False)
         return handle
 
-    def _call_impl(self, *args, **kwargs):
+    def _call_impl(self, *args: Any, **kwargs: Any) -> Any:
         if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
                 or self._backward_pre_hooks):
             return self.forward(*args, **kwargs)
