@@ -16,8 +16,8 @@ import signal
 import threading
 import uuid
 
-import clnet
-from ..errors import CheckpointError
+from ..errors import CheckpointError, DeviceError
+from ..tensor import Tensor
 from ..serialization import fsync_dir, save_safetensors
 from .config import config_error
 
@@ -200,7 +200,7 @@ def _shape(t):
 
 
 def _describe(v):
-    return str(_shape(v)) if isinstance(v, clnet.Tensor) else f"a {type(v).__name__}"
+    return str(_shape(v)) if isinstance(v, Tensor) else f"a {type(v).__name__}"
 
 
 def _listing(items, limit=6):
@@ -229,7 +229,7 @@ def check_state(state, path, model, optimizer, cfg=None):
     extra = [k for k in saved if k not in expected]
     odd = [f"{k} (checkpoint {_describe(saved[k])}, model {_shape(v)})"
            for k, v in expected.items() if k in saved
-           and (not isinstance(saved[k], clnet.Tensor) or _shape(saved[k]) != _shape(v))]
+           and (not isinstance(saved[k], Tensor) or _shape(saved[k]) != _shape(v))]
     if lost or extra or odd:
         parts = []
         if lost:
@@ -269,7 +269,7 @@ def _check_optimizer(saved, optimizer, path):
         if p is None or not isinstance(entry, dict):
             raise bad(f"state for parameter {k!r}, which no group lists")
         for name, v in entry.items():
-            if isinstance(v, clnet.Tensor) and v.dim() > 0 and _shape(v) != _shape(p):
+            if isinstance(v, Tensor) and v.dim() > 0 and _shape(v) != _shape(p):
                 raise bad(f"'{name}' of parameter {k} has shape {_shape(v)}, the parameter "
                           f"{_shape(p)}")
 
@@ -279,7 +279,7 @@ def restore(part, path, fn, *args):
     try:
         return fn(*args)
     except (KeyError, ValueError, TypeError, IndexError, AttributeError, RuntimeError) as e:
-        if isinstance(e, (CheckpointError, clnet.DeviceError)):
+        if isinstance(e, (CheckpointError, DeviceError)):
             raise
         raise CheckpointError(path, f"its {part} state cannot be restored: "
                                     f"{type(e).__name__}: {e}") from None

@@ -16,6 +16,9 @@ job through clnet.distributed; a lone process stays single. Per rank:
 import os
 import socket
 
+from ..backend import device
+from ..backend import devices as _devices
+
 # Environment variables the MPI launchers set in each process they start.
 _LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MPI_LOCALRANKID")
 
@@ -63,13 +66,13 @@ def setup():
     thread count before OpenCL starts, so call it before any device is touched."""
     if not launched_by_mpi():
         return None
+    # mpi4py is an optional extra (clnet[distributed]): only a process mpiexec started needs it
     from .. import distributed as dist
+    from mpi4py import MPI  # (the optional extra, as above)
     if not dist.is_initialized():
-        from mpi4py import MPI
         if MPI.COMM_WORLD.Get_size() == 1:
             return None
         dist.init_process_group("mpi")
-    from mpi4py import MPI
     node = MPI.COMM_WORLD.Split_type(MPI.COMM_TYPE_SHARED)
     local_rank, local_size = node.Get_rank(), node.Get_size()
     node.Free()
@@ -84,13 +87,11 @@ def threads_per_rank(ranks_on_node):
 
 def pick_device(spec, ctx):
     """The device of this rank for the config's ``device`` value."""
-    import clnet
-    from ..backend import devices as _devices
     if spec not in (None, "auto"):
-        return clnet.device(spec)
+        return device(spec)
     if ctx is None:
-        return clnet.device(None)
+        return device(None)
     gpus = _devices.gpus()
     if gpus:
         return gpus[ctx.local_rank % len(gpus)]
-    return clnet.device("cpu")
+    return device("cpu")

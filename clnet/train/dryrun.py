@@ -6,13 +6,15 @@ import math
 import re
 import warnings
 
-import clnet
-from .. import nn
+from ..autograd import no_grad
 from ..data import DataLoader
+from ..errors import DeviceError, KernelBuildError
+from ..nn.utils import clip_grad_norm_
+from ..ops.random import get_rng_state, set_rng_state
 from .config import config_error
-from .trainer import PER_STEP_SCHEDULERS
+from .building import PER_STEP_SCHEDULERS
 
-_PASS_THROUGH = (clnet.DeviceError, clnet.KernelBuildError)
+_PASS_THROUGH = (DeviceError, KernelBuildError)
 
 
 def dry_run(trainer):
@@ -29,7 +31,7 @@ def dry_run(trainer):
     model = trainer.model
     was_training = model.training
     buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
-    rng = clnet.get_rng_state()
+    rng = get_rng_state()
     try:
         model.train()
         out = _forward(trainer, x)
@@ -43,16 +45,16 @@ def dry_run(trainer):
         trainer._counts(logits.detach(), target)
         loss.backward()
         if cfg["grad_clip"]:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
+            clip_grad_norm_(model.parameters(), cfg["grad_clip"])
         value = float(loss.detach().item())
     finally:
         for p in model.parameters():
             p.grad = None
         now = dict(model.named_buffers())
-        with clnet.no_grad():
+        with no_grad():
             for name, saved in buffers.items():
                 now[name].copy_(saved)
-        clnet.set_rng_state(rng)
+        set_rng_state(rng)
         model.train(was_training)
     _scheduler(trainer, value)
     return {"loss": value, "input_shape": tuple(x.shape), "output_shape": tuple(out.shape)}

@@ -15,7 +15,10 @@ import re
 import numpy as np
 
 from .. import nn
+from ..nn.functional import _causal_mask
+from ..ops.creation import arange
 from .config import config_error
+from .registry import Registry
 
 
 class DataInfo:
@@ -153,7 +156,6 @@ class TinyGPT(nn.Module):
         self.head = nn.Linear(n_embd, v)
 
     def forward(self, idx):
-        from ..ops.creation import arange
         t = idx.shape[1]
         if t > self.block_size:
             raise ValueError(f"TinyGPT: sequence length {t} exceeds block_size {self.block_size}")
@@ -175,20 +177,19 @@ class _Block(nn.Module):
     def forward(self, x):
         h = self.ln1(x)
         t = x.shape[1]
-        from ..nn.functional import _causal_mask
         mask = ~_causal_mask(t, t, x.device)       # True = masked out (torch's attn_mask)
         a, _ = self.attn(h, h, h, attn_mask=mask, need_weights=False)
         x = x + a
         return x + self.mlp(self.ln2(x))
 
 
-ARCHITECTURES = {
+ARCHITECTURES = Registry("architecture", "model.arch", {
     "mlp": mlp,
     "lenet": lenet,
     "resnet": SmallResNet,
     "char_lstm": CharLSTM,
     "gpt": TinyGPT,
-}
+})
 
 
 def _layer(spec, cfg, key):
@@ -218,10 +219,7 @@ def _layer(spec, cfg, key):
 def build_model(cfg, info):
     m = cfg["model"]
     if m["arch"] is not None:
-        fn = ARCHITECTURES.get(m["arch"])
-        if fn is None:
-            raise config_error(cfg, "model.arch", f"unknown architecture {m['arch']!r}; "
-                                                  f"expected one of {', '.join(ARCHITECTURES)}")
+        fn = ARCHITECTURES.lookup(m["arch"], cfg)
         try:
             return fn(info, **m["args"])
         except TypeError as e:
