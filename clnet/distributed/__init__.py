@@ -10,9 +10,9 @@ Needs mpi4py (``pip install 'clnet[distributed]'``). See the README's "Data-para
 over MPI" for DistributedDataParallel and ``clnet train`` under mpiexec.
 """
 from .collectives import (Work, all_gather, all_gather_into_tensor, all_gather_object, all_reduce,
-                          broadcast, broadcast_object_list, gather, gather_object, reduce,
+                          barrier, broadcast, broadcast_object_list, gather, gather_object, reduce,
                           reduce_scatter, reduce_scatter_tensor, scatter)
-from .process_group import (Backend, DistBackendError, DistError, ProcessGroup, ReduceOp, barrier,
+from .process_group import (Backend, DistBackendError, DistError, ProcessGroup, ReduceOp,
                             default_pg_timeout, destroy_process_group, get_backend, get_rank,
                             get_world_size, init_process_group, is_available, is_initialized,
                             is_mpi_available, new_group)

@@ -13,13 +13,16 @@ import pickle
 import time
 
 import numpy as np
+import pyopencl as cl
 
 from ..autograd.grad_mode import no_grad
+from ..ops.copy import from_numpy_to
+from ..ops.join import cat
 from ..tensor import Tensor
 from .process_group import (DistBackendError, ReduceOp, _mpi, group_rank_of, member_comm,
                             wait_request)
 
-__all__ = ["Work", "all_reduce", "broadcast", "reduce", "all_gather", "all_gather_into_tensor",
+__all__ = ["Work", "barrier", "all_reduce", "broadcast", "reduce", "all_gather", "all_gather_into_tensor",
            "reduce_scatter", "reduce_scatter_tensor", "gather", "scatter", "all_gather_object",
            "broadcast_object_list", "gather_object"]
 
@@ -101,12 +104,10 @@ def write_host(t, host):
     if not host.size:
         return
     if t.is_contiguous():
-        import pyopencl as cl
         cl.enqueue_copy(t.device.queue, t._storage.buffer, host,
                         dst_offset=t._offset * t.dtype.itemsize, is_blocking=False)
         t._bump_version()
     else:
-        from ..ops.copy import from_numpy_to
         with no_grad():
             t.copy_(from_numpy_to(host, t.device, t.dtype))
 
@@ -435,7 +436,6 @@ def _broadcast_coalesced(tensors, src=0, group=None):
         if not total:
             continue
         if g.rank() == root:
-            from ..ops.join import cat
             with no_grad():
                 host = _host(cat([t.detach().reshape(-1) for t in ts]))
         else:
@@ -446,3 +446,13 @@ def _broadcast_coalesced(tensors, src=0, group=None):
             for t in ts:
                 write_host(t, host[offset:offset + t.numel()])
                 offset += t.numel()
+
+
+def barrier(group=None, async_op=False, device_ids=None):
+    """Wait until every rank of ``group`` reaches this call."""
+    g = member_comm(group, "barrier")
+    work = Work(g, "barrier", [g.comm.Ibarrier()])
+    if async_op:
+        return work
+    work.wait()
+    return None

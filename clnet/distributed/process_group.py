@@ -18,7 +18,7 @@ import traceback
 __all__ = ["Backend", "ReduceOp", "ProcessGroup", "DistError", "DistBackendError",
            "is_available", "is_initialized", "is_mpi_available", "init_process_group",
            "destroy_process_group", "get_rank", "get_world_size", "get_backend", "new_group",
-           "barrier", "default_pg_timeout"]
+           "default_pg_timeout"]
 
 default_pg_timeout = datetime.timedelta(minutes=30)
 
@@ -74,7 +74,7 @@ def is_available():
 
 def is_mpi_available():
     try:
-        import mpi4py  # noqa: F401
+        import mpi4py  # noqa: F401  (optional dependency: only probed, here)
     except ImportError:
         return False
     return True
@@ -82,6 +82,7 @@ def is_mpi_available():
 
 def _mpi():
     try:
+        # optional dependency (clnet[distributed]), imported on first use with a clear error
         from mpi4py import MPI
     except ImportError as e:
         raise DistError(
@@ -305,17 +306,6 @@ def wait_request(req, g, what, deadline=None):
                 "rank has stopped, is stuck, or called a different collective")
         time.sleep(pause)
         pause = min(pause * 2 + 1e-5, 1e-3)
-
-
-def barrier(group=None, async_op=False, device_ids=None):
-    """Wait until every rank of ``group`` reaches this call."""
-    from .collectives import Work
-    g = member_comm(group, "barrier")
-    work = Work(g, "barrier", [g.comm.Ibarrier()])
-    if async_op:
-        return work
-    work.wait()
-    return None
 
 
 def _install_excepthook():
