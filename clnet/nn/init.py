@@ -10,6 +10,9 @@ import warnings
 import numpy as np
 
 from .. import graph
+from ..ops.copy import from_numpy_to
+from ..ops.creation import eye
+from ..ops.numeric_pointwise import erfinv
 from ..tensor import Tensor
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_",
@@ -87,25 +90,6 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
         return tensor.normal_(mean, std, generator=generator)
 
 
-def _erfinv(x):
-    """Inverse error function from elementwise ops (M. Giles, "Approximating the erfinv
-    function", GPU Computing Gems 2011: single-precision polynomials, relative error < 4e-7
-    on (-1, 1)); used only by trunc_normal_."""
-    import clnet
-    w = -clnet.log((1.0 - x) * (1.0 + x))
-    central = w - 2.5
-    p = 2.81022636e-08
-    for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
-              -0.00417768164, 0.246640727, 1.50140941):
-        p = c + p * central
-    tail = clnet.sqrt(clnet.clamp(w, min=5.0)) - 3.0
-    q = -0.000200214257
-    for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
-              0.00943887047, 1.00167406, 2.83297682):
-        q = c + q * tail
-    return clnet.where(w < 5.0, p, q) * x
-
-
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Normal(mean, std) truncated to [a, b], by the inverse-CDF method PyTorch uses: uniform
     in [cdf(a), cdf(b)] mapped through the inverse normal CDF, then clamped to [a, b]."""
@@ -123,7 +107,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
         lo, hi = norm_cdf((a - mean) / std), norm_cdf((b - mean) / std)
         u = tensor.new_empty(tuple(tensor._shape)).uniform_(2 * lo - 1, 2 * hi - 1,
                                                              generator=generator)
-        values = _erfinv(u) * (std * math.sqrt(2.0)) + mean
+        values = erfinv(u) * (std * math.sqrt(2.0)) + mean
         tensor.copy_(values.clamp(min=a, max=b))
     return tensor
 
@@ -149,7 +133,6 @@ def eye_(tensor):
     _check_tensor("eye_", tensor)
     if tensor.dim() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    from ..ops.creation import eye
     with _NoGrad():
         tensor.copy_(eye(*tensor._shape, dtype=tensor.dtype, device=tensor.device))
     return tensor
@@ -176,7 +159,6 @@ def dirac_(tensor, groups=1):
 
 
 def _copy_host(tensor, host):
-    from ..ops.copy import from_numpy_to
     with _NoGrad():
         tensor.copy_(from_numpy_to(host, tensor.device, tensor.dtype))
 
