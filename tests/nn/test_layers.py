@@ -169,3 +169,11 @@ def test_sequential_mlp_and_lenet_shapes(rng):
                                   torch.nn.Linear(50, 10))
     check_layer(lenet_c, lenet_t, rnd(rng, 3, 1, 28, 28), atol=1e-4)
     assert repr(lenet_c) == repr(lenet_t)
+
+
+@pytest.mark.parametrize("kwargs", [dict(scale_factor=2), dict(scale_factor=(2, 3)),
+                                    dict(scale_factor=1.5, mode="bilinear"), dict(size=4),
+                                    dict(size=(4, 6))])
+def test_upsample_repr_matches_torch(kwargs):
+    # a tuple scale_factor made repr() raise TypeError (float() of a tuple), found by mypy
+    assert repr(nn.Upsample(**kwargs)) == repr(torch.nn.Upsample(**kwargs))

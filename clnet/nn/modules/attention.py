@@ -9,6 +9,9 @@ are added to the scores; both are merged into one additive mask that broadcasts 
 (N, H, L, S) without being expanded. ``is_causal`` is torch's hint: with no key_padding_mask and
 need_weights=False torch does not read attn_mask and applies the causal mask, and so does this.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional, Tuple
 import math
 import warnings
 
@@ -24,6 +27,9 @@ from .. import init
 from ..module import Module
 from ..parameter import Parameter
 from .linear import Linear
+
+if TYPE_CHECKING:
+    from ...types import Device, _dtype
 
 __all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear"]
 
@@ -65,9 +71,13 @@ def _factory(device, dtype):
 class MultiheadAttention(Module):
     """Attention over ``num_heads`` heads of size embed_dim // num_heads."""
 
-    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
-                 add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None,
-                 dtype=None):
+    bias_k: Optional[Parameter]     # None unless add_bias_kv
+    bias_v: Optional[Parameter]
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
+                 add_bias_kv: bool = False, add_zero_attn: bool = False,
+                 kdim: Optional[int] = None, vdim: Optional[int] = None, batch_first: bool = False,
+                 device: Device = None, dtype: Optional[_dtype] = None) -> None:
         if embed_dim <= 0 or num_heads <= 0:
             raise ValueError(f"embed_dim and num_heads must be greater than 0, got "
                              f"embed_dim={embed_dim} and num_heads={num_heads} instead")
@@ -199,8 +209,10 @@ class MultiheadAttention(Module):
             wq, wk, wv = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
         return linear(query, wq, bq), linear(key, wk, bk), linear(value, wv, bv)
 
-    def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
-                attn_mask=None, average_attn_weights=True, is_causal=False):
+    def forward(self, query: Tensor, key: Tensor, value: Tensor,
+                key_padding_mask: Optional[Tensor] = None, need_weights: bool = True,
+                attn_mask: Optional[Tensor] = None, average_attn_weights: bool = True,
+                is_causal: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
         self._check(query, key, value)
         key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask",
                                            _none_or_dtype(attn_mask), "attn_mask", query.dtype)
@@ -222,7 +234,7 @@ class MultiheadAttention(Module):
         q, k, v = self._projections(query, key, value, same_kv, self_attention)
         L, N, E = q._shape
         H, hd = self.num_heads, self.head_dim
-        if self.bias_k is not None:
+        if self.bias_k is not None and self.bias_v is not None:   # set together (add_bias_kv)
             k = cat([k, self.bias_k.expand(1, N, E)], 0)
             v = cat([v, self.bias_v.expand(1, N, E)], 0)
         # (L, N, E) -> (N, H, L, hd) views

@@ -1,5 +1,8 @@
 """Convolution layers with PyTorch's arguments, parameter shapes and initialisation
 (kaiming_uniform_(a=sqrt(5)) weights, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) biases)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 from ... import dtypes
 from ...ops.creation import empty
@@ -7,6 +10,11 @@ from .. import functional as F
 from ..module import Module
 from ..parameter import Parameter
 from .linear import reset_weight_and_bias
+
+if TYPE_CHECKING:
+    from ..common_types import _size_any_t
+    from ...tensor import Tensor
+    from ...types import Device, _dtype
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
@@ -19,9 +27,11 @@ class _ConvNd(Module):
     _n = 2
     _transposed = False
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None,
-                 output_padding=0):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: _size_any_t,
+                 stride: _size_any_t = 1, padding: Union[str, _size_any_t] = 0,
+                 dilation: _size_any_t = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", device: Device = None,
+                 dtype: Optional[_dtype] = None, output_padding: _size_any_t = 0) -> None:
         super().__init__()
         n = self._n
         if groups <= 0 or in_channels % groups or out_channels % groups:
@@ -54,10 +64,10 @@ class _ConvNd(Module):
             self.register_parameter("bias", None)
         self.reset_parameters()
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         reset_weight_and_bias(self.weight, self.bias)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}")
         if self.padding != (0,) * self._n:
@@ -74,7 +84,7 @@ class _ConvNd(Module):
 
 
 class Conv2d(_ConvNd):
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 
@@ -82,7 +92,7 @@ class Conv2d(_ConvNd):
 class Conv1d(_ConvNd):
     _n = 1
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         pad = self.padding if isinstance(self.padding, str) else self.padding[0]
         return F.conv1d(input, self.weight, self.bias, self.stride[0], pad, self.dilation[0],
                         self.groups)
@@ -91,13 +101,15 @@ class Conv1d(_ConvNd):
 class ConvTranspose2d(_ConvNd):
     _transposed = True
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
-                 device=None, dtype=None):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: _size_any_t,
+                 stride: _size_any_t = 1, padding: _size_any_t = 0,
+                 output_padding: _size_any_t = 0, groups: int = 1, bias: bool = True,
+                 dilation: _size_any_t = 1, padding_mode: str = "zeros", device: Device = None,
+                 dtype: Optional[_dtype] = None) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, device, dtype, output_padding)
 
-    def forward(self, input, output_size=None):
+    def forward(self, input: Tensor, output_size: Optional[Sequence[int]] = None) -> Tensor:
         if output_size is not None:
             raise ValueError("ConvTranspose2d: output_size is not supported; set output_padding")
         return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
@@ -107,7 +119,7 @@ class ConvTranspose2d(_ConvNd):
 class ConvTranspose1d(ConvTranspose2d):
     _n = 1
 
-    def forward(self, input, output_size=None):
+    def forward(self, input: Tensor, output_size: Optional[Sequence[int]] = None) -> Tensor:
         if output_size is not None:
             raise ValueError("ConvTranspose1d: output_size is not supported; set output_padding")
         return F.conv_transpose1d(input, self.weight, self.bias, self.stride[0], self.padding[0],

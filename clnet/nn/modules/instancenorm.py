@@ -1,9 +1,16 @@
 """Instance normalisation layers (``torch.nn.modules.instancenorm``): InstanceNorm1d/2d with
 torch's arguments, buffers and state_dict keys; the arithmetic is F.instance_norm."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
 import warnings
 
 from .. import functional as F
 from .normalization import _BatchNorm
+
+if TYPE_CHECKING:
+    from ...tensor import Tensor
+    from ...types import Device, _dtype
 
 __all__ = ["InstanceNorm1d", "InstanceNorm2d"]
 
@@ -14,8 +21,9 @@ class _InstanceNorm(_BatchNorm):
     counted: momentum None means 0 here."""
     _no_batch_dim = 2
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
-                 track_running_stats=False, device=None, dtype=None, *, bias=True):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = False, track_running_stats: bool = False, device: Device = None,
+                 dtype: Optional[_dtype] = None, *, bias: bool = True) -> None:
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
         if affine and not bias:
             self.register_parameter("bias", None)
@@ -25,7 +33,7 @@ class _InstanceNorm(_BatchNorm):
         if input.dim() not in (nb, nb + 1):
             raise ValueError(f"expected {nb}D or {nb + 1}D input (got {input.dim()}D input)")
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         self._check_input_dim(input)
         feature_dim = input.dim() - self._no_batch_dim
         if input.shape[feature_dim] != self.num_features:
@@ -43,7 +51,7 @@ class _InstanceNorm(_BatchNorm):
                             self.momentum if self.momentum is not None else 0.0, self.eps)
         return y.squeeze(0) if unbatched else y
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, bias={self.bias is not None}, "
                 f"track_running_stats={self.track_running_stats}")

@@ -1,7 +1,15 @@
 """Padding layers (``torch.nn.modules.padding``): constant, zero, reflection, replication and
 circular padding of the last 1 or 2 dims, each a thin Module over F.pad."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .. import functional as F
 from ..module import Module
+
+if TYPE_CHECKING:
+    from ..common_types import _size_any_t
+    from ...tensor import Tensor
 
 __all__ = ["ConstantPad1d", "ConstantPad2d", "ZeroPad1d", "ZeroPad2d", "ReflectionPad1d",
            "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d",
@@ -20,26 +28,26 @@ class _PadNd(Module):
     _n = 1
     _mode = "constant"
 
-    def __init__(self, padding):
+    def __init__(self, padding: _size_any_t) -> None:
         super().__init__()
         self.padding = _ntuple(padding, self._n)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return F.pad(input, self.padding, self._mode)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"{self.padding}"
 
 
 class ConstantPad1d(_PadNd):
-    def __init__(self, padding, value):
+    def __init__(self, padding: _size_any_t, value: float) -> None:
         super().__init__(padding)
         self.value = value
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return F.pad(input, self.padding, "constant", self.value)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"padding={self.padding}, value={self.value}"
 
 
@@ -48,10 +56,10 @@ class ConstantPad2d(ConstantPad1d):
 
 
 class ZeroPad1d(ConstantPad1d):
-    def __init__(self, padding):
+    def __init__(self, padding: _size_any_t) -> None:
         super().__init__(padding, 0.0)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"{self.padding}"
 
 

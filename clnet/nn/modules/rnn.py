@@ -14,6 +14,9 @@ LSTM folds b_hh into the input projection's bias (b_ih + b_hh, one small op: bot
 their gradient); GRU cannot (b_hn sits inside r * (h W_hn + b_hn)), so its b_hh is the addend
 of the per-step GEMM; RNN folds like LSTM.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, List, Optional, Tuple, Union
 import math
 import numbers
 import warnings
@@ -24,13 +27,16 @@ from ...ops.creation import empty, zeros
 from ...ops.dropout import dropout as _dropout
 from ...ops.join import cat, stack
 from ...ops.linalg import addmm, linear, mm
-from ...ops.pointwise import relu, tanh
+from ...ops.pointwise import relu, tanh  # type: ignore[attr-defined]  # made by a loop in ops
 from ...ops.rnn import gru_cell, lstm_step, time_steps
 from ...ops.rnn_layers import gru_layer, lstm_layer, rnn_layer
 from ...tensor import Tensor
 from .. import init
 from ..module import Module
 from ..parameter import Parameter
+
+if TYPE_CHECKING:
+    from ...types import Device, _dtype
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -85,9 +91,10 @@ def _input_projection(mode, x, w_ih, b_ih, b_hh):
 class RNNBase(Module):
     """The common machinery of RNN, LSTM and GRU (PyTorch's RNNBase)."""
 
-    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, proj_size=0,
-                 device=None, dtype=None):
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, proj_size: int = 0, device: Device = None,
+                 dtype: Optional[_dtype] = None) -> None:
         super().__init__()
         if mode not in _GATES:
             raise ValueError("Unrecognized RNN mode: " + str(mode))
@@ -131,8 +138,8 @@ class RNNBase(Module):
             for direction in range(D):
                 layer_input = input_size if layer == 0 else real_hidden * D
                 suffix = "_reverse" if direction == 1 else ""
-                params = [("weight_ih", (gate_size, layer_input)),
-                          ("weight_hh", (gate_size, real_hidden))]
+                params: List[Tuple[str, Tuple[int, ...]]] = [
+                    ("weight_ih", (gate_size, layer_input)), ("weight_hh", (gate_size, real_hidden))]
                 if bias:
                     params += [("bias_ih", (gate_size,)), ("bias_hh", (gate_size,))]
                 if proj_size > 0:
@@ -146,7 +153,7 @@ class RNNBase(Module):
                 self._all_weights.append(names)
         self.reset_parameters()
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
         for weight in self.parameters():
             init.uniform_(weight, -stdv, stdv)
@@ -156,13 +163,13 @@ class RNNBase(Module):
         return [getattr(self, n, None) for n in self._flat_weights_names]
 
     @property
-    def all_weights(self):
+    def all_weights(self) -> List[List[Parameter]]:
         return [[getattr(self, n) for n in names] for names in self._all_weights]
 
-    def flatten_parameters(self):
+    def flatten_parameters(self) -> None:
         """PyTorch's cuDNN weight compaction: nothing to do here."""
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         s = "{input_size}, {hidden_size}"
         if self.proj_size != 0:
             s += ", proj_size={proj_size}"
@@ -225,7 +232,8 @@ class RNNBase(Module):
         return state
 
     # -------------------------------------------------------------- forward
-    def forward(self, input, hx=None):
+    def forward(self, input: Tensor,
+                hx: Optional[Union[Tensor, Tuple[Tensor, Tensor]]] = None) -> Tuple[Tensor, Union[Tensor, Tuple[Tensor, Tensor]]]:
         self._check_input(input)
         batched = input.dim() == 3
         x = input if batched else input.unsqueeze(1)
@@ -248,7 +256,8 @@ class RNNBase(Module):
         h_init = time_steps(h0) if h0 is not None else None
         c_init = time_steps(c0) if c0 is not None else None
 
-        h_n, c_n = [], []
+        h_list: List[Tensor] = []
+        c_list: List[Optional[Tensor]] = []
         layer_in = x
         for layer in range(self.num_layers):
             outs = []
@@ -263,21 +272,22 @@ class RNNBase(Module):
                 out, h, c = self._direction(layer_in, self._all_weights[k], h, c,
                                             reverse=direction == 1)
                 outs.append(out)
-                h_n.append(h)
-                c_n.append(c)
+                h_list.append(h)
+                c_list.append(c)
             layer_in = outs[0] if D == 1 else cat(outs, 2)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_in = _dropout(layer_in, self.dropout, True)
         output = layer_in
-        h_n = stack(h_n, 0)
-        c_n = stack(c_n, 0) if lstm else None
+        h_n = stack(h_list, 0)
         if self.batch_first and batched:
             output = output.transpose(0, 1)
         if not batched:
             output = output.squeeze(1)
             h_n = h_n.squeeze(1)
-            c_n = c_n.squeeze(1) if lstm else None
-        return (output, (h_n, c_n)) if lstm else (output, h_n)
+        if lstm:
+            c_n = stack(c_list, 0)
+            return output, (h_n, c_n if batched else c_n.squeeze(1))
+        return output, h_n
 
     def _direction(self, x, names, h, c, reverse):
         """One layer in one direction over x (L, N, H_in): (output (L, N, H), h_T, c_T)."""
@@ -310,9 +320,10 @@ class RNNBase(Module):
 class RNN(RNNBase):
     """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu)."""
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None,
-                 **kwargs):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, device: Device = None,
+                 dtype: Optional[_dtype] = None, **kwargs: Any) -> None:
         if "proj_size" in kwargs:
             raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         if kwargs:
@@ -326,8 +337,9 @@ class RNN(RNNBase):
 class LSTM(RNNBase):
     """LSTM with PyTorch's gate order (i, f, g, o) and optional projection (proj_size)."""
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0, device: Device = None, dtype: Optional[_dtype] = None) -> None:
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, proj_size, device, dtype)
 
@@ -335,8 +347,9 @@ class LSTM(RNNBase):
 class GRU(RNNBase):
     """GRU with PyTorch's gate order (r, z, n): n = tanh(W_in x + b_in + r * (W_hn h + b_hn))."""
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, device=None, dtype=None, **kwargs):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device: Device = None, dtype: Optional[_dtype] = None, **kwargs: Any) -> None:
         if "proj_size" in kwargs:
             raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         if kwargs:
@@ -350,7 +363,8 @@ class GRU(RNNBase):
 class RNNCellBase(Module):
     """Parameters weight_ih (G*H, H_in), weight_hh (G*H, H), bias_ih, bias_hh (G*H)."""
 
-    def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int,
+                 device: Device = None, dtype: Optional[_dtype] = None) -> None:
         super().__init__()
         _check_sizes(input_size, hidden_size)
         self.input_size = input_size
@@ -367,12 +381,12 @@ class RNNCellBase(Module):
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
         for weight in self.parameters():
             init.uniform_(weight, -stdv, stdv)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         s = "{input_size}, {hidden_size}"
         if self.bias is not True:
             s += ", bias={bias}"
@@ -420,13 +434,14 @@ class RNNCellBase(Module):
 
 
 class RNNCell(RNNCellBase):
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None,
-                 dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", device: Device = None,
+                 dtype: Optional[_dtype] = None) -> None:
         self.nonlinearity = nonlinearity
         self._mode = _nonlinearity_mode(nonlinearity)
         super().__init__(input_size, hidden_size, bias, 1, device, dtype)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: Tensor, hx: Optional[Tensor] = None) -> Tensor:
         x, (h,), batched = self._prepare(input, [hx], "hidden")
         h = self._zeros(x) if h is None else h
         xp = _input_projection(self._mode, x, self.weight_ih, self.bias_ih, self.bias_hh)
@@ -435,10 +450,12 @@ class RNNCell(RNNCellBase):
 
 
 class LSTMCell(RNNCellBase):
-    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Device = None,
+                 dtype: Optional[_dtype] = None) -> None:
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: Tensor,
+                hx: Optional[Tuple[Tensor, Tensor]] = None) -> Tuple[Tensor, Tensor]:
         states = [None, None] if hx is None else list(hx)
         if len(states) != 2:
             raise TypeError("LSTMCell: hx must be a tuple (h_0, c_0) of Tensors")
@@ -451,10 +468,11 @@ class LSTMCell(RNNCellBase):
 
 
 class GRUCell(RNNCellBase):
-    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Device = None,
+                 dtype: Optional[_dtype] = None) -> None:
         super().__init__(input_size, hidden_size, bias, 3, device, dtype)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: Tensor, hx: Optional[Tensor] = None) -> Tensor:
         x, (h,), batched = self._prepare(input, [hx], "hidden")
         h = self._zeros(x) if h is None else h
         xp = _input_projection("GRU", x, self.weight_ih, self.bias_ih, self.bias_hh)
