@@ -139,7 +139,8 @@ class RNNBase(Module):
                 layer_input = input_size if layer == 0 else real_hidden * D
                 suffix = "_reverse" if direction == 1 else ""
                 params: List[Tuple[str, Tuple[int, ...]]] = [
-                    ("weight_ih", (gate_size, layer_input)), ("weight_hh", (gate_size, real_hidden))]
+                    ("weight_ih", (gate_size, layer_input)),
+                    ("weight_hh", (gate_size, real_hidden))]
                 if bias:
                     params += [("bias_ih", (gate_size,)), ("bias_hh", (gate_size,))]
                 if proj_size > 0:
@@ -232,8 +233,8 @@ class RNNBase(Module):
         return state
 
     # -------------------------------------------------------------- forward
-    def forward(self, input: Tensor,
-                hx: Optional[Union[Tensor, Tuple[Tensor, Tensor]]] = None) -> Tuple[Tensor, Union[Tensor, Tuple[Tensor, Tensor]]]:
+    def forward(self, input: Tensor, hx: Optional[Union[Tensor, Tuple[Tensor, Tensor]]] = None
+                ) -> Tuple[Tensor, Union[Tensor, Tuple[Tensor, Tensor]]]:
         self._check_input(input)
         batched = input.dim() == 3
         x = input if batched else input.unsqueeze(1)
