@@ -12,7 +12,8 @@ from .. import graph
 from .._version import __version__
 from ..nn.module import Module
 from ..tensor import Tensor
-from . import convert_nn, convert_pointwise, convert_rnn, convert_shape  # noqa: F401 (registry)
+from . import (convert_nn, convert_ops, convert_pointwise, convert_rnn,  # noqa: F401 (registry)
+               convert_shape)
 from .builder import GraphBuilder, output_info
 from .errors import OnnxExporterError
 from .tracer import Patches, Tracer, active, tensors_in, tracing
@@ -171,7 +172,7 @@ def export(model, args=(), f=None, export_params=True, verbose=False,
         model.eval()
     tracer = Tracer(b, {id(m): name for name, m in model.named_modules()})
     try:
-        with Patches(_namespaces()), tracing(tracer), graph_enabled():
+        with Patches(_namespaces(), model.modules()), tracing(tracer), graph_enabled():
             result = model(*traced_args, **traced_kwargs)
     finally:
         for m, mode in modes:

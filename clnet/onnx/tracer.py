@@ -46,6 +46,9 @@ _TENSOR_SKIP = {
     "get_device", "data_ptr", "untyped_storage", "register_hook", "retain_grad",
     "requires_grad_", "backward",
 }
+# calls whose result depends on a traced tensor's sizes only, never on its data: their results
+# are constants of the graph (Tracer.out refuses one that spans a dynamic axis)
+_CONSTANT_RESULTS = {"new_zeros", "new_ones", "new_full", "new_empty", "new_tensor"}
 # calls that hand a traced value's data to Python: the graph would hard-code it
 _VALUE_LEAKS = {"item", "tolist", "numpy", "__bool__", "__float__", "__int__", "__index__",
                 "__array__", "__complex__"}
@@ -120,7 +123,26 @@ class Tracer:
                     j = a + off
                     if 0 <= j < n and t._shape[j] == x._shape[a]:
                         dyn.add(j)
+            self.check_constants(like, dyn, n)
         return self.b.bind(t, name, dyn)
+
+    def check_constants(self, like, dyn, n, what="an operand"):
+        """A constant operand spanning a dynamic axis was sized from the example (``x.size(0)``,
+        ``x.shape``, a mask built for this length): the file would only run at that size."""
+        for x in like:
+            if not isinstance(x, Tensor) or self.b.is_traced(x):
+                continue
+            off = n - len(x._shape)
+            for j in sorted(dyn):
+                a = j - off
+                if 0 <= a < len(x._shape) and x._shape[a] != 1:
+                    self.unsupported(
+                        f"{what} of shape {tuple(x._shape)} (a constant) combined with a value "
+                        f"whose axis {j} is dynamic (dynamic_axes)",
+                        "the constant was sized from the example (x.size(), x.shape, a mask "
+                        "built for this length), so the file would only run at this size; "
+                        "derive it from the input (zeros_like, ones_like, slicing the input) or "
+                        "leave that axis out of dynamic_axes", inside=False)
 
     def dyn(self, t):
         return self.b.dyn_of(self.b.values[id(t)]) if self.b.is_traced(t) else frozenset()
@@ -194,6 +216,8 @@ def _wrap_guarded(orig, label, name):
             out = orig(*args, **kwargs)
         finally:
             tr.calls.pop()
+        if name in _CONSTANT_RESULTS:
+            return out
         for t in tensors_in(out):
             if not tr.b.is_traced(t):
                 tr.unsupported(label)
@@ -254,13 +278,27 @@ def _module_call(orig):
 class Patches:
     """Installs the wrappers for the length of an export and takes them all off again."""
 
-    def __init__(self, namespaces):
+    def __init__(self, namespaces, modules=()):
         self.namespaces = namespaces       # [(label prefix, module object)]
+        self.modules = list(modules)       # the model's modules (see patch_instances)
         self._undo = []
+        self._wrapped = {}                 # original function -> its wrapper
 
     def _set(self, owner, name, value):
-        self._undo.append((owner, name, owner.__dict__[name]))
+        orig = owner.__dict__[name]
+        self._undo.append((owner, name, orig))
+        if inspect.isfunction(orig):
+            self._wrapped.setdefault(orig, value)
         setattr(owner, name, value)
+
+    def patch_instances(self):
+        """Functions a module stored on itself (``self.activation = F.relu``, as
+        TransformerEncoderLayer does) were taken before the namespaces were patched: point
+        them at the wrappers too, so the forward's calls through them are traced."""
+        for m in self.modules:
+            for name, attr in list(vars(m).items()):
+                if inspect.isfunction(attr) and attr in self._wrapped:
+                    self._set(m, name, self._wrapped[attr])
 
     def __enter__(self):
         _lock.acquire()
@@ -306,6 +344,7 @@ class Patches:
             self._set(graph, "rebase_history", _wrap_inplace_record(graph.rebase_history))
             self._set(graph, "inplace_node", _wrap_inplace_record(graph.inplace_node))
             self._set(Module, "__call__", _module_call(Module.__dict__["__call__"]))
+            self.patch_instances()
         except BaseException:
             self.__exit__()
             raise
