@@ -87,7 +87,9 @@ class Module:
     training: bool
     _parameters: Dict[str, Optional[Parameter]]
     _buffers: Dict[str, Optional[Tensor]]
-    _modules: Dict[str, Optional[Module]]
+    # may hold None (add_module(name, None)) as torch's, but typed as Module so that the
+    # containers' lookups and iteration type as Module for their users
+    _modules: Dict[str, Module]
     _is_full_backward_hook: Optional[bool]
     call_super_init = False
 
@@ -156,7 +158,7 @@ class Module:
         if hasattr(self, name) and name not in self._modules:
             raise KeyError(f"attribute '{name}' already exists")
         _check_name("module", name)
-        self._modules[name] = module
+        self._modules[name] = module  # type: ignore[assignment]  # None is allowed (see _modules)
 
     def register_module(self, name: str, module: Optional[Module]) -> None:
         self.add_module(name, module)
