@@ -3,12 +3,15 @@
 Activations, softmax, linear, attention and the small helpers live here; losses in
 ``clnet/nn/losses.py``; kernels for convolution, pooling and normalisation in ``clnet/ops``.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 import math
 
 from .. import dtypes
 from ..tensor import Tensor
 
-from ..ops import pointwise as P
+from ..ops import pointwise as _pointwise
 from ..ops import reduce as R
 from ..ops.index import one_hot  # noqa: F401
 from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
@@ -27,6 +30,14 @@ from ..ops.views import transpose
 from .losses import *  # noqa: F401,F403
 from .vision import affine_grid, grid_sample  # noqa: F401
 from .losses import __all__ as _loss_names
+
+if TYPE_CHECKING:
+    from .common_types import _ratio_any_t, _size_any_t
+    from ..types import _dtype
+
+# typed Any: ops/pointwise.py makes its unary functions (P.exp, P.sigmoid...) in a loop, which a
+# type checker cannot see
+P: Any = _pointwise
 
 relu = P.relu
 leaky_relu = P.leaky_relu
@@ -48,58 +59,61 @@ hardswish = P.hardswish
 logsigmoid = P.logsigmoid
 
 
-def relu_(input):
+def relu_(input: Tensor) -> Tensor:
     return P.relu(input, inplace=True)
 
 
-def leaky_relu_(input, negative_slope=0.01):
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     return P.leaky_relu(input, negative_slope, inplace=True)
 
 
-def elu_(input, alpha=1.0):
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
     return P.elu(input, alpha, inplace=True)
 
 
-def tanhshrink(input):
+def tanhshrink(input: Tensor) -> Tensor:
     return input - P.tanh(input)
 
 
-def softshrink(input, lambd=0.5):
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     return P.where(input > lambd, input - lambd, P.where(input < -lambd, input + lambd, 0.0))
 
 
-def hardshrink(input, lambd=0.5):
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     return P.where(P.abs(input) > lambd, input, 0.0)
 
 
-def glu(input, dim=-1):
+def glu(input: Tensor, dim: int = -1) -> Tensor:
     a, b = input.chunk(2, dim)
     return a * P.sigmoid(b)
 
 
-def softmin(input, dim=None, dtype=None):
+def softmin(input: Tensor, dim: Optional[int] = None, dtype: Optional[_dtype] = None) -> Tensor:
     return softmax(-input, dim, dtype)
 
 
-def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
+              out: Optional[Tensor] = None) -> Tensor:
     """input / max(||input||_p over dim, eps)."""
     norm = R.norm(input, p, dim, keepdim=True)
     r = input / P.clamp(norm, min=eps)
     return r if out is None else out.copy_(r)
 
 
-def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     w12 = R.sum(x1 * x2, dim)
     n1 = P.sqrt(R.sum(x1 * x1, dim))
     n2 = P.sqrt(R.sum(x2 * x2, dim))
     return w12 / P.clamp(n1 * n2, min=eps)
 
 
-def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
     return R.norm(x1 - x2 + eps, p, -1, keepdim=keepdim)
 
 
-def bilinear(input1, input2, weight, bias=None):
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
+             bias: Optional[Tensor] = None) -> Tensor:
     """y_k = x1^T W_k x2 + b_k for weight (out, in1, in2)."""
     # (N, in1) @ (out, in1, in2) -> (out, N, in2), then contract with x2
     t = matmul(input1.unsqueeze(0), weight)                # (out, N, in2)
@@ -108,8 +122,10 @@ def bilinear(input1, input2, weight, bias=None):
     return y + bias if bias is not None else y
 
 
-def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
-                                 is_causal=False, scale=None, enable_gqa=False):
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
+                                 attn_mask: Optional[Tensor] = None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale: Optional[float] = None,
+                                 enable_gqa: bool = False) -> Tensor:
     """softmax(Q K^T * scale + mask) V, like torch's reference implementation.
 
     ``attn_mask``: a bool mask (True = attend) or a float mask added to the scores;
@@ -176,7 +192,8 @@ def _pad_index(mode, n, left, right, d, shape):
     return idx
 
 
-def pad(input, pad, mode="constant", value=None):
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
+        value: Optional[float] = None) -> Tensor:
     """torch.nn.functional.pad. ``pad`` lists (left, right) amounts from the last dimension
     backwards; negative amounts crop. 'constant' fills with ``value``; 'reflect', 'replicate'
     and 'circular' pad the last 1, 2 or 3 dims of a (batched or unbatched) input by gathering
@@ -226,8 +243,10 @@ def pad(input, pad, mode="constant", value=None):
     return out
 
 
-def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
-                  use_input_stats=True, momentum=0.1, eps=1e-5):
+def instance_norm(input: Tensor, running_mean: Optional[Tensor] = None,
+                  running_var: Optional[Tensor] = None, weight: Optional[Tensor] = None,
+                  bias: Optional[Tensor] = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """torch.nn.functional.instance_norm: each (sample, channel) plane of an (N, C, *) input
     normalised over its own positions, then a per-channel affine. With batch statistics this
     is group_norm with one group per channel. Given running statistics and use_input_stats,
@@ -279,6 +298,8 @@ __all__ = ["relu", "relu_", "leaky_relu", "leaky_relu_", "elu", "elu_", "celu", 
            "pixel_unshuffle", "affine_grid", "grid_sample"] + list(_loss_names)
 
 
-def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+def upsample(input: Tensor, size: Optional[_size_any_t] = None,
+             scale_factor: Optional[_ratio_any_t] = None, mode: str = "nearest",
+             align_corners: Optional[bool] = None) -> Tensor:
     return interpolate(input, size, scale_factor, mode, align_corners)
 

@@ -1,16 +1,23 @@
 """Loss functions with torch.nn.functional's signatures, written with clnet ops (their gradients
 come from autograd), except cross-entropy with class indices, which is one fused kernel pair
 (clnet/ops/softmax.py: log-softmax + NLL in one pass, stable for large logits)."""
+from __future__ import annotations
+
+from typing import Any, Optional
 import warnings
 
 from .. import dtypes, graph
-from ..ops import pointwise as P
+from ..ops import pointwise as _pointwise
 from ..ops import reduce as R
 from ..ops.checks import check_unit_interval
 from ..ops.copy import cast, contiguous
 from ..ops.softmax import cross_entropy_rows, log_softmax
 from ..ops.views import movedim, reshape
 from ..tensor import Tensor
+
+# typed Any: ops/pointwise.py makes its unary functions (P.exp, P.log...) in a loop, which a type
+# checker cannot see
+P: Any = _pointwise
 
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
@@ -48,7 +55,9 @@ def _check_pair(op, input, target):
                       "results due to broadcasting", stacklevel=3)
 
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+def mse_loss(input: Tensor, target: Tensor, size_average: Optional[bool] = None,
+             reduce: Optional[bool] = None, reduction: str = "mean",
+             weight: Optional[Tensor] = None) -> Tensor:
     _check_pair("mse_loss", input, target)
     d = input - target
     loss = d * d
@@ -57,13 +66,16 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return _reduce(loss, _legacy_reduction(size_average, reduce, reduction), "mse_loss")
 
 
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def l1_loss(input: Tensor, target: Tensor, size_average: Optional[bool] = None,
+            reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
     _check_pair("l1_loss", input, target)
     return _reduce(P.abs(input - target), _legacy_reduction(size_average, reduce, reduction),
                    "l1_loss")
 
 
-def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average: Optional[bool] = None,
+                   reduce: Optional[bool] = None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
     _check_pair("smooth_l1_loss", input, target)
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
@@ -75,7 +87,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return _reduce(loss, _legacy_reduction(size_average, reduce, reduction), "smooth_l1_loss")
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Optional[Tensor] = None) -> Tensor:
     _check_pair("huber_loss", input, target)
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
@@ -125,8 +138,10 @@ def _class_layout(op, input, target):
     return reshape(x, (-1, c)), reshape(target, (-1,)), expected
 
 
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
-                  reduction="mean", label_smoothing=0.0):
+def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                  size_average: Optional[bool] = None, ignore_index: int = -100,
+                  reduce: Optional[bool] = None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """torch.nn.functional.cross_entropy: class indices (int targets) or class probabilities
     (float targets of the input's shape), ``weight``, ``ignore_index``, ``label_smoothing``."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -173,8 +188,9 @@ def _cross_entropy_probs(input, target, weight, reduction, eps, c):
     return _reduce(loss, reduction, "cross_entropy")
 
 
-def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
-             reduction="mean"):
+def nll_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+             size_average: Optional[bool] = None, ignore_index: int = -100,
+             reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
     """torch.nn.functional.nll_loss on log-probabilities (N, C, ...) and class indices."""
     from ..ops.index import gather, index_select
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -197,8 +213,9 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     raise ValueError(f"nll_loss: {reduction!r} is not a valid value for reduction")
 
 
-def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
-                         reduction="mean"):
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                         size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+                         reduction: str = "mean") -> Tensor:
     """-(t log x + (1 - t) log(1 - x)) with each log clamped at -100, as PyTorch does."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if input._shape != target._shape:
@@ -213,8 +230,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(loss, reduction, "binary_cross_entropy")
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
-                                     reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
+                                     weight: Optional[Tensor] = None,
+                                     size_average: Optional[bool] = None,
+                                     reduce: Optional[bool] = None, reduction: str = "mean",
+                                     pos_weight: Optional[Tensor] = None) -> Tensor:
     """Sigmoid + BCE in the numerically stable form PyTorch uses."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if input._shape != target._shape:
@@ -231,7 +251,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
-def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+def kl_div(input: Tensor, target: Tensor, size_average: Optional[bool] = None,
+           reduce: Optional[bool] = None, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
     """KL(target || exp(input)) pointwise; 'batchmean' divides the sum by the batch size."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if log_target:
@@ -245,8 +267,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return _reduce(loss, reduction, "kl_div")
 
 
-def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
-                          reduction="mean"):
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                          size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+                          reduction: str = "mean") -> Tensor:
     reduction = _legacy_reduction(size_average, reduce, reduction)
     eps = 1e-12
     dim = input1.dim() - 1
@@ -257,27 +280,31 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     return _reduce(loss, reduction, "cosine_embedding_loss")
 
 
-def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
-                        reduction="mean"):
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                        size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+                        reduction: str = "mean") -> Tensor:
     reduction = _legacy_reduction(size_average, reduce, reduction)
     loss = P.clamp(-target * (input1 - input2) + margin, min=0.0)
     return _reduce(loss, reduction, "margin_ranking_loss")
 
 
-def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
-                         reduction="mean"):
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,
+                         size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+                         reduction: str = "mean") -> Tensor:
     reduction = _legacy_reduction(size_average, reduce, reduction)
     loss = P.where(target == 1, input, P.clamp(margin - input, min=0.0))
     return _reduce(loss, reduction, "hinge_embedding_loss")
 
 
-def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def soft_margin_loss(input: Tensor, target: Tensor, size_average: Optional[bool] = None,
+                     reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
     reduction = _legacy_reduction(size_average, reduce, reduction)
     return _reduce(P.log1p(P.exp(-target * input)), reduction, "soft_margin_loss")
 
 
-def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
-                     reduce=None, reduction="mean"):
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
+                     size_average: Optional[bool] = None, eps: float = 1e-8,
+                     reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if log_input:
         loss = P.exp(input) - target * input
@@ -290,7 +317,8 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     return _reduce(loss, reduction, "poisson_nll_loss")
 
 
-def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor, full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:
     v = P.clamp(var, min=eps)
     loss = 0.5 * (P.log(v) + (input - target) ** 2 / v)
     if full:

@@ -4,6 +4,10 @@ Gradient clipping stays on the device: the total norm is a 0-d tensor and the sc
 ``min(1, max_norm / (norm + 1e-6))`` is computed by a kernel and multiplied into the gradients,
 so nothing waits for the device (unless ``error_if_nonfinite=True``, which must read the norm).
 """
+from __future__ import annotations
+
+from typing import Iterable, Optional, Union
+
 from .. import dtypes, graph
 from ..tensor import Tensor
 
@@ -21,7 +25,9 @@ def _grads(parameters):
     return [p.grad for p in _as_list(parameters) if p.grad is not None]
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+def clip_grad_norm_(parameters: Union[Tensor, Iterable[Tensor]], max_norm: float,
+                    norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                    foreach: Optional[bool] = None) -> Tensor:
     """Scale the gradients in place so that their joint ``norm_type`` norm is at most
     ``max_norm``; returns the total norm before clipping (a 0-d tensor on the first gradient's
     device, never read back here). ``foreach`` is accepted and ignored (one path)."""
@@ -56,7 +62,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     return total_norm
 
 
-def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+def clip_grad_norm(parameters: Union[Tensor, Iterable[Tensor]], max_norm: float,
+                   norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                   foreach: Optional[bool] = None) -> Tensor:
     """Deprecated alias of ``clip_grad_norm_`` (PyTorch keeps it with a warning)."""
     import warnings
     warnings.warn("`torch.nn.utils.clip_grad_norm` is now deprecated in favor of "
@@ -64,7 +72,8 @@ def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False
     return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
 
 
-def clip_grad_value_(parameters, clip_value, foreach=None):
+def clip_grad_value_(parameters: Union[Tensor, Iterable[Tensor]], clip_value: float,
+                     foreach: Optional[bool] = None) -> None:
     """Clamp every gradient in place to [-clip_value, clip_value]."""
     clip_value = float(clip_value)
     prev = graph.set_grad_enabled_flag(False)
@@ -82,7 +91,7 @@ def _check_same_device(param, old_device):
     return param.device
 
 
-def parameters_to_vector(parameters):
+def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     """All parameters flattened and concatenated into one 1-D tensor (differentiable)."""
     from ..ops.join import cat
     device = None
@@ -93,7 +102,7 @@ def parameters_to_vector(parameters):
     return cat(vec)
 
 
-def vector_to_parameters(vec, parameters):
+def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     """Point each parameter's data at its slice of ``vec`` (a view: they share ``vec``'s
     storage afterwards, as in PyTorch)."""
     if not isinstance(vec, Tensor):

@@ -7,6 +7,9 @@ reads the flattened input with one gather per interpolation corner (4 for 2-D bi
 backward, a scatter-add) and to the grid (through the interpolation weights) come from autograd.
 The coordinate rules follow ATen's GridSampler.h (grid_sampler_compute_source_index).
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional, Sequence
 import itertools
 import math
 import warnings
@@ -17,6 +20,9 @@ from ..ops.creation import linspace, ones, zeros
 from ..ops.index import gather
 from ..ops.join import stack
 from ..ops.linalg import matmul
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 _ALIGN_WARNING = ("Default grid_sample and affine_grid behavior has changed to "
                   "align_corners=False since 1.3.0. Please specify align_corners=True if the old "
@@ -32,7 +38,7 @@ def _neg_one_to_one(steps, align_corners, like):
     return r if align_corners else r * (steps - 1) / steps
 
 
-def affine_grid(theta, size, align_corners=None):
+def affine_grid(theta: Tensor, size: Sequence[int], align_corners: Optional[bool] = None) -> Tensor:
     """Sampling grid (N, H, W, 2) [or (N, D, H, W, 3)] of theta applied to the output's
     normalised pixel coordinates, for ``grid_sample``."""
     if align_corners is None:
@@ -126,7 +132,8 @@ def _read(flat, index, spatial):
     return P.where(valid, values, 0.0)
 
 
-def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mode: str = "zeros",
+                align_corners: Optional[bool] = None) -> Tensor:
     """Sample input (N, C, H, W) [or (N, C, D, H, W)] at grid (N, H_out, W_out, 2) [or
     (..., 3)] of normalised (x, y[, z]) positions; modes 'bilinear' and 'nearest'."""
     if mode not in ("bilinear", "nearest", "bicubic"):
