@@ -1,4 +1,7 @@
 """``nn.Parameter``: a leaf tensor that a Module registers as a learnable weight."""
+from ..ops.creation import empty
+from ..serialization.host_pickle import reduce_parameter
+from ..serialization.parameter_type import register_parameter_class
 from ..tensor import Tensor
 
 
@@ -11,7 +14,6 @@ class Parameter(Tensor):
 
     def __new__(cls, data=None, requires_grad=True):
         if data is None:
-            from ..ops.creation import empty
             data = empty(0)
         if not isinstance(data, Tensor):
             raise TypeError(f"Parameter: expected a Tensor, got {type(data).__name__}")
@@ -37,7 +39,6 @@ class Parameter(Tensor):
     __str__ = __repr__
 
     def __reduce_ex__(self, proto):
-        from ..serialization.host_pickle import reduce_parameter
         return reduce_parameter(self)
 
     def __deepcopy__(self, memo):
@@ -48,3 +49,7 @@ class Parameter(Tensor):
         result = type(self)(self.detach().clone(), self.requires_grad)
         memo[id(self)] = result
         return result
+
+
+# the loaders below this layer (clnet/serialization) build Parameters through this registration
+register_parameter_class(Parameter)

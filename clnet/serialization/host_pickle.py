@@ -12,8 +12,15 @@ writes tensors as ``torch.save`` does (``pickler``).
 import copyreg
 
 import numpy as np
+import pyopencl as cl
 
+from ..autograd.grad_mode import no_grad
+from ..backend.device_errors import check_device_errors
+from ..backend.devices import default_device, device
+from ..dtypes import to_dtype
+from ..errors import DeviceError
 from ..tensor import Storage, Tensor
+from .parameter_type import parameter_class
 
 _NOT_LEAF = ("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
              "protocol at the moment.  If you were attempting to deepcopy a module, this may be "
@@ -22,8 +29,6 @@ _NOT_LEAF = ("Only Tensors created explicitly by the user (graph leaves) support
 
 
 def _storage_bytes(storage):
-    import pyopencl as cl
-    from ..backend.device_errors import check_device_errors
     out = np.empty(storage.nbytes, np.uint8)
     if storage.nbytes:
         cl.enqueue_copy(storage.device.queue, out, storage.buffer, is_blocking=True)
@@ -32,9 +37,6 @@ def _storage_bytes(storage):
 
 
 def _rebuild_storage(data, device_name):
-    import pyopencl as cl
-    from ..backend.devices import default_device, device
-    from ..errors import DeviceError
     try:
         dev = device(device_name)
     except DeviceError:
@@ -55,15 +57,13 @@ copyreg.pickle(Storage, _reduce_storage)
 
 
 def _rebuild_tensor(storage, offset, shape, stride, dtype_name, requires_grad):
-    from ..dtypes import to_dtype
     t = Tensor._make(storage, tuple(shape), tuple(stride), offset, to_dtype(dtype_name))
     t.requires_grad = requires_grad
     return t
 
 
 def _rebuild_parameter(data, requires_grad):
-    from ..nn.parameter import Parameter
-    return Parameter(data, requires_grad)
+    return parameter_class()(data, requires_grad)
 
 
 def reduce_tensor(t):
@@ -76,7 +76,6 @@ def reduce_parameter(p):
 
 
 def deepcopy_tensor(t, memo):
-    from ..autograd.grad_mode import no_grad
     if not t.is_leaf:
         raise RuntimeError(_NOT_LEAF)
     if id(t) in memo:

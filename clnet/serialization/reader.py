@@ -12,9 +12,12 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import dtypes
+from ..backend.devices import Device, default_device, device
 from ..errors import CheckpointError
+from ..ops.copy import from_numpy_to
 from .layout import (CHUNK, CODE_DTYPES, CRC_DIGITS, CRC_KEY, CRC_ZERO, MAX_DIMS, MAX_HEADER,
                      MAX_NBYTES, READ_VERSIONS)
+from .parameter_type import parameter_class
 from .structure import brief, decode
 from .torch_zip import is_pickle, is_zip, load_torch
 
@@ -335,7 +338,6 @@ def _read_checkpoint(r, head):
 
 
 def _target_device(map_location):
-    from ..backend.devices import Device, default_device, device
     if map_location is None:
         return default_device()
     if isinstance(map_location, (str, Device)):
@@ -346,7 +348,6 @@ def _target_device(map_location):
 
 def _safetensors(r, head, dev):
     """The object of a clnet/safetensors checkpoint, checked whole before any allocation."""
-    from ..ops.copy import from_numpy_to
     entries, data, structure, used = _read_checkpoint(r, head)
     tensors = OrderedDict()
     for name, dt, shape, begin, end in entries:
@@ -362,8 +363,7 @@ def _safetensors(r, head, dev):
         if parameter is None:
             return tensors[name]
         if name not in parameters:    # a Parameter referenced twice comes back as one object
-            from ..nn.parameter import Parameter
-            parameters[name] = Parameter(tensors[name], requires_grad=parameter)
+            parameters[name] = parameter_class()(tensors[name], requires_grad=parameter)
         return parameters[name]
     return decode(structure, get, r.error)
 

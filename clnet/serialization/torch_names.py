@@ -15,6 +15,13 @@ from collections import Counter, OrderedDict
 import numpy as np
 
 from .. import dtypes
+from ..autograd.grad_mode import no_grad
+from ..backend.devices import device
+from ..errors import DeviceError
+from ..ops.copy import from_numpy_to
+from ..ops.creation import empty
+from ..tensor import Size, Tensor
+from .parameter_type import parameter_class
 
 
 class FileFault(Exception):
@@ -126,7 +133,6 @@ def _check_layout(storage, offset, size, stride):
 
 def rebuild_tensor(storage, storage_offset, size, stride):
     """``torch._utils._rebuild_tensor``: a view of the storage's device copy."""
-    from ..tensor import Tensor
     _check_layout(storage, storage_offset, size, stride)
     flat = storage.device_flat()
     return Tensor._make(flat._storage, tuple(size), tuple(stride),
@@ -155,8 +161,7 @@ def rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, back
 
 
 def rebuild_parameter(data, requires_grad, backward_hooks):
-    from ..nn.parameter import Parameter
-    from ..tensor import Tensor
+    Parameter = parameter_class()
     if not isinstance(data, Tensor):
         raise FileFault(f"a Parameter's data is {type(data).__name__}, not a tensor")
     if requires_grad and not data.dtype.is_floating_point:
@@ -175,8 +180,7 @@ def rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
 def rebuild_from_type_v2(func, new_type, args, state):
     """``torch._tensor._rebuild_from_type_v2``: a tensor (or Parameter) rebuilt by ``func``;
     only plain clnet tensor types without extra Python attributes are accepted."""
-    from ..nn.parameter import Parameter
-    from ..tensor import Tensor
+    Parameter = parameter_class()
     if func not in (rebuild_tensor, rebuild_tensor_v2, rebuild_tensor_v3) or \
             new_type not in (Tensor, Parameter) or not isinstance(args, tuple):
         raise FileFault(f"a tensor of type {getattr(new_type, '__name__', new_type)!r:.60} "
@@ -202,8 +206,6 @@ class LoadedStorage:
     def device_flat(self, spec):
         flat = self.flats.get(spec.torch_name)
         if flat is None:
-            from ..ops.copy import from_numpy_to
-            from ..ops.creation import empty
             if self.raw is not None:
                 flat = from_numpy_to(spec.to_clnet(self.raw, self.byteorder), self.device,
                                      spec.dtype)
@@ -217,8 +219,6 @@ class LoadedStorage:
 
     def fill(self, raw):
         """The bytes of a legacy file's storage, into the device copies made so far."""
-        from ..autograd.grad_mode import no_grad
-        from ..ops.copy import from_numpy_to
         self.raw = raw
         for name, flat in self.flats.items():
             spec = SPECS[name]
@@ -267,7 +267,6 @@ def _bytearray(source=b"", *args):
 
 
 def _size(sizes=()):
-    from ..tensor import Size
     if not isinstance(sizes, (tuple, list)) or not all(type(s) is int for s in sizes):
         raise FileFault(f"torch.Size({sizes!r:.60}) is not a size")
     return Size(sizes)
@@ -276,8 +275,6 @@ def _size(sizes=()):
 def _device(kind, index=None):
     """``torch.device`` in a file: the clnet device of that name where there is one, else the
     name itself (a string works wherever clnet takes a device)."""
-    from ..backend.devices import device
-    from ..errors import DeviceError
     if not isinstance(kind, str) or not (index is None or type(index) is int):
         raise FileFault(f"torch.device({kind!r:.40}, {index!r:.20}) is not a device")
     name = kind if index is None else f"{kind}:{index}"
@@ -295,8 +292,7 @@ def allowed_globals():
     terms (and clnet's own names for the same things)."""
     global _TABLE
     if _TABLE is None:
-        from ..nn.parameter import Parameter
-        from ..tensor import Tensor
+        Parameter = parameter_class()
         table = {
             "collections.OrderedDict": OrderedDict, "collections.Counter": Counter,
             "builtins.set": set, "builtins.bytearray": _bytearray, "builtins.complex": complex,

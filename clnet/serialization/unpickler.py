@@ -18,7 +18,9 @@ such files only from a source you trust, as with ``torch.load(weights_only=False
 import pickle
 from collections import Counter, OrderedDict
 
+from ..tensor import Tensor
 from . import torch_names
+from .parameter_type import parameter_class
 from .safe_globals import BLOCKED_MODULES, user_allowed
 from .torch_names import FileFault
 
@@ -62,7 +64,7 @@ class WeightsUnpickler(pickle._Unpickler):
     # ------------------------------------------------------------------ globals
     def find_class(self, module, name):
         if self.proto < 3 and self.fix_imports:     # Python 2 names, as pickle maps them
-            import _compat_pickle
+            import _compat_pickle  # only for protocol 0-2 pickles read with fix_imports
             if (module, name) in _compat_pickle.NAME_MAPPING:
                 module, name = _compat_pickle.NAME_MAPPING[(module, name)]
             elif module in _compat_pickle.IMPORT_MAPPING:
@@ -100,7 +102,7 @@ class WeightsUnpickler(pickle._Unpickler):
     dispatch[_P.REDUCE[0]] = load_reduce
 
     def _new(self, cls, args, kwargs):
-        from ..nn.parameter import Parameter
+        Parameter = parameter_class()
         if type(args) is not tuple or type(kwargs) is not dict:
             raise pickle.UnpicklingError("NEWOBJ arguments must be a tuple and a dict")
         if cls is Parameter:
@@ -206,7 +208,6 @@ def _resolved(value):
 
 
 def _tensor_class():
-    from ..tensor import Tensor
     return Tensor
 
 

@@ -11,6 +11,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .layout import CRC_KEY, CRC_ZERO, DTYPE_CODES, FORMAT_VERSION
+from .pickler import save_legacy, save_zip
 from .structure import Encoder
 
 
@@ -129,7 +130,6 @@ def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_seriali
     format). Tensors are written as PyTorch writes them, so ``torch.load(path,
     weights_only=True)`` reads a clnet file of tensors, containers, numbers and strings as
     torch tensors. A path is written atomically (see ``_atomic``)."""
-    from .pickler import save_legacy, save_zip
     if pickle_module is not None and pickle_module is not pickle:
         raise TypeError("clnet.save pickles with Python's pickle (it writes PyTorch's tensor "
                         f"records itself); pickle_module must be pickle, got {pickle_module!r}")
