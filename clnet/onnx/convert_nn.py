@@ -1,5 +1,7 @@
 """Converters of the nn ops: linear and matmul, reductions, softmax, convolutions, pooling,
 normalization, dropout (eval: identity), embedding, pad, masked_fill."""
+import numpy as np
+
 from .. import dtypes
 from ..nn import functional as NF
 from ..ops import conv as CV
@@ -285,7 +287,6 @@ def _pad(ctx, out, x, pad, mode="constant", value=None):
 
 # ---------------------------------------------------------------- normalization
 def _ones_like_features(ctx, n, dt, value):
-    import numpy as np
     return ctx.b.initializer(np.full((n,), value, dtype=dt.np))
 
 
@@ -316,7 +317,6 @@ def _aten_batch_norm(ctx, out, x, weight, bias, running_mean, running_var, train
 
 @converts(N.layer_norm)
 def _layer_norm(ctx, out, x, normalized_shape, weight=None, bias=None, eps=1e-5):
-    import numpy as np
     shape = [normalized_shape] if isinstance(normalized_shape, int) else list(normalized_shape)
     scale = ctx.name(weight) if weight is not None else ctx.b.initializer(
         np.ones(shape, dtype=x.dtype.np))
@@ -389,7 +389,6 @@ def _interpolate(ctx, out, x, size=None, scale_factor=None, mode="nearest", *res
     # clnet's interpolate is mode='nearest' only (it refuses the others before this runs):
     # PyTorch's source index is floor(dst * in / out), or floor(dst / scale_factor) when the
     # factor is given and not recomputed: ONNX's asymmetric transform with floor rounding
-    import numpy as np
     recompute = rest[1] if len(rest) > 1 else None
     attrs = dict(mode="nearest", coordinate_transformation_mode="asymmetric",
                  nearest_mode="floor")

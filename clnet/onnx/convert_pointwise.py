@@ -5,6 +5,9 @@ Operands are cast to the dtype clnet computed the result in (``out.dtype``), so 
 times Python floats, bool masks and mixed dtypes follow PyTorch's promotion as clnet ran it."""
 import math
 
+import numpy as np
+from onnx import numpy_helper
+
 from .. import dtypes
 from ..ops import copy as C
 from ..ops import creation as CR
@@ -264,8 +267,6 @@ converts(C.contiguous, C.clone, C.cast)(_cast_or_identity)
 # ------------------------------------------------------------- filled like x
 def _filled(value_of):
     def conv(ctx, out, x, *rest):
-        import numpy as np
-        from onnx import numpy_helper
         value = numpy_helper.from_array(np.asarray([value_of(rest)], dtype=out.dtype.np))
         shape = ctx.node("Shape", [ctx.name(x)])        # the runtime's shape: dynamic axes stay
         ctx.out(out, ctx.node("ConstantOfShape", [shape], value=value), dyn=ctx.dyn(x))

@@ -7,9 +7,14 @@ by their qualified names. The graph is checked with ``onnx.checker`` before anyt
 import enum
 import inspect
 import os
+import sys
+
+import onnx
+from onnx import helper
 
 from .. import graph
 from .._version import __version__
+from ..nn import functional
 from ..nn.module import Module
 from ..tensor import Tensor
 from . import (convert_nn, convert_ops, convert_pointwise, convert_rnn,  # noqa: F401 (registry)
@@ -35,9 +40,9 @@ def is_in_onnx_export():
 
 
 def _namespaces():
-    import clnet
-    from ..nn import functional
-    return [("clnet", clnet), ("clnet.nn.functional", functional)]
+    # The facade (clnet/__init__.py) sits above this package, which must not import it; it is
+    # always loaded already, since importing clnet.onnx imports the clnet package first.
+    return [("clnet", sys.modules["clnet"]), ("clnet.nn.functional", functional)]
 
 
 def _split_args(args, kwargs):
@@ -199,7 +204,6 @@ def export(model, args=(), f=None, export_params=True, verbose=False,
             axes.setdefault(a, f"{name}_dynamic_axes_{a + 1}")
         outputs.append(output_info(name, t, axes))
 
-    import onnx
     model_proto = b.model(outputs, f"exported by clnet {__version__} from "
                           f"{type(model).__name__}", __version__)
     try:
@@ -218,6 +222,5 @@ def export(model, args=(), f=None, export_params=True, verbose=False,
 
 
 def _identity(src, name):
-    from onnx import helper
     return helper.make_node("Identity", [src], [name], name=f"/Identity_{name}")
 
