@@ -8,14 +8,20 @@ output back through the replicas to the original parameters. The replicas run on
 other from this thread: each op only enqueues kernels on its device's queue, so the devices still
 work at the same time.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 import warnings
 
 from ...backend import devices as _devices
 from ...tensor import Tensor
 from ..module import Module
 
+if TYPE_CHECKING:
+    from ...types import _device
 
-def to_device(d):
+
+def to_device(d: Union[_device, str, int]) -> _device:
     """A device as DataParallel takes it: an int is a GPU ordinal (``cuda:N``, as in torch), a
     clnet device or a name (``"cl:1"``, ``"cuda:0"``) is resolved as ``clnet.device`` does."""
     if isinstance(d, int) and not isinstance(d, bool):
@@ -27,7 +33,7 @@ def _is_namedtuple(obj):
     return isinstance(obj, tuple) and hasattr(obj, "_asdict") and hasattr(obj, "_fields")
 
 
-def scatter(inputs, target_gpus, dim=0):
+def scatter(inputs: Any, target_gpus: Sequence[Union[_device, str, int]], dim: int = 0) -> Any:
     """Slice tensors into (about) equal chunks along ``dim``, one per device, each moved to its
     device; other objects are repeated by reference. Returns one entry per chunk."""
     devices = [to_device(d) for d in target_gpus]
@@ -47,7 +53,9 @@ def scatter(inputs, target_gpus, dim=0):
     return scatter_map(inputs)
 
 
-def scatter_kwargs(inputs, kwargs, target_gpus, dim=0):
+def scatter_kwargs(inputs: Tuple[Any, ...], kwargs: Optional[Dict[str, Any]],
+                   target_gpus: Sequence[Union[_device, str, int]],
+                   dim: int = 0) -> Tuple[Tuple[Any, ...], Tuple[Dict[str, Any], ...]]:
     """``scatter`` for positional and keyword arguments together, padded to the same length."""
     scattered_inputs = scatter(inputs, target_gpus, dim) if inputs else []
     scattered_kwargs = scatter(kwargs, target_gpus, dim) if kwargs else []
@@ -58,7 +66,8 @@ def scatter_kwargs(inputs, kwargs, target_gpus, dim=0):
     return tuple(scattered_inputs), tuple(scattered_kwargs)
 
 
-def replicate(network, devices, detach=False):
+def replicate(network: Module, devices: Sequence[Union[_device, str, int]],
+              detach: bool = False) -> List[Module]:
     """One module per device. The first replica on the parameters' own device uses them as they
     are (as torch's replica on device_ids[0] shares their storage); every other replica holds
     copies made with differentiable ``to``/``clone`` (``detach=True``: detached copies).
@@ -99,7 +108,9 @@ def _replicate_module(module, copy_tensor, seen):
     return r
 
 
-def parallel_apply(modules, inputs, kwargs_tup=None, devices=None):
+def parallel_apply(modules: Sequence[Module], inputs: Sequence[Any],
+                   kwargs_tup: Optional[Sequence[Dict[str, Any]]] = None,
+                   devices: Optional[Sequence[Union[_device, str, int]]] = None) -> List[Any]:
     """``modules[i](*inputs[i], **kwargs_tup[i])`` for every i, in order (see the module note)."""
     if len(modules) != len(inputs):
         raise ValueError(f"parallel_apply: {len(modules)} modules but {len(inputs)} inputs")
@@ -119,7 +130,7 @@ def parallel_apply(modules, inputs, kwargs_tup=None, devices=None):
     return outputs
 
 
-def gather(outputs, target_device, dim=0):
+def gather(outputs: Sequence[Any], target_device: Union[_device, str, int], dim: int = 0) -> Any:
     """Join the replicas' outputs on ``target_device``: tensors concatenated along ``dim``
     (0-d tensors become a vector, with torch's warning), containers gathered item by item."""
     dev = to_device(target_device)

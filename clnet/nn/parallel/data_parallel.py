@@ -9,16 +9,24 @@ device, differentiably), runs the replicas and gathers the outputs on ``output_d
 A device may be listed twice (torch gives one replica per entry; clnet makes a separate copy on
 that device), which runs the whole multi-device path on a machine with one device.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 from itertools import chain
 
 from ...backend import devices as _devices
 from ..module import Module
 from .comm import gather, parallel_apply, replicate, scatter_kwargs, to_device
 
+if TYPE_CHECKING:
+    from ...types import _device
+
 
 class DataParallel(Module):
 
-    def __init__(self, module, device_ids=None, output_device=None, dim=0):
+    def __init__(self, module: Module,
+                 device_ids: Optional[Sequence[Union[_device, str, int]]] = None,
+                 output_device: Optional[Union[_device, str, int]] = None, dim: int = 0) -> None:
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"DataParallel: module must be a clnet.nn.Module, got "
@@ -44,7 +52,7 @@ class DataParallel(Module):
         if len(self.device_ids) == 1:
             self.module.to(self.src_device_obj)
 
-    def forward(self, *inputs, **kwargs):
+    def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         if not self.device_ids:
             return self.module(*inputs, **kwargs)
         for t in chain(self.module.parameters(), self.module.buffers()):
@@ -60,23 +68,30 @@ class DataParallel(Module):
         used = self.device_ids[:len(inputs)]
         replicas = self.replicate(self.module, used)
         outputs = self.parallel_apply(replicas, inputs, module_kwargs)
+        assert self.output_device is not None   # set whenever device_ids is
         return self.gather(outputs, self.output_device)
 
-    def replicate(self, module, device_ids):
+    def replicate(self, module: Module,
+                  device_ids: Sequence[Union[_device, str, int]]) -> List[Module]:
         return replicate(module, device_ids)
 
-    def scatter(self, inputs, kwargs, device_ids):
+    def scatter(self, inputs: Tuple[Any, ...], kwargs: Optional[Dict[str, Any]],
+                device_ids: Sequence[Union[_device, str, int]]
+                ) -> Tuple[Tuple[Any, ...], Tuple[Dict[str, Any], ...]]:
         return scatter_kwargs(inputs, kwargs, device_ids, dim=self.dim)
 
-    def parallel_apply(self, replicas, inputs, kwargs):
+    def parallel_apply(self, replicas: Sequence[Module], inputs: Sequence[Any],
+                       kwargs: Sequence[Dict[str, Any]]) -> List[Any]:
         return parallel_apply(replicas, inputs, kwargs, self.device_ids[:len(replicas)])
 
-    def gather(self, outputs, output_device):
+    def gather(self, outputs: Sequence[Any], output_device: Union[_device, str, int]) -> Any:
         return gather(outputs, output_device, dim=self.dim)
 
 
-def data_parallel(module, inputs, device_ids=None, output_device=None, dim=0,
-                  module_kwargs=None):
+def data_parallel(module: Module, inputs: Any,
+                  device_ids: Optional[Sequence[Union[_device, str, int]]] = None,
+                  output_device: Optional[Union[_device, str, int]] = None, dim: int = 0,
+                  module_kwargs: Optional[Dict[str, Any]] = None) -> Any:
     """``module(inputs)`` run as ``DataParallel(module, device_ids, output_device, dim)`` would
     run it, without the wrapper module."""
     if not isinstance(inputs, tuple):
@@ -92,12 +107,12 @@ def data_parallel(module, inputs, device_ids=None, output_device=None, dim=0,
         if t.device is not src:
             raise RuntimeError(f"module must have its parameters and buffers on device {src} "
                                f"(device_ids[0]) but found one of them on device: {t.device}")
-    inputs, module_kwargs = scatter_kwargs(inputs, module_kwargs or {}, devs, dim)
-    if not inputs and not module_kwargs:
-        inputs, module_kwargs = ((),), ({},)
+    inputs, kwargs_tup = scatter_kwargs(inputs, module_kwargs or {}, devs, dim)
+    if not inputs and not kwargs_tup:
+        inputs, kwargs_tup = ((),), ({},)
     if len(devs) == 1:
-        return module(*inputs[0], **module_kwargs[0])
+        return module(*inputs[0], **kwargs_tup[0])
     used = devs[:len(inputs)]
     replicas = replicate(module, used)
-    outputs = parallel_apply(replicas, inputs, module_kwargs, used)
+    outputs = parallel_apply(replicas, inputs, kwargs_tup, used)
     return gather(outputs, out_dev, dim)

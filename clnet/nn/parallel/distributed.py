@@ -22,6 +22,9 @@ reduces the sum). With ``find_unused_parameters=True`` the forward's output grap
 find the parameters it does not use; they count as ready (zeros) so the buckets can complete,
 and a parameter no rank used keeps its ``.grad`` unchanged, as in PyTorch.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Union
 import threading
 import time
 from contextlib import contextmanager
@@ -33,6 +36,9 @@ from ...autograd.engine import queue_callback
 from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor
 from ..module import Module
+
+if TYPE_CHECKING:
+    from ...types import _device
 
 _FIRST_BUCKET_BYTES = 1024 * 1024       # torch.distributed's _DEFAULT_FIRST_BUCKET_BYTES
 _DEFAULT_BUCKET_CAP_MB = 25
@@ -95,12 +101,17 @@ class DistributedDataParallel(Module):
     """torch.nn.parallel.DistributedDataParallel over clnet.distributed (MPI). Call
     ``clnet.distributed.init_process_group("mpi")`` first; one process per replica."""
 
-    def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=True,
-                 init_sync=True, process_group=None, bucket_cap_mb=None,
-                 find_unused_parameters=False, check_reduction=False,
-                 gradient_as_bucket_view=False, static_graph=False,
-                 delay_all_reduce_named_params=None, param_to_hook_all_reduce=None,
-                 mixed_precision=None, device_mesh=None, skip_all_reduce_unused_params=False):
+    def __init__(self, module: Module,
+                 device_ids: Optional[Sequence[Union[_device, str, int]]] = None,
+                 output_device: Optional[Union[_device, str, int]] = None, dim: int = 0,
+                 broadcast_buffers: bool = True, init_sync: bool = True,
+                 process_group: Optional[Any] = None, bucket_cap_mb: Optional[float] = None,
+                 find_unused_parameters: bool = False, check_reduction: bool = False,
+                 gradient_as_bucket_view: bool = False, static_graph: bool = False,
+                 delay_all_reduce_named_params: Optional[Any] = None,
+                 param_to_hook_all_reduce: Optional[Any] = None,
+                 mixed_precision: Optional[Any] = None, device_mesh: Optional[Any] = None,
+                 skip_all_reduce_unused_params: bool = False) -> None:
         super().__init__()
         from ... import distributed as dist
         if not isinstance(module, Module):
@@ -208,7 +219,7 @@ class DistributedDataParallel(Module):
                     "model")
 
     # ------------------------------------------------------------------ forward
-    def forward(self, *inputs, **kwargs):
+    def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         from ... import distributed as dist
         state = self._ddp
         if state["started"]:
@@ -255,7 +266,7 @@ class DistributedDataParallel(Module):
         return [p for p in self._ddp["params"] if id(p) not in leaves]
 
     @contextmanager
-    def no_sync(self):
+    def no_sync(self) -> Iterator[None]:
         """Inside, forward/backward accumulate gradients locally without reducing them; the
         first backward after it reduces the accumulated sum."""
         previous = self.require_backward_grad_sync
@@ -369,7 +380,7 @@ class DistributedDataParallel(Module):
 
     # ------------------------------------------------------------------ introspection
     @property
-    def comm_stats(self):
+    def comm_stats(self) -> Dict[str, float]:
         """Totals since wrap (or the last reset_comm_stats()): backward passes reduced, seconds
         from each bucket's Iallreduce launch to its completion being seen (``comm_s``, which
         includes waiting for slower ranks), the part of that while the device was still running
@@ -379,15 +390,15 @@ class DistributedDataParallel(Module):
         bytes reduced. clnet's own figures (benchmarks/bench_distributed.py), not a PyTorch API."""
         return dict(self._ddp["stats"])
 
-    def reset_comm_stats(self):
+    def reset_comm_stats(self) -> None:
         self._ddp["stats"] = _new_stats()
 
-    def bucket_parameter_names(self):
+    def bucket_parameter_names(self) -> List[List[str]]:
         """The parameter names of each bucket, in the order buckets are reduced."""
         return [[self._ddp["names"][id(p)] for p in b.params]
                 for b in self._ddp["buckets"]]
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"world_size={self._group.size()}, buckets={len(self._ddp['buckets'])}, "
                 f"bucket_cap_mb={self.bucket_bytes_cap / 2 ** 20:g}")
 
