@@ -6,6 +6,7 @@ from clnet._version import __version__
 from .bench import bench
 from .devices import devices, info
 from .errors import ClnetGroup
+from .export import export
 from .train import eval_cmd, predict, train
 
 
@@ -26,6 +27,7 @@ cli.add_command(bench)
 cli.add_command(train)
 cli.add_command(eval_cmd)
 cli.add_command(predict)
+cli.add_command(export)
 
 
 def main(argv=None):
