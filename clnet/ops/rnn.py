@@ -4,7 +4,7 @@
   step as one kernel (cl_kernels/rnn.cl) with a fused backward kernel; when the backward itself
   is recorded (``create_graph=True``) it is written with differentiable ops instead, so second
   derivatives work. ``lstm_step``: an LSTM step (GEMM + cell) as one graph node.
-- The whole-sequence layers built on these kernels are in rnn_layers.py.
+- The whole-sequence layers built on these kernels are in clnet/nn/rnn_sequence.py.
 - ``time_steps(x)``: the (L, ...) tensor as L views with ONE backward node (a stack of the step
   gradients), where L ``select`` calls would each scatter into a zero-filled tensor of x's size.
 

@@ -62,7 +62,7 @@ def gru_cell_forward_and_backward(dev):
 
 def lstm_layer_sequences(dev):
     """The whole-sequence LSTM node (cell kernels writing at step offsets) both directions."""
-    from clnet.ops.rnn_layers import lstm_layer
+    from clnet.nn.rnn_sequence import lstm_layer
     for name in _float_dtypes(dev):
         for L, N, H in ((1, 1, 1), (3, 2, 5)):
             dt = getattr(clnet, name)
@@ -84,7 +84,7 @@ def gru_layer_sequences(dev):
     """The whole-sequence GRU node (cell kernels at step offsets, the carried gradient summed
     in the backward kernel), both directions, with and without b_hh; hidden sizes below and
     past the vector width."""
-    from clnet.ops.rnn_layers import gru_layer
+    from clnet.nn.rnn_sequence import gru_layer
     for name in _float_dtypes(dev):
         for L, N, H in ((1, 1, 1), (3, 2, 5), (2, 2, 9)):
             dt = getattr(clnet, name)
@@ -104,7 +104,7 @@ def gru_layer_sequences(dev):
 def rnn_layer_sequences(dev):
     """The whole-sequence Elman node: tanh and relu activations in place and their backward,
     both directions, runs of elements below and past the vector width."""
-    from clnet.ops.rnn_layers import rnn_layer
+    from clnet.nn.rnn_sequence import rnn_layer
     for name in _float_dtypes(dev):
         for L, N, H in ((1, 1, 1), (3, 2, 5)):
             dt = getattr(clnet, name)

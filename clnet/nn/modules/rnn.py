@@ -4,10 +4,10 @@ LSTM (with proj_size), GRU, and the single-step RNNCell, LSTMCell, GRUCell.
 Formulation (per layer and direction): the input projection of ALL time steps is one GEMM
 (``linear`` over the L*N rows of the sequence, the biases in its epilogue), split into per-step
 views; each step then costs one GEMM (h @ W_hh^T added to that step's projection) and one
-fused cell kernel (clnet/ops/rnn.py, rnn_layers.py). Every layer direction is ONE graph node (``lstm_layer``,
-``gru_layer``, ``rnn_layer``: no per-step graph bookkeeping, one weight-gradient GEMM for the
-whole sequence), except LSTMs with proj_size, which record per step (``time_steps``,
-``lstm_step``). Directions and layers are assembled with ``stack``/``cat``.
+fused cell kernel (clnet/ops/rnn.py, clnet/nn/rnn_sequence.py). Every layer direction is ONE
+graph node (``lstm_layer``, ``gru_layer``, ``rnn_layer``: no per-step graph bookkeeping, one
+weight-gradient GEMM for the whole sequence), except LSTMs with proj_size, which record per
+step (``time_steps``, ``lstm_step``). Directions and layers are assembled with ``stack``/``cat``.
 Gradients come from autograd; the engine is iterative, so long sequences are fine.
 
 LSTM folds b_hh into the input projection's bias (b_ih + b_hh, one small op: both still get
@@ -29,9 +29,9 @@ from ...ops.join import cat, stack
 from ...ops.linalg import addmm, linear, mm
 from ...ops.pointwise import relu, tanh  # type: ignore[attr-defined]  # made by a loop in ops
 from ...ops.rnn import gru_cell, lstm_step, time_steps
-from ...ops.rnn_layers import gru_layer, lstm_layer, rnn_layer
 from ...tensor import Tensor
 from .. import init
+from ..rnn_sequence import gru_layer, lstm_layer, rnn_layer
 from ..module import Module
 from ..parameter import Parameter
 

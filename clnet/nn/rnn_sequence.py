@@ -1,6 +1,7 @@
 """Recurrent layers over whole sequences, one graph node per layer direction: ``lstm_layer``,
 ``gru_layer``, ``rnn_layer`` (Elman, tanh or relu). The modules in clnet/nn/modules/rnn.py call
-them; the cells and their kernels are in rnn.py.
+them; the cells and their kernels are in clnet/ops/rnn.py. They live in nn, above autograd,
+because their create_graph backward differentiates a recomputed sequence with autograd.grad.
 
 Each forward runs, per time step, one GEMM (h @ W_hh^T, with the step's input projection or
 b_hh as the addend) and one cell launch, all writing into whole-sequence buffers: no graph
@@ -13,15 +14,16 @@ gradients work. ``reverse`` runs the sequence last step first (bidirectional lay
 import numpy as np
 
 from .. import graph
+from ..autograd import grad
+from ..ops._layout import launch_1d
+from ..ops.copy import contiguous, copy_into
+from ..ops.join import flip, stack
+from ..ops.linalg import _gemm, addmm, mm
+from ..ops.pointwise import relu, tanh
+from ..ops.rnn import (_args, _cell_bwd_kernel, _cell_fwd_kernel, _cell_items, _gru_bwd_kernel,
+                       _gru_fwd_kernel, _program, _rows, _vector_width, gru_cell, lstm_step,
+                       time_steps)
 from ..tensor import Tensor
-from ._layout import launch_1d
-from .copy import contiguous, copy_into
-from .join import flip, stack
-from .linalg import _gemm, addmm, mm
-from .pointwise import relu, tanh
-from .rnn import (_args, _cell_bwd_kernel, _cell_fwd_kernel, _cell_items, _gru_bwd_kernel,
-                  _gru_fwd_kernel, _program, _rows, _vector_width, gru_cell, lstm_step,
-                  time_steps)
 
 __all__ = []
 
@@ -127,7 +129,6 @@ def lstm_layer(proj, h0, c0, w_hh, reverse=False):
 def _lstm_layer_recompute(proj, h0, c0, w_hh, reverse, g_out, g_h, g_c):
     """create_graph backward of lstm_layer: rebuild the sequence with the per-step
     differentiable path and differentiate it (so gradients of gradients work)."""
-    from ..autograd import grad
     prev = graph.set_grad_enabled_flag(True)
     try:
         steps = time_steps(proj)
@@ -221,7 +222,6 @@ def gru_layer(proj, h0, w_hh, b_hh=None, reverse=False):
 def _gru_layer_recompute(proj, h0, w_hh, b_hh, reverse, g_out, g_h):
     """create_graph backward of gru_layer: the sequence rebuilt with differentiable per-step
     ops (addmm + gru_cell), then differentiated (so gradients of gradients work)."""
-    from ..autograd import grad
     prev = graph.set_grad_enabled_flag(True)
     try:
         steps = time_steps(proj)
@@ -304,7 +304,6 @@ def rnn_layer(proj, h0, w_hh, use_relu=False, reverse=False):
 def _rnn_layer_recompute(proj, h0, w_hh, use_relu, reverse, g_out, g_h):
     """create_graph backward of rnn_layer: the sequence rebuilt with addmm + tanh/relu per step,
     then differentiated (so gradients of gradients work)."""
-    from ..autograd import grad
     prev = graph.set_grad_enabled_flag(True)
     try:
         steps = time_steps(proj)
