@@ -53,8 +53,9 @@ class Evaluation:
         self.model.eval()
         loader = DataLoader(ds, batch_size=self.eval_batch_size, shuffle=False, prefetch=True)
         total, n, correct = None, 0, {}
+        progress = getattr(self, "_progress", None)     # fit()'s: a bar for val and test
         with no_grad():
-            for x, y in loader:
+            for x, y in (loader if progress is None else progress.track(loader, split)):
                 loss, logits, target = self._loss_and_logits(x, y)
                 m = target.shape[0]
                 total = loss * m if total is None else total + loss * m

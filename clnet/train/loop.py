@@ -15,8 +15,9 @@ from ..ops.join import stack
 from . import checkpoints as ckpts
 from .building import PER_STEP_SCHEDULERS
 from .checkpoints import sigint_deferred
-from .outputs import plot_curves, write_config, write_metrics
+from .outputs import write_config, write_metrics
 from .progress import Progress
+from .runlog import RunLog
 from .sums import EpochSums
 
 
@@ -27,15 +28,33 @@ class TrainingDiverged(RuntimeError):
 class TrainingLoop:
     """The Trainer's loop (a mixin over the state the Trainer builds)."""
 
+    _runlog = None       # the run folder's logs (runlog.py) while fit() runs on rank 0
+    _window = ()         # the steps whose losses are still on the device
+
     def fit(self):
         cfg = self.cfg
+        self._progress = Progress(self.out, quiet=self.quiet,
+                                  programs=lambda: len(self.device.programs))
+        self._runlog = None
         if self.is_main:
             os.makedirs(self.run_dir, exist_ok=True)
             write_config(self.run_dir, cfg)
             ckpts.write_run_record(self.run_dir, self.run_id, self.ckpt_dir)
             write_metrics(self.run_dir, self.history)   # a resumed run's rows: the checkpoint's
+            # steps.csv, tensorboard/, summary.json, curves.png; a resume continues them
+            self._runlog = RunLog(self.run_dir, cfg, start_step=self.step,
+                                  say=self._report_message)
+        try:
+            return self._fit()
+        finally:
+            if self._runlog is not None:
+                self._runlog.close()
+            self._progress.close()
+
+    def _fit(self):
+        cfg = self.cfg
         max_steps = cfg["max_steps"]
-        self._progress = Progress(self.out, quiet=self.quiet)
+        self._window = []
         try:
             for epoch in range(self.epoch, cfg["epochs"]):
                 if self._pending is None:        # the epoch's batches are still to do
@@ -48,27 +67,32 @@ class TrainingLoop:
                 if self._due("every_epochs", self.epoch):
                     self.save_checkpoint("epoch")
         except KeyboardInterrupt:
+            self._log_unread()
             path = self.save_checkpoint("interrupted")
             self._report_message(f"\ninterrupted: checkpoint written to {path}; resume with "
                                  f"--resume {self.run_dir}")
             raise
         final = self.save_checkpoint("final")
-        if self.is_main:
-            plot_curves(self.run_dir, self.history, cfg["name"])
         test = self.evaluate("test") if self.test_set is not None else {}
+        if self._runlog is not None:
+            self._runlog.finish(self.history, test, extra={
+                "run_id": self.run_id, "checkpoint": final, "resumed_from": self.resumed_from})
         return {"run_dir": self.run_dir, "checkpoint": final, "test": test,
                 "history": self.history}
 
     # ------------------------------------------------------------------ reporting
     def _report_step(self, done_in_epoch, loss, rate, lr):
         """Progress within an epoch (once per log_every steps): steps done, the latest loss
-        read from the device, samples/s over all ranks, the learning rate."""
-        self._progress.update(done_in_epoch, loss, rate, lr)
+        read from the device, samples/s over all ranks, the learning rate. (The bar itself
+        advances every step, from host-side counts.)"""
+        self._progress.set_loss(loss, lr)
 
     def _report_epoch(self, row):
         """An epoch's metrics row (train_*, val_*, lr, time): metrics.csv and the epoch line."""
         if self.is_main:
             write_metrics(self.run_dir, self.history)
+        if self._runlog is not None:
+            self._runlog.log_epoch(row, self.history)
         self._progress.epoch_line(row)
 
     def _report_message(self, text):
@@ -82,7 +106,9 @@ class TrainingLoop:
         model, opt, loader = self.model, self.optimizer, self.train_loader
         model.train()
         per_epoch = len(loader)
-        window = []          # (step, loss tensor) since the last read
+        # (step, loss tensor, lr it stepped with) since the last read; on self so that a
+        # Ctrl-C can still log the steps it holds
+        window = self._window = []
         acc = self._acc      # this epoch's sums (device tensors), carried over by a resume
         t0 = time.perf_counter()
         start = loader.state_dict()
@@ -112,6 +138,7 @@ class TrainingLoop:
             loss.backward()
             if self.cfg["grad_clip"]:
                 clip_grad_norm_(model.parameters(), self.cfg["grad_clip"])
+            lr = opt.param_groups[0]["lr"]            # before a per-step scheduler moves it
             with sigint_deferred():                   # the update and its count, whole
                 opt.step()
                 if self.sched_name in PER_STEP_SCHEDULERS:
@@ -119,25 +146,30 @@ class TrainingLoop:
                 self.step += 1
                 done_in_epoch += 1
                 ld = loss.detach()
-                window.append((self.step, ld))
+                window.append((self.step, ld, lr))
                 acc.add(ld, target.shape[0], self._counts(logits.detach(), target))
                 self._resume_point = None
             last = done_in_epoch == per_epoch or (max_steps and self.step >= max_steps)
             ckpt_due = bool(every_steps) and self.step % every_steps == 0
             if len(window) >= self.cfg["log_every"] or last or ckpt_due:
                 running = self._check_window(window)      # checkpoints only after a NaN check
-                window = []
+                window = self._window = []
                 rate = acc.seen_this_run() / max(time.perf_counter() - t0, 1e-9) * (
                     self.dist.world_size if self.dist is not None else 1)
                 self._report_step(done_in_epoch, running, rate, opt.param_groups[0]["lr"])
+            self._progress.step(done_in_epoch)
             if ckpt_due:
                 self.save_checkpoint("step")
         self._epoch_time = time.perf_counter() - t0
         return True
 
     def _check_window(self, window):
-        """Read the window's losses (one host read); stop at the first NaN/Inf, naming its step."""
-        values = stack([v.reshape(()) for _, v in window]).numpy()
+        """Read the window's losses (one host read) and log them (steps.csv, TensorBoard); stop
+        at the first NaN/Inf, naming its step."""
+        values = stack([w[1].reshape(()) for w in window]).numpy()
+        if self._runlog is not None:
+            self._runlog.log_steps([w[0] for w in window], values.tolist(),
+                                   [w[2] for w in window], self.epoch + 1)
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
             step = window[bad[0]][0]
@@ -146,6 +178,15 @@ class TrainingLoop:
                 f"stopping. The last good checkpoint is in {self.ckpt_dir} (if one was written); "
                 "try a lower learning rate or grad_clip")
         return float(values[-1])
+
+    def _log_unread(self):
+        """Log the steps whose losses were not read yet (a Ctrl-C between reads), so steps.csv
+        and TensorBoard reach the step the interrupted checkpoint holds."""
+        window, self._window = self._window, []
+        if window and self._runlog is not None:
+            values = stack([w[1].reshape(()) for w in window]).numpy()
+            self._runlog.log_steps([w[0] for w in window], values.tolist(),
+                                   [w[2] for w in window], self.epoch + 1)
 
     def _end_of_epoch(self, epoch):
         """Validation, the scheduler's step and the metrics row of an epoch whose batches are

@@ -1,5 +1,5 @@
-"""A run folder's outputs besides checkpoints: the resolved config, metrics.csv (one row per
-epoch) and curves.png (loss and accuracy by epoch)."""
+"""A run folder's outputs besides checkpoints: the resolved config and metrics.csv (one row per
+epoch); runlog.py writes the rest (steps.csv, tensorboard/, summary.json, curves.png)."""
 import csv
 import os
 
@@ -28,29 +28,3 @@ def write_metrics(run_dir, history):
         w.writeheader()
         w.writerows(history)
     os.replace(path + ".tmp", path)
-
-
-def plot_curves(run_dir, history, title):
-    """curves.png: train/val loss and accuracy by epoch; its path (None without history)."""
-    if not history:
-        return None
-    # matplotlib takes a good part of a second to import: only a finished run draws curves
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # (imported here for the same reason, once Agg is chosen)
-    epochs = [r["epoch"] for r in history]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, ylabel in zip(axes, ("loss", "accuracy")):
-        for key in (f"train_{ylabel}", f"val_{ylabel}"):
-            if key in history[0]:
-                ax.plot(epochs, [r.get(key, float("nan")) for r in history], "o-", label=key)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(ylabel)
-        if ax.lines:
-            ax.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    path = os.path.join(run_dir, "curves.png")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
