@@ -1,14 +1,24 @@
 """Adadelta (rho, eps, weight decay, lr scaling, maximize), PyTorch's rule."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional, Union
+
 from . import _fused
 from .optimizer import Optimizer, check_nonnegative, refuse_differentiable
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+    from ..types import ParamsT
 
 
 class Adadelta(Optimizer):
     """``s = rho*s + (1-rho)*g^2``; ``delta = sqrt(acc+eps)/sqrt(s+eps)*g``;
     ``acc = rho*acc + (1-rho)*delta^2``; ``p -= lr*delta``."""
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
-                 capturable=False, maximize=False, differentiable=False):
+    def __init__(self, params: ParamsT, lr: Union[float, Tensor] = 1.0, rho: float = 0.9,
+                 eps: float = 1e-6, weight_decay: float = 0, foreach: Optional[bool] = None, *,
+                 capturable: bool = False, maximize: bool = False,
+                 differentiable: bool = False) -> None:
         refuse_differentiable("Adadelta", differentiable)
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
                         capturable=capturable, foreach=foreach, differentiable=differentiable)
@@ -32,9 +42,10 @@ class Adadelta(Optimizer):
                 state["square_avg"] = _fused.state_buffer(p)
                 state["acc_delta"] = _fused.state_buffer(p)
             state["step"] += 1.0
-            _fused.fused_update("Adadelta", "adadelta", p,
-                                [state["square_avg"], state["acc_delta"]],
-                                [float(group["lr"]), rho, 1.0 - rho, float(group["eps"]),
-                                 float(group["weight_decay"])], flags)
+            _fused.fused_update(
+                "Adadelta", "adadelta", p,
+                dict(square_avg=state["square_avg"], acc_delta=state["acc_delta"]),
+                dict(lr=float(group["lr"]), rho=rho, one_minus_rho=1.0 - rho,
+                     eps=float(group["eps"]), wd=float(group["weight_decay"])), flags)
             state["square_avg"]._bump_version()
             state["acc_delta"]._bump_version()

@@ -1,14 +1,24 @@
 """Adagrad (learning-rate decay, weight decay, initial accumulator value, maximize)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional, Union
+
 from . import _fused
 from .optimizer import Optimizer, check_nonnegative, refuse_differentiable
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+    from ..types import ParamsT
 
 
 class Adagrad(Optimizer):
     """``sum += g^2``; ``p -= lr / (1 + (t-1)*lr_decay) * g / (sqrt(sum) + eps)``. As in PyTorch
     the state (step 0, ``sum`` filled with ``initial_accumulator_value``) exists from the start."""
 
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                 eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
+    def __init__(self, params: ParamsT, lr: Union[float, Tensor] = 1e-2, lr_decay: float = 0,
+                 weight_decay: float = 0, initial_accumulator_value: float = 0, eps: float = 1e-10,
+                 foreach: Optional[bool] = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: Optional[bool] = None) -> None:
         refuse_differentiable("Adagrad", differentiable)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach,
@@ -41,6 +51,7 @@ class Adagrad(Optimizer):
             state = self._init_state(p, group)
             state["step"] += 1.0
             clr = lr / (1.0 + (state["step"] - 1.0) * lr_decay)
-            _fused.fused_update("Adagrad", "adagrad", p, [state["sum"]],
-                                [clr, float(group["eps"]), float(group["weight_decay"])], flags)
+            _fused.fused_update("Adagrad", "adagrad", p, dict(state_sum=state["sum"]),
+                                dict(clr=clr, eps=float(group["eps"]),
+                                     wd=float(group["weight_decay"])), flags)
             state["sum"]._bump_version()

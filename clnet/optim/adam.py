@@ -1,8 +1,15 @@
 """Adam and AdamW (bias-corrected moments, optional AMSGrad, L2 or decoupled weight decay)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional, Tuple, Union
 import math
 
 from . import _fused
 from .optimizer import Optimizer, check_nonnegative, refuse_differentiable
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+    from ..types import ParamsT
 
 
 class Adam(Optimizer):
@@ -11,9 +18,11 @@ class Adam(Optimizer):
 
     _name = "Adam"
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
-                 differentiable=False, fused=None, decoupled_weight_decay=False):
+    def __init__(self, params: ParamsT, lr: Union[float, Tensor] = 1e-3,
+                 betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0, amsgrad: bool = False, *, foreach: Optional[bool] = None,
+                 maximize: bool = False, capturable: bool = False, differentiable: bool = False,
+                 fused: Optional[bool] = None, decoupled_weight_decay: bool = False) -> None:
         refuse_differentiable(self._name, differentiable)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize, foreach=foreach,
@@ -53,12 +62,14 @@ class Adam(Optimizer):
             step = state["step"]
             bias_correction1 = 1.0 - beta1 ** step
             bias_correction2 = 1.0 - beta2 ** step
-            states = [state["exp_avg"], state["exp_avg_sq"],
-                      state["max_exp_avg_sq"] if amsgrad else None]
-            _fused.fused_update(self._name, "adam", p, states,
-                                [decay, l2, 1.0 - beta1, beta2, 1.0 - beta2,
-                                 lr / bias_correction1, math.sqrt(bias_correction2), eps], flags)
-            for s in states:
+            states = dict(exp_avg=state["exp_avg"], exp_avg_sq=state["exp_avg_sq"],
+                          max_exp_avg_sq=state["max_exp_avg_sq"] if amsgrad else None)
+            _fused.fused_update(
+                self._name, "adam", p, states,
+                dict(decay=decay, wd=l2, one_minus_beta1=1.0 - beta1, beta2=beta2,
+                     one_minus_beta2=1.0 - beta2, step_size=lr / bias_correction1,
+                     bc2_sqrt=math.sqrt(bias_correction2), eps=eps), flags)
+            for s in states.values():
                 if s is not None:
                     s._bump_version()
 
@@ -68,9 +79,11 @@ class AdamW(Adam):
 
     _name = "AdamW"
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
-                 differentiable=False, fused=None):
+    def __init__(self, params: ParamsT, lr: Union[float, Tensor] = 1e-3,
+                 betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
+                 foreach: Optional[bool] = None, capturable: bool = False,
+                 differentiable: bool = False, fused: Optional[bool] = None) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad, foreach=foreach, maximize=maximize,
                          capturable=capturable, differentiable=differentiable, fused=fused,

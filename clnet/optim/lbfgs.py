@@ -13,11 +13,17 @@ torch's does and trajectories match torch's to the last bits that the reductions
 Differences from torch: in ``state``, ``t``, ``H_diag``, ``ro`` entries and ``prev_loss`` are
 Python floats (torch keeps some of them as 0-d tensors); ``load_state_dict`` accepts either.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Union
 import numpy as np
 
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer, _state_value_for
+
+if TYPE_CHECKING:
+    from ..types import ParamsT
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -125,8 +131,10 @@ class LBFGS(Optimizer):
     iterations, calling ``closure`` (which must recompute the loss and its gradients) up to
     ``max_eval`` times, with a fixed step ``lr`` or a strong-Wolfe line search."""
 
-    def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7,
-                 tolerance_change=1e-9, history_size=100, line_search_fn=None):
+    def __init__(self, params: ParamsT, lr: Union[float, Tensor] = 1, max_iter: int = 20,
+                 max_eval: Optional[int] = None, tolerance_grad: float = 1e-7,
+                 tolerance_change: float = 1e-9, history_size: int = 100,
+                 line_search_fn: Optional[str] = None) -> None:
         if isinstance(lr, Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
         if not 0.0 <= lr:
@@ -152,7 +160,7 @@ class LBFGS(Optimizer):
         self._np = np.dtype(self._params[0].dtype.name).type   # host scalars in that dtype
         self._numel_cache = None
 
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: Dict[str, Any]) -> None:
         if getattr(self, "_params", None) is not None:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         super().add_param_group(param_group)
@@ -219,7 +227,8 @@ class LBFGS(Optimizer):
         return loss, flat_grad, gtd
 
     # ------------------------------------------------------------------ step
-    def step(self, closure):
+    def step(self,  # type: ignore[override]  # the closure is required, as torch's
+             closure: Callable[[], Any]) -> Any:
         """One optimisation step (up to ``max_iter`` L-BFGS iterations); returns the loss that
         ``closure`` gave at the starting point."""
         if not callable(closure):
@@ -373,7 +382,7 @@ class LBFGS(Optimizer):
         return orig_loss
 
     # ------------------------------------------------------------------ state
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Ours or torch's: list entries (history) go to the parameters' device and dtype too,
         0-d tensor scalars (torch's ``t``, ``H_diag``, ``ro``) become Python floats."""
         super().load_state_dict(state_dict)

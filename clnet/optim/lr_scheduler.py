@@ -5,6 +5,9 @@ Each scheduler computes the same sequence as ``torch.optim.lr_scheduler``: the c
 an epoch (where PyTorch has one). Learning rates are host floats: nothing here touches a device,
 except ``ReduceLROnPlateau.step(metric)`` reading a 0-d tensor metric back.
 """
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 import math
 import types
 from bisect import bisect_right
@@ -26,13 +29,13 @@ class _LambdaStateMixin:
     """state_dict without the lambdas (functions cannot be saved); callable objects' attributes
     are saved instead, as in PyTorch."""
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
         sd["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
                             for fn in self.lr_lambdas]
         return sd
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         state_dict = dict(state_dict)
         lambdas = state_dict.pop("lr_lambdas")
         self.__dict__.update(state_dict)
@@ -56,24 +59,28 @@ class _LambdaStateMixin:
 class LambdaLR(_LambdaStateMixin, LRScheduler):
     """lr = initial_lr * lr_lambda(epoch)."""
 
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer,
+                 lr_lambda: Union[Callable[[int], float], List[Callable[[int], float]]],
+                 last_epoch: int = -1) -> None:
         self.optimizer = optimizer
         self._set_lambdas(optimizer, lr_lambda)
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
 
 
 class MultiplicativeLR(_LambdaStateMixin, LRScheduler):
     """lr *= lr_lambda(epoch) at every step after the first."""
 
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer,
+                 lr_lambda: Union[Callable[[int], float], List[Callable[[int], float]]],
+                 last_epoch: int = -1) -> None:
         self.optimizer = optimizer
         self._set_lambdas(optimizer, lr_lambda)
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         if self._is_initial:
             return current_lrs(self.optimizer)
         return [g["lr"] * fn(self.last_epoch)
@@ -83,12 +90,13 @@ class MultiplicativeLR(_LambdaStateMixin, LRScheduler):
 class StepLR(LRScheduler):
     """lr *= gamma every ``step_size`` epochs."""
 
-    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return current_lrs(self.optimizer)
         return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
@@ -100,12 +108,13 @@ class StepLR(LRScheduler):
 class MultiStepLR(LRScheduler):
     """lr *= gamma at each milestone (repeated milestones multiply)."""
 
-    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
         self.milestones = Counter(milestones)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         if self.last_epoch not in self.milestones:
             return current_lrs(self.optimizer)
         return [g["lr"] * self.gamma ** self.milestones[self.last_epoch]
@@ -120,14 +129,15 @@ class MultiStepLR(LRScheduler):
 class ConstantLR(LRScheduler):
     """lr = initial_lr * factor for the first ``total_iters`` epochs, then initial_lr."""
 
-    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
         if factor > 1.0 or factor < 0:
             raise ValueError("Constant multiplicative factor expected to be between 0 and 1.")
         self.factor = factor
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         if self.last_epoch == 0:
             return [g["lr"] * self.factor for g in self.optimizer.param_groups]
         if self.last_epoch != self.total_iters:
@@ -142,8 +152,8 @@ class ConstantLR(LRScheduler):
 class LinearLR(LRScheduler):
     """Factor moving linearly from ``start_factor`` to ``end_factor`` over ``total_iters``."""
 
-    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5,
-                 last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
+                 end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1) -> None:
         if start_factor > 1.0 or start_factor <= 0:
             raise ValueError("Starting multiplicative factor expected to be greater than 0 and "
                              "less or equal to 1.")
@@ -154,7 +164,7 @@ class LinearLR(LRScheduler):
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         if self.last_epoch == 0:
             return [g["lr"] * self.start_factor for g in self.optimizer.param_groups]
         if self._is_initial or self.last_epoch > self.total_iters:
@@ -172,11 +182,11 @@ class LinearLR(LRScheduler):
 class ExponentialLR(LRScheduler):
     """lr *= gamma every epoch."""
 
-    def __init__(self, optimizer, gamma, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         if self._is_initial:
             return current_lrs(self.optimizer)
         return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
@@ -188,12 +198,13 @@ class ExponentialLR(LRScheduler):
 class PolynomialLR(LRScheduler):
     """lr = initial_lr * (1 - epoch/total_iters)**power until ``total_iters``."""
 
-    def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1) -> None:
         self.total_iters = total_iters
         self.power = power
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         if self._is_initial or self.last_epoch > self.total_iters:
             return current_lrs(self.optimizer)
         factor = ((1.0 - self.last_epoch / self.total_iters)
@@ -209,12 +220,13 @@ class CosineAnnealingLR(LRScheduler):
     """Cosine from initial_lr down to ``eta_min`` over ``T_max`` epochs (SGDR without restarts),
     in PyTorch's recursive form."""
 
-    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
+                 last_epoch: int = -1) -> None:
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         groups = self.optimizer.param_groups
         if self._is_initial:
             return current_lrs(self.optimizer)
@@ -238,12 +250,14 @@ class CosineAnnealingLR(LRScheduler):
 class _Composite:
     """state_dict/load_state_dict for schedulers made of schedulers."""
 
-    def state_dict(self):
+    _schedulers: List[LRScheduler]   # set by the subclass
+
+    def state_dict(self) -> Dict[str, Any]:
         sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
         sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
         return sd
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         state_dict = dict(state_dict)
         inner = state_dict.pop("_schedulers")
         self.__dict__.update(state_dict)
@@ -269,7 +283,8 @@ class _Composite:
 class SequentialLR(_Composite, LRScheduler):
     """Run ``schedulers[i]`` between milestones (e.g. a LinearLR warm-up then a decay)."""
 
-    def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler],
+                 milestones: Sequence[int], last_epoch: int = -1) -> None:
         if len(schedulers) < 1:
             raise ValueError(f"{type(self).__name__} expects at least one scheduler, but got no "
                              "scheduler.")
@@ -298,7 +313,7 @@ class SequentialLR(_Composite, LRScheduler):
         elif hasattr(sched, "last_epoch"):
             sched.last_epoch -= 1
 
-    def step(self):
+    def step(self) -> None:  # type: ignore[override]  # no epoch argument, as torch's
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[idx]
@@ -312,7 +327,8 @@ class SequentialLR(_Composite, LRScheduler):
 class ChainedScheduler(_Composite, LRScheduler):
     """Step every scheduler in turn at each step (their effects multiply)."""
 
-    def __init__(self, schedulers, optimizer=None):
+    def __init__(self, schedulers: Sequence[LRScheduler],
+                 optimizer: Optional[Optimizer] = None) -> None:
         if len(schedulers) < 1:
             raise ValueError(f"{type(self).__name__} expects at least one scheduler to be "
                              "chained, but got no scheduler.")
@@ -322,7 +338,7 @@ class ChainedScheduler(_Composite, LRScheduler):
         self.optimizer = optimizer
         self._last_lr = current_lrs(optimizer)
 
-    def step(self):
+    def step(self) -> None:  # type: ignore[override]  # no epoch argument, as torch's
         for s in self._schedulers:
             s.step()
         self._last_lr = current_lrs(self.optimizer)

@@ -7,6 +7,9 @@ Difference from PyTorch: ``state[p]['step']`` is a Python float, not a 0-d tenso
 is known on the host, and keeping it there lets bias corrections be computed without reading the
 device. ``load_state_dict`` accepts PyTorch's tensor steps too.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, DefaultDict, Dict, List, Mapping, Optional
 from collections import OrderedDict, defaultdict
 from copy import deepcopy
 from itertools import chain
@@ -16,11 +19,14 @@ import numpy as np
 from ..tensor import Tensor
 from ..autograd.grad_mode import enable_grad, no_grad
 
+if TYPE_CHECKING:
+    from ..types import ParamsT
+
 
 class _RequiredParameter:
     """Marks a hyper-parameter that every param group must give (PyTorch's ``required``)."""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<required parameter>"
 
 
@@ -28,10 +34,10 @@ required = _RequiredParameter()
 
 
 class _RemovableHandle:
-    def __init__(self, hooks, key):
+    def __init__(self, hooks: Dict[int, Callable[..., Any]], key: int) -> None:
         self._hooks, self._key = hooks, key
 
-    def remove(self):
+    def remove(self) -> None:
         self._hooks.pop(self._key, None)
 
 
@@ -43,8 +49,14 @@ class Optimizer:
     """Base class: holds ``param_groups`` (list of dicts) and ``state`` (dict per parameter)."""
 
     _hook_counter = 0
+    # what __init__ sets (declared for type checkers): ``state`` is keyed by parameter
+    defaults: Dict[str, Any]
+    state: DefaultDict[Any, Dict[str, Any]]
+    param_groups: List[Dict[str, Any]]
+    _step_pre_hooks: Dict[int, Callable[..., Any]]
+    _step_post_hooks: Dict[int, Callable[..., Any]]
 
-    def __init__(self, params, defaults):
+    def __init__(self, params: ParamsT, defaults: Dict[str, Any]) -> None:
         self.defaults = defaults
         self._step_pre_hooks = OrderedDict()
         self._step_post_hooks = OrderedDict()
@@ -53,7 +65,7 @@ class Optimizer:
                             "Tensors or dicts, but got " + _typename(params))
         self.state = defaultdict(dict)
         self.param_groups = []
-        param_groups = list(params)
+        param_groups: List[Any] = list(params)
         if len(param_groups) == 0:
             raise ValueError("optimizer got an empty parameter list")
         if not isinstance(param_groups[0], dict):
@@ -62,7 +74,7 @@ class Optimizer:
             self.add_param_group(dict(group))
 
     # ------------------------------------------------------------------ groups
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: Dict[str, Any]) -> None:
         """Add a group of parameters (a dict with 'params' and optional hyper-parameters)."""
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
@@ -115,7 +127,7 @@ class Optimizer:
         """Subclasses validate a group's hyper-parameters (groups may override the defaults)."""
 
     # ------------------------------------------------------------------ stepping
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of every parameter (to None by default, as PyTorch 2 does)."""
         from ..ops.copy import fill_into
         for group in self.param_groups:
@@ -133,7 +145,7 @@ class Optimizer:
                     fill_into(p.grad, 0)
                 p.grad._bump_version()
 
-    def step(self, closure=None):
+    def step(self, closure: Optional[Callable[[], Any]] = None) -> Any:
         """One update of every parameter with a gradient; returns ``closure()``'s loss if given."""
         for hook in list(self._step_pre_hooks.values()):
             result = hook(self, (), {})
@@ -178,16 +190,16 @@ class Optimizer:
         hooks[Optimizer._hook_counter] = hook
         return _RemovableHandle(hooks, Optimizer._hook_counter)
 
-    def register_step_pre_hook(self, hook):
+    def register_step_pre_hook(self, hook: Callable[..., Any]) -> _RemovableHandle:
         """``hook(optimizer, args, kwargs)`` runs before each step."""
         return self._add_hook(self._step_pre_hooks, hook)
 
-    def register_step_post_hook(self, hook):
+    def register_step_post_hook(self, hook: Callable[..., Any]) -> _RemovableHandle:
         """``hook(optimizer, args, kwargs)`` runs after each step."""
         return self._add_hook(self._step_post_hooks, hook)
 
     # ------------------------------------------------------------------ state_dict
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         """PyTorch's format: ``{'state': {index: {...}}, 'param_groups': [{..., 'params': [index,
         ...]}]}`` with parameters numbered in group order. State tensors are references, as in
         PyTorch (clone them to keep a snapshot while training goes on)."""
@@ -207,7 +219,7 @@ class Optimizer:
         state = {index_of[id(p)]: s for p, s in self.state.items() if id(p) in index_of}
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Load a ``state_dict()`` (ours or PyTorch's): state tensors are copied to each
         parameter's device (and floating state to its dtype); hyper-parameters come from the
         saved groups."""
@@ -220,7 +232,7 @@ class Optimizer:
                              "the size of optimizer's group")
         id_map = dict(zip(chain.from_iterable(s["params"] for s in saved_groups),
                           chain.from_iterable(g["params"] for g in groups)))
-        state = defaultdict(dict)
+        state: DefaultDict[Any, Dict[str, Any]] = defaultdict(dict)
         for k, v in state_dict["state"].items():
             if k in id_map:
                 p = id_map[k]
@@ -244,7 +256,7 @@ class Optimizer:
         self._step_pre_hooks = OrderedDict()
         self._step_post_hooks = OrderedDict()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = [type(self).__name__ + " ("]
         for i, group in enumerate(self.param_groups):
             lines.append(f"Parameter Group {i}")
@@ -280,13 +292,13 @@ def _state_value_for(p, key, value):
     return value
 
 
-def check_nonnegative(name, value, label=None):
+def check_nonnegative(name: str, value: float, label: Optional[str] = None) -> None:
     """PyTorch's hyper-parameter checks: ``ValueError('Invalid <label>: <value>')``."""
     if not 0.0 <= value:
         raise ValueError(f"Invalid {label or name}: {value}")
 
 
-def refuse_differentiable(opt_name, differentiable):
+def refuse_differentiable(opt_name: str, differentiable: bool) -> None:
     if differentiable:
         raise ValueError(f"{opt_name}: differentiable=True is not supported by clnet's fused "
                          "update kernels")

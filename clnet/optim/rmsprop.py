@@ -1,15 +1,24 @@
 """RMSprop (optionally centered, with momentum, weight decay and maximize), PyTorch's rule."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional, Union
+
 from . import _fused
 from .optimizer import Optimizer, check_nonnegative, refuse_differentiable
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+    from ..types import ParamsT
 
 
 class RMSprop(Optimizer):
     """``s = alpha*s + (1-alpha)*g^2``; ``p -= lr * g / (sqrt(s - mean_g^2 if centered) + eps)``,
     through a momentum buffer when ``momentum > 0``."""
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                 centered=False, capturable=False, foreach=None, maximize=False,
-                 differentiable=False):
+    def __init__(self, params: ParamsT, lr: Union[float, Tensor] = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0, momentum: float = 0,
+                 centered: bool = False, capturable: bool = False, foreach: Optional[bool] = None,
+                 maximize: bool = False, differentiable: bool = False) -> None:
         refuse_differentiable("RMSprop", differentiable)
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
                         weight_decay=weight_decay, capturable=capturable, foreach=foreach,
@@ -41,11 +50,13 @@ class RMSprop(Optimizer):
             if centered and "grad_avg" not in state:
                 state["grad_avg"] = _fused.state_buffer(p)
             state["step"] += 1.0
-            states = [state["square_avg"], state["grad_avg"] if centered else None,
-                      state["momentum_buffer"] if momentum > 0 else None]
-            _fused.fused_update("RMSprop", "rmsprop", p, states,
-                                [lr, alpha, 1.0 - alpha, eps, float(group["weight_decay"]),
-                                 momentum], flags)
-            for s in states:
+            states = dict(square_avg=state["square_avg"],
+                          grad_avg=state["grad_avg"] if centered else None,
+                          buf=state["momentum_buffer"] if momentum > 0 else None)
+            _fused.fused_update(
+                "RMSprop", "rmsprop", p, states,
+                dict(lr=lr, alpha=alpha, one_minus_alpha=1.0 - alpha, eps=eps,
+                     wd=float(group["weight_decay"]), momentum=momentum), flags)
+            for s in states.values():
                 if s is not None:
                     s._bump_version()

@@ -4,6 +4,9 @@ lr_scheduler.py (torch.optim.lr_scheduler's path) and plateau_cyclic.py both bui
 it imports neither, so the two scheduler files import it and lr_scheduler re-exports the second
 one's classes without an import cycle.
 """
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional
 import warnings
 
 from .optimizer import Optimizer
@@ -14,11 +17,11 @@ EPOCH_DEPRECATION = ("The epoch parameter in `scheduler.step()` was not necessar
                       "closed form is used instead of the new chainable form, where available.")
 
 
-def current_lrs(optimizer):
+def current_lrs(optimizer: Optimizer) -> List[float]:
     return [group["lr"] for group in optimizer.param_groups]
 
 
-def per_group(name, optimizer, value):
+def per_group(name: str, optimizer: Optimizer, value: Any) -> List[Any]:
     """A value per param group: a list/tuple of the right length, or one value repeated."""
     if isinstance(value, (list, tuple)):
         if len(value) != len(optimizer.param_groups):
@@ -32,7 +35,7 @@ def per_group(name, optimizer, value):
 class LRScheduler:
     """Base class: subclasses define ``get_lr()`` (the lrs for ``last_epoch``)."""
 
-    def __init__(self, optimizer, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
@@ -57,14 +60,14 @@ class LRScheduler:
         finally:
             self._is_initial = False
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         raise TypeError(f"{type(self).__name__} does not define get_lr()")
 
-    def get_last_lr(self):
+    def get_last_lr(self) -> List[float]:
         """The learning rates the last ``step()`` set, one per param group."""
         return self._last_lr
 
-    def step(self, epoch=None):
+    def step(self, epoch: Optional[int] = None) -> None:
         """Advance one epoch (or jump to ``epoch``, deprecated) and set the groups' lrs."""
         if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
             warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
@@ -88,9 +91,9 @@ class LRScheduler:
             group["lr"] = lr
         self._last_lr = current_lrs(self.optimizer)
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         """Every attribute except the optimizer (PyTorch's format)."""
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         self.__dict__.update(state_dict)

@@ -1,14 +1,24 @@
 """SGD with momentum, dampening, Nesterov momentum, weight decay and maximize (PyTorch's rule)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional, Union
+
 from . import _fused
 from .optimizer import Optimizer, check_nonnegative, refuse_differentiable
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+    from ..types import ParamsT
 
 
 class SGD(Optimizer):
     """``p -= lr * d`` where ``d`` is the (weight-decayed) gradient or its momentum buffer
     ``buf = momentum * buf + (1 - dampening) * d`` (``d + momentum * buf`` with Nesterov)."""
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
-                 *, maximize=False, foreach=None, differentiable=False, fused=None):
+    def __init__(self, params: ParamsT, lr: Union[float, Tensor] = 1e-3, momentum: float = 0,
+                 dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
+                 maximize: bool = False, foreach: Optional[bool] = None,
+                 differentiable: bool = False, fused: Optional[bool] = None) -> None:
         refuse_differentiable("SGD", differentiable)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize, foreach=foreach,
@@ -40,8 +50,9 @@ class SGD(Optimizer):
                 step_flags = flags | (_fused.FIRST if first else 0)
             else:
                 step_flags = flags
-            _fused.fused_update("SGD", "sgd", p, [buf],
-                                [lr, momentum, 1.0 - float(group["dampening"]),
-                                 float(group["weight_decay"])], step_flags)
+            _fused.fused_update("SGD", "sgd", p, dict(buf=buf),
+                                dict(lr=lr, momentum=momentum,
+                                     one_minus_dampening=1.0 - float(group["dampening"]),
+                                     wd=float(group["weight_decay"])), step_flags)
             if buf is not None:
                 buf._bump_version()
