@@ -8,6 +8,7 @@ their scalar argument types set once.
 """
 import importlib.util
 import os
+import re
 import threading
 
 import numpy as np
@@ -139,3 +140,21 @@ class ProgramCache:
 
     def __repr__(self):
         return f"ProgramCache({self.family!r})"
+
+
+def kernel_params(family, kernel):
+    """``[(type, name)]`` of ``kernel``'s parameters as written in ``cl_kernels/<family>.cl``.
+
+    ``kernel`` is the name as the source spells it (``"adam_##T"`` for a kernel stamped out by a
+    macro per type). Launchers that pass arguments by name read the order from here, so the
+    Python side and the kernel cannot drift apart silently."""
+    src = _source(family).replace("\\\n", "\n")
+    src = re.sub(r"/\*.*?\*/", " ", src, flags=re.S)
+    match = re.search(r"__kernel\s+void\s+" + re.escape(kernel) + r"\s*\(([^)]*)\)", src)
+    if match is None:
+        raise KernelBuildError(family, {}, f"kernel {kernel!r} is not in cl_kernels/{family}.cl")
+    params = []
+    for decl in match.group(1).split(","):
+        words = decl.replace("*", " * ").split()
+        params.append((" ".join(words[:-1]), words[-1]))
+    return params
