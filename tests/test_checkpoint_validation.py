@@ -389,7 +389,7 @@ def _deep(n):
     ({"x": {"dtype": "F32", "shape": [2]}}, "malformed header entry"),
     ({"x": {"dtype": ["F32"], "shape": [2], "data_offsets": [0, 8]}}, "unsupported dtype"),
     ({"x": {"dtype": 5, "shape": [2], "data_offsets": [0, 8]}}, "unsupported dtype"),
-    ({"x": {"dtype": "F16", "shape": [4], "data_offsets": [0, 8]}}, "unsupported dtype"),
+    ({"x": {"dtype": "F8_E5M2", "shape": [8], "data_offsets": [0, 8]}}, "unsupported dtype"),
     ({"x": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}}, "invalid shape"),
     ({"x": {"dtype": "F32", "shape": [2.0], "data_offsets": [0, 8]}}, "invalid shape"),
     ({"x": {"dtype": "F32", "shape": [True, 2], "data_offsets": [0, 8]}}, "invalid shape"),

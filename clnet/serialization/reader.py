@@ -15,8 +15,8 @@ from .. import dtypes
 from ..backend.devices import Device, default_device, device
 from ..errors import CheckpointError
 from ..ops.copy import from_numpy_to
-from .layout import (CHUNK, CODE_DTYPES, CRC_DIGITS, CRC_KEY, CRC_ZERO, MAX_DIMS, MAX_HEADER,
-                     MAX_NBYTES, READ_VERSIONS)
+from .layout import (CHUNK, CRC_DIGITS, CRC_KEY, CRC_ZERO, MAX_DIMS, MAX_HEADER, MAX_NBYTES,
+                     READ_CODES, READ_VERSIONS, host_array)
 from .parameter_type import parameter_class
 from .structure import brief, decode
 from .torch_zip import is_pickle, is_zip, load_torch
@@ -215,8 +215,9 @@ def _parse_header(raw, r):
 
 
 def _tensor_entries(header, data_len, r):
-    """Checked (name, dtype, shape, begin, end) per tensor, in file order, and the size of the
-    data section: entries in bounds, of dtype x shape bytes, disjoint, covering it exactly."""
+    """Checked (name, dtype, shape, begin, end, code) per tensor, in file order, and the size of
+    the data section: entries in bounds, of dtype x shape bytes, disjoint, covering it exactly.
+    ``dtype`` is the clnet dtype the entry loads as, ``code`` its safetensors dtype code."""
     entries = []
     for name, info in header.items():
         if name == "__metadata__":
@@ -224,13 +225,14 @@ def _tensor_entries(header, data_len, r):
         if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= info.keys():
             raise r.error(f"tensor {name!r:.80} has a malformed header entry {brief(info)}")
         code, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-        dt = CODE_DTYPES.get(code) if isinstance(code, str) else None
-        if dt is None:
+        spec = READ_CODES.get(code) if isinstance(code, str) else None
+        if spec is None:
             raise r.error(f"tensor {name!r:.80} has unknown or unsupported dtype {brief(code)} "
-                          f"(clnet reads {', '.join(sorted(CODE_DTYPES))})")
+                          f"(clnet reads {', '.join(sorted(READ_CODES))})")
+        itemsize, dt = spec[0].itemsize, spec[1]
         if not (isinstance(shape, list) and len(shape) <= MAX_DIMS
                 and all(type(s) is int and 0 <= s <= MAX_NBYTES for s in shape)
-                and math.prod(s for s in shape if s) * dt.itemsize <= MAX_NBYTES):
+                and math.prod(s for s in shape if s) * itemsize <= MAX_NBYTES):
             raise r.error(f"tensor {name!r:.80} has an invalid shape {brief(shape)} (a list "
                           f"of at most {MAX_DIMS} sizes >= 0 that an array can have)")
         if not (isinstance(offsets, list) and len(offsets) == 2
@@ -241,14 +243,14 @@ def _tensor_entries(header, data_len, r):
         if data_len is not None and end > data_len:
             raise r.error(f"tensor {name!r:.80} has data offsets [{begin}, {end}] outside the "
                           f"data section ({data_len} bytes): the file is truncated or damaged")
-        nbytes = math.prod(shape) * dt.itemsize
+        nbytes = math.prod(shape) * itemsize
         if end - begin != nbytes:
             raise r.error(f"tensor {name!r:.80} of shape {shape} and dtype {code} needs "
                           f"{nbytes} bytes but its offsets span {end - begin}")
-        entries.append((name, dt, tuple(shape), begin, end))
+        entries.append((name, dt, tuple(shape), begin, end, code))
     entries.sort(key=lambda e: (e[3], e[4]))
     at, last = 0, None
-    for name, _, _, begin, end in entries:
+    for name, _, _, begin, end, _ in entries:
         if begin < at:
             raise r.error(f"tensors {last[0]!r:.80} and {name!r:.80} overlap in the data "
                           f"section (bytes [{last[1]}, {at}) and [{begin}, {end})): a damaged or "
@@ -329,7 +331,7 @@ def _read_checkpoint(r, head):
             raise r.error(f"checksum mismatch: the file's CRC-32 is {crc:08x} but its header "
                           f"records {expected:08x}; the file is damaged (a flipped bit, a bad "
                           "disk or copy)")
-    for name, dt, _, begin, end in entries:
+    for name, dt, _, begin, end, _ in entries:
         if dt is dtypes.bool_ and end > begin and \
                 np.frombuffer(data, np.uint8, end - begin, begin).max() > 1:
             raise r.error(f"bool tensor {name!r:.80} holds bytes other than 0 and 1: a damaged "
@@ -350,11 +352,10 @@ def _safetensors(r, head, dev):
     """The object of a clnet/safetensors checkpoint, checked whole before any allocation."""
     entries, data, structure, used = _read_checkpoint(r, head)
     tensors = OrderedDict()
-    for name, dt, shape, begin, end in entries:
+    for name, dt, shape, begin, _, code in entries:
         if name in used:
-            host = np.frombuffer(data, np.dtype(dt.np).newbyteorder("<"), math.prod(shape),
-                                 begin)
-            tensors[name] = from_numpy_to(host.reshape(shape).astype(dt.np, copy=False), dev, dt)
+            host = host_array(code, data, math.prod(shape), begin)
+            tensors[name] = from_numpy_to(host.reshape(shape), dev, dt)
     if structure is None:
         return tensors    # a plain safetensors file
     parameters = {}
@@ -388,7 +389,9 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     ``clnet.save``, ``torch.save`` (zip or legacy format) or
     ``clnet.serialization.save_safetensors`` (and any safetensors file, as a dict of its
     tensors), its tensors on ``map_location`` (a device or name; None: the default device,
-    whatever device the tensors were saved from).
+    whatever device the tensors were saved from). clnet has no 16-bit float: float16 and
+    bfloat16 tensors (F16/BF16 safetensors entries, torch storages) load as float32 with
+    exactly their values, 8- and 16-bit integers as int32, uint32 as int64.
 
     ``weights_only=True`` (the default, as in PyTorch): a pickle is read by an allow-list
     unpickler that builds only tensors, Parameters, containers, numbers, strings, dtypes,
