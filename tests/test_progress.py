@@ -160,6 +160,11 @@ def test_track_plain_and_terminal():
     out.truncate()
     assert list(p.track([7, 8], "val")) == [7, 8]
     assert out.getvalue().splitlines()[0].startswith("epoch 3/5 val batch 1/2")
+    p.epoch_line({"epoch": 3, "step": 2})
+    out.seek(0)
+    out.truncate()
+    assert list(p.track([1], "test")) == [1]          # after the epochs: the test set's own
+    assert out.getvalue().startswith("test batch 1/1")
     term = Terminal()
     q = Progress(term)
     seen = []
@@ -181,3 +186,27 @@ def test_message_after_a_bar_starts_on_its_own_line():
     # tqdm erased the bar and returned to the line's start: the message has the line
     assert out.getvalue().endswith("\rinterrupted: checkpoint written\n")
     assert p._bar is None
+
+
+def test_a_terminal_without_a_size_still_gets_a_bar():
+    # a pseudo-terminal that reports 0x0 (script, some CI runners): tqdm would hide the bar
+    import os
+    from clnet.train.progress import _bar_size
+    master, slave = os.openpty()
+    try:
+        with os.fdopen(slave, "w", closefd=False) as f:
+            if os.get_terminal_size(f.fileno()).columns == 0:
+                assert _bar_size(f) == {"ncols": 80, "nrows": 24}
+            os.set_blocking(master, False)
+            p = Progress(f)
+            assert p.tty
+            p.start_epoch(1, 1, 3)
+            p.step(1)
+            p.close()
+            f.flush()
+            drawn = os.read(master, 65536).decode()
+        assert "epoch 1/1" in drawn and "0/3" in drawn
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert _bar_size(io.StringIO()) == {"ncols": 80, "nrows": 24}

@@ -16,6 +16,7 @@ The bar advances every step from host-side counts (steps, time); the loss it sho
 the Trainer last read from the device (every ``log_every`` steps), so the training path never
 waits for the device to draw the bar.
 """
+import os
 import threading
 import time
 
@@ -23,6 +24,20 @@ from tqdm import tqdm
 
 COMPILE_NOTICE = "compiling OpenCL kernels for the first step (seconds on a cold cache; " \
                  "later runs reuse pyopencl's cache)"
+
+
+def _bar_size(out):
+    """tqdm's size arguments: follow the terminal, or 80x24 where it reports no size (a
+    pseudo-terminal without one, where tqdm would hide every bar beyond row 0 of 0)."""
+    try:
+        size = os.get_terminal_size(out.fileno())
+        cols, rows = size.columns, size.lines
+    except (AttributeError, OSError, ValueError):     # no fileno (StringIO), not a terminal
+        cols = rows = 0
+    kw = {"dynamic_ncols": True} if cols > 0 else {"ncols": 80}
+    if rows <= 0:
+        kw["nrows"] = 24
+    return kw
 
 
 def _interval(seconds):
@@ -57,6 +72,7 @@ class Progress:
         self.done = self.start_done = 0
         self.loss = self.lr = None
         self._bar = None
+        self._in_epoch = False    # between start_epoch and epoch_line (validation's place)
         self._t0 = self._last_plain = 0.0
         self._lock = threading.Lock()
         self._timer = None
@@ -71,13 +87,14 @@ class Progress:
         self.close()
         self.epoch, self.epochs, self.total = epoch, epochs, steps
         self.done = self.start_done = done
+        self._in_epoch = True
         self._t0 = self._last_plain = time.perf_counter()
         if self.quiet:
             return
         if self.tty:
             self._bar = tqdm(total=steps, initial=done, desc=f"epoch {epoch}/{epochs}",
-                             unit="step", file=self.out, leave=False, dynamic_ncols=True,
-                             mininterval=0.1, smoothing=0.1)
+                             unit="step", file=self.out, leave=False, mininterval=0.1,
+                             smoothing=0.1, **_bar_size(self.out))
             self._set_postfix()
         if not Progress._first_step_seen:
             self._arm_compile_notice()
@@ -137,6 +154,7 @@ class Progress:
     def epoch_line(self, row):
         """The epoch's summary line from its metrics row (epoch, step, time_s, lr, metrics)."""
         self.close()
+        self._in_epoch = False
         if self.quiet:
             return
         parts = [f"epoch {row['epoch']}/{self.epochs}"]
@@ -159,10 +177,10 @@ class Progress:
             return
         if total is None:
             total = len(iterable) if hasattr(iterable, "__len__") else None
-        label = f"{split}" if not self.epoch else f"epoch {self.epoch}/{self.epochs} {split}"
+        label = f"epoch {self.epoch}/{self.epochs} {split}" if self._in_epoch else split
         if self.tty:
             bar = tqdm(total=total, desc=label, unit="batch", file=self.out, leave=False,
-                       dynamic_ncols=True, mininterval=0.1)
+                       mininterval=0.1, **_bar_size(self.out))
             try:
                 for item in iterable:
                     yield item
