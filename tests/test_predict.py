@@ -240,3 +240,42 @@ def test_eval_transform_makes_augmentations_deterministic():
     np.testing.assert_array_equal(eval_transform(T.RandomCrop(4))(x), x[:, 1:5, 1:5])
     assert eval_transform(T.RandomHorizontalFlip(1.0)) is None
     assert eval_transform(None) is None
+
+
+GPT = """\
+seed: 2
+run_dir: {run_dir}
+data: {{dataset: text, batch_size: 16, val_split: 0.0, args: {{seq_len: 6}}}}
+model: {{arch: gpt, args: {{block_size: 6, n_layer: 1, n_head: 2, n_embd: 16}}}}
+epochs: 1
+"""
+
+
+def test_language_model_rows_per_position_named_by_the_vocabulary(tmp_path):
+    path = tmp_path / "cfg.yaml"
+    path.write_text(GPT.format(run_dir=tmp_path / "runs"))
+    t = Trainer(load_config(str(path)), run_dir=str(tmp_path / "run"), quiet=True)
+    ckpt = t.save_checkpoint("final")
+    ds = t.train_set
+    tokens = np.stack([ds.data[0], ds.data[1]])                 # (2, 6) int64 token ids
+    np.save(tmp_path / "x.npy", tokens)
+    preds = predict_array(t, tokens, top_k=2)
+    assert preds.positions == (6,) and preds.classes.shape == (2, 6, 2)
+    assert preds.names == ds.vocab and preds.labels.shape == (2, 6)
+    t.model.eval()
+    with clnet.no_grad():
+        expected = softmax(t.model(clnet.tensor(tokens)).numpy())
+    np.testing.assert_array_equal(preds.labels, expected.argmax(-1))
+    res = invoke("predict", path, "--checkpoint", ckpt, "--input", tmp_path / "x.npy",
+                 "--top-k", "2", "--output", tmp_path / "p.json")
+    assert res.exit_code == 0, res.output
+    data = json.loads((tmp_path / "p.json").read_text())
+    assert [(r["index"], r["position"]) for r in data] == [(i, p) for i in range(2)
+                                                          for p in range(6)]
+    assert [r["top"][0]["name"] for r in data] == [ds.vocab[c] for c in
+                                                   preds.labels.reshape(-1)]
+    res = invoke("predict", path, "--checkpoint", ckpt, "--input", tmp_path / "x.npy")
+    assert res.exit_code == 0, res.output
+    # one line per sample and position, even where a predicted character is '\n'
+    lines = res.output.splitlines()
+    assert [ln.split("\t")[0] for ln in lines] == [f"{i}:{p}" for i in range(2) for p in range(6)]

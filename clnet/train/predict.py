@@ -255,6 +255,8 @@ def write_predictions(preds, path):
 def format_rows(preds):
     """Lines for a terminal: index[:position], then each top class's name and probability,
     tab-separated (names may hold spaces: "Ankle boot")."""
+    def shown(n):       # a text vocabulary's '\n' or '\t' must not break the line
+        return n if n.isprintable() else n.encode("unicode_escape").decode("ascii")
     for i, p, top in preds.rows():
         head = str(i) if p is None else f"{i}:{p}"
-        yield "\t".join([head] + [f"{n} {q:.4f}" for _, n, q in top])
+        yield "\t".join([head] + [f"{shown(n)} {q:.4f}" for _, n, q in top])
