@@ -279,3 +279,11 @@ def test_language_model_rows_per_position_named_by_the_vocabulary(tmp_path):
     # one line per sample and position, even where a predicted character is '\n'
     lines = res.output.splitlines()
     assert [ln.split("\t")[0] for ln in lines] == [f"{i}:{p}" for i in range(2) for p in range(6)]
+
+
+def test_printed_rows_escape_names_that_would_break_the_line():
+    from clnet.train.predict import Predictions, format_rows
+    preds = Predictions(np.array([[[0, 1]], [[1, 0]]]), np.array([[[0.75, 0.25]], [[0.5, 0.5]]]),
+                        ["\n", "Ankle boot"], ())
+    assert list(format_rows(preds)) == ["0\t\\n 0.7500\tAnkle boot 0.2500",
+                                        "1\tAnkle boot 0.5000\t\\n 0.5000"]
