@@ -134,6 +134,8 @@ def test_curves_of_one_epoch_have_a_per_step_line_and_the_lr(tmp_path):
     labels = {ln.get_label() for ln in metric_ax.lines}
     assert {"train_accuracy", "val_accuracy"} <= labels
     assert "(1 epoch, 8 steps)" in fig._suptitle.get_text()
+    # the lone per-epoch points share the per-step x range, not a range of their own
+    assert metric_ax.get_xlim() == loss_ax.get_xlim() and metric_ax.get_xlim()[0] < 2
     path = runlog.plot_curves(str(tmp_path / "c.png"), history, steps, "one")
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"

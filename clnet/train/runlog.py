@@ -207,7 +207,8 @@ def draw_curves(history, steps, title=""):
                    and not k.endswith(("_loss", "_perplexity"))]
     panels = ["loss"] + (["metrics"] if metric_keys else []) + ["lr"]
     fig = Figure(figsize=(5 * len(panels), 4))
-    axes = fig.subplots(1, len(panels), squeeze=False)
+    # one x range for all panels: a lone per-epoch point (one epoch) sits at its step
+    axes = fig.subplots(1, len(panels), squeeze=False, sharex=True)
     axes = dict(zip(panels, axes[0]))
     ends = [r["step"] for r in history]
     ax = axes["loss"]
