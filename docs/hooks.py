@@ -170,12 +170,13 @@ def config_reference():
 
 
 # ------------------------------------------------------------------ README as the user guide
-_LINK = re.compile(r"\]\(([^)\s]+)\)")
+_LINK = re.compile(r"\[([^\]\n]*)\]\(([^)\s]+)\)")
 
 
 def readme_guide():
     """README.md as the site's user guide: its title replaced, links into docs/ made site links,
-    links to other files of the repository turned into their path as code."""
+    a link to another file of the repository turned into its text and path (the site has no
+    copy of that file); a link to a file that does not exist is an error."""
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
         text = f.read()
     lines = text.split("\n")
@@ -184,13 +185,14 @@ def readme_guide():
     body = "\n".join(lines)
 
     def link(match):
-        target = match.group(1)
+        label, target = match.group(1), match.group(2)
         if re.match(r"^[a-z][a-z0-9+.-]*:|^#", target):
-            return match.group(0)
+            return match.group(0)              # a URL, or an anchor MkDocs checks
         if target.startswith("docs/"):
-            return f"]({target[len('docs/'):]})"
-        raise ValueError(f"README.md links to {target!r}, which is not on the docs site; link a "
-                         "page under docs/ or a URL, or docs/hooks.py must learn where it goes")
+            return f"[{label}]({target[len('docs/'):]})"
+        if not os.path.exists(os.path.join(ROOT, target.split("#", 1)[0])):
+            raise ValueError(f"README.md links to {target!r}, which does not exist")
+        return label if label == f"`{target}`" else f"{label} (`{target}`)"
 
     body = _LINK.sub(link, body)
     return ("# User guide\n\n"

@@ -119,10 +119,21 @@ def test_the_guide_is_the_readme_with_site_links(hooks):
     assert last in page
 
 
-def test_a_readme_link_outside_the_site_is_an_error(hooks, monkeypatch, tmp_path):
-    (tmp_path / "README.md").write_text("# clnet\n\nSee [the results](benchmarks/RESULTS.md).\n")
+def test_a_readme_link_to_a_file_outside_the_site_shows_its_path(hooks, monkeypatch, tmp_path):
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "RESULTS.md").write_text("figures\n")
+    (tmp_path / "README.md").write_text("# clnet\n\nSee [the results](bench/RESULTS.md), "
+                                        "[a URL](https://example.org) and [here](#here).\n")
     monkeypatch.setattr(hooks, "ROOT", str(tmp_path))
-    with pytest.raises(ValueError, match="benchmarks/RESULTS.md"):
+    page = hooks.readme_guide()
+    assert "See the results (`bench/RESULTS.md`), [a URL](https://example.org) and " \
+           "[here](#here)." in page
+
+
+def test_a_readme_link_to_a_missing_file_is_an_error(hooks, monkeypatch, tmp_path):
+    (tmp_path / "README.md").write_text("# clnet\n\nSee [the results](bench/RESULTS.md).\n")
+    monkeypatch.setattr(hooks, "ROOT", str(tmp_path))
+    with pytest.raises(ValueError, match="bench/RESULTS.md"):
         hooks.readme_guide()
 
 
