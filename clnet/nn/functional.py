@@ -10,6 +10,9 @@ import math
 
 from .. import dtypes
 from ..tensor import Tensor
+from ..autograd.grad_mode import no_grad
+from ..ops.creation import arange, tensor as make_tensor
+from ..ops.index import index_select
 
 from ..ops import pointwise as _pointwise
 from ..ops import reduce as R
@@ -151,7 +154,6 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
 
 def _causal_mask(L, S, device):
     """bool (L, S) mask, True on and below the diagonal (aligned to the top-left like torch)."""
-    from ..ops.creation import arange
     rows = arange(L, device=device).unsqueeze(1)
     cols = arange(S, device=device).unsqueeze(0)
     return cols <= rows
@@ -231,15 +233,13 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
         raise RuntimeError(f"Expected {nd - 1}D or {nd}D (batch mode) tensor with possibly 0 "
                            f"batch size and other non-zero dimensions for input, but got: "
                            f"{list(shape)}")
-    from ..ops.creation import tensor
-    from ..ops.index import index_select
     indices = []
     for i in range(k):
         d = nd - 1 - i
         indices.append((d, _pad_index(mode, shape[d], pad[2 * i], pad[2 * i + 1], d, shape)))
     out = input
     for d, idx in indices:
-        out = index_select(out, d, tensor(idx, dtype=dtypes.int64, device=input.device))
+        out = index_select(out, d, make_tensor(idx, dtype=dtypes.int64, device=input.device))
     return out
 
 
@@ -268,7 +268,6 @@ def instance_norm(input: Tensor, running_mean: Optional[Tensor] = None,
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
     if running_mean is None or running_var is None:
         raise ValueError("instance_norm(): pass both running_mean and running_var, or neither")
-    from ..autograd.grad_mode import no_grad
     N, C = input.shape[0], input.shape[1]
     rm, rv = running_mean.repeat(N), running_var.repeat(N)
     flat = input.reshape((1, N * C) + tuple(input.shape[2:]))

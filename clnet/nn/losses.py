@@ -11,6 +11,7 @@ from ..ops import pointwise as _pointwise
 from ..ops import reduce as R
 from ..ops.checks import check_unit_interval
 from ..ops.copy import cast, contiguous
+from ..ops.index import gather, index_select
 from ..ops.softmax import cross_entropy_rows, log_softmax
 from ..ops.views import movedim, reshape
 from ..tensor import Tensor
@@ -192,7 +193,6 @@ def nll_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
              size_average: Optional[bool] = None, ignore_index: int = -100,
              reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
     """torch.nn.functional.nll_loss on log-probabilities (N, C, ...) and class indices."""
-    from ..ops.index import gather, index_select
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_class_target("nll_loss", target)
     _refuse_weight_grad("nll_loss", weight)

@@ -8,7 +8,9 @@ import itertools
 from collections import OrderedDict, namedtuple
 
 from .. import dtypes, graph
+from ..ops.copy import to as tensor_to
 from ..tensor import Tensor
+from ._backward_hooks import BackwardHook
 from .parameter import Parameter
 
 if TYPE_CHECKING:
@@ -388,7 +390,6 @@ class Module:
     def to(self: T, *args: Any, **kwargs: Any) -> T:
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``: floating-point
         parameters and buffers take the dtype, every tensor takes the device."""
-        from ..ops.copy import to as tensor_to
         dev = kwargs.pop("device", None)
         dt = kwargs.pop("dtype", None)
         kwargs.pop("non_blocking", None)
@@ -643,7 +644,6 @@ class Module:
                     args = result if isinstance(result, tuple) else (result,)
         bw_hook = None
         if self._backward_hooks or self._backward_pre_hooks:
-            from ._backward_hooks import BackwardHook
             bw_hook = BackwardHook(self, list(self._backward_hooks.values()),
                                    list(self._backward_pre_hooks.values()))
             args = bw_hook.setup_input_hook(args)

@@ -7,8 +7,13 @@ so nothing waits for the device (unless ``error_if_nonfinite=True``, which must 
 from __future__ import annotations
 
 from typing import Iterable, Optional, Union
+import warnings
 
 from .. import dtypes, graph
+from ..ops.creation import tensor as make_tensor
+from ..ops.join import cat, stack
+from ..ops.pointwise import clamp, isfinite  # type: ignore[attr-defined]  # made by a loop in ops
+from ..ops.reduce import all as all_, norm
 from ..tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "parameters_to_vector",
@@ -31,10 +36,6 @@ def clip_grad_norm_(parameters: Union[Tensor, Iterable[Tensor]], max_norm: float
     """Scale the gradients in place so that their joint ``norm_type`` norm is at most
     ``max_norm``; returns the total norm before clipping (a 0-d tensor on the first gradient's
     device, never read back here). ``foreach`` is accepted and ignored (one path)."""
-    from ..ops.creation import tensor as make_tensor
-    from ..ops.join import stack
-    from ..ops.pointwise import clamp, isfinite
-    from ..ops.reduce import all as all_, norm
 
     grads = _grads(parameters)
     max_norm = float(max_norm)
@@ -66,7 +67,6 @@ def clip_grad_norm(parameters: Union[Tensor, Iterable[Tensor]], max_norm: float,
                    norm_type: float = 2.0, error_if_nonfinite: bool = False,
                    foreach: Optional[bool] = None) -> Tensor:
     """Deprecated alias of ``clip_grad_norm_`` (PyTorch keeps it with a warning)."""
-    import warnings
     warnings.warn("`torch.nn.utils.clip_grad_norm` is now deprecated in favor of "
                   "`torch.nn.utils.clip_grad_norm_`.", FutureWarning, stacklevel=2)
     return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
@@ -93,7 +93,6 @@ def _check_same_device(param, old_device):
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     """All parameters flattened and concatenated into one 1-D tensor (differentiable)."""
-    from ..ops.join import cat
     device = None
     vec = []
     for p in parameters:

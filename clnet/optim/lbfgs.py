@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Union
 import numpy as np
 
 from ..autograd.grad_mode import enable_grad, no_grad
+from ..ops.creation import zeros
+from ..ops.join import cat, stack
 from ..tensor import Tensor
 from .optimizer import Optimizer, _state_value_for
 
@@ -172,8 +174,6 @@ class LBFGS(Optimizer):
         return self._numel_cache
 
     def _gather_flat_grad(self):
-        from ..ops.creation import zeros
-        from ..ops.join import cat
         views = []
         for p in self._params:
             if p.grad is None:
@@ -199,7 +199,6 @@ class LBFGS(Optimizer):
     def _read(self, *scalars):
         """Numbers from 0-d device tensors in one host round trip: numpy scalars of the
         parameters' dtype (a loss of another dtype is read on its own, as a Python float)."""
-        from ..ops.join import stack
         dt = self._params[0].dtype
         dev = self._params[0]._storage.device
         on_device = [i for i, s in enumerate(scalars)

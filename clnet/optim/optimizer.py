@@ -18,6 +18,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from ..autograd.grad_mode import enable_grad, no_grad
+from ..ops.copy import cast, contiguous, fill_into, from_numpy_to, to_device
 
 if TYPE_CHECKING:
     from ..types import ParamsT
@@ -129,7 +130,6 @@ class Optimizer:
     # ------------------------------------------------------------------ stepping
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of every parameter (to None by default, as PyTorch 2 does)."""
-        from ..ops.copy import fill_into
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -270,7 +270,6 @@ class Optimizer:
 def _state_value_for(p, key, value):
     """A loaded state entry placed for parameter ``p``: 'step' becomes a host float; tensors
     (clnet, PyTorch or numpy) go to p's device, floating ones in p's dtype."""
-    from ..ops.copy import cast, from_numpy_to, to_device, contiguous
     if key == "step":
         return float(value)
     if isinstance(value, Tensor):

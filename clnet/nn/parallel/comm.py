@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Un
 import warnings
 
 from ...backend import devices as _devices
+from ...ops.join import cat
 from ...tensor import Tensor
 from ..module import Module
 
@@ -158,5 +159,4 @@ def gather(outputs: Sequence[Any], target_device: Union[_device, str, int], dim:
 
 
 def _cat(tensors, dim):
-    from ...ops.join import cat
     return cat(tensors, dim)

@@ -30,12 +30,17 @@ import time
 from contextlib import contextmanager
 
 import numpy as np
+import pyopencl as cl
 
 from ... import graph
+from ... import distributed as dist
+from ...distributed import DistBackendError
+from ...ops.creation import zeros
 from ...autograd.engine import queue_callback
 from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor
 from ..module import Module
+from .comm import to_device
 
 if TYPE_CHECKING:
     from ...types import _device
@@ -59,7 +64,6 @@ class _Bucket:
         self.numel = n
         self.dtype = params[0].dtype
         self.device = params[0].device
-        from ...ops.creation import zeros
         self.flat = zeros(n, dtype=self.dtype, device=self.device)
         self.host = np.empty(n, self.dtype.np)
         self.reset()
@@ -113,7 +117,6 @@ class DistributedDataParallel(Module):
                  mixed_precision: Optional[Any] = None, device_mesh: Optional[Any] = None,
                  skip_all_reduce_unused_params: bool = False) -> None:
         super().__init__()
-        from ... import distributed as dist
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel: module must be a clnet.nn.Module, got "
                             f"{type(module).__name__}")
@@ -182,7 +185,6 @@ class DistributedDataParallel(Module):
             return None
         if len(device_ids) != 1:
             raise ValueError("device_ids can only be None or contain a single element.")
-        from .comm import to_device
         dev = to_device(device_ids[0])
         if dev is not next(iter(devices)):
             raise ValueError(f"DistributedDataParallel: device_ids[0] is {dev} but the module's "
@@ -191,7 +193,6 @@ class DistributedDataParallel(Module):
         return [dev]
 
     def _check_shapes(self, module):
-        from ... import distributed as dist
         mine = [(n, tuple(t.shape), t.dtype.name) for n, t in
                 list(module.named_parameters()) + list(module.named_buffers())]
         group = self.process_group
@@ -220,7 +221,6 @@ class DistributedDataParallel(Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
-        from ... import distributed as dist
         state = self._ddp
         if state["started"]:
             raise RuntimeError(
@@ -304,7 +304,6 @@ class DistributedDataParallel(Module):
 
     def _stage(self, b):
         """Flatten the bucket's gradients on the device and start their read to host memory."""
-        import pyopencl as cl
         with no_grad():
             for p, off in zip(b.params, b.offsets):
                 view = b.flat[off:off + p.numel()]
@@ -319,7 +318,6 @@ class DistributedDataParallel(Module):
 
     def _finish_reduction(self):
         """The backward-end callback: wait for every bucket, average, write ``.grad``."""
-        from ... import distributed as dist
         state = self._ddp
         state["started"] = False
         state["syncing"] = False
@@ -348,7 +346,6 @@ class DistributedDataParallel(Module):
         self._record(state, t_end)
 
     def _write_grads(self, used):
-        import pyopencl as cl
         world = self._group.size()
         for b in self._ddp["buckets"]:
             np.divide(b.host, world, out=b.host)
@@ -427,7 +424,6 @@ class _Reducer(threading.Thread):
             self.cv.notify()
 
     def run(self):
-        from ... import distributed as dist
         MPI = dist.process_group._mpi()
         try:
             pending = []
@@ -479,7 +475,6 @@ class _Reducer(threading.Thread):
         self.deadline = time.perf_counter() + self.group.timeout
         super().join(self.group.timeout + 5)
         if self.is_alive():
-            from ...distributed import DistBackendError
             raise DistBackendError("DistributedDataParallel: the gradient reduction did not "
                                    f"finish within {self.group.timeout:g} s")
         if self.error is not None:
