@@ -4,16 +4,25 @@ seeded from an int or a clnet Generator, so runs are reproducible and need no de
 Random transforms draw from ``current_rng()``: the DataLoader installs a generator seeded from
 (its epoch seed, the batch number) around the loading of each batch, in whichever thread loads
 it, so augmentations are the same on every run and on a resumed run."""
+from __future__ import annotations
+
 import contextlib
 import threading
+from typing import TYPE_CHECKING, Iterator, Union
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..ops._generator import Generator
 
 _local = threading.local()
 _fallback = np.random.default_rng()
 
+# what ``generator=`` arguments of clnet.data take (see numpy_rng)
+RandomSource = Union[int, "Generator", np.random.Generator, None]
 
-def numpy_rng(generator):
+
+def numpy_rng(generator: RandomSource) -> np.random.Generator:
     """A new numpy Generator from an int seed, a clnet Generator (its seed and offset), a numpy
     Generator (returned as is) or None (clnet's default generator)."""
     if isinstance(generator, np.random.Generator):
@@ -27,17 +36,19 @@ def numpy_rng(generator):
                         f"{type(generator).__name__}")
     if isinstance(generator, (int, np.integer)):
         return np.random.default_rng(int(generator) & ((1 << 64) - 1))
-    return np.random.default_rng([generator.initial_seed(), generator.get_offset()])
+    # a clnet Generator by now (the checker cannot narrow after default_generator(), untyped)
+    return np.random.default_rng([generator.initial_seed(),
+                                  generator.get_offset()])  # type: ignore[union-attr]
 
 
-def current_rng():
+def current_rng() -> np.random.Generator:
     """The generator random transforms use: the loader's per-batch one, or an unseeded one when a
     dataset is indexed outside a DataLoader (pass ``generator=`` to a transform to fix it)."""
     return getattr(_local, "rng", None) or _fallback
 
 
 @contextlib.contextmanager
-def use_rng(rng):
+def use_rng(rng: np.random.Generator) -> Iterator[np.random.Generator]:
     previous = getattr(_local, "rng", None)
     _local.rng = rng
     try:

@@ -1,6 +1,9 @@
 """Batch assembly: ``default_collate`` stacks samples on the host into numpy arrays (PyTorch's
 rules for tuples, lists, dicts, namedtuples, numbers and arrays); ``to_device`` then uploads each
 array field with ONE host-to-device copy per batch."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
 import collections.abc
 import numbers
 
@@ -8,6 +11,9 @@ import numpy as np
 
 from .. import dtypes
 from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from ..types import _device
 
 __all__ = ["default_collate", "to_device"]
 
@@ -20,7 +26,7 @@ def _stack(arrays):
     return np.stack(arrays)
 
 
-def default_collate(batch):
+def default_collate(batch: Sequence[Any]) -> Any:
     """Stack a list of samples into one host batch.
 
     numpy arrays and clnet tensors -> stacked arrays (a new first dimension); numpy scalars ->
@@ -65,7 +71,7 @@ def default_collate(batch):
                     f"strings, dicts, tuples or lists; got {type(elem).__name__}")
 
 
-def to_device(batch, device):
+def to_device(batch: Any, device: _device) -> Any:
     """Upload every numpy array in ``batch`` (nested dicts/lists/tuples) as a clnet tensor on
     ``device``: one non-blocking copy per array. float64 becomes float32 on devices without
     fp64."""

@@ -20,6 +20,10 @@ exception raised while loading is raised again in the caller with the thread's t
 ``load_state_dict`` then makes the next ``iter(loader)`` replay that epoch's plan and continue
 from the next batch, exactly as the uninterrupted run would have.
 """
+from __future__ import annotations
+
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping,
+                    Optional, Union)
 import math
 import queue
 import threading
@@ -32,6 +36,12 @@ from ..backend.devices import device as _resolve_device
 from ._random import numpy_rng, use_rng
 from .collate import default_collate, to_device
 from .dataset import IterableDataset
+
+if TYPE_CHECKING:
+    from ._random import RandomSource
+    from .dataset import Dataset
+    from .sampler import Sampler
+    from ..types import Device
 
 __all__ = ["DataLoader"]
 
@@ -53,10 +63,15 @@ class DataLoader:
     background thread whatever their values (no worker processes).
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None,
-                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
-                 worker_init_fn=None, generator=None, prefetch_factor=None,
-                 persistent_workers=False, *, prefetch=True, device=None, as_numpy=False):
+    def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False,
+                 sampler: Optional[Union[Sampler, Iterable[int]]] = None,
+                 batch_sampler: Optional[Union[Sampler, Iterable[List[int]]]] = None,
+                 num_workers: int = 0, collate_fn: Optional[Callable[[List[Any]], Any]] = None,
+                 pin_memory: bool = False, drop_last: bool = False, timeout: float = 0,
+                 worker_init_fn: Optional[Callable[[int], None]] = None,
+                 generator: RandomSource = None, prefetch_factor: Optional[int] = None,
+                 persistent_workers: bool = False, *, prefetch: bool = True, device: Device = None,
+                 as_numpy: bool = False) -> None:
         if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None
                                           or drop_last):
             raise ValueError("DataLoader: batch_sampler is mutually exclusive with batch_size, "
@@ -104,9 +119,9 @@ class DataLoader:
             return len(self.sampler)
         return len(self.dataset)
 
-    def __len__(self):
+    def __len__(self) -> int:
         if self.batch_sampler is not None:
-            return len(self.batch_sampler)
+            return len(self.batch_sampler)  # type: ignore[arg-type]  # raises when it has none
         if isinstance(self.dataset, IterableDataset) and not hasattr(self.dataset, "__len__"):
             raise TypeError("DataLoader: the IterableDataset has no __len__, so the number of "
                             "batches is unknown")
@@ -114,13 +129,13 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     # ------------------------------------------------------------------ position
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         """The loader's position: epoch, batches delivered in it and the RNG state to replay it."""
         rng_state = self._epoch_start_state if self._in_progress else self._rng.bit_generator.state
         return {"epoch": self._epoch, "index": self._index, "in_progress": self._in_progress,
                 "rng_state": _copy_state(rng_state)}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         missing = {"epoch", "index", "in_progress", "rng_state"} - set(state)
         if missing:
             raise KeyError(f"DataLoader.load_state_dict: missing keys {sorted(missing)}")
@@ -133,7 +148,7 @@ class DataLoader:
             self._index = 0
 
     @property
-    def epoch(self):
+    def epoch(self) -> int:
         return self._epoch
 
     # ------------------------------------------------------------------ one epoch
@@ -173,10 +188,10 @@ class DataLoader:
         self._index = 0
         self._in_progress = False
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return _LoaderIter(self)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"<clnet.data.DataLoader batch_size={self.batch_size} shuffle={self.shuffle} "
                 f"drop_last={self.drop_last} epoch={self._epoch} index={self._index}>")
 

@@ -7,6 +7,10 @@ stacks a batch on the host and uploads each field once. A dataset may also offer
 then skips the per-item Python loop, which matters for 60,000-image epochs. ``TensorDataset``
 holds clnet tensors, as in PyTorch (its items are tensors), and batches through a host copy.
 """
+from __future__ import annotations
+
+from typing import (TYPE_CHECKING, Any, Callable, Iterable, Iterator, List, NoReturn, Optional,
+                    Sequence, Tuple, Union)
 import bisect
 import math
 
@@ -16,6 +20,9 @@ from .. import dtypes
 from ..tensor import Tensor
 from ._random import numpy_rng
 
+if TYPE_CHECKING:
+    from ._random import RandomSource
+
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
            "random_split"]
 
@@ -23,10 +30,10 @@ __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDatas
 class Dataset:
     """A map-style dataset: ``__getitem__(i)`` for ``0 <= i < len(self)``."""
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Any:
         raise TypeError(f"{type(self).__name__} must define __getitem__")
 
-    def __add__(self, other):
+    def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])
 
 
@@ -34,10 +41,10 @@ class IterableDataset(Dataset):
     """A dataset read as a stream (``__iter__``); the DataLoader batches consecutive items and
     cannot shuffle it."""
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         raise TypeError(f"{type(self).__name__} must define __iter__")
 
-    def __add__(self, other):
+    def __add__(self, other: Dataset) -> NoReturn:
         raise TypeError("IterableDatasets cannot be concatenated with +")
 
 
@@ -77,7 +84,7 @@ class TensorDataset(Dataset):
     ~50 us (a 60,000-sample epoch went from 0.25 s to 0.63 s). The host copy is read once, on
     first use, and read again only after a field was changed (its storage's version moved)."""
 
-    def __init__(self, *tensors):
+    def __init__(self, *tensors: Any) -> None:
         if not tensors:
             raise ValueError("TensorDataset needs at least one tensor or array")
         fields = [_as_field(t, f"field {i}") for i, t in enumerate(tensors)]
@@ -93,10 +100,10 @@ class TensorDataset(Dataset):
     def _key(t):
         return (t._storage, t._storage.version, t._offset, t._shape, t._stride, t.dtype)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.tensors[0].size(0)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Tuple[Any, ...]:
         return tuple(t[index] for t in self.tensors)
 
     def _host_copy(self, i):
@@ -107,7 +114,7 @@ class TensorDataset(Dataset):
             cached = self._host[i] = (key, t.numpy())
         return cached[1]
 
-    def get_batch(self, indices):
+    def get_batch(self, indices: Any) -> Tuple[Any, ...]:
         """The samples at ``indices`` stacked, as numpy arrays (the loader uploads them)."""
         idx = np.asarray(indices, dtype=np.int64)
         return tuple(self._host_copy(i)[idx] for i in range(len(self.tensors)))
@@ -116,20 +123,20 @@ class TensorDataset(Dataset):
 class Subset(Dataset):
     """The items of ``dataset`` at ``indices``, in that order."""
 
-    def __init__(self, dataset, indices):
+    def __init__(self, dataset: Dataset, indices: Sequence[int]) -> None:
         self.dataset = dataset
         self.indices = [int(i) for i in indices]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, idx):
+    def __getitem__(self, idx: Union[int, List[int]]) -> Any:
         if isinstance(idx, (list, tuple, np.ndarray)):
             return [self.dataset[self.indices[i]] for i in idx]
         return self.dataset[self.indices[idx]]
 
     @property
-    def get_batch(self):
+    def get_batch(self) -> Optional[Callable[[Sequence[int]], Any]]:
         # exposed only when the wrapped dataset has a batch path, so ``hasattr`` stays truthful
         inner = getattr(self.dataset, "get_batch", None)
         if inner is None:
@@ -140,19 +147,21 @@ class Subset(Dataset):
 class ConcatDataset(Dataset):
     """The items of several map-style datasets one after another."""
 
-    def __init__(self, datasets):
+    def __init__(self, datasets: Iterable[Dataset]) -> None:
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("ConcatDataset needs at least one dataset")
         for d in self.datasets:
             if isinstance(d, IterableDataset):
                 raise TypeError("ConcatDataset does not support IterableDataset")
-        self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]).tolist())
+        # map-style datasets define __len__ (Dataset itself does not declare it, as torch's)
+        sizes = [len(d) for d in self.datasets]  # type: ignore[arg-type]
+        self.cumulative_sizes = list(np.cumsum(sizes).tolist())
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.cumulative_sizes[-1]
 
-    def __getitem__(self, idx):
+    def __getitem__(self, idx: int) -> Any:
         if idx < 0:
             if -idx > len(self):
                 raise IndexError(f"ConcatDataset: index {idx} out of range for length {len(self)}")
@@ -164,12 +173,13 @@ class ConcatDataset(Dataset):
         return self.datasets[d][idx - start]
 
 
-def random_split(dataset, lengths, generator=None):
+def random_split(dataset: Dataset, lengths: Sequence[Union[int, float]],
+                 generator: RandomSource = None) -> List[Subset]:
     """Split ``dataset`` into non-overlapping ``Subset``s of the given lengths, or of the given
     fractions (summing to 1; remainders go round-robin to the first parts, as in PyTorch).
     ``generator``: an int seed, a clnet Generator or a numpy Generator (None: clnet's default
     generator's seed), so the same seed always gives the same split."""
-    n = len(dataset)
+    n = len(dataset)  # type: ignore[arg-type]  # a map-style dataset: it has __len__
     lengths = list(lengths)
     if lengths and all(isinstance(x, float) and 0 <= x <= 1 for x in lengths) \
             and math.isclose(sum(lengths), 1) and sum(lengths) <= 1 + 1e-9:

@@ -5,6 +5,9 @@ PyTorch's CPU generator, Mersenne Twister and its Fisher-Yates loop, so the same
 torch's sampler) is padded by repeating its start up to a multiple of the number of replicas
 (or cut down with ``drop_last``), then rank r takes every num_replicas-th index from r.
 """
+from __future__ import annotations
+
+from typing import Iterator, Optional, Sized
 import math
 
 import numpy as np
@@ -12,7 +15,7 @@ import numpy as np
 __all__ = ["DistributedSampler"]
 
 
-def torch_randperm(n, seed):
+def torch_randperm(n: int, seed: int) -> np.ndarray:
     """``torch.randperm(n, generator=torch.Generator().manual_seed(seed))`` without torch: the
     CPU generator is MT19937 seeded with the seed's low 32 bits, and randperm swaps element i
     with i + (32-bit draw mod (n - i)) (checked against torch in the tests)."""
@@ -32,8 +35,9 @@ class DistributedSampler:
     """Restricts data loading to this rank's subset of the dataset; pass it as the DataLoader's
     ``sampler`` and call ``set_epoch(epoch)`` before each epoch so the shuffle changes."""
 
-    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
-                 drop_last=False):
+    def __init__(self, dataset: Sized, num_replicas: Optional[int] = None,
+                 rank: Optional[int] = None, shuffle: bool = True, seed: int = 0,
+                 drop_last: bool = False) -> None:
         if num_replicas is None or rank is None:
             from .. import distributed as dist
             if num_replicas is None:
@@ -61,7 +65,7 @@ class DistributedSampler:
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         n = len(self.dataset)
         if self.shuffle:
             indices = torch_randperm(n, self.seed + self.epoch).tolist()
@@ -77,9 +81,9 @@ class DistributedSampler:
             indices = indices[:self.total_size]
         return iter(indices[self.rank:self.total_size:self.num_replicas])
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.num_samples
 
-    def set_epoch(self, epoch):
+    def set_epoch(self, epoch: int) -> None:
         """The epoch whose shuffle ``__iter__`` draws (seed + epoch): the same on every rank."""
         self.epoch = int(epoch)

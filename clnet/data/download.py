@@ -6,6 +6,9 @@ Mirrors: the dataset's published list, replaced by the ``mirrors=`` argument or 
 ``CLNET_DATA_MIRRORS`` environment variable (base URLs separated by commas or spaces; file names
 are appended). Checksums: the published ones, replaced per file name by ``checksums=``.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional, Sequence, Tuple
 import hashlib
 import os
 import shutil
@@ -13,6 +16,12 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+
+if TYPE_CHECKING:
+    from ..types import PathLike
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 __all__ = ["DatasetNotFoundError", "DownloadError", "download_file", "download_resources"]
 
@@ -24,7 +33,8 @@ class DatasetNotFoundError(FileNotFoundError):
     """A dataset's files are not on disk; the message lists the folders searched and the ways
     to get the files."""
 
-    def __init__(self, name, files, searched, download_dir, debian_package=None):
+    def __init__(self, name: str, files: Sequence[str], searched: Sequence[str],
+                 download_dir: str, debian_package: Optional[str] = None) -> None:
         self.name, self.files, self.searched = name, list(files), list(searched)
         lines = [f"{name}: could not find {', '.join(self.files)} in any of these folders:"]
         lines += [f"  {d}" for d in self.searched]
@@ -44,7 +54,7 @@ class DatasetNotFoundError(FileNotFoundError):
 class DownloadError(RuntimeError):
     """Every mirror failed for a file; ``failures`` holds (url, reason) for each."""
 
-    def __init__(self, filename, failures):
+    def __init__(self, filename: str, failures: Iterable[Tuple[str, str]]) -> None:
         self.filename, self.failures = filename, list(failures)
         tried = "\n".join(f"  {url}: {why}" for url, why in self.failures) or "  (no mirrors)"
         super().__init__(f"could not download {filename}; tried:\n{tried}")
@@ -62,7 +72,8 @@ def _parse_checksum(checksum):
     return algo, digest.lower()
 
 
-def download_file(url, dest, checksum=None, timeout=TIMEOUT_S):
+def download_file(url: str, dest: PathLike, checksum: Optional[str] = None,
+                  timeout: float = TIMEOUT_S) -> PathLike:
     """Fetch ``url`` to ``dest`` atomically, verifying ``checksum`` ('md5:...'/'sha256:...');
     raises ValueError on a mismatch (``dest`` is then left untouched)."""
     algo, expected = _parse_checksum(checksum)
@@ -114,7 +125,9 @@ def _fetch(filename, dest, mirrors, checksum):
     raise DownloadError(filename, failures)
 
 
-def download_resources(spec, filenames, target, mirrors=None, checksums=None):
+def download_resources(spec: Any, filenames: Sequence[str], target: PathLike,
+                       mirrors: Optional[Sequence[str]] = None,
+                       checksums: Optional[Dict[str, str]] = None) -> PathLike:
     """Download ``filenames`` of dataset ``spec`` into ``target`` (skipping files already there).
     EMNIST's files come from one zip archive, extracted member by member."""
     mirrors = _mirrors(spec, mirrors)

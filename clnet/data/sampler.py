@@ -6,11 +6,17 @@ on the host from a numpy Generator made from ``generator`` (an int seed, a clnet
 numpy Generator; None: clnet's default generator, so ``clnet.manual_seed`` makes them
 reproducible); the Generator is kept, so every pass over the sampler gives a new order.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, List, Optional, Sequence, Sized, Union
 import numbers
 
 import numpy as np
 
 from ._random import numpy_rng
+
+if TYPE_CHECKING:
+    from ._random import RandomSource
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler"]
@@ -19,23 +25,23 @@ __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler
 class Sampler:
     """Base class: subclasses define ``__iter__`` (and ``__len__`` where they know it)."""
 
-    def __init__(self, data_source=None):
+    def __init__(self, data_source: Optional[Sized] = None) -> None:
         pass
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:   # indices, or lists of them (BatchSampler)
         raise TypeError(f"{type(self).__name__} must define __iter__ (Sampler is a base class)")
 
 
 class SequentialSampler(Sampler):
     """0, 1, ..., len(data_source) - 1."""
 
-    def __init__(self, data_source):
+    def __init__(self, data_source: Sized) -> None:
         self.data_source = data_source
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         return iter(range(len(self.data_source)))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.data_source)
 
 
@@ -50,7 +56,8 @@ class RandomSampler(Sampler):
     replacement when ``replacement=True``; without replacement and ``num_samples`` > len, whole
     permutations follow each other (PyTorch's rule)."""
 
-    def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
+    def __init__(self, data_source: Sized, replacement: bool = False,
+                 num_samples: Optional[int] = None, generator: RandomSource = None) -> None:
         if not isinstance(replacement, bool):
             raise TypeError(f"replacement should be a boolean value, but got "
                             f"replacement={replacement!r}")
@@ -63,10 +70,10 @@ class RandomSampler(Sampler):
         self._rng = numpy_rng(generator)
 
     @property
-    def num_samples(self):
+    def num_samples(self) -> int:
         return len(self.data_source) if self._num_samples is None else int(self._num_samples)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         n, k = len(self.data_source), self.num_samples
         if self.replacement:
             return iter(self._rng.integers(0, n, size=k).tolist()) if n else iter(())
@@ -75,23 +82,23 @@ class RandomSampler(Sampler):
             out.append(self._rng.permutation(n)[:k % n])
         return iter(np.concatenate(out).tolist() if out else [])
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.num_samples
 
 
 class SubsetRandomSampler(Sampler):
     """The given indices, in a new random order on every pass."""
 
-    def __init__(self, indices, generator=None):
+    def __init__(self, indices: Sequence[int], generator: RandomSource = None) -> None:
         self.indices = indices
         self.generator = generator
         self._rng = numpy_rng(generator)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         for i in self._rng.permutation(len(self.indices)).tolist():
             yield self.indices[i]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.indices)
 
 
@@ -99,7 +106,8 @@ class WeightedRandomSampler(Sampler):
     """``num_samples`` indices in [0, len(weights)) drawn with probabilities proportional to
     ``weights`` (with or without replacement), as ``torch.multinomial`` draws them."""
 
-    def __init__(self, weights, num_samples, replacement=True, generator=None):
+    def __init__(self, weights: Sequence[float], num_samples: int, replacement: bool = True,
+                 generator: RandomSource = None) -> None:
         _positive_int("num_samples", num_samples)
         if not isinstance(replacement, bool):
             raise ValueError(f"replacement should be a boolean value, but got "
@@ -120,7 +128,7 @@ class WeightedRandomSampler(Sampler):
         self.generator = generator
         self._rng = numpy_rng(generator)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         p = self.weights / self.weights.sum()
         k = self.num_samples
         if self.replacement:
@@ -133,7 +141,7 @@ class WeightedRandomSampler(Sampler):
         rest = self._rng.permutation(np.flatnonzero(p == 0))[:k - len(first)]
         return iter(np.concatenate([first, rest]).tolist())
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.num_samples
 
 
@@ -141,7 +149,8 @@ class BatchSampler(Sampler):
     """Lists of ``batch_size`` indices from ``sampler``; the last one shorter unless
     ``drop_last``."""
 
-    def __init__(self, sampler, batch_size, drop_last):
+    def __init__(self, sampler: Union[Sampler, Iterable[int]], batch_size: int,
+                 drop_last: bool) -> None:
         _positive_int("batch_size", batch_size)
         if not isinstance(drop_last, bool):
             raise ValueError(f"drop_last should be a boolean value, but got "
@@ -150,7 +159,7 @@ class BatchSampler(Sampler):
         self.batch_size = int(batch_size)
         self.drop_last = drop_last
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[List[int]]:
         batch = []
         for i in self.sampler:
             batch.append(i)
@@ -160,6 +169,6 @@ class BatchSampler(Sampler):
         if batch and not self.drop_last:
             yield batch
 
-    def __len__(self):
-        n = len(self.sampler)
+    def __len__(self) -> int:
+        n = len(self.sampler)  # type: ignore[arg-type]  # len() of a sampler without one raises
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)

@@ -3,6 +3,9 @@
 ``get_dataset(name, split, root=None, **kwargs)`` builds one split of a dataset by name; keyword
 arguments go to the dataset's class (unknown ones are an error listing the accepted ones).
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, List, Optional
 import inspect
 
 from .base import ArrayDataset, split_indices
@@ -11,6 +14,12 @@ from .files import CsvDataset, NpzDataset
 from .idx import EMNIST, KMNIST, MNIST, FashionMNIST, IdxDataset, read_idx, write_idx
 from .synthetic import Synthetic
 from .text import CharText
+
+if TYPE_CHECKING:
+    from ..dataset import Dataset
+
+if TYPE_CHECKING:
+    from ...types import PathLike
 
 __all__ = ["ArrayDataset", "Digits", "IdxDataset", "MNIST", "FashionMNIST", "KMNIST", "EMNIST",
            "CharText", "NpzDataset", "CsvDataset", "Synthetic", "get_dataset",
@@ -55,11 +64,11 @@ _REGISTRY = {
 _ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist"}
 
 
-def dataset_names():
+def dataset_names() -> List[str]:
     return sorted(_REGISTRY)
 
 
-def register_dataset(name, factory):
+def register_dataset(name: str, factory: Callable[..., Dataset]) -> None:
     """Make ``get_dataset(name, split, root, **kwargs)`` call ``factory(split, root=root,
     **kwargs)``."""
     if not callable(factory):
@@ -75,7 +84,8 @@ def _accepted(factory):
     return [n for n, p in params.items() if n not in ("self", "split", "name")]
 
 
-def get_dataset(name, split="train", root=None, **kwargs):
+def get_dataset(name: str, split: str = "train", root: Optional[PathLike] = None,
+                **kwargs: Any) -> Dataset:
     """One split of the dataset called ``name`` (see ``dataset_names()``)."""
     if not isinstance(name, str):
         raise TypeError(f"get_dataset: name must be a string, got {type(name).__name__}")

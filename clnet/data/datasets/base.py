@@ -1,10 +1,16 @@
 """``ArrayDataset``: the common shape of the built-in datasets (features and labels held as numpy
 arrays, optional per-sample transforms, a batch fast path for the DataLoader) and the
 deterministic train/test split they share."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, Tuple
 import numpy as np
 
 from ..collate import default_collate
 from ..dataset import Dataset
+
+if TYPE_CHECKING:
+    from ...tensor import Tensor
 
 SPLITS = ("train", "test", "all")
 
@@ -15,7 +21,9 @@ class ArrayDataset(Dataset):
     Subclasses may override ``_convert`` to store compact arrays (uint8 images) and convert on
     access (to float32 in [0, 1])."""
 
-    def __init__(self, data, targets, transform=None, target_transform=None):
+    def __init__(self, data: np.ndarray, targets: np.ndarray,
+                 transform: Optional[Callable[[Any], Any]] = None,
+                 target_transform: Optional[Callable[[Any], Any]] = None) -> None:
         if len(data) != len(targets):
             raise ValueError(f"{type(self).__name__}: {len(data)} samples but {len(targets)} "
                              f"labels")
@@ -27,10 +35,10 @@ class ArrayDataset(Dataset):
     def _convert(self, x):
         return x
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.data)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> Tuple[Any, Any]:
         if not -len(self) <= index < len(self):
             raise IndexError(f"{type(self).__name__}: index {index} out of range for "
                              f"{len(self)} samples")
@@ -41,7 +49,7 @@ class ArrayDataset(Dataset):
             y = self.target_transform(y)
         return x, y
 
-    def get_batch(self, indices):
+    def get_batch(self, indices: Sequence[int]) -> Tuple[Any, ...]:
         """``(features, labels)`` of ``indices`` stacked: one fancy-indexing gather when there are
         no transforms, otherwise the transformed samples stacked."""
         idx = np.asarray(indices, dtype=np.int64)
@@ -49,19 +57,19 @@ class ArrayDataset(Dataset):
             return self._convert(self.data[idx]), self.targets[idx]
         return tuple(default_collate([self[int(i)] for i in idx]))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"<{type(self).__name__}: {len(self)} samples, features "
                 f"{tuple(np.shape(self.data)[1:])} {np.asarray(self.data[:0]).dtype}>")
 
 
-def check_split(name, split, allowed=SPLITS):
+def check_split(name: str, split: str, allowed: Sequence[str] = SPLITS) -> str:
     if split not in allowed:
         raise ValueError(f"{name}: unknown split {split!r}; expected one of "
                          f"{', '.join(map(repr, allowed))}")
     return split
 
 
-def split_indices(n, split, test_fraction, seed):
+def split_indices(n: int, split: str, test_fraction: float, seed: int) -> np.ndarray:
     """Deterministic split of ``range(n)``: a permutation from ``seed``, its first
     ``1 - test_fraction`` for 'train' and the rest for 'test' ('all': every index in order)."""
     if not 0 <= test_fraction < 1:

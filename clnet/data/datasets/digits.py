@@ -7,6 +7,9 @@ Images are float32 in [0, 1] (the 0..16 pixel counts divided by 16), shape (1, 8
 int64 0..9. The split is the first 80% ('train', 1,438 images) and the last 20% ('test', 359) of a
 permutation drawn from ``seed`` (0 by default), so it is the same on every machine.
 """
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Tuple
 import functools
 import gzip
 import os
@@ -19,7 +22,7 @@ _FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "digits.csv.gz"
 
 
 @functools.lru_cache(maxsize=1)
-def load_digits_arrays():
+def load_digits_arrays() -> Tuple[np.ndarray, np.ndarray]:
     """(pixels (1797, 64) float64 0..16, labels (1797,) int64), read once per process."""
     with gzip.open(_FILE, "rt") as f:
         table = np.loadtxt(f, delimiter=",")
@@ -29,8 +32,9 @@ def load_digits_arrays():
 class Digits(ArrayDataset):
     classes = [str(d) for d in range(10)]
 
-    def __init__(self, split="train", transform=None, target_transform=None, seed=0,
-                 test_fraction=0.2):
+    def __init__(self, split: str = "train", transform: Optional[Callable[[Any], Any]] = None,
+                 target_transform: Optional[Callable[[Any], Any]] = None, seed: int = 0,
+                 test_fraction: float = 0.2) -> None:
         check_split("digits", split)
         pixels, labels = load_digits_arrays()
         idx = split_indices(len(labels), split, test_fraction, seed)

@@ -8,12 +8,18 @@ Features become float32 (npz arrays keep integer/float types as stored, cast to 
 ``float_features``); CSV labels become int64 when every value is an integer, class indices
 (``classes`` in sorted order) when they are strings, else float32.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 import csv
 import os
 
 import numpy as np
 
 from .base import ArrayDataset, check_split, split_indices
+
+if TYPE_CHECKING:
+    from ...types import PathLike
 
 
 def _need_file(kind, path):
@@ -27,8 +33,10 @@ def _need_file(kind, path):
 
 class NpzDataset(ArrayDataset):
 
-    def __init__(self, path=None, split="train", features="x", labels="y", test_fraction=0.2,
-                 seed=0, float_features=True, transform=None, target_transform=None):
+    def __init__(self, path: Optional[PathLike] = None, split: str = "train", features: str = "x",
+                 labels: str = "y", test_fraction: float = 0.2, seed: int = 0,
+                 float_features: bool = True, transform: Optional[Callable[[Any], Any]] = None,
+                 target_transform: Optional[Callable[[Any], Any]] = None) -> None:
         path = _need_file("npz", path)
         check_split("npz", split)
         with np.load(path, allow_pickle=False) as z:
@@ -56,8 +64,11 @@ class NpzDataset(ArrayDataset):
 
 class CsvDataset(ArrayDataset):
 
-    def __init__(self, path=None, split="train", label="label", features=None, delimiter=",",
-                 test_fraction=0.2, seed=0, transform=None, target_transform=None):
+    def __init__(self, path: Optional[PathLike] = None, split: str = "train", label: str = "label",
+                 features: Optional[Sequence[str]] = None, delimiter: str = ",",
+                 test_fraction: float = 0.2, seed: int = 0,
+                 transform: Optional[Callable[[Any], Any]] = None,
+                 target_transform: Optional[Callable[[Any], Any]] = None) -> None:
         path = _need_file("csv", path)
         check_split("csv", split)
         with open(path, newline="") as f:

@@ -16,6 +16,9 @@ EMNIST images are served as stored in the IDX files (transposed relative to MNIS
 torchvision leaves them too); pass ``transform=Lambda(lambda x: x.transpose(0, 2, 1))`` to
 turn them upright.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 import gzip
 import os
 
@@ -24,14 +27,18 @@ import numpy as np
 from ..download import DatasetNotFoundError, download_resources
 from .base import ArrayDataset, check_split
 
+if TYPE_CHECKING:
+    from ...types import PathLike
+
 SYSTEM_DATA_DIR = "/usr/share/datasets"
 
 # IDX type codes (the third byte of the magic number) -> big-endian numpy dtypes
-_IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
-              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_TYPES: Dict[int, np.dtype] = {
+    0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
-def read_idx(path):
+def read_idx(path: PathLike) -> np.ndarray:
     """Read an IDX file (``.gz`` or raw) into a numpy array of its stored shape and type."""
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rb") as f:
@@ -51,7 +58,7 @@ def read_idx(path):
         dtype.newbyteorder("="))
 
 
-def write_idx(path, array):
+def write_idx(path: PathLike, array: np.ndarray) -> None:
     """Write ``array`` as an IDX file (gzip-compressed when ``path`` ends in .gz)."""
     a = np.asarray(array)
     code = {v.newbyteorder("="): k for k, v in _IDX_TYPES.items()}.get(a.dtype.newbyteorder("="))
@@ -65,8 +72,9 @@ def write_idx(path, array):
 
 
 class _IdxSpec:
-    def __init__(self, name, folders, mirrors, checksums, num_classes, file_prefix="",
-                 archive=None):
+    def __init__(self, name: str, folders: Sequence[str], mirrors: Sequence[str],
+                 checksums: Dict[str, str], num_classes: Optional[int], file_prefix: str = "",
+                 archive: Optional[Tuple[str, str, str]] = None) -> None:
         self.name = name                 # clnet's name, also the system data folder's name
         self.folders = folders           # sub-folder names used by other tools, first = ours
         self.mirrors = mirrors
@@ -113,7 +121,7 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sanda
                    "Sneaker", "Bag", "Ankle boot"]
 
 
-def search_dirs(spec, root=None):
+def search_dirs(spec: _IdxSpec, root: Optional[PathLike] = None) -> List[str]:
     """The folders looked in for ``spec``'s files, in order (existing or not)."""
     dirs = []
     if root is not None:
@@ -136,7 +144,7 @@ def search_dirs(spec, root=None):
     return out
 
 
-def default_download_dir(spec, root=None):
+def default_download_dir(spec: _IdxSpec, root: Optional[PathLike] = None) -> str:
     if root is not None:
         return os.path.join(os.path.expanduser(str(root)), spec.name)
     base = os.environ.get("CLNET_DATA") or os.path.join(os.path.expanduser("~"), ".cache",
@@ -158,7 +166,8 @@ def _find_in(folder, stems):
     return found
 
 
-def find_files(spec, stems, root=None):
+def find_files(spec: _IdxSpec, stems: Sequence[str],
+               root: Optional[PathLike] = None) -> List[str]:
     """The first folder holding all ``stems``; raises DatasetNotFoundError listing the folders."""
     dirs = search_dirs(spec, root)
     for d in dirs:
@@ -174,8 +183,12 @@ def find_files(spec, stems, root=None):
 class IdxDataset(ArrayDataset):
     """One split of an IDX image dataset; see the module docstring for where files are found."""
 
-    def __init__(self, name, split="train", root=None, transform=None, target_transform=None,
-                 download=False, mirrors=None, checksums=None, emnist_split="balanced"):
+    def __init__(self, name: str, split: str = "train", root: Optional[PathLike] = None,
+                 transform: Optional[Callable[[Any], Any]] = None,
+                 target_transform: Optional[Callable[[Any], Any]] = None, download: bool = False,
+                 mirrors: Optional[Sequence[str]] = None,
+                 checksums: Optional[Dict[str, str]] = None,
+                 emnist_split: str = "balanced") -> None:
         if name not in SPECS:
             raise ValueError(f"unknown IDX dataset {name!r}; expected one of {sorted(SPECS)}")
         spec = SPECS[name]
@@ -191,6 +204,7 @@ class IdxDataset(ArrayDataset):
             self.num_classes = EMNIST_SPLITS[emnist_split]
         else:
             stems = [f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"]
+            assert spec.num_classes is not None   # only EMNIST's depends on the split
             self.num_classes = spec.num_classes
         try:
             images_path, labels_path = find_files(spec, stems, root)
@@ -218,17 +232,19 @@ class IdxDataset(ArrayDataset):
         return x.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
-def MNIST(split="train", root=None, **kwargs):
+def MNIST(split: str = "train", root: Optional[PathLike] = None, **kwargs: Any) -> IdxDataset:
     return IdxDataset("mnist", split, root, **kwargs)
 
 
-def FashionMNIST(split="train", root=None, **kwargs):
+def FashionMNIST(split: str = "train", root: Optional[PathLike] = None,
+                 **kwargs: Any) -> IdxDataset:
     return IdxDataset("fashion-mnist", split, root, **kwargs)
 
 
-def KMNIST(split="train", root=None, **kwargs):
+def KMNIST(split: str = "train", root: Optional[PathLike] = None, **kwargs: Any) -> IdxDataset:
     return IdxDataset("kmnist", split, root, **kwargs)
 
 
-def EMNIST(split="train", root=None, emnist_split="balanced", **kwargs):
+def EMNIST(split: str = "train", root: Optional[PathLike] = None, emnist_split: str = "balanced",
+           **kwargs: Any) -> IdxDataset:
     return IdxDataset("emnist", split, root, emnist_split=emnist_split, **kwargs)

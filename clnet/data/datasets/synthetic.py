@@ -7,6 +7,9 @@
   features and float32 targets of shape (num_outputs,).
 'train' and 'test' are disjoint draws of ``num_samples`` and ``num_test`` samples.
 """
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
 import numpy as np
 
 from .base import ArrayDataset, check_split
@@ -14,9 +17,11 @@ from .base import ArrayDataset, check_split
 
 class Synthetic(ArrayDataset):
 
-    def __init__(self, split="train", task="classification", num_samples=512, num_test=128,
-                 num_features=8, num_classes=3, num_outputs=1, noise=1.0, seed=0,
-                 transform=None, target_transform=None):
+    def __init__(self, split: str = "train", task: str = "classification", num_samples: int = 512,
+                 num_test: int = 128, num_features: int = 8, num_classes: int = 3,
+                 num_outputs: int = 1, noise: float = 1.0, seed: int = 0,
+                 transform: Optional[Callable[[Any], Any]] = None,
+                 target_transform: Optional[Callable[[Any], Any]] = None) -> None:
         check_split("synthetic", split)
         if task not in ("classification", "regression"):
             raise ValueError(f"synthetic: task must be 'classification' or 'regression', got "

@@ -9,20 +9,31 @@ Item i is (input, target): ``seq_len`` int64 indices starting at ``i * stride`` 
 window shifted by one character. The first ``1 - val_fraction`` of the text is 'train', the rest
 'val' ('test' is the same held-out tail), so no window straddles the two.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Optional
 import numpy as np
 
 from .base import ArrayDataset, check_split
 
+if TYPE_CHECKING:
+    from ...nn.common_types import _size_any_t
+    from ...tensor import Tensor
+    from ...types import PathLike
 
-def default_corpus():
+
+def default_corpus() -> str:
     from pydoc_data import topics
     return "\n".join(topics.topics[k] for k in sorted(topics.topics))
 
 
 class CharText(ArrayDataset):
 
-    def __init__(self, split="train", path=None, seq_len=64, stride=None, val_fraction=0.1,
-                 text=None, encoding="utf-8", transform=None, target_transform=None):
+    def __init__(self, split: str = "train", path: Optional[PathLike] = None, seq_len: int = 64,
+                 stride: Optional[int] = None, val_fraction: float = 0.1,
+                 text: Optional[str] = None,
+                 encoding: str = "utf-8", transform: Optional[Callable[[Any], Any]] = None,
+                 target_transform: Optional[Callable[[Any], Any]] = None) -> None:
         check_split("text", split, ("train", "val", "test", "all"))
         if isinstance(seq_len, bool) or not isinstance(seq_len, (int, np.integer)) \
                 or seq_len <= 0:
@@ -51,15 +62,15 @@ class CharText(ArrayDataset):
         self.split, self.seq_len, self.stride = split, seq_len, stride
 
     @property
-    def vocab_size(self):
+    def vocab_size(self) -> int:
         return len(self.vocab)
 
-    def encode(self, s):
+    def encode(self, s: str) -> np.ndarray:
         """A string -> int64 indices (raises KeyError naming a character not in the vocab)."""
         try:
             return np.array([self.stoi[c] for c in s], dtype=np.int64)
         except KeyError as e:
             raise KeyError(f"text: character {e.args[0]!r} is not in the vocabulary") from None
 
-    def decode(self, indices):
+    def decode(self, indices: Any) -> str:
         return "".join(self.vocab[int(i)] for i in np.asarray(indices).reshape(-1))
