@@ -2,6 +2,7 @@
 import numpy as np
 
 from . import dtypes
+from .backend.devices import default_device
 
 _IMPLICIT = ("float32", "int64", "bool")
 _THRESHOLD = 1000
@@ -48,7 +49,6 @@ def format_tensor(t):
     extras = []
     if a.size == 0 and a.ndim > 1:
         extras.append(f"size={tuple(t.shape)}")
-    from .backend.devices import default_device
     if t.device is not default_device():
         extras.append(f"device='{t.device}'")
     if t.dtype.name not in _IMPLICIT or (a.size == 0 and t.dtype.name != "float32"):

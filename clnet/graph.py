@@ -36,6 +36,21 @@ def set_grad_enabled_flag(flag):
     return prev
 
 
+class no_grad_recording:
+    """Grad mode off inside an op's forward, so its internal views and copies record nothing
+    (the op records one node itself). A tiny context manager: the ops sit below clnet.autograd,
+    whose ``no_grad`` is the public one."""
+
+    __slots__ = ("prev",)
+
+    def __enter__(self):
+        self.prev = set_grad_enabled_flag(False)
+        return self
+
+    def __exit__(self, *exc):
+        set_grad_enabled_flag(self.prev)
+
+
 def recording(*args):
     """True when an op on ``args`` must record a node: grad mode on and an input requires grad."""
     if not mode.grad_enabled:

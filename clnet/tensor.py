@@ -1,15 +1,26 @@
 """Tensor: a device buffer + dtype + shape + strides (in elements) + offset.
 
-The class holds the data layout and host-side conveniences only; every computation lives in
-``clnet/ops`` and is attached as a method there (``ops/__init__.py``), so this file never imports
-the ops layer.
+The class holds the data layout and host-side conveniences only, and this file imports nothing
+above it. Where the other Tensor methods are defined:
+
+- every computation (``t.exp()``, ``t + u``, ``t[i]``, ``t.sum()``...): the op families of
+  ``clnet/ops``, each listing its methods in a ``TENSOR_METHODS`` table that ``ops/__init__.py``
+  installs here (``ops/__init__.py`` names the families in order);
+- ``Tensor(data)`` (the legacy constructor from data): ``ops/creation.py``'s ``tensor``,
+  installed as ``Tensor._from_data`` by the same tables;
+- ``pickle`` and ``copy.deepcopy`` (``__reduce_ex__``, ``__deepcopy__``):
+  ``clnet/serialization/host_pickle.py``;
+- sparse layouts (``is_sparse``, ``to_sparse``...): ``clnet/sparse``.
 """
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
+import pyopencl as cl
 
 from . import dtypes
+from ._format import format_tensor
 from .backend.device_errors import check_device_errors
+from .backend.devices import cuda_device
 from .backend.devices import device as _resolve_device
 from .backend.memory import allocate
 from .errors import DeviceError
@@ -109,11 +120,14 @@ class Tensor:
         def __abs__(self) -> "Tensor": ...
         def __invert__(self) -> "Tensor": ...
 
+    # ``Tensor(data)``'s builder: clnet.ops.creation.tensor, installed by ops/__init__.py (the
+    # ops layer sits above this file)
+    _from_data = None
+
     # ------------------------------------------------------------------ construction
     def __new__(cls, *args, device=None, dtype=None, requires_grad=False):
         # ``Tensor(*sizes)`` is an uninitialised tensor, ``Tensor(data)`` copies data (PyTorch's
         # legacy constructor); both give the default float dtype.
-        from .ops.creation import tensor as _tensor  # the ops layer builds data tensors
         dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
         if len(args) == 0:
             sizes = (0,)
@@ -122,7 +136,8 @@ class Tensor:
         elif all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
             sizes = tuple(int(a) for a in args)
         elif len(args) == 1:
-            return _tensor(args[0], dtype=dt, device=device, requires_grad=requires_grad)
+            return Tensor._from_data(args[0], dtype=dt, device=device,
+                                     requires_grad=requires_grad)
         else:
             raise TypeError(f"Tensor(): expected sizes (ints) or one data argument, got {args!r}")
         t = Tensor._empty(sizes, dt, _resolve_device(device))
@@ -224,7 +239,6 @@ class Tensor:
         """The tensor on an OpenCL GPU: ``device`` is an index among the GPUs (``cuda:N``), a
         device or a name; None is the current GPU. Raises ``clnet.DeviceError`` when there is
         no OpenCL GPU, where a CPU-only PyTorch raises 'Torch not compiled with CUDA enabled'."""
-        from .backend.devices import cuda_device
         if device is None or (isinstance(device, int) and not isinstance(device, bool)):
             dev = cuda_device(device, "cuda" if device is None else f"cuda:{device}")
         else:
@@ -299,7 +313,6 @@ class Tensor:
         src = self if self.is_contiguous() else self.contiguous()
         out = np.empty(self._shape, dtype=self.dtype.np)
         if out.size:
-            import pyopencl as cl
             cl.enqueue_copy(src.device.queue, out, src._storage.buffer,
                             src_offset=src._offset * self.dtype.itemsize, is_blocking=True)
         # a kernel that met bad device data (a class index out of range...) raises here
@@ -349,7 +362,6 @@ class Tensor:
         return id(self)
 
     def __repr__(self):
-        from ._format import format_tensor
         return format_tensor(self)
 
     __str__ = __repr__
@@ -358,16 +370,6 @@ class Tensor:
         if self.dim() == 0:
             return format(self.item(), spec)
         return repr(self)
-
-    def __reduce_ex__(self, proto):
-        # pickle.dumps: the storage's bytes through the host (clnet.serialization.host_pickle)
-        from .serialization.host_pickle import reduce_tensor
-        return reduce_tensor(self)
-
-    def __deepcopy__(self, memo):
-        # PyTorch's rules: leaves only; views stay views of one copied storage; grad copied
-        from .serialization.host_pickle import deepcopy_tensor
-        return deepcopy_tensor(self, memo)
 
     # ------------------------------------------------------------------ PyTorch-style type helpers
     def type(self, dtype=None):

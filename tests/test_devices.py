@@ -102,7 +102,7 @@ def test_tensors_on_two_devices_do_not_mix(dev, second_device):
     with pytest.raises(clnet.DeviceError) as info:
         a + b
     assert str(dev) in str(info.value) and str(second_device) in str(info.value)
-    from clnet.ops._layout import same_device
+    from clnet.kernels.layout import same_device
     with pytest.raises(clnet.DeviceError, match=f"{dev}.*{second_device}|{second_device}.*{dev}"):
         same_device("my_op", a, b)
 
@@ -213,7 +213,7 @@ def test_program_built_once_per_device_and_defines(dev, second_device, kernel_fo
         k = p1.kernel("fill_const", [np.int32, None])
         assert p1.kernel("fill_const", [np.int32, None]) is k   # kernels are created once too
         out = clnet.empty(70, device=dev)
-        from clnet.ops._layout import launch_1d
+        from clnet.kernels.layout import launch_1d
         launch_1d(dev, k, 70, 70, out._storage.buffer)
         np.testing.assert_array_equal(out.numpy(), np.full(70, 1.5, np.float32))
     finally:

@@ -273,6 +273,7 @@ IntTensor = _legacy(dtypes.int32)
 BoolTensor = _legacy(dtypes.bool_)
 
 TENSOR_METHODS = {
+    "_from_data": staticmethod(tensor),   # Tensor(data), the legacy constructor (tensor.py)
     "new_zeros": lambda self, *size, dtype=None, device=None, requires_grad=False: zeros(
         *size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad),
     "new_ones": lambda self, *size, dtype=None, device=None, requires_grad=False: ones(

@@ -1,13 +1,14 @@
-"""The elementwise engine: PyTorch type promotion, broadcasting, kernel launches and autograd
-recording for every unary/binary kernel of cl_kernels/elementwise.cl (one program per compute
-dtype). The public functions (``add``, ``exp``, ``relu``...) are in pointwise.py; their backward
-rules in elementwise_grads.py.
+"""The elementwise engine: PyTorch type promotion, broadcasting, out= and in-place forms, and
+autograd recording for every unary/binary kernel of cl_kernels/elementwise.cl. The launches are
+in clnet/kernels/elementwise.py; the public functions (``add``, ``exp``, ``relu``...) in
+pointwise.py.
 
-Each op launches one kernel: ``<op>_c`` when every operand is contiguous with the output's shape
-(or a Python scalar), else ``<op>_n`` with the `Strided` struct. Nothing here waits for the device.
-On CPU drivers the floating-point ops with a transcendental call (exp, tanh, erf, gelu, pow...)
-use ``<op>_v`` instead of ``<op>_c``: one 256-bit vector per work-item through the vector builtins
-(see elementwise.cl); ``dev.tuning["elementwise.vec"]`` (1/0) selects it, tests set it to run either.
+Backward rules are looked up by kernel op in ``BINARY`` and ``UNARY``, which the files above
+fill with ``register_binary`` / ``register_unary`` beside each op's ``def`` (arithmetic.py,
+unary_math.py, activations.py), so that a rule may use any differentiable op without this file
+importing it (PyTorch's derivatives table, registered from above as ``graph.view_hooks`` is). Each entry is (rule, needs) where ``needs`` names what the rule
+reads: ``a``/``b`` (binary inputs) or ``x`` (unary input) and ``o`` (the op's output, saved
+without a cycle).
 """
 import builtins
 import numbers
@@ -15,77 +16,48 @@ import numbers
 import numpy as np
 
 from .. import dtypes, graph
-from ..backend.programs import get_program
+from ..kernels.elementwise import (FAST_KERNELS, fast_kernel, launch_binary, launch_unary, scalar_type,
+                                   ternary_contiguous, ternary_strided)
+from ..kernels.layout import _INT32_BYTES, broadcast_shapes, check_index_range, same_device
 from ..tensor import Storage, Tensor
-from ._layout import (_INT32_BYTES, LOCAL_1D, broadcast_shapes, broadcast_strides,
-                      check_index_range, same_device)
-from .copy import cast, clone, copy_into, launch_vec, strided_launch
+from .copy import cast, clone, copy_into
+from .views import reduce_sum_to_shape
 
-_grads = None   # elementwise_grads, imported on first use (it imports pointwise, which imports us)
-
-
-def _rules():
-    global _grads
-    if _grads is None:
-        from . import elementwise_grads
-        _grads = elementwise_grads
-    return _grads
-
-_I32 = np.int32
-_VW = 4  # elements per work-item in the *_c kernels (VW in elementwise.cl)
-_KIND = {"float": "IS_FLOAT", "double": "IS_FLOAT", "int": "IS_INT", "long": "IS_INT",
-         "uchar": "IS_BOOL"}
+# backward rules by kernel op: op -> (rule, needs); see the module docstring
+BINARY = {}
+UNARY = {}
 
 
-# the *_v kernels: elements per work-item (VW in elementwise.cl: one 256-bit vector)
-_VEC_W = {"float": 8, "double": 4}
-_VEC_UNARY = frozenset((
-    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "sin", "cos", "tan",
-    "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "erf", "erfc",
-    "lgamma", "sigmoid", "logsigmoid", "elu", "celu", "selu", "gelu", "gelu_tanh", "silu", "mish",
-    "softplus", "softsign"))
-_VEC_BINARY = frozenset(("fmod", "pow", "atan2", "hypot", "sigmoid_backward", "tanh_backward",
-                         "silu_backward", "gelu_backward", "gelu_tanh_backward", "mish_backward",
-                         "softplus_backward"))
+def register_binary(op, rule, needs):
+    """``rule(g, a, b, o, need_a, need_b) -> (grad_a, grad_b)``, broadcast-shaped (the engine
+    sums them back to each operand's shape); a or b may be a Python number."""
+    BINARY[op] = (rule, needs)
 
 
-def _program(dev, dt):
-    key = ("elementwise", dt.cl)
-    prg = dev.programs.get(key)   # fast path: skip building the defines tuple on every launch
-    if prg is None:
-        defines = (("T", dt.cl), (_KIND[dt.cl], 1))
-        if dt.cl in _VEC_W:
-            defines += (("VW", _VEC_W[dt.cl]),)
-        if dt.cl == "float":
-            defines += (("ERF_POLY", 1),)   # the *_v kernels' erf (elementwise.cl)
-        prg = get_program(dev, "elementwise", defines)
-        dev.programs[key] = prg
-    return prg
+def register_unary(op, rule, needs):
+    """``rule(g, x, o, p0, p1) -> grad_x``, with the kernel's two parameters."""
+    UNARY[op] = (rule, needs)
 
 
-def _vec_width(dev, op, ct, ops):
-    """Elements per work-item of ``op``'s *_v kernel when this device uses it, else 0."""
-    if op not in ops or ct.cl not in _VEC_W:
-        return 0
-    use = dev.tuning.get("elementwise.vec")
-    if use is None:
-        use = dev.tuning["elementwise.vec"] = 1 if dev.kind == "CPU" else 0
-    return _VEC_W[ct.cl] if use else 0
+def node_name(op):
+    return "".join(part.capitalize() for part in op.split("_")) + "Backward0"
 
 
-def _launch_w(dev, kernel, n, w, *args):
-    """Launch a *_v kernel: one work-item per ``w`` elements, rounded up to whole work-groups."""
-    local = LOCAL_1D if dev.max_work_group_size >= LOCAL_1D else dev.max_work_group_size
-    items = (n + w - 1) // w
-    kernel(dev._queue or dev.queue, ((items + local - 1) // local * local,), (local,), *args)
+def fused_backward(op, g, t):
+    """An activation's backward as ONE kernel (``<act>_backward(g, t)`` in elementwise.cl, t the
+    input or output) when the result will not be differentiated (no create_graph, or nothing
+    requiring grad); None otherwise, and the rule composes differentiable ops. The fused kernel
+    records no graph node, hence the check. gelu's backward: 11 kernels -> 1 (2^17 floats on
+    PoCL: 1307 -> ~480 us of device time)."""
+    if graph.mode.grad_enabled and (g.requires_grad or t.requires_grad):
+        return None
+    return binary(op, g, t)
 
 
-def _scalar_type(dt):
-    return np.uint8 if dt is dtypes.bool_ else dt.np.type
-
-
-_launch_vec = launch_vec   # one work-item per _VW elements (copy.py)
-
+# names the families above import from here (the launches moved to clnet/kernels/elementwise.py)
+_scalar_type = scalar_type
+_ternary_strided = ternary_strided
+_ternary_contiguous = ternary_contiguous
 
 _PY_NUMBERS = (int, float, builtins.bool)
 
@@ -127,60 +99,6 @@ def _as_tensor_operand(x, dt, dev):
     return x
 
 
-# ---------------------------------------------------------------------------------- launches
-def _launch_binary(op, a, b, out, ct):
-    """out[...] = op(a, b) computed in ct; a or b may be a Python scalar (not both)."""
-    n = out.numel()
-    if n == 0:
-        return out
-    dev = out._storage.device
-    prg = _program(dev, ct)
-    st = _scalar_type(ct)
-    a_t, b_t = isinstance(a, Tensor), isinstance(b, Tensor)
-    mode = 0 if (a_t and b_t) else (1 if a_t else 2)
-    sa = st(a) if not a_t else st(0)
-    sb = st(b) if not b_t else st(0)
-    ta = a if a_t else b      # buffer placeholders for the scalar side
-    tb = b if b_t else a
-    shape = out._shape
-    if (out.is_contiguous() and (not a_t or (a._shape == shape and a.is_contiguous()))
-            and (not b_t or (b._shape == shape and b.is_contiguous()))):
-        w = _vec_width(dev, op, ct, _VEC_BINARY)
-        k = prg.kernel(op + ("_v" if w else "_c"),
-                       [_I32, None, _I32, None, _I32, st, st, None, _I32, _I32])
-        _launch_w(dev, k, n, w or _VW, n, ta._storage.buffer, ta._offset, tb._storage.buffer,
-                  tb._offset, sa, sb, out._storage.buffer, out._offset, mode)
-    else:
-        k = prg.kernel(op + "_n", [_I32, None, None, st, st, None, _I32, None])
-        strided_launch(op, dev, k, n, shape, [
-            (out._offset, out._stride),
-            (ta._offset, broadcast_strides(shape, ta._shape, ta._stride)),
-            (tb._offset, broadcast_strides(shape, tb._shape, tb._stride))],
-            n, ta._storage.buffer, tb._storage.buffer, sa, sb, out._storage.buffer, mode)
-    return out
-
-
-def _launch_unary(op, a, out, ct, p0=0, p1=0):
-    n = out.numel()
-    if n == 0:
-        return out
-    dev = out._storage.device
-    prg = _program(dev, ct)
-    st = _scalar_type(ct)
-    if out.is_contiguous() and a.is_contiguous() and a._shape == out._shape:
-        w = _vec_width(dev, op, ct, _VEC_UNARY)
-        k = prg.kernel(op + ("_v" if w else "_c"), [_I32, None, _I32, None, _I32, st, st])
-        _launch_w(dev, k, n, w or _VW, n, a._storage.buffer, a._offset, out._storage.buffer,
-                  out._offset, st(p0), st(p1))
-    else:
-        k = prg.kernel(op + "_n", [_I32, None, None, st, st, None])
-        strided_launch(op, dev, k, n, out._shape, [
-            (out._offset, out._stride),
-            (a._offset, broadcast_strides(out._shape, a._shape, a._stride))],
-            n, a._storage.buffer, out._storage.buffer, st(p0), st(p1))
-    return out
-
-
 # ---------------------------------------------------------------------------------- binary ops
 _FLOAT_ONLY = {"div", "atan2", "hypot", "copysign", "fmax", "fmin"}
 _INT_BOOL_ONLY = {"bitwise_and", "bitwise_or", "bitwise_xor", "lshift", "rshift"}
@@ -201,7 +119,6 @@ def _can_cast(src, dst):
     return dtypes._category(src) <= dtypes._category(dst)
 
 
-_FAST = {}     # (device, op, dtype) -> the *_c kernel, for the fast path below
 _NOT_FAST = _COMPARE | _INT_BOOL_ONLY
 
 
@@ -229,19 +146,11 @@ def _fast_binary(op, a, b):
     n = a.numel()
     if n == 0 or storage.nbytes > _INT32_BYTES[dt.itemsize]:
         return None
-    key = (dev, op, dt, dev.tuning.get("elementwise.vec"))
-    hit = _FAST.get(key)
-    if hit is None:
-        st = dt.np.type
-        w = _vec_width(dev, op, dt, _VEC_BINARY)
-        k = _program(dev, dt).kernel(op + ("_v" if w else "_c"),
-                                     [_I32, None, _I32, None, _I32, st, st, None, _I32, _I32])
-        hit = _FAST[key] = (k, LOCAL_1D if dev.max_work_group_size >= LOCAL_1D
-                            else dev.max_work_group_size, w or _VW)
-    k, local, w = hit
+    hit = FAST_KERNELS.get((dev, op, dt, dev.tuning.get("elementwise.vec")))
+    k, local, w = hit if hit is not None else fast_kernel(dev, op, dt)
     out = Tensor._make(Storage(dev, n * dt.itemsize), a._shape, a._stride if a._shape else (),
                        0, dt)
-    # _launch_w inlined: this path is the per-op host cost of small tensors
+    # launch_w inlined: this path is the per-op host cost of small tensors
     gsize = ((n + w - 1) // w + local - 1) // local * local
     if mode:
         k(dev._queue, (gsize,), (local,), n, storage.buffer, a._offset, storage.buffer,
@@ -300,7 +209,7 @@ def binary(op, a, b, out=None, opname=None, _record=True):
     if not b_t:
         b = _py_scalar(b, ct, name)
     check_index_range(name, target, *(x for x in (a, b) if isinstance(x, Tensor)))
-    _launch_binary(op, a, b, target, ct)
+    launch_binary(op, a, b, target, ct)
     if target is not out:
         copy_into(out, target, name)
     if _record and graph.mode.grad_enabled and (
@@ -317,13 +226,12 @@ def _sum_to(g, x):
     if g is None or not isinstance(x, Tensor):
         return None
     if g._shape != x._shape:
-        from .reduce import reduce_sum_to_shape
         g = reduce_sum_to_shape(g, x._shape)
     return g
 
 
 def _binary_backward(op, a, b, saved_out):
-    rule, _ = _rules().BINARY[op]
+    rule, _ = BINARY[op]
     need_a = isinstance(a, Tensor) and a.requires_grad
     need_b = isinstance(b, Tensor) and b.requires_grad
 
@@ -335,7 +243,7 @@ def _binary_backward(op, a, b, saved_out):
 
 
 def _record_binary(op, a, b, out):
-    entry = _rules().BINARY.get(op)
+    entry = BINARY.get(op)
     if entry is None or not out.dtype.is_floating_point:
         return          # comparisons, bitwise and rounding divisions have no gradient
     needs = entry[1]
@@ -344,7 +252,7 @@ def _record_binary(op, a, b, out):
             "b" if isinstance(a, Tensor) and a.requires_grad else "")
     saved_out = graph.SavedOutput(out) if "o" in needs else None
     saved = [t for t, k in ((a, "a"), (b, "b")) if k in needs and isinstance(t, Tensor)]
-    graph.record(_rules().node_name(op), out, (a, b), _binary_backward(op, a, b, saved_out),
+    graph.record(node_name(op), out, (a, b), _binary_backward(op, a, b, saved_out),
                  saved, (saved_out,) if saved_out is not None else ())
 
 def _py_scalar(x, ct, name):
@@ -371,7 +279,7 @@ def _inplace_binary(op, self, other, name):
         isinstance(other, Tensor) and other.requires_grad))
     if rec:
         graph.check_inplace(self)
-        entry = _rules().BINARY.get(op)
+        entry = BINARY.get(op)
         needs = entry[1] if entry else ""
         edges = (graph.edge(self), graph.edge(other))
         old = clone(self) if "a" in needs else None     # the value the rule needs is overwritten
@@ -379,12 +287,12 @@ def _inplace_binary(op, self, other, name):
     self._bump_version()
     if rec:
         if entry is None:
-            graph.rebase_history(self, _rules().node_name(op), edges, lambda g: (None, None))
+            graph.rebase_history(self, node_name(op), edges, lambda g: (None, None))
         else:
             saved_out = graph.SavedOutput(self) if "o" in needs else None
             old_a = old if old is not None else self
             backward = _binary_backward(op, old_a, other, saved_out)
-            graph.rebase_history(self, _rules().node_name(op), edges, backward,
+            graph.rebase_history(self, node_name(op), edges, backward,
                                  [t for t in (old, other) if isinstance(t, Tensor)],
                                  (saved_out,) if saved_out is not None else ())
     return self
@@ -411,7 +319,7 @@ def unary(op, a, p0=0, p1=0, out=None, float_only=True, out_dtype=None, opname=N
         _check_out(name, out, a._shape, od)
         target = out if out.dtype is od else Tensor._empty(a._shape, od, a._storage.device)
     check_index_range(name, src, target)
-    _launch_unary(op, src, target, ct, p0, p1)
+    launch_unary(op, src, target, ct, p0, p1)
     if target is not out:
         copy_into(out, target, name)
     if _record and src.requires_grad and graph.mode.grad_enabled:
@@ -423,7 +331,7 @@ def unary(op, a, p0=0, p1=0, out=None, float_only=True, out_dtype=None, opname=N
 
 
 def _unary_backward(op, x, saved_out, p0, p1):
-    rule = _rules().UNARY[op][0]
+    rule = UNARY[op][0]
 
     def backward(g):
         return (rule(g, x, saved_out.unpack() if saved_out is not None else None, p0, p1),)
@@ -431,44 +339,12 @@ def _unary_backward(op, x, saved_out, p0, p1):
 
 
 def _record_unary(op, x, out, p0, p1):
-    entry = _rules().UNARY.get(op)
+    entry = UNARY.get(op)
     if entry is None or not out.dtype.is_floating_point:
         return
     saved_out = graph.SavedOutput(out) if "o" in entry[1] else None
-    graph.record(_rules().node_name(op), out, (x,), _unary_backward(op, x, saved_out, p0, p1),
+    graph.record(node_name(op), out, (x,), _unary_backward(op, x, saved_out, p0, p1),
                  (x,) if "x" in entry[1] else (), (saved_out,) if saved_out is not None else ())
-
-
-# ---------------------------------------------------------------------------------- ternary
-def _ternary_strided(kernel, out, operands, scalars, mode, ct, arg_types):
-    n = out.numel()
-    if n == 0:
-        return out
-    dev = out._storage.device
-    shape = out._shape
-    metas = [(out._offset, out._stride)]
-    bufs = []
-    for t in operands:
-        metas.append((t._offset, broadcast_strides(shape, t._shape, t._stride)))
-        bufs.append(t._storage.buffer)
-    k = _program(dev, ct).kernel(kernel, arg_types)
-    strided_launch(kernel, dev, k, n, shape, metas, n, *bufs, *scalars, out._storage.buffer, mode)
-    return out
-
-
-def _ternary_contiguous(kernel, out, operands, scalars, mode, ct, arg_types):
-    """The ``*_c`` form of a ternary kernel: every operand contiguous with ``out``'s shape
-    (placeholders for scalar operands included); each buffer is passed with its offset."""
-    n = out.numel()
-    if n == 0:
-        return out
-    dev = out._storage.device
-    args = []
-    for t in operands:
-        args += (t._storage.buffer, t._offset)
-    k = _program(dev, ct).kernel(kernel, arg_types)
-    launch_vec(dev, k, n, n, *args, *scalars, out._storage.buffer, out._offset, mode)
-    return out
 
 
 # ---------------------------------------------------------------------------------- in-place
@@ -479,7 +355,7 @@ def _inplace_unary(op, self, p0=0, p1=0, float_only=True):
     rec = graph.mode.grad_enabled and graph.tracks(self)
     if rec:
         graph.check_inplace(self)
-        entry = _rules().UNARY.get(op)
+        entry = UNARY.get(op)
         needs = entry[1] if entry else ""
         edges = (graph.edge(self),)
         old = clone(self) if "x" in needs else None
@@ -487,10 +363,10 @@ def _inplace_unary(op, self, p0=0, p1=0, float_only=True):
     self._bump_version()
     if rec:
         if entry is None:
-            graph.rebase_history(self, _rules().node_name(op), edges, lambda g: (None,))
+            graph.rebase_history(self, node_name(op), edges, lambda g: (None,))
         else:
             saved_out = graph.SavedOutput(self) if "o" in needs else None
-            graph.rebase_history(self, _rules().node_name(op), edges,
+            graph.rebase_history(self, node_name(op), edges,
                                  _unary_backward(op, old, saved_out, p0, p1),
                                  [old] if old is not None else [],
                                  (saved_out,) if saved_out is not None else ())

@@ -1,7 +1,7 @@
 """Indexing along a dimension: gather / scatter / scatter_add / index_select / index_add_ /
 index_copy_ / index_fill_ / take_along_dim, masked_fill / masked_select, and one_hot.
 Kernels: cl_kernels/index.cl. Advanced subscripts (``t[idx]``, ``t[idx] = v``) and ``nonzero``
-live in ``indexing.py``; ``advanced_getitem`` is re-exported here for ``views.getitem``.
+live in ``indexing.py``, above this file.
 
 Index bounds. PyTorch raises for an out-of-range index. Checking a device index tensor on the host
 would need a read-back, which would stall the queue on every gather, so clnet splits the check:
@@ -25,20 +25,23 @@ scatter_add, index_select <-> index_add, scatter -> gather), each of which recor
 backward in turn, so gradients of gradients work. The in-place forms record on the tensor they
 change (rebase_history); the out-of-place forms are the in-place ones applied to a clone.
 Index tensors and masks get no gradient.
+
+The launches (program, gathers, scatters, masked fills, one-hot) are clnet/kernels/index.py.
 """
 import numbers
 
 import numpy as np
 
 from .. import dtypes, graph
-from ..backend.device_errors import error_flag
 from ..errors import DeviceError
+from ..graph import no_grad_recording
+from ..kernels.index import gather_into, masked_fill_into, one_hot_into, scatter_into
+from ..kernels.layout import broadcast_shapes, check_index_range, same_device
 from ..tensor import Tensor
-from ._layout import (broadcast_shapes, broadcast_strides, buf, check_index_range, launch_1d,
-                      numel, same_device, strided_meta)
-from .copy import cast, clone, fill_into, from_numpy_to, strided_launch
-from .indexing import advanced_getitem, index_program  # noqa: F401 (re-exported)
-from .indexing import no_grad_recording
+from .copy import cast, clone, from_numpy_to
+from .creation import zeros
+from .pointwise import sub, where
+from .views import _embed, basic_index, getitem, reduce_sum_to_shape
 
 __all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "index_copy",
            "index_fill", "take_along_dim", "masked_fill", "masked_select"]
@@ -60,12 +63,6 @@ def _check_index_dtype(op, index):
 
 def _at_least_1d(t):
     return t.reshape(1) if t.dim() == 0 else t
-
-
-def _zeroed(strides, d):
-    s = list(strides)
-    s[d] = 0
-    return s
 
 
 def _scalar_value(op, value, dt, dev):
@@ -108,7 +105,6 @@ def _inplace(self, name, sources, write, backward, saved=()):
 
 
 def _zeros(shape, like):
-    from .creation import zeros
     return zeros(shape, dtype=like.dtype, device=like._storage.device)
 
 
@@ -117,14 +113,12 @@ def _pad_to(t, shape):
     the index's shape, which may be smaller than the src they belong to."""
     if tuple(t._shape) == tuple(shape):
         return t
-    from .views import _embed, basic_index
     corner = tuple(slice(0, n) for n in t._shape)
     return _embed(t, shape, lambda z: basic_index(z, corner))
 
 
 def _sum_all(t):
-    from .reduce import sum as sum_
-    return sum_(t)
+    return reduce_sum_to_shape(t, ())
 
 
 # ---------------------------------------------------------------------------------------- gather
@@ -146,31 +140,11 @@ def gather(input, dim, index, *, sparse_grad=False):
                              f"{list(input._shape)} apart from dimension {d}")
     out = Tensor._empty(index._shape, input.dtype, input._storage.device)
     with no_grad_recording():
-        _launch_gather(x, d, idx, out.reshape(idx._shape), idx._stride, "gather")
+        gather_into(x, d, idx, out.reshape(idx._shape), idx._stride, "gather")
     if graph.recording(input) and input.dtype.is_floating_point:
         shape = input._shape
         graph.record("GatherBackward0", out, (input,),
                      lambda g: (scatter_add_(_zeros(shape, g), d, index, g),), saved=(index,))
-    return out
-
-
-def _launch_gather(x, d, idx, out, idx_strides, op):
-    """out[... i ...] = x[... idx[...] ...] over out's shape; idx read with ``idx_strides``."""
-    n = out.numel()
-    if n == 0:
-        return out
-    if x._shape[d] == 0:
-        raise IndexError(f"{op}(): cannot select from dimension {d} of size 0 "
-                         f"(input shape {list(x._shape)})")
-    check_index_range(op, x, idx, out)
-    dev = x._storage.device
-    k = index_program(dev).kernel(f"gather_{x.dtype.cl}_{idx.dtype.cl}",
-                                  [_I32, None, None, None, _I32, _I32, None, None])
-    strided_launch(op, dev, k, n, out._shape, [(out._offset, out._stride),
-                                              (idx._offset, idx_strides),
-                                              (x._offset, _zeroed(x._stride, d))],
-                   n, buf(out), buf(idx), buf(x), x._shape[d], x._stride[d],
-                   error_flag(dev, op))
     return out
 
 
@@ -213,7 +187,7 @@ def index_select(input, dim, index):
     idx_strides = [0] * len(shape)
     idx_strides[d] = idx._stride[0]
     with no_grad_recording():
-        _launch_gather(x, d, idx, out.reshape(shape), idx_strides, "index_select")
+        gather_into(x, d, idx, out.reshape(shape), idx_strides, "index_select")
     if graph.recording(input) and input.dtype.is_floating_point:
         in_shape = input._shape
         graph.record("IndexSelectBackward0", out, (input,),
@@ -275,71 +249,13 @@ def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
             _check_scatter(op, s, d, idx, None)
             value = _scalar_value(op, value, self.dtype, self._storage.device)
             src_strides = [0] * s.dim()
-        _launch_scatter("scatter", s, d, idx, value, src_strides, idx._shape)
+        scatter_into("scatter", s, d, idx, value, src_strides, idx._shape)
         self._bump_version()
 
     def backward(g):
         return (scatter(g, d, index, value=0) if self_grad else None,
                 _pad_to(gather(g, d, index), src._shape) if _needs_grad(src) else None)
     return _inplace(self, "ScatterBackward0", (src,), write, backward, (index,))
-
-
-def _launch_scatter(kind, s, d, idx, source, src_strides, shape, idx_strides=None):
-    """One work-item per element of ``shape`` (the index's shape): s[... idx ...] (+)= source."""
-    n = numel(shape)
-    if n == 0:
-        return
-    op = "scatter_add_" if kind == "add" else "scatter_"
-    check_index_range(op, s, idx, source)
-    dev = s._storage.device
-    idx_strides = list(idx._stride) if idx_strides is None else idx_strides
-    prg = index_program(dev)
-    T, I = s.dtype.cl, idx.dtype.cl
-    if kind == "scatter":   # claim targets (last index element wins), then write each once
-        winner = fill_into(Tensor._empty(s._shape, dtypes.int32, dev), -1)
-        w_strides = _zeroed(winner._stride, d)
-        m = strided_meta(op, shape, [(0, w_strides), (idx._offset, idx_strides)])
-        k = prg.kernel(f"scatter_claim_{I}", [_I32, None, None, _I32, _I32, None, None])
-        launch_1d(dev, k, n, n, buf(winner), buf(idx), s._shape[d], winner._stride[d],
-                  error_flag(dev, op), m)
-        m = strided_meta(op, shape, [(0, w_strides), (idx._offset, idx_strides),
-                                     (s._offset, _zeroed(s._stride, d)),
-                                     (source._offset, src_strides)])
-        k = prg.kernel(f"scatter_{T}_{I}", [_I32, None, None, None, None, _I32, _I32, _I32, None])
-        launch_1d(dev, k, n, n, buf(winner), buf(idx), buf(s), buf(source), s._shape[d],
-                  winner._stride[d], s._stride[d], m)
-        return
-    if _atomic_ok(s):
-        m = strided_meta(op, shape, [(s._offset, _zeroed(s._stride, d)), (idx._offset, idx_strides),
-                                     (source._offset, src_strides)])
-        k = prg.kernel(f"scatter_add_atomic_{T}_{I}", [_I32, None, None, None, _I32, _I32, None,
-                                                      None])
-        launch_1d(dev, k, n, n, buf(s), buf(idx), buf(source), s._shape[d], s._stride[d],
-                  error_flag(dev, op), m)
-        return
-    # deterministic: iterate over the output rows (index shape, dim moved last, sized like s)
-    K = shape[d]
-    order = [k for k in range(len(shape)) if k != d] + [d]
-    it_shape = [shape[k] for k in order[:-1]] + [s._shape[d]]
-    mv = lambda st: [st[k] for k in order]  # noqa: E731
-    m = strided_meta(op, it_shape, [(s._offset, mv(s._stride)),
-                                    (idx._offset, mv(_zeroed(idx_strides, d))),
-                                    (source._offset, mv(_zeroed(src_strides, d)))])
-    k = prg.kernel(f"scatter_add_owner_{T}_{I}", [_I32, None, None, None, _I32, _I32, _I32, _I32,
-                                                 None, None])
-    nn = numel(it_shape)
-    launch_1d(dev, k, nn, nn, buf(s), buf(idx), buf(source), s._shape[d], K, idx_strides[d],
-              src_strides[d], error_flag(dev, op), m)
-
-
-def _atomic_ok(s):
-    if DETERMINISTIC_SCATTER_ADD:
-        return False
-    if s.dtype in (dtypes.int32, dtypes.float32):
-        return True
-    if s.dtype in (dtypes.int64, dtypes.float64):
-        return "cl_khr_int64_base_atomics" in s._storage.device.extensions
-    return False
 
 
 def scatter(input, dim, index, src=None, value=None, *, reduce=None):
@@ -361,7 +277,8 @@ def scatter_add_(self, dim, index, src):
         _check_scatter(op, s, d, idx, source)
         if source._storage is self._storage:
             source = clone(source)
-        _launch_scatter("add", s, d, idx, source, list(source._stride), idx._shape)
+        scatter_into("add", s, d, idx, source, list(source._stride), idx._shape,
+                     deterministic=DETERMINISTIC_SCATTER_ADD)
         self._bump_version()
 
     def backward(g):
@@ -419,7 +336,8 @@ def index_add_(self, dim, index, source, *, alpha=1):
 
     def write():
         s, d, idx, shape, idx_strides, src = _index_along(op, self, dim, index, source)
-        _launch_scatter("add", s, d, idx, src, list(src._stride), shape, idx_strides)
+        scatter_into("add", s, d, idx, src, list(src._stride), shape, idx_strides,
+                     deterministic=DETERMINISTIC_SCATTER_ADD)
         self._bump_version()
 
     def backward(g):
@@ -441,7 +359,7 @@ def index_copy_(self, dim, index, source):
 
     def write():
         s, d, idx, shape, idx_strides, src = _index_along(op, self, dim, index, source)
-        _launch_scatter("scatter", s, d, idx, src, list(src._stride), shape, idx_strides)
+        scatter_into("scatter", s, d, idx, src, list(src._stride), shape, idx_strides)
         self._bump_version()
 
     def backward(g):
@@ -465,11 +383,10 @@ def index_fill_(self, dim, index, value):
     def write():
         s, d, idx, shape, idx_strides, _ = _index_along(op, self, dim, index, None)
         v = _scalar_value(op, value, self.dtype, self._storage.device)
-        _launch_scatter("scatter", s, d, idx, v, [0] * len(shape), shape, idx_strides)
+        scatter_into("scatter", s, d, idx, v, [0] * len(shape), shape, idx_strides)
         self._bump_version()
 
     def backward(g):
-        from .pointwise import sub
         kept = index_fill(g, d, index, 0)
         # the value's gradient: g summed over the filled positions (each counted once)
         return (kept if self_grad else None,
@@ -495,27 +412,16 @@ def _check_mask(op, mask):
 def _masked_fill_into(out, input, mask, value, op):
     _check_mask(op, mask)
     same_device(op, out, input, mask)
-    shape = out._shape
     v = _scalar_value(op, value, out.dtype, out._storage.device)
     n = out.numel()
     if n == 0:
         return out
     check_index_range(op, out, input, mask)
-    m = strided_meta(op, shape, [
-        (out._offset, out._stride),
-        (input._offset, broadcast_strides(shape, input._shape, input._stride)),
-        (mask._offset, broadcast_strides(shape, mask._shape, mask._stride)),
-        (v._offset, [0] * len(shape))])
-    dev = out._storage.device
-    k = index_program(dev).kernel(f"masked_fill_{out.dtype.cl}", [_I32, None, None, None, None,
-                                                                  None])
-    launch_1d(dev, k, n, n, buf(out), buf(input), buf(mask), buf(v), m)
+    masked_fill_into(out, input, mask, v, op)
     return out
 
 
 def _masked_fill_backward(g, mask, input_shape, value_t):
-    from .pointwise import where
-    from .reduce import reduce_sum_to_shape
     g_input = reduce_sum_to_shape(masked_fill(g, mask, 0), input_shape) \
         if input_shape is not None else None
     g_value = cast(_sum_all(where(mask, g, 0.0)), value_t.dtype) if _needs_grad(value_t) \
@@ -566,7 +472,7 @@ def masked_select(input, mask):
     x, m = input.expand(shape), mask.expand(shape)
     if not shape:
         x, m = x.reshape(1), m.reshape(1)
-    return advanced_getitem(x, m).reshape(-1)
+    return getitem(x, m).reshape(-1)
 
 
 # ---------------------------------------------------------------------------------------- one_hot
@@ -594,10 +500,7 @@ def one_hot(tensor, num_classes=-1):
     if n == 0:
         return out
     check_index_range("one_hot", out, tensor)
-    m = strided_meta("one_hot", tensor._shape or (1,),
-                     [(tensor._offset, tensor._stride or (0,))])
-    k = index_program(dev).kernel(f"one_hot_{tensor.dtype.cl}", [_I32, None, None, _I32, None])
-    launch_1d(dev, k, n, n, buf(out), buf(tensor), num_classes, m)
+    one_hot_into(out, tensor, num_classes)
     return out
 
 

@@ -24,16 +24,21 @@ import numbers
 import warnings
 
 import numpy as np
-import pyopencl as cl
 
 from .. import dtypes, graph
 from ..backend.device_errors import error_flag
-from ..backend.programs import get_program
+from ..graph import no_grad_recording
+from ..kernels.index import index_program
+from ..kernels.index import nonzero as nonzero_launch
+from ..kernels.layout import (broadcast_shapes, broadcast_strides, buf, check_index_range,
+                              launch_1d, numel, same_device, strided_meta)
 from ..tensor import Tensor, contiguous_strides
-from ._layout import (LOCAL_1D, MAXD, MAXOPS, broadcast_shapes, broadcast_strides, buf,
-                      check_index_range, launch_1d, numel, same_device, strided_meta)
-from .copy import cast, clone, contiguous, copy_into, fill_into, from_numpy_to
-from .views import basic_index, getitem
+from . import views
+from .copy import cast, clone, copy_into, fill_into, from_numpy_to
+from .creation import arange, ones, zeros
+from .index import index_add_
+from .pointwise import where
+from .views import basic_index, getitem, reduce_sum_to_shape
 
 __all__ = ["nonzero", "argwhere"]
 
@@ -42,102 +47,17 @@ _NZ_PER = 16          # elements per work-item in the compaction kernels (NZ_PER
 _INDEX_DTYPES = (dtypes.int32, dtypes.int64)
 
 
-class no_grad_recording:
-    """Grad mode off inside an op's forward, so its internal views and copies record nothing
-    (the op records one node itself). A tiny context manager: the ops sit below clnet.autograd."""
-
-    __slots__ = ("prev",)
-
-    def __enter__(self):
-        self.prev = graph.set_grad_enabled_flag(False)
-        return self
-
-    def __exit__(self, *exc):
-        graph.set_grad_enabled_flag(self.prev)
-
-
 def index_tensors(idx):
     """The tensors inside a (normalised) index, for version checks of a recorded node."""
     items = idx if isinstance(idx, tuple) else (idx,)
     return tuple(x for x in items if isinstance(x, Tensor))
 
 
-def index_program(dev):
-    """The ``index`` program; int64 atomics are compiled in where the device reports them."""
-    defines = (("HAS_INT64_ATOMICS", 1),) if "cl_khr_int64_base_atomics" in dev.extensions else ()
-    return get_program(dev, "index", defines)
-
-
-def _group_size(dev):
-    return LOCAL_1D if dev.max_work_group_size >= LOCAL_1D else dev.max_work_group_size
-
-
-def shape_meta(shape):
-    """A `Strided` struct carrying only a shape (for kernels that unravel linear indices)."""
-    if len(shape) > MAXD:
-        raise ValueError(f"tensors with more than {MAXD} dimensions are not supported here "
-                         f"(shape {list(shape)})")
-    m = np.zeros(1 + MAXD + MAXOPS + MAXOPS * MAXD, dtype=np.int32)
-    m[0] = len(shape)
-    m[1:1 + len(shape)] = shape
-    return m
-
-
-# ---------------------------------------------------------------------------------------- nonzero
-
-def nonzero_positions(x):
-    """(int32 tensor of the linear positions of x's nonzero elements in row-major order, count).
-
-    The count decides the result's size, so this waits for the device once to read it back."""
-    dev = x._storage.device
-    x = contiguous(x)
-    n = x.numel()
-    if n == 0:
-        return Tensor._empty((0,), dtypes.int32, dev), 0
-    check_index_range("nonzero", x)
-    prg = index_program(dev)
-    t = x.dtype.cl
-    local = _group_size(dev)
-    groups = -(-n // (local * _NZ_PER))
-    counts = Tensor._empty((groups,), dtypes.int32, dev)
-    total = Tensor._empty((1,), dtypes.int32, dev)
-    q = dev.queue
-    prg.kernel(f"nz_count_{t}", [_I32, None, _I32, None])(
-        q, (groups * local,), (local,), n, buf(x), x._offset, buf(counts))
-    prg.kernel("nz_scan", [_I32, None, None])(q, (local,), (local,), groups, buf(counts),
-                                              buf(total))
-    # data-dependent output size: the only host round trip of the indexing ops
-    host = np.empty(1, dtype=np.int32)
-    cl.enqueue_copy(q, host, buf(total), is_blocking=True)
-    count = int(host[0])
-    positions = Tensor._empty((count,), dtypes.int32, dev)
-    if count:
-        prg.kernel(f"nz_compact_{t}", [_I32, None, _I32, None, None])(
-            q, (groups * local,), (local,), n, buf(x), x._offset, buf(counts), buf(positions))
-    return positions, count
-
-
 def nonzero(input, *, as_tuple=False):
     """Coordinates of the nonzero elements: (count, ndim) int64, or a tuple of ndim 1-D tensors.
 
     Waits for the device (the number of nonzeros sets the output size)."""
-    x = input.reshape(1) if input.dim() == 0 and as_tuple else input
-    dev = x._storage.device
-    positions, count = nonzero_positions(x)
-    ndim = x.dim()
-    if as_tuple:
-        coords = Tensor._empty((ndim, count), dtypes.int64, dev)
-        row_stride, col_stride = 1, count
-    else:
-        coords = Tensor._empty((count, ndim), dtypes.int64, dev)
-        row_stride, col_stride = ndim, 1
-    if count and ndim:
-        k = index_program(dev).kernel("unravel", [_I32, None, None, _I32, _I32, None])
-        launch_1d(dev, k, count, count, buf(positions), buf(coords), row_stride, col_stride,
-                  shape_meta(x._shape))
-    if as_tuple:
-        return tuple(coords.select(0, d) for d in range(ndim))
-    return coords
+    return nonzero_launch(input, as_tuple)
 
 
 def argwhere(input):
@@ -421,8 +341,6 @@ def index_put_accumulate_zeros(shape, idx, g):
     (one take kernel), then ``index_add_`` accumulates ``g`` there (atomics, or the deterministic
     kernel). Positions are shifted by one so that an out-of-range device index, which a take
     turns into 0, lands in a discarded slot instead of on element 0."""
-    from .creation import arange, zeros
-    from .index import index_add_
     n = numel(shape)
     dev = g._storage.device
     if n == 0:
@@ -511,9 +429,6 @@ def setitem(t, idx, value):
     value_shape, value_dtype = (value._shape, value.dtype) if value_grad else (None, None)
 
     def backward(g):
-        from .creation import ones
-        from .pointwise import where
-        from .reduce import reduce_sum_to_shape
         g_target = g_value = None
         if target_grad:
             with no_grad_recording():
@@ -563,6 +478,19 @@ def _setitem(t, idx, value):
     t._bump_version()
     return tuple(p.norm), v._shape
 
+
+def _getitem_beyond_views(t, idx):
+    """``t[idx]`` for what views.getitem leaves: a list (which may read as a tuple of basic
+    indices, torch's rule) or an advanced index."""
+    if isinstance(idx, list):
+        idx = sequence_index(idx)
+        v = basic_index(t, idx)
+        if v is not None:
+            return v
+    return advanced_getitem(t, idx)
+
+
+views.beyond_views = _getitem_beyond_views
 
 TENSOR_METHODS = {
     "__setitem__": setitem,

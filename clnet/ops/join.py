@@ -12,10 +12,10 @@ import numpy as np
 
 from .. import dtypes, graph
 from ..tensor import Tensor
-from ._layout import numel, same_device
-from .copy import clone, contiguous, copy_into, from_numpy_to
+from ..kernels.layout import numel, same_device
+from .copy import cast, clone, contiguous, copy_into, from_numpy_to
 from .index import index_select
-from .views import _view
+from .views import _view, reduce_sum_to_shape
 
 __all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "tile",
            "flip", "fliplr", "flipud", "roll", "repeat_interleave"]
@@ -92,7 +92,6 @@ def _record_cat(out, tensors, d):
         start += t._shape[d]
 
     def backward(g):
-        from .copy import cast
         return tuple(Tensor._empty((0,), dt, g._storage.device) if begin is None
                      else cast(g.narrow(d, begin, n), dt) for begin, n, dt in spans)
     graph.record("CatBackward0", out, tuple(tensors), backward)
@@ -173,8 +172,8 @@ def repeat(self, *sizes):
         in_shape = self._shape
 
         def backward(g):   # (r0, s0, r1, s1, ...): sum over the repeats
-            from .reduce import sum as sum_
-            summed = sum_(g.reshape(tuple(view_shape)), list(range(0, len(view_shape), 2)))
+            kept = tuple(1 if i % 2 == 0 else n for i, n in enumerate(view_shape))
+            summed = reduce_sum_to_shape(g.reshape(tuple(view_shape)), kept)
             return (summed.reshape(in_shape),)
         graph.record("RepeatBackward0", out, (self,), backward)
     return out
@@ -277,9 +276,10 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
             copy_into(out.view(tuple(shape)), _view(x.detach(), shape, stride, x._offset),
                       "repeat_interleave")
         if graph.recording(x) and x.dtype.is_floating_point:
-            from .reduce import sum as sum_
+            kept, x_shape = tuple(1 if i == d + 1 else n for i, n in enumerate(shape)), x._shape
             graph.record("RepeatInterleaveBackward0", out, (x,),
-                         lambda g: (sum_(g.reshape(tuple(shape)), d + 1),))
+                         lambda g: (reduce_sum_to_shape(g.reshape(tuple(shape)),
+                                                        kept).reshape(x_shape),))
         return out
     reps = np.asarray(repeats.numpy() if isinstance(repeats, Tensor) else repeats).astype(np.int64)
     if reps.ndim != 1 or reps.size != x._shape[d] or (reps < 0).any():

@@ -23,14 +23,17 @@ different index of an equal value (PyTorch's CPU index there is unspecified).
 import collections
 import math
 
+import numpy as np
+
 from .. import dtypes, graph
+from ..graph import no_grad_recording
 from ..tensor import Tensor
 from . import pointwise as P
 from . import reduce as R
 from .copy import cast, clone
+from .creation import arange
 from .elementwise import result_type
 from .index import gather, index_add_
-from .indexing import no_grad_recording
 from .join import cat
 from .pointwise_methods import _wrap_inplace
 from .sort import sort
@@ -52,7 +55,6 @@ cummin_return = collections.namedtuple("cummin", ["values", "indices"])
 
 
 def _arange_along(n, d, nd, dev):
-    from .creation import arange
     shape = [1] * nd
     shape[d] = n
     return arange(n, device=dev).reshape(shape)
@@ -149,7 +151,6 @@ def _median_all(op, input, ignore_nan):
     if input.numel() == 0:
         if input.dtype.is_floating_point:
             return _full((), math.nan, input.dtype, input.device)
-        import numpy as np
         return _full((), int(np.iinfo(input.dtype.np).min), input.dtype, input.device)
     with no_grad_recording():
         value = _median_dim(op, input.detach().reshape(-1), 0, False, ignore_nan)[0]

@@ -8,11 +8,12 @@ backward)."""
 import math
 
 from .. import dtypes, graph
+from ..graph import no_grad_recording
 from ..tensor import Tensor
 from . import pointwise as P
 from .copy import cast
+from .creation import full
 from .elementwise import _sum_to, result_type
-from .indexing import no_grad_recording
 
 __all__ = ["logaddexp", "logaddexp2", "xlogy", "sinc", "logit", "deg2rad", "rad2deg",
            "heaviside", "addcmul", "addcdiv", "erfinv"]
@@ -38,7 +39,6 @@ def _floating(x):
 
 
 def _full(shape, value, dt, dev):
-    from .creation import full
     return full(shape, value, dtype=dt, device=dev)
 
 

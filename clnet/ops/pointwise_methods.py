@@ -1,17 +1,22 @@
 """Tensor methods and operators of the elementwise family (``x + y``, ``x += y``, ``x.exp_()``,
-``zero_``, ``fill_``, ``copy_``...), mapped onto the functions of pointwise.py; in-place forms
-record their autograd history on the tensor they change."""
+``zero_``, ``fill_``, ``copy_``...), mapped onto the functions of pointwise.py (arithmetic.py,
+unary_math.py, activations.py); in-place forms record their autograd history on the tensor
+they change."""
 from .. import dtypes, graph
 from ..tensor import Tensor
+from . import pointwise as P
+from .arithmetic import (_needs, _scaled, add, bitwise_and, bitwise_left_shift, bitwise_not,
+                         bitwise_or, bitwise_right_shift, bitwise_xor, clamp, div, eq,
+                         floor_divide, logical_not, lt, le, gt, ge, mul, ne, neg, pow, remainder,
+                         sub, where)
+from .arithmetic import abs as _abs
+from .activations import relu
 from .copy import cast, clone, copy_into, fill_into
+from .creation import tensor as _tensor
 from .elementwise import (_can_cast, _fast_binary, _inplace_binary, _inplace_unary, _is_num,
                           _sum_to)
-from . import pointwise as P
-from .pointwise import (_FLOAT_UNARY, _needs, _scaled, add, bitwise_and, bitwise_left_shift, bitwise_not,
-                        bitwise_or, bitwise_right_shift, bitwise_xor, clamp, div, eq,
-                        floor_divide, logical_not, lt, le, gt, ge, mul, ne, neg, pow, relu,
-                        remainder, sub, where)
-from .pointwise import abs as _abs
+from .pointwise import _FLOAT_UNARY
+
 
 def _wrap_inplace(fn, name):
     """``x.f_(...)`` as ``x.copy_(f(x, ...))``: autograd sees the out-of-place graph of f."""
@@ -74,7 +79,6 @@ def fill_(self, value):
 
 def copy_(self, src, non_blocking=False):
     if not isinstance(src, Tensor):
-        from .creation import tensor as _tensor
         src = _tensor(src, device=self.device)
     return _overwrite(self, "CopyBackwards", lambda: copy_into(self, src, "copy_"), src)
 

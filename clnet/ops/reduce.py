@@ -1,25 +1,28 @@
 """Reductions with PyTorch's names and semantics: sum, mean, prod, max/min (+ indices), amax/amin,
-argmax/argmin, var/std (+ _mean), norm, logsumexp, all/any, count_nonzero, and
-``reduce_sum_to_shape`` for broadcast gradients. Launch machinery: _reduce_launch.py; kernels:
-cl_kernels/reduce.cl. Cumulative ops live in scan.py.
+argmax/argmin, var/std (+ _mean), norm, logsumexp, all/any, count_nonzero, each with its backward
+rule (the ``record_*`` functions at the end, written with differentiable ops so that gradients of
+gradients work). Launch machinery: clnet/kernels/reduce.py; kernels: cl_kernels/reduce.cl.
+Cumulative ops live in scan.py; ``reduce_sum_to_shape`` (broadcast gradients) in views.py.
 """
 import collections
 import math
 import numbers
 
-from .. import dtypes
+from .. import dtypes, graph
+from ..kernels import reduce as L
+from ..kernels.layout import check_index_range, numel
 from ..tensor import Tensor
-from . import _reduce_launch as L
-from . import reduce_grads as RG
-from ._layout import check_index_range, numel
-from .copy import cast, fill_into
-from .views import reshape
+from . import pointwise as P
+from .copy import cast
+from .creation import zeros
+from .index import scatter
+from .views import expand, reduce_sum_to_shape, reshape, unsqueeze
 
 __all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
            "var_mean", "std_mean", "norm", "logsumexp", "all", "any", "count_nonzero",
            "reduce_sum_to_shape"]
 
-_builtin_all, _builtin_sum = all, sum
+_builtin_all, _builtin_max, _builtin_sum = all, max, sum
 
 
 class ReductionError(ValueError, RuntimeError):
@@ -81,17 +84,7 @@ def _cast_for(t, dtype):
     return t if dtype is None else cast(t, dtypes.to_dtype(dtype))
 
 
-def _reduce(opname, t, rdims, keepdim, kop, empty_value, **kw):
-    """Run kernel op ``kop`` over ``rdims``; ``empty_value`` fills the outputs of an empty
-    reduction (R == 0) without launching anything."""
-    dev = t._storage.device
-    out = Tensor._empty(_out_shape(t, rdims, keepdim), L.acc_dtype(kop, t.dtype), dev)
-    if out.numel() == 0:
-        return out
-    if numel([t._shape[d] for d in rdims]) == 0:
-        return fill_into(out, empty_value)
-    check_index_range(opname, t)
-    return L.run(kop, L.plan(t, rdims), out, **kw)
+_reduce = L.reduce
 
 
 def _reduced_count(t, rdims):
@@ -118,7 +111,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     rdims = _reduce_dims("sum", x, dim)
     out = _reduce("sum", x, rdims, keepdim, "sum", 0)
     out = _cast_for(out, dtype) if dtype is not None else out
-    return RG.record_sum("SumBackward1" if dim is not None else "SumBackward0", x, out, rdims,
+    return record_sum("SumBackward1" if dim is not None else "SumBackward0", x, out, rdims,
                          keepdim)
 
 
@@ -133,7 +126,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     n = _reduced_count(x, rdims)
     out = _reduce("mean", x, rdims, keepdim, "sum", math.nan, post=L.POST_SCALE,
                   post_a=1.0 / n if n else 0.0)
-    return RG.record_sum("MeanBackward1" if dim is not None else "MeanBackward0", x, out, rdims,
+    return record_sum("MeanBackward1" if dim is not None else "MeanBackward0", x, out, rdims,
                          keepdim, 1.0 / n if n else math.nan)
 
 
@@ -143,7 +136,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     rdims = _reduce_dims("prod", x, dim)
     out = _reduce("prod", x, rdims, keepdim, "prod", 1)
     out = _cast_for(out, dtype) if dtype is not None else out
-    return RG.record_prod(x, out, rdims, keepdim)
+    return record_prod(x, out, rdims, keepdim)
 
 
 # ------------------------------------------------------------------ max / min / arg*
@@ -173,18 +166,17 @@ def _extreme(op, input, dim, keepdim, other):
     _check_tensor(op, input)
     if isinstance(dim, Tensor) or isinstance(other, Tensor):
         # torch.max(a, b): the elementwise form
-        from . import pointwise as elementwise
         b = dim if isinstance(dim, Tensor) else other
-        return (elementwise.maximum if op == "max" else elementwise.minimum)(input, b)
+        return (P.maximum if op == "max" else P.minimum)(input, b)
     if dim is None:
         if keepdim:
             raise TypeError(f"{op}(): keepdim needs a dim (use {op}(input, dim, keepdim=True))")
         _empty_check(op, input, (), False)
         rdims = tuple(range(input.dim()))
-        return RG.record_extreme_all(op.capitalize() + "Backward1", input,
+        return record_extreme_all(op.capitalize() + "Backward1", input,
                                      _reduce(op, input, rdims, False, op, 0), rdims, False)
     values, indices = _with_indices(op, input, dim, keepdim)
-    values, indices = RG.record_with_indices(op.capitalize() + "Backward0", input, values, indices,
+    values, indices = record_with_indices(op.capitalize() + "Backward0", input, values, indices,
                                              input._wrap_dim(dim) if input.dim() else 0, keepdim)
     return (max_return if op == "max" else min_return)(values, indices)
 
@@ -203,7 +195,7 @@ def _amax_amin(op, input, dim, keepdim):
     rdims = _reduce_dims(op, input, dim)
     _empty_check(op, input, rdims, dim is not None and not (isinstance(dim, (tuple, list))
                                                              and len(dim) == 0))
-    return RG.record_extreme_all(op.capitalize() + "Backward0", input,
+    return record_extreme_all(op.capitalize() + "Backward0", input,
                                  _reduce(op, input, rdims, keepdim, op[1:], 0), rdims, keepdim)
 
 
@@ -253,8 +245,8 @@ def _var_impl(op, input, dim, unbiased, keepdim, correction, want_std):
     post = L.POST_SCALE_SQRT if want_std else L.POST_SCALE
     res = _reduce(op, input, rdims, keepdim, "sumsqdev", math.nan, param=avg, post=post,
                   post_a=scale)
-    res = RG.record_var(op, input, res, rdims, keepdim, n, c, want_std)
-    avg = RG.record_sum("MeanBackward1", input, avg, rdims, False, 1.0 / n if n else math.nan)
+    res = record_var(op, input, res, rdims, keepdim, n, c, want_std)
+    avg = record_sum("MeanBackward1", input, avg, rdims, False, 1.0 / n if n else math.nan)
     return res, (reshape(avg, res._shape) if keepdim else avg)
 
 
@@ -304,7 +296,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     else:
         out = _reduce("norm", x, rdims, keepdim, "sumpow", 0, map_a=p, post=L.POST_POW,
                       post_a=1.0 / p)
-    return RG.record_norm(x, out, rdims, keepdim, p)
+    return record_norm(x, out, rdims, keepdim, p)
 
 
 def logsumexp(input, dim, keepdim=False):
@@ -316,7 +308,7 @@ def logsumexp(input, dim, keepdim=False):
     shift = _reduce("logsumexp", x, rdims, False, "max", 0, post=L.POST_INF_TO_ZERO)
     out = _reduce("logsumexp", x, rdims, keepdim, "sumexp", -math.inf, param=shift,
                   post=L.POST_LOG_ADD)
-    return RG.record_logsumexp(x, out, rdims, keepdim)
+    return record_logsumexp(x, out, rdims, keepdim)
 
 
 # ------------------------------------------------------------------ logical / counting
@@ -336,24 +328,161 @@ def count_nonzero(input, dim=None):
                    "count", 0)
 
 
-# ------------------------------------------------------------------ autograd helper
-def reduce_sum_to_shape(t, shape):
-    """Sum ``t`` down to ``shape`` (which broadcasts to t's shape): the gradient of a broadcast.
+# ------------------------------------------------------------------ backward rules
+def _unreduce(g, x_shape, rdims, keepdim):
+    """Broadcast a reduced gradient back over the reduced dims of ``x_shape``."""
+    if not keepdim:
+        shape = [1 if d in rdims else s for d, s in enumerate(x_shape)]
+        g = reshape(g, shape)
+    return expand(g, x_shape)
 
-    Leading extra dims are summed away and dims where ``shape`` has 1 are summed with keepdim.
-    Returns ``t`` itself when the shapes already match."""
-    shape = tuple(int(s) for s in shape)
-    if tuple(t._shape) == shape:
+
+def _cast_back(g, x):
+    return g if g.dtype is x.dtype else cast(g, x.dtype)
+
+
+def _keep(t, rdims, keepdim, x_shape):
+    """A reduced output viewed with the reduced dims kept (size 1), for broadcasting."""
+    if keepdim:
         return t
-    lead = t.dim() - len(shape)
-    if lead < 0 or not _builtin_all(s == 1 or s == ts for s, ts in zip(shape, t._shape[lead:])):
-        raise ValueError(f"reduce_sum_to_shape: shape {list(shape)} does not broadcast to the "
-                         f"tensor's shape {list(t._shape)}")
-    dims = list(range(lead)) + [lead + i for i, s in enumerate(shape)
-                                if s == 1 and t._shape[lead + i] != 1]
-    if not dims:                       # only size-1 leading dims differ
-        return reshape(t, shape)
-    return reshape(sum(t, dims, keepdim=True), shape)
+    return reshape(t, [1 if d in rdims else s for d, s in enumerate(x_shape)])
+
+
+def record_sum(name, x, out, rdims, keepdim, scale=1.0):
+    """sum (scale 1) and mean (scale 1/N): the gradient is g spread over the reduced dims."""
+    if not (graph.recording(x) and out.dtype.is_floating_point):
+        return out
+    shape = x._shape
+
+    def backward(g):
+        gx = _unreduce(g, shape, rdims, keepdim)
+        if scale != 1.0:
+            gx = gx * scale
+        return (_cast_back(gx, x),)
+    graph.record(name, out, (x,), backward)
+    return out
+
+
+def record_prod(x, out, rdims, keepdim):
+    """d prod / d x_i = product of the others: out / x_i without zeros; with exactly one zero in a
+    slice only that element gets a gradient (the product of the others); with two, none does."""
+    if not graph.recording(x):
+        return out
+    so = graph.SavedOutput(out)
+    shape = x._shape
+
+    def backward(g):
+        o = _keep(so.unpack(), rdims, keepdim, shape)
+        gk = _keep(g, rdims, keepdim, shape)
+        is_zero = x == 0
+        zeros_in_slice = sum(P.where(is_zero, 1.0, 0.0), rdims, keepdim=True)
+        safe_x = P.where(is_zero, 1.0, x)
+        others_nonzero = prod(safe_x, rdims, keepdim=True)
+        no_zero = o / safe_x
+        one_zero = P.where(is_zero, others_nonzero, 0.0)
+        grad = P.where(zeros_in_slice == 0, no_zero,
+                       P.where(zeros_in_slice == 1, one_zero, 0.0))
+        return (grad * gk,)
+    graph.record("ProdBackward0", out, (x,), backward, (x,), (so,))
+    return out
+
+
+def record_extreme_all(name, x, out, rdims, keepdim):
+    """max()/min()/amax/amin/inf-norm style: the gradient is shared evenly by all elements equal
+    to the result (PyTorch's rule for reductions without indices)."""
+    if not (graph.recording(x) and out.dtype.is_floating_point):
+        return out
+    so = graph.SavedOutput(out)
+    shape = x._shape
+
+    def backward(g):
+        o = _keep(so.unpack().detach(), rdims, keepdim, shape)
+        mask = P.where(x == o, 1.0, 0.0)
+        count = sum(mask, rdims, keepdim=True)
+        return (mask * (_keep(g, rdims, keepdim, shape) / count),)
+    graph.record(name, out, (x,), backward, (x,), (so,))
+    return out
+
+
+def record_with_indices(name, x, values, indices, dim, keepdim):
+    """max/min over a dim: the gradient goes to the chosen index (scatter into zeros)."""
+    if not (graph.recording(x) and values.dtype.is_floating_point):
+        return values, indices
+    shape = x._shape
+
+    def backward(g, _unused_indices_grad=None):
+        if not shape:
+            return (g,)
+        gk = g if keepdim else unsqueeze(g, dim)
+        ik = indices if keepdim else unsqueeze(indices, dim)
+        z = zeros(shape, dtype=g.dtype, device=g.device)
+        return (scatter(z, dim, ik, gk),)
+    graph.record(name, values, (x,), backward)
+    return values, indices
+
+
+def record_var(name, x, out, rdims, keepdim, n, correction, is_std):
+    """var: g * 2 (x - mean) / (N - c); std: g * (x - mean) / ((N - c) std)."""
+    if not graph.recording(x):
+        return out
+    so = graph.SavedOutput(out)
+    shape = x._shape
+    dof = _builtin_max(n - correction, 0)
+
+    def backward(g):
+        m = mean(x, rdims, keepdim=True)       # recomputed so that it is differentiable
+        gk = _keep(g, rdims, keepdim, shape)
+        centred = x - m
+        if is_std:
+            s = _keep(so.unpack(), rdims, keepdim, shape)
+            # PyTorch's rule: where the std is 0 (constant data) the gradient is 0, not 0/0
+            grad = P.where(s == 0, 0.0, gk * centred / (s * dof)) if dof else \
+                gk * centred * math.inf
+        else:
+            grad = gk * centred * (2.0 / dof) if dof else gk * centred * math.inf
+        return (grad,)
+    graph.record("StdBackward0" if is_std else "VarBackward0", out, (x,), backward, (x,), (so,))
+    return out
+
+
+def record_norm(x, out, rdims, keepdim, p):
+    if not (graph.recording(x) and out.dtype.is_floating_point):
+        return out
+    so = graph.SavedOutput(out)
+    shape = x._shape
+
+    def backward(g):
+        o = _keep(so.unpack(), rdims, keepdim, shape)
+        gk = _keep(g, rdims, keepdim, shape)
+        if p == 2:
+            return (P.where(o == 0, 0.0, gk * x / o),)
+        if p == 1:
+            return (gk * P.sign(x),)
+        if math.isinf(p):
+            a = P.abs(x)
+            mask = P.where(a == o.detach(), 1.0, 0.0)
+            return (gk * P.sign(x) * mask / sum(mask, rdims, keepdim=True),)
+        if p == 0:
+            return (gk * 0.0,)
+        # d ||x||_p / dx = x |x|^(p-2) / ||x||_p^(p-1)
+        a = P.abs(x)
+        grad = x * a ** (p - 2) / o ** (p - 1)
+        return (P.where(o == 0, 0.0, gk * grad),)
+    graph.record("NormBackward1", out, (x,), backward, (x,), (so,))
+    return out
+
+
+def record_logsumexp(x, out, rdims, keepdim):
+    if not graph.recording(x):
+        return out
+    so = graph.SavedOutput(out)
+    shape = x._shape
+
+    def backward(g):
+        o = _keep(so.unpack(), rdims, keepdim, shape)
+        return (_keep(g, rdims, keepdim, shape) * P.exp(x - o),)
+    graph.record("LogsumexpBackward0", out, (x,), backward, (x,), (so,))
+    return out
 
 
 TENSOR_METHODS = {

@@ -1,17 +1,16 @@
 """Cumulative reductions along one dim: cumsum, cumprod (PyTorch semantics: integer and bool
-inputs give int64, ``dtype=`` casts the input first). Kernels: cl_kernels/scan.cl."""
-import numpy as np
-
-from .. import dtypes
-from ..backend.programs import get_program
+inputs give int64, ``dtype=`` casts the input first), each with its backward. Launches:
+clnet/kernels/scan.py; kernels: cl_kernels/scan.cl."""
+from .. import dtypes, graph
+from ..kernels.copy import contiguous_copy
+from ..kernels.layout import check_index_range
+from ..kernels.scan import scan_into
 from ..tensor import Tensor
-from ._layout import check_index_range, launch_1d, numel
-from ._reduce_launch import tuning
-from .copy import cast, contiguous
+from . import pointwise as P
+from .copy import cast
+from .join import flip
 
 __all__ = ["cumsum", "cumprod"]
-
-_I32 = np.int32
 
 
 def _scan(op, input, dim, dtype):
@@ -22,50 +21,52 @@ def _scan(op, input, dim, dtype):
     x = input if dtype is None else cast(input, dtypes.to_dtype(dtype))
     d = x._wrap_dim(dim)
     acc_dt = x.dtype if x.dtype.is_floating_point else dtypes.int64
-    dev = x._storage.device
-    out = Tensor._empty(x._shape, acc_dt, dev)
-    n = out.numel()
-    if n:
+    out = Tensor._empty(x._shape, acc_dt, x._storage.device)
+    if out.numel():
         check_index_range(op, x)
-        c = contiguous(x)
-        shape = c._shape or (1,)
-        L = shape[d]
-        inner = numel(shape[d + 1:])
-        n_lines = n // L
-        prg = get_program(dev, "scan", (("DT_" + c.dtype.cl, None),))
-        cfg = tuning(dev)
-        wanted, min_chunk = cfg["reduce.items"], cfg["reduce.min_chunk"]
-        if inner == 1 and n_lines < wanted and L >= 2 * min_chunk:
-            # few long lines: three passes over chunks, so every core gets work
-            chunks = min(-(-wanted // n_lines), L // min_chunk)
-            chunk_len = -(-L // chunks)
-            chunks = -(-L // chunk_len)
-            totals = Tensor._empty((n_lines * chunks,), acc_dt, dev)
-            launch_1d(dev, prg.kernel(f"{op}_chunk_totals", [_I32] * 4 + [None, _I32, None]),
-                    n_lines * chunks, n_lines, L, chunks, chunk_len, c._storage.buffer, c._offset,
-                    totals._storage.buffer)
-            launch_1d(dev, prg.kernel(f"{op}_carry", [_I32, _I32, None]), n_lines,
-                    n_lines, chunks, totals._storage.buffer)
-            launch_1d(dev, prg.kernel(f"{op}_chunks", [_I32] * 4 + [None, _I32, None, None]),
-                    n_lines * chunks, n_lines, L, chunks, chunk_len, c._storage.buffer, c._offset,
-                    totals._storage.buffer, out._storage.buffer)
-        else:
-            launch_1d(dev, prg.kernel(f"{op}_lines", [_I32] * 3 + [None, _I32, None]), n_lines,
-                    n_lines, L, inner, c._storage.buffer, c._offset, out._storage.buffer)
+        scan_into(op, contiguous_copy(x), d, out)
     if dtype is not None and out.dtype is not x.dtype:
         out = cast(out, x.dtype)           # e.g. cumsum(int32 input, dtype=int32)
-    from . import reduce_grads as RG
-    if x.dim() == 0:
-        return out
-    return (RG.record_cumsum if op == "cumsum" else RG.record_cumprod)(x, out, d)
+    return out, x, d
 
 
 def cumsum(input, dim, *, dtype=None):
-    return _scan("cumsum", input, dim, dtype)
+    out, x, d = _scan("cumsum", input, dim, dtype)
+    if x.dim() == 0 or not (graph.recording(x) and out.dtype.is_floating_point):
+        return out
+    src_dt = x.dtype
+
+    def backward(g):
+        g = _reverse_cumsum(g, d)
+        return (g if g.dtype is src_dt else cast(g, src_dt),)
+    graph.record("CumsumBackward0", out, (x,), backward)
+    return out
+
+
+def _reverse_cumsum(t, dim):
+    return flip(cumsum(flip(t, [dim]), dim), [dim])
 
 
 def cumprod(input, dim, *, dtype=None):
-    return _scan("cumprod", input, dim, dtype)
+    """Backward exact with zeros: before the first zero of a slice, revcumsum(g * out) / x; at
+    the first zero, revcumsum(g * P) with P the cumprod where that zero is replaced by 1; after
+    it, 0."""
+    out, x, d = _scan("cumprod", input, dim, dtype)
+    if x.dim() == 0 or not (graph.recording(x) and out.dtype.is_floating_point):
+        return out
+    so = graph.SavedOutput(out)
+
+    def backward(g):
+        o = so.unpack()
+        is_zero = x == 0
+        first_zero = P.logical_and(is_zero, cumsum(P.where(is_zero, 1, 0), d) == 1)
+        safe_x = P.where(is_zero, 1.0, x)
+        nonzero_part = _reverse_cumsum(g * o, d) / safe_x
+        p_first = cumprod(P.where(first_zero, 1.0, x), d)
+        zero_part = _reverse_cumsum(g * p_first, d)
+        return (P.where(is_zero, P.where(first_zero, zero_part, 0.0), nonzero_part),)
+    graph.record("CumprodBackward0", out, (x,), backward, (x,), (so,))
+    return out
 
 
 TENSOR_METHODS = {

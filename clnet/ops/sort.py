@@ -1,4 +1,5 @@
-"""Sorting: sort, argsort, msort, topk, unique. Kernels: cl_kernels/sort.cl.
+"""Sorting: sort, argsort, msort, topk, unique. Launches: clnet/kernels/sort.py; kernels:
+cl_kernels/sort.cl.
 
 Each row (the sorted dimension, moved last and made contiguous) is padded to a power of two and
 sorted by a bitonic network over (value, original position) pairs: rows up to SORT_CHUNK
@@ -13,86 +14,21 @@ unique have none.
 """
 import collections
 
-import numpy as np
-
 from .. import dtypes, graph
-from ..backend.programs import get_program
+from ..graph import no_grad_recording
+from ..kernels.index import nonzero_positions
+from ..kernels.layout import check_index_range
+from ..kernels.sort import run_starts, run_stats, sort_rows
 from ..tensor import Tensor
-from ._layout import buf, check_index_range, launch_1d
 from .copy import contiguous, copy_into, fill_into
+from .creation import zeros
 from .index import gather, scatter_
-from .indexing import no_grad_recording, nonzero_positions
 
 __all__ = ["sort", "argsort", "msort", "topk", "unique"]
-
-_I32 = np.int32
-_MAX_CHUNK = 2048       # elements per work-group in local memory (keys + int positions)
-_MAX_GROUP = 256
 
 # PyTorch's named tuples (torch.return_types.sort / topk)
 SortResult = collections.namedtuple("sort", ["values", "indices"])
 TopkResult = collections.namedtuple("topk", ["values", "indices"])
-
-
-def _config(dev):
-    """(program, chunk, work-group size) for ``dev``: the chunk fits the largest key (8 bytes)
-    plus its int position in half the local memory, so any driver overhead still fits."""
-    chunk = _MAX_CHUNK
-    while chunk > 64 and chunk * 12 > dev.local_mem_size // 2:
-        chunk //= 2
-    group = min(_MAX_GROUP, dev.max_work_group_size, chunk // 2)
-    return get_program(dev, "sort", (("SORT_CHUNK", chunk),)), chunk, group
-
-
-def _next_pow2(n):
-    p = 1
-    while p < n:
-        p *= 2
-    return p
-
-
-def _sort_rows(x, descending, out_len):
-    """x: contiguous (R, L) with L >= 1. Returns (values, int64 indices), each (R, out_len)."""
-    dev = x._storage.device
-    R, L = x._shape
-    prg, chunk, group = _config(dev)
-    P = _next_pow2(L)
-    total = R * P
-    if total >= 2 ** 31:
-        raise ValueError(f"sort: {R} rows of {L} elements need {total} padded slots; more than "
-                         "2**31 are not supported")
-    t = x.dtype.cl
-    keys = Tensor._empty((total,), x.dtype, dev)
-    idx = Tensor._empty((total,), dtypes.int32, dev)
-    desc = 1 if descending else 0
-    q = dev.queue
-    k_init = prg.kernel(f"sort_init_{t}", [_I32, None, _I32, _I32, _I32, None, None])
-    launch_1d(dev, k_init, total, total, buf(x), x._offset, L, P, buf(keys), buf(idx))
-    span = min(chunk, _next_pow2(total))
-    groups = -(-total // span)
-    k_local = prg.kernel(f"sort_local_{t}", [_I32, None, None, _I32, _I32, _I32, _I32])
-    k_local(q, (groups * group,), (group,), total, buf(keys), buf(idx), L, P, desc, span)
-    if P > chunk:   # rows longer than a chunk: merge the sorted chunks pairwise, then larger
-        k_global = prg.kernel(f"sort_merge_global_{t}",
-                              [_I32, None, None, _I32, _I32, _I32, _I32, _I32])
-        k_merge = prg.kernel(f"sort_merge_local_{t}", [_I32, None, None, _I32, _I32, _I32, _I32])
-        npairs = total // 2
-        k = 2 * chunk
-        while k <= P:
-            j = k // 2
-            while j >= chunk:
-                launch_1d(dev, k_global, npairs, npairs, buf(keys), buf(idx), L, P, desc, k, j)
-                j //= 2
-            k_merge(q, ((total // chunk) * group,), (group,), total, buf(keys), buf(idx), L, P,
-                    desc, k)
-            k *= 2
-    vals = Tensor._empty((R, out_len), x.dtype, dev)
-    inds = Tensor._empty((R, out_len), dtypes.int64, dev)
-    n = R * out_len
-    if n:
-        k_fin = prg.kernel(f"sort_finish_{t}", [_I32, None, None, _I32, _I32, None, None])
-        launch_1d(dev, k_fin, n, n, buf(keys), buf(idx), out_len, P, buf(vals), buf(inds))
-    return vals, inds
 
 
 def _sorted_along(op, input, dim, descending, out_len=None):
@@ -108,7 +44,7 @@ def _sorted_along(op, input, dim, descending, out_len=None):
     if L > 1 and R * out_len:
         rows = contiguous(moved).reshape(R, L)
         check_index_range(op, rows)
-        v, i = _sort_rows(rows, descending, out_len)
+        v, i = sort_rows(rows, descending, out_len)
         if d == x.dim() - 1:
             values, indices = v.reshape(out_shape), i.reshape(out_shape)
         else:   # rows were sorted with dim moved last: write them back into place
@@ -137,7 +73,6 @@ def _recorded(op, name, input, dim, descending, out_len=None):
     d = input._wrap_dim(dim) if input.dim() else 0
 
     def backward(g_values, g_indices):
-        from .creation import zeros
         z = zeros(shape, dtype=dt, device=g_values._storage.device)
         return (scatter_(z, d, indices, g_values),)
     graph.record(name, (values, indices), (input,), backward, saved=(indices,))
@@ -183,11 +118,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     flat = input.detach().reshape(-1)
     n = flat.numel()
     values, perm = sort(flat)
-    prg, _, _ = _config(dev)
-    flags = Tensor._empty((n,), dtypes.bool_, dev)
-    if n:
-        k = prg.kernel(f"run_starts_{input.dtype.cl}", [_I32, None, None])
-        launch_1d(dev, k, n, n, buf(values), buf(flags))
+    flags = run_starts(values, Tensor._empty((n,), dtypes.bool_, dev))
     starts, nruns = nonzero_positions(flags)
     out = Tensor._empty((nruns,), input.dtype, dev)
     if nruns:
@@ -196,9 +127,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
         return out
     inverse = Tensor._empty(input._shape, dtypes.int64, dev)
     counts = Tensor._empty((nruns,), dtypes.int64, dev)
-    if nruns:
-        k = prg.kernel("run_stats", [_I32, _I32, None, None, None, None])
-        launch_1d(dev, k, nruns, nruns, n, buf(starts), buf(perm), buf(inverse), buf(counts))
+    run_stats(n, starts, perm, inverse, counts)
     result = [out]
     if return_inverse:
         result.append(inverse)

@@ -27,6 +27,11 @@ from .join import cat, roll
 from .linalg import matmul, mm, outer
 from .reduce import norm
 from .views import _slice_back, _view
+# grids, splits and block layouts live in tensor_shape.py (split out for size), exported from here
+from . import tensor_shape as _shape
+from .tensor_shape import (atleast_1d, atleast_2d, atleast_3d, block_diag,  # noqa: F401
+                           cartesian_prod, column_stack, dsplit, hsplit, meshgrid,
+                           pixel_shuffle, pixel_unshuffle, rot90, tensor_split, vsplit)
 
 __all__ = ["einsum", "tensordot", "trace", "diag", "diagonal", "diag_embed", "kron", "cross",
            "cdist", "meshgrid", "cartesian_prod", "block_diag", "rot90", "atleast_1d",
@@ -502,13 +507,6 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
     if beta == 0:
         return o.to(dt) if o.dtype is not dt else o
     return (input if beta == 1 else input * beta) + o
-
-
-# grids, splits and block layouts live in tensor_shape.py (split out for size), exported from here
-from . import tensor_shape as _shape   # noqa: E402
-from .tensor_shape import (atleast_1d, atleast_2d, atleast_3d, block_diag,  # noqa: E402,F401
-                           cartesian_prod, column_stack, dsplit, hsplit, meshgrid,
-                           pixel_shuffle, pixel_unshuffle, rot90, tensor_split, vsplit)
 
 
 TENSOR_METHODS = {

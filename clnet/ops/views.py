@@ -1,11 +1,19 @@
 """Views: new shapes/strides/offsets over the same storage, never a copy (except ``reshape`` of a
-layout no view can express, which copies like PyTorch's)."""
+layout no view can express, which copies like PyTorch's). Also ``reduce_sum_to_shape``, the
+adjoint of ``expand`` (the gradient of every broadcast), so that the families above can sum a
+broadcast gradient back without depending on the reductions. Subscripts (``t[idx]``) are in
+indexing.py, which combines the basic ones here with the advanced ones."""
+import builtins
+
 import numpy as np
 
 from .. import graph
+from ..kernels.copy import copy_into
+from ..kernels.layout import numel
+from ..kernels.reduce import reduce as reduce_launch
 from ..tensor import Size, Tensor, contiguous_strides
-from ._layout import numel
 from .copy import contiguous
+from .creation import zeros
 
 __all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "t", "transpose", "swapaxes",
            "swapdims", "permute", "movedim", "narrow", "chunk", "split", "unbind", "select",
@@ -35,8 +43,6 @@ def _reshape_back(out, t, name):
 def _embed(g, shape, apply_view):
     """The gradient of a view: zeros of the base's shape with ``g`` written where the view was
     (recorded so that its own gradient, the same view of the incoming gradient, flows)."""
-    from .copy import copy_into
-    from .creation import zeros
     with_graph = graph.recording(g)
     prev = graph.set_grad_enabled_flag(False)
     try:
@@ -259,9 +265,33 @@ def expand(t, *sizes):
     in_shape = t._shape
 
     def backward(g):
-        from .reduce import reduce_sum_to_shape
         return (reduce_sum_to_shape(g, in_shape),)
     return _record(_view(t, shape, stride, t._offset), t, "ExpandBackward0", backward)
+
+
+def reduce_sum_to_shape(t, shape):
+    """Sum ``t`` down to ``shape`` (which broadcasts to t's shape): the gradient of a broadcast,
+    and ``expand``'s backward (``expand`` is this one's).
+
+    Leading extra dims are summed away and dims where ``shape`` has 1 are summed with keepdim.
+    Returns ``t`` itself when the shapes already match."""
+    shape = tuple(int(s) for s in shape)
+    if tuple(t._shape) == shape:
+        return t
+    lead = t.dim() - len(shape)
+    if lead < 0 or not builtins.all(s == 1 or s == ts for s, ts in zip(shape, t._shape[lead:])):
+        raise ValueError(f"reduce_sum_to_shape: shape {list(shape)} does not broadcast to the "
+                         f"tensor's shape {list(t._shape)}")
+    dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape)
+                                      if s == 1 and t._shape[lead + i] != 1)
+    if not dims:                       # only size-1 leading dims differ
+        return reshape(t, shape)
+    summed = reduce_launch("sum", t, dims, True, "sum", 0)
+    out = Tensor._make(summed._storage, shape, contiguous_strides(shape), 0, summed.dtype)
+    if graph.recording(t) and out.dtype.is_floating_point:
+        in_shape = t._shape
+        graph.record("SumBackward1", out, (t,), lambda g: (expand(g, in_shape),))
+    return out
 
 
 def expand_as(t, other):
@@ -392,15 +422,19 @@ def basic_index(t, idx):
                        lambda z: basic_index(z, idx))
 
 
+# t[idx] beyond views (tensor, list, numpy or bool indices): installed by indexing.py, the family
+# above that owns advanced indexing, so that this one needs nothing above it (registered from
+# above, as graph.view_hooks is)
+beyond_views = None
+
+
 def getitem(t, idx):
-    if isinstance(idx, list):
-        from .indexing import sequence_index    # a list may be a tuple of indices (torch's rule)
-        idx = sequence_index(idx)
-    v = basic_index(t, idx)
-    if v is not None:
-        return v
-    from .index import advanced_getitem
-    return advanced_getitem(t, idx)
+    """``t[idx]``: a view for ints, slices, None and ``...``; otherwise indexing.py's copy."""
+    if not isinstance(idx, list):
+        v = basic_index(t, idx)
+        if v is not None:
+            return v
+    return beyond_views(t, idx)
 
 
 # ------------------------------------------------------------------ in-place view ops

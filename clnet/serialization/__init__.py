@@ -30,6 +30,7 @@ load, with every other check.
 ``load`` trusts nothing in a file: see its docstring for what it checks. Every fault is a
 ``clnet.CheckpointError`` naming the file and the fault.
 """
+from . import host_pickle  # noqa: F401 (installs Tensor's pickle and deepcopy protocols)
 from .layout import FORMAT_VERSION  # noqa: F401
 from .reader import load
 from .safe_globals import (add_safe_globals, clear_safe_globals, get_safe_globals,

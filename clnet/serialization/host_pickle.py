@@ -92,3 +92,14 @@ def deepcopy_tensor(t, memo):
         new.grad = deepcopy_tensor(t.grad, memo)
     memo[id(t)] = new
     return new
+
+
+def _tensor_reduce_ex(self, proto):
+    # pickle.dumps: the storage's bytes through the host
+    return reduce_tensor(self)
+
+
+# Tensor's pickle and deepcopy protocols, installed from here: tensor.py sits below this layer
+# and does not import it (serialization/__init__.py imports this module)
+Tensor.__reduce_ex__ = _tensor_reduce_ex
+Tensor.__deepcopy__ = deepcopy_tensor

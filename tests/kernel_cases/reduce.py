@@ -1,7 +1,7 @@
 """cl_kernels/reduce.cl: every reduction kernel of every dtype in every launch layout.
 
 The reduce family picks its layout per device from ``dev.tuning["reduce.*"]`` (see
-clnet/ops/_reduce_launch.py): a CPU takes the ``_cols``/``_colsv`` kernels, a GPU the ``_rows``
+clnet/kernels/reduce.py): a CPU takes the ``_cols``/``_colsv`` kernels, a GPU the ``_rows``
 work-group tree. Oclgrind reports a GPU and PoCL a CPU, so each case forces its layouts
 explicitly, each one with and without the chunked two-pass path:
   cols      : rows kernel off; one pass, then many chunks (partials reduced by a second launch)
@@ -16,7 +16,7 @@ import contextlib
 import numpy as np
 
 import clnet
-from clnet.ops import _reduce_launch
+from clnet.kernels import reduce as _reduce_launch
 
 from ._util import check, dtype_names, host, strided
 

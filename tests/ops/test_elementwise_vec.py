@@ -19,7 +19,7 @@ import torch
 
 import clnet
 import clnet.nn.functional as F
-from clnet.ops import elementwise as ew
+from clnet.kernels import elementwise as ew
 
 TF = torch.nn.functional
 SIZES = [0, 1, 7, 8, 9, 33, 1000]
@@ -115,10 +115,10 @@ def test_cpu_default_is_vector_form():
     dev = clnet.default_device()
     saved = dev.tuning.pop("elementwise.vec", None)
     try:
-        assert ew._vec_width(dev, "exp", clnet.float32, ew._VEC_UNARY) == (
+        assert ew.vec_width(dev, "exp", clnet.float32, ew.VEC_UNARY) == (
             8 if dev.kind == "CPU" else 0)
-        assert ew._vec_width(dev, "relu", clnet.float32, ew._VEC_UNARY) == 0
-        assert ew._vec_width(dev, "exp", clnet.int32, ew._VEC_UNARY) == 0
+        assert ew.vec_width(dev, "relu", clnet.float32, ew.VEC_UNARY) == 0
+        assert ew.vec_width(dev, "exp", clnet.int32, ew.VEC_UNARY) == 0
     finally:
         dev.tuning.pop("elementwise.vec", None)
         if saved is not None:

@@ -14,7 +14,7 @@ import torch
 from hypothesis import given, strategies as st
 
 import clnet
-from clnet.ops import _reduce_launch
+from clnet.kernels import reduce as _reduce_launch
 from clnet.ops.reduce import reduce_sum_to_shape
 from tests.helpers import EDGE_SIZES, as_noncontiguous, assert_close, random_array, shapes
 

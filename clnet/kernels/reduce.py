@@ -1,5 +1,6 @@
 """How a reduction runs on the device: the (outer, R, inner) plan, kernel choice, chunking and
-the launches. ``reduce.py`` holds the PyTorch-facing functions. Kernels: cl_kernels/reduce.cl.
+the launches. ``clnet/ops/reduce.py`` holds the PyTorch-facing functions. Kernels:
+cl_kernels/reduce.cl (and reduce_template.h, which scan.cl shares).
 
 Every reduction is seen as ``in[off + oo*so + oi*si + r*sr]`` for outputs o = oo*inner + oi
 (contiguous output in the kept dims' order) and reduced index r in [0, R). Three kernel layouts:
@@ -13,11 +14,10 @@ import numpy as np
 import pyopencl as cl
 
 from .. import dtypes
-from ..backend.programs import get_program
+from ..backend.programs import ProgramCache
 from ..tensor import Tensor
-from ._layout import LOCAL_1D, numel
-from .copy import contiguous
-from .views import permute
+from .copy import contiguous_copy, fill_into
+from .layout import LOCAL_1D, check_index_range, numel
 
 _I32 = np.int32
 
@@ -52,8 +52,7 @@ def acc_dtype(op, dt):
     return dt
 
 
-def _program(dev, dt):
-    return get_program(dev, "reduce", (("DT_" + dt.cl, None),))
+_program = ProgramCache("reduce", lambda dev, dt: (("DT_" + dt.cl, None),))  # (dev, dtype)
 
 
 def _pa(dev):
@@ -83,6 +82,22 @@ def tuning(dev):
             "reduce.min_chunk": 4096 if gpu else 16384,  # fewest elements of r per chunk
         })
     return t
+
+
+def reduce(opname, t, rdims, keepdim, kop, empty_value, **kw):
+    """A new tensor holding kernel op ``kop`` of ``t`` over the dims ``rdims`` (kept as size 1
+    when ``keepdim``), in the op's accumulator dtype; ``empty_value`` fills the outputs of an
+    empty reduction (R == 0) without launching anything. ``kw`` goes to ``run``."""
+    dev = t._storage.device
+    shape = tuple((1 if d in rdims else s) for d, s in enumerate(t._shape) if keepdim or
+                  d not in rdims)
+    out = Tensor._empty(shape, acc_dtype(kop, t.dtype), dev)
+    if out.numel() == 0:
+        return out
+    if numel([t._shape[d] for d in rdims]) == 0:
+        return fill_into(out, empty_value)
+    check_index_range(opname, t)
+    return run(kop, plan(t, rdims), out, **kw)
 
 
 class Plan:
@@ -132,7 +147,10 @@ def plan(t, rdims):
                         inner[0], inner[1])
     kept = [d for d in range(t.dim()) if d not in rdims]
     red = [d for d in range(t.dim()) if d in rdims]
-    c = contiguous(permute(t, kept + red))
+    order = kept + red
+    permuted = Tensor._make(t._storage, tuple(t._shape[d] for d in order),
+                            tuple(t._stride[d] for d in order), t._offset, t.dtype)
+    c = contiguous_copy(permuted)
     n_red = numel([t._shape[d] for d in red])
     n_kept = numel([t._shape[d] for d in kept])
     return Plan(c, c._offset, n_kept, n_red, n_red, 1, 1, 0)
