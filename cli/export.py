@@ -17,7 +17,7 @@ INPUT_NAME, OUTPUT_NAME = "input", "output"
 
 
 def _need_onnx():
-    try:
+    try:        # onnx is the optional extra clnet[onnx]: looked for only by this command
         import onnx  # noqa: F401
     except ImportError:
         raise errors.UserError("clnet export needs the onnx package: pip install 'clnet[onnx]' "
@@ -26,6 +26,7 @@ def _need_onnx():
 
 def _example_batch(trainer, n=2):
     """``n`` samples of the config's dataset as the model sees them (transformed)."""
+    # clnet (and OpenCL) load when a command runs, not when `clnet --help` starts
     import numpy as np
 
     import clnet
@@ -51,6 +52,7 @@ def export(config, checkpoint, output, opset, overrides):
     """Write the model of CONFIG with the weights of a checkpoint to an ONNX file: input
     'input' and output 'output', batch axis dynamic. Needs clnet[onnx]."""
     _need_onnx()
+    # late imports: onnx is optional (checked above); clnet loads OpenCL
     import onnx
 
     import clnet

@@ -20,7 +20,10 @@ import os
 
 import numpy as np
 
-import clnet
+from ..autograd import no_grad
+from ..data import transforms as T
+from ..ops.creation import tensor
+from ..ops.softmax import softmax
 
 __all__ = ["Predictions", "InputError", "load_inputs", "prepare_inputs", "eval_transform",
            "class_names", "predict_array", "predict_file", "write_predictions", "output_format", "format_rows",
@@ -88,8 +91,6 @@ def _base_dataset(ds):
 
 
 def _centre_crop(crop):
-    from ..data import transforms as T
-
     def apply(x):
         a = np.asarray(x)
         if a.ndim < 2:
@@ -111,7 +112,6 @@ def _centre_crop(crop):
 
 def eval_transform(transform):
     """``transform`` (a dataset's) for inference: random augmentations made deterministic."""
-    from ..data import transforms as T
     if transform is None:
         return None
     parts = transform.transforms if isinstance(transform, T.Compose) else [transform]
@@ -177,9 +177,9 @@ def predict_array(trainer, x, top_k=1, batch_size=256):
     model.eval()
     classes, probs, positions = [], [], None
     try:
-        with clnet.no_grad():
+        with no_grad():
             for i in range(0, len(x), batch_size):
-                logits = model(clnet.tensor(x[i:i + batch_size]))
+                logits = model(tensor(x[i:i + batch_size]))
                 if logits.dim() < 2:
                     raise ValueError(f"predict: the model returned shape {tuple(logits.shape)}; "
                                      "class predictions need (N, classes) outputs")
@@ -188,7 +188,7 @@ def predict_array(trainer, x, top_k=1, batch_size=256):
                     raise ValueError(f"predict: --top-k {top_k} but the model has {n_classes} "
                                      "classes")
                 positions = tuple(logits.shape[1:-1])
-                p = clnet.softmax(logits.reshape(logits.shape[0], -1, n_classes), dim=-1)
+                p = softmax(logits.reshape(logits.shape[0], -1, n_classes), dim=-1)
                 values, indices = p.topk(top_k, dim=-1)
                 classes.append(indices.numpy().astype(np.int64))
                 probs.append(values.numpy().astype(np.float32))
