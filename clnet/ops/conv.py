@@ -19,7 +19,7 @@ from .. import graph
 from ..tensor import Tensor
 from ..backend.programs import ProgramCache
 from ._layout import buf, check_index_range, int_tuple, launch_1d, same_device
-from .copy import copy_into
+from .copy import copy_into, fill_into
 from .linalg import _gemm
 
 __all__ = ["conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d"]
@@ -76,7 +76,6 @@ def _raw_contiguous(t):
 
 
 def _zeros(shape, like):
-    from .copy import fill_into
     return fill_into(Tensor._empty(shape, like.dtype, like._storage.device), 0)
 
 

@@ -17,7 +17,9 @@ from ..backend.programs import ProgramCache
 from ..tensor import Tensor
 from ._layout import check_index_range, same_device
 from .copy import cast, contiguous, fill_into, from_numpy_to
-from .index import index_select
+from .index import index_select, one_hot
+from .reduce import sum as _sum
+from .sort import sort
 from .views import reshape
 
 # torch.embedding takes (weight, indices): it is ``torch_embedding`` here, exported as
@@ -63,7 +65,6 @@ def _padding(op, padding_idx, V):
 
 def _sorted(flat_idx):
     """(sorted indices, their original positions int64) — runs of equal indices."""
-    from .sort import sort
     return sort(flat_idx, stable=True)
 
 
@@ -137,8 +138,6 @@ def _embedding_weight_grad(g, flat, V, pad, scale_by_freq):
             rows = embedding(flat, gg)                       # d gw[v] / d g[i] = [idx[i] == v]
             keep = flat != pad
             if scale_by_freq:
-                from .index import one_hot
-                from .reduce import sum as _sum
                 counts = _sum(cast(one_hot(flat, V), dt), 0)
                 rows = rows / reshape(index_select(counts, 0, flat), (n, 1))
             rows = rows * reshape(cast(keep, dt), (n, 1))

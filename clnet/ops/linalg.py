@@ -15,6 +15,7 @@ import pyopencl as cl
 from .. import dtypes
 from ..tensor import Tensor
 from . import linalg_grads as G
+from .copy import cast, contiguous
 from ._layout import broadcast_strides, buf, check_index_range, collapse, launch_1d, same_device
 from ..backend.programs import get_program
 
@@ -416,7 +417,6 @@ def outer(input, vec2):
     if dt is dtypes.bool_:
         raise TypeError("outer: not supported for bool tensors; convert with .int() or .float()")
     if input.dtype is not dt or vec2.dtype is not dt:
-        from .copy import cast
         input, vec2 = cast(input, dt), cast(vec2, dt)
     dev = same_device("outer", input, vec2)
     M, N = input._shape[0], vec2._shape[0]
@@ -435,7 +435,6 @@ def inner(input, other):
     if input.dim() == 0 or other.dim() == 0:
         # a scalar operand scales the other: a K=1 product of the scalar and the flattened tensor
         s, t = (input, other) if input.dim() == 0 else (other, input)
-        from .copy import contiguous
         t = contiguous(t)
         out = Tensor._empty(t._shape, dt, dev)
         _gemm("inner", (), 1, t.numel(), 1, (s, s._offset, (), 0, 0), (t, t._offset, (), 0, 1),
@@ -457,7 +456,6 @@ def _as_rows(t):
     lead = t._shape[:-1]
     shape, strides = collapse(list(lead) if lead else [1], [list(t._stride[:-1]) or [0]])
     if len(shape) != 1:
-        from .copy import contiguous
         t = contiguous(t)
         return Tensor._make(t._storage, (math.prod(lead), t._shape[-1]),
                             (t._shape[-1], 1), t._offset, t.dtype)

@@ -26,7 +26,10 @@ from .. import graph
 from ..backend.programs import ProgramCache
 from ..tensor import Tensor
 from ._layout import check_index_range, numel, row_groups, row_local, same_device
-from .copy import cast, contiguous
+from .copy import cast, contiguous, fill_into
+from .creation import zeros
+from .pointwise import rsqrt  # type: ignore[attr-defined]  # made by a loop in ops
+from .reduce import mean as _mean, sum as _sum
 from .views import reshape
 
 # torch-level names whose signatures match the functional ones; torch.batch_norm takes its
@@ -192,7 +195,6 @@ def _rows_fused_grads(g, x, w, weight, bias, mean, rstd, rows, n, G, S, flags):
     want_b = bias is not None and bias.requires_grad
     gw = gb = None
     if not (rows and n):
-        from .creation import zeros
         if want_w:
             gw = zeros(weight._shape, dtype=dt, device=dev)
         if want_b:
@@ -231,7 +233,6 @@ def _rows_fused_grads(g, x, w, weight, bias, mean, rstd, rows, n, G, S, flags):
            gw_part._storage.buffer, gb_part._storage.buffer)
     if want:
         if parts > 1:
-            from .reduce import sum as _sum
             gw_part = _sum(gw_part, 0) if want_w else None
             gb_part = _sum(gb_part, 0) if want_b else None
         if want_w:
@@ -244,8 +245,6 @@ def _rows_fused_grads(g, x, w, weight, bias, mean, rstd, rows, n, G, S, flags):
 def _layer_norm_composite_grads(g, x, weight, k, eps, rms=False):
     """The layer-norm (or RMS-norm) backward with differentiable ops (create_graph): the
     statistics are recomputed from x so that gradients of these gradients reach x."""
-    from .pointwise import rsqrt
-    from .reduce import mean as _mean, sum as _sum
     dims = tuple(range(x.dim() - k, x.dim()))
     lead = tuple(range(x.dim() - k))
     xc = x if rms else x - _mean(x, dims, keepdim=True)
@@ -294,15 +293,12 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 
 def _group_norm_composite_grads(g, x, weight, G, eps):
     """group_norm's backward with differentiable ops (create_graph)."""
-    from .reduce import sum as _sum
     N, C = x._shape[0], x._shape[1]
     rest = tuple(x._shape[2:])
     chan = (1, C) + (1,) * len(rest)
     gw_ = g * reshape(weight, chan) if weight is not None else g
     x3, g3 = reshape(x, (N, G, -1)), reshape(gw_, (N, G, -1))
     gx, _, _ = _layer_norm_composite_grads(g3, x3, None, 1, eps)
-    from .pointwise import rsqrt
-    from .reduce import mean as _mean
     xc = x3 - _mean(x3, (2,), keepdim=True)
     xhat = reshape(xc * rsqrt(_mean(xc * xc, (2,), keepdim=True) + eps), x._shape)
     dims = (0,) + tuple(range(2, x.dim()))
@@ -461,7 +457,6 @@ def _batch_norm_fused_grads(g, x, w, weight, bias, mean, rstd, training, N, C, S
     gx = Tensor._empty(x._shape, dt, dev)
     grad_w, grad_b, kg, kx, k0 = (Tensor._empty((C,), dt, dev) for _ in range(5))
     if not (C and N * S):
-        from .copy import fill_into
         for t in (grad_w, grad_b):
             fill_into(t, 0)
     else:
@@ -485,8 +480,6 @@ def _batch_norm_fused_grads(g, x, w, weight, bias, mean, rstd, training, N, C, S
 def _batch_norm_composite_grads(g, x, weight, mean, rstd, training, eps):
     """The batch-norm backward with differentiable ops (create_graph). Training recomputes the
     batch statistics from x (they depend on it); evaluation uses the constant running ones."""
-    from .pointwise import rsqrt
-    from .reduce import mean as _mean, sum as _sum
     dims = (0,) + tuple(range(2, x.dim()))
     chan = (1, x._shape[1]) + (1,) * (x.dim() - 2)
     wv = reshape(weight, chan) if weight is not None else None

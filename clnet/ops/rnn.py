@@ -17,6 +17,10 @@ from ..backend.programs import ProgramCache
 from ..tensor import Tensor
 from ._layout import launch_1d, same_device
 from .copy import contiguous
+from .join import cat, stack
+from .linalg import addmm, mm
+from .pointwise import sigmoid, tanh  # type: ignore[attr-defined]  # made by a loop in ops
+from .views import _view, split
 
 __all__ = []
 TENSOR_METHODS = {}
@@ -123,9 +127,6 @@ def _lstm_grads_fused(gates, c_prev, gh, gc):
 
 def _lstm_grads_composite(gates, c_prev, gh, gc):
     """The same gradients as lstm_cell_bwd, with differentiable ops (for create_graph)."""
-    from .join import cat
-    from .pointwise import sigmoid, tanh
-    from .views import split
     H = c_prev._shape[1]
     a_i, a_f, a_g, a_o = split(gates, H, 1)
     i, f, g, o = sigmoid(a_i), sigmoid(a_f), tanh(a_g), sigmoid(a_o)
@@ -141,7 +142,6 @@ def lstm_step(x_part, h, c, w_hh):
     input projection with the biases, (N, 4H)), then the fused cell. Its backward gives
     d x_part = d gates (no copy), d h = d gates @ w_hh, d w_hh = d gates^T @ h, skipping the
     scale-by-alpha/beta products a generic addmm node pays for."""
-    from .linalg import addmm, mm
     _check("lstm_step", x_part, h, c, w_hh)
     prev = graph.set_grad_enabled_flag(False)
     try:
@@ -214,9 +214,6 @@ def _gru_grads_fused(gi, gh, h, g):
 
 
 def _gru_grads_composite(gi, gh, h, g):
-    from .join import cat
-    from .pointwise import sigmoid, tanh
-    from .views import split
     H = h._shape[1]
     a_r, a_z, a_n = split(gi, H, 1)
     b_r, b_z, b_n = split(gh, H, 1)
@@ -231,13 +228,11 @@ def _gru_grads_composite(gi, gh, h, g):
 # ------------------------------------------------------------------ time steps
 def time_steps(x):
     """x (L, ...) as a tuple of L views x[t]; their gradients are stacked back in one node."""
-    from .views import _view
     L = x._shape[0]
     shape, stride = x._shape[1:], x._stride[1:]
     steps = tuple(_view(x, shape, stride, x._offset + t * x._stride[0]) for t in range(L))
     if L and graph.recording(x):
         def backward(*grads):
-            from .join import stack
             return (stack(grads, 0),)
         graph.record("UnbindBackward0", steps, (x,), backward)
     return steps

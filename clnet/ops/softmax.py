@@ -13,6 +13,9 @@ from ..tensor import Tensor
 from ._layout import check_index_range, row_groups, row_local
 from .copy import cast, contiguous
 from .creation import zeros
+from .index import index_select, one_hot
+from .pointwise import where
+from .reduce import sum as _sum
 from .views import movedim, reshape
 
 _I32 = np.int32
@@ -81,7 +84,6 @@ def _softmax_impl(op, x, dim, log_out):
         def backward(g):
             yv = so.unpack()
             if graph.mode.grad_enabled:      # create_graph: differentiable composite
-                from .reduce import sum as _sum
                 if log_out:
                     return (g - yv.exp() * _sum(g, d if nd else None, keepdim=bool(nd)),)
                 return (yv * (g - _sum(g * yv, d if nd else None, keepdim=bool(nd))),)
@@ -177,8 +179,6 @@ def cross_entropy_rows(x2, t2, weight, ignore_index, eps):
 
 def _cross_entropy_backward_composite(g, x2, t2, weight, ignore_index, eps):
     """The fused backward's formula written with differentiable ops (for create_graph)."""
-    from .index import one_hot
-    from .pointwise import where
     rows, n = x2._shape
     p = softmax(x2, 1)
     valid = t2 != ignore_index
@@ -186,7 +186,6 @@ def _cross_entropy_backward_composite(g, x2, t2, weight, ignore_index, eps):
     onehot = cast(one_hot(safe_t, n), x2.dtype)
     if weight is not None:
         w = cast(weight, x2.dtype)
-        from .index import index_select
         wt = index_select(w, 0, safe_t)
         wsum = w.sum()
         smooth = (p * wsum - w.unsqueeze(0)) * (eps / n)
