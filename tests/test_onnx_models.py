@@ -195,6 +195,10 @@ NORMS = [
     ("adaptive_max_2x2", lambda: nn.AdaptiveMaxPool2d((2, 2)), (2, 3, 8, 8)),
     ("adaptive_avg_2x2", lambda: nn.AdaptiveAvgPool2d((2, 2)), (2, 3, 8, 8)),
     ("adaptive_max_1d", lambda: nn.AdaptiveMaxPool1d(1), (2, 3, 8)),
+    ("adaptive_avg_7_to_3", lambda: nn.AdaptiveAvgPool2d(3), (2, 3, 7, 7)),
+    ("adaptive_max_uneven", lambda: nn.AdaptiveMaxPool2d((3, 4)), (2, 3, 5, 7)),
+    ("adaptive_avg_1d_uneven", lambda: nn.AdaptiveAvgPool1d(4), (2, 3, 10)),
+    ("adaptive_avg_one_axis", lambda: nn.AdaptiveAvgPool2d((2, 5)), (2, 3, 5, 5)),
     ("stored_function", Stored, (2, 6)),
 ]
 
@@ -281,3 +285,14 @@ def test_constant_sized_from_the_example_across_a_dynamic_axis_is_refused():
         assert buf.getvalue() == b""
         _, sess = export(model, (x,))           # at a fixed size the same model exports
         check(model, sess, x)
+
+
+def test_adaptive_pooling_with_dynamic_spatial_axes_is_refused():
+    model = nn.AdaptiveAvgPool2d(3)
+    x = clnet.randn(1, 2, 7, 7)
+    with pytest.raises(clnet.onnx.UnsupportedOperatorError, match="spatial axes are dynamic"):
+        clnet.onnx.export(model, (x,), io.BytesIO(), input_names=["x"],
+                          dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}})
+    gap = nn.AdaptiveAvgPool2d(1)             # global pooling follows any size
+    _, sess = export(gap, (x,), input_names=["x"], dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}})
+    check(gap, sess, clnet.randn(2, 2, 9, 5))

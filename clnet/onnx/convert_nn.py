@@ -250,12 +250,31 @@ def _adaptive(global_op, pool_op):
         dyn = ctx.dyn(x) & {0, 1}
         if all(t == 1 for t in target):
             ctx.out(out, ctx.node(global_op, [ctx.name(x)]), dyn=dyn)
-        elif all(s % t == 0 for s, t in zip(spatial, target)):
+            return
+        if ctx.dyn(x) - {0, 1}:
+            ctx.unsupported(f"adaptive pooling to {target} of an input whose spatial axes are "
+                            "dynamic", "its windows depend on the size; keep those axes out of "
+                            "dynamic_axes (global pooling, output size 1, converts either way)")
+        if all(s % t == 0 for s, t in zip(spatial, target)):
             k = [s // t for s, t in zip(spatial, target)]   # equal windows: a plain pooling
             ctx.out(out, ctx.node(pool_op, [ctx.name(x)], kernel_shape=k, strides=k), dyn=dyn)
-        else:
-            ctx.unsupported(f"adaptive pooling of {spatial} to {target}",
-                            "only global pooling and sizes that divide the input convert")
+            return
+        # PyTorch's windows [floor(i*S/T), ceil((i+1)*S/T)) overlap and vary in size: pool them
+        # one axis at a time (a mean or max over a rectangle is one over rows of one over
+        # columns), each window a Slice reduced on its axis, the T results concatenated
+        reduce_op = "ReduceMean" if pool_op == "AveragePool" else "ReduceMax"
+        y = ctx.name(x)
+        for a, (size, t) in enumerate(zip(spatial, target), start=2):
+            if size == t:
+                continue
+            parts = []
+            for i in range(t):
+                lo, hi = (i * size) // t, -((-(i + 1) * size) // t)
+                part = ctx.node("Slice", [y, ctx.b.const([lo]), ctx.b.const([hi]),
+                                          ctx.b.const([a])])
+                parts.append(reduce_node(ctx, reduce_op, part, [a], True))
+            y = ctx.node("Concat", parts, axis=a)
+        ctx.out(out, y, dyn=dyn)
     return conv
 
 
