@@ -26,8 +26,8 @@ from ..ops.creation import tensor
 from ..ops.softmax import softmax
 
 __all__ = ["Predictions", "InputError", "load_inputs", "prepare_inputs", "eval_transform",
-           "class_names", "predict_array", "predict_file", "write_predictions", "output_format", "format_rows",
-           "OUTPUT_FORMATS"]
+           "class_names", "predict_array", "predict_file", "write_predictions", "output_format",
+           "format_rows", "OUTPUT_FORMATS"]
 
 OUTPUT_FORMATS = (".csv", ".json", ".npy")
 
@@ -134,8 +134,8 @@ def prepare_inputs(trainer, x):
     if x.ndim == 0 or (x.shape[1:] != raw_shape
                        and int(np.prod(x.shape[1:])) != int(np.prod(raw_shape))):
         raise InputError(f"predict: inputs of shape {x.shape[1:] if x.ndim else ()} per "
-                         f"sample, but the dataset's samples have shape {raw_shape} (the file holds one "
-                         "sample per row)")
+                         f"sample, but the dataset's samples have shape {raw_shape} (the file "
+                         "holds one sample per row)")
     x = x.reshape((x.shape[0],) + raw_shape)
     if x.dtype.kind not in "biuf":
         raise InputError(f"predict: inputs of dtype {x.dtype}; expected numbers")
