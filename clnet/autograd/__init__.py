@@ -3,6 +3,10 @@
 The graph itself (nodes, recording) is ``clnet/graph.py``; each op's backward rule lives next to
 its forward in ``clnet/ops``. This package walks the graph and gives the PyTorch API.
 """
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence, Tuple, Union, overload
+
 from .. import graph
 from ..tensor import Tensor
 from . import function
@@ -37,7 +41,15 @@ def _seed_grads(tensors, grad_tensors, create_graph):
     return seeds
 
 
-def _as_list(x):
+@overload
+def _as_list(x: None) -> None: ...
+
+
+@overload
+def _as_list(x: Any) -> List[Any]: ...
+
+
+def _as_list(x: Any) -> Optional[List[Any]]:
     if x is None:
         return None
     if isinstance(x, Tensor):
@@ -45,7 +57,10 @@ def _as_list(x):
     return list(x)
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+def backward(tensors: Union[Tensor, Sequence[Tensor]],
+             grad_tensors: Optional[Union[Tensor, Sequence[Optional[Tensor]]]] = None,
+             retain_graph: Optional[bool] = None, create_graph: bool = False,
+             inputs: Optional[Union[Tensor, Sequence[Tensor]]] = None) -> None:
     """Accumulate gradients of ``tensors`` into the ``.grad`` of the leaves (or of ``inputs``)."""
     tensors = _as_list(tensors)
     grad_tensors = _as_list(grad_tensors) or [None] * len(tensors)
@@ -62,8 +77,11 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
                  allow_unused=True, accumulate=True)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+def grad(outputs: Union[Tensor, Sequence[Tensor]], inputs: Union[Tensor, Sequence[Tensor]],
+         grad_outputs: Optional[Union[Tensor, Sequence[Optional[Tensor]]]] = None,
+         retain_graph: Optional[bool] = None, create_graph: bool = False, only_inputs: bool = True,
+         allow_unused: Optional[bool] = None, is_grads_batched: bool = False,
+         materialize_grads: bool = False) -> Tuple[Optional[Tensor], ...]:
     """Gradients of ``outputs`` with respect to ``inputs`` (a tuple), leaving ``.grad`` alone."""
     outputs = _as_list(outputs)
     inputs = _as_list(inputs)
@@ -85,7 +103,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return result
 
 
-def Variable(data, requires_grad=False, volatile=False):
+def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> Tensor:
     """Old-code shim: ``Variable(t)`` is ``t`` (a Tensor); with requires_grad it becomes a leaf
     that requires grad."""
     if not isinstance(data, Tensor):
@@ -104,7 +122,7 @@ class _ExecutionEngine:
     queue_callback = staticmethod(engine.queue_callback)
 
 
-Variable._execution_engine = _ExecutionEngine()
+Variable._execution_engine = _ExecutionEngine()  # type: ignore[attr-defined]  # torch's path
 
 
 # ------------------------------------------------------------------ Tensor methods

@@ -5,6 +5,9 @@ once every node that feeds it has run, so each node runs exactly once with its s
 gradient, however deep the graph (no recursion: a 10,000-step RNN is fine). Nothing here waits
 for the device; in anomaly mode the NaN check does.
 """
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import sys
 import threading
 
@@ -74,13 +77,14 @@ def _needed(parents, seen, targets):
 
 
 class _Callbacks(threading.local):
-    queue = None       # the running backward's callbacks (None outside a backward)
+    # the running backward's callbacks (None outside a backward)
+    queue: Optional[List[Callable[[], None]]] = None
 
 
 _callbacks = _Callbacks()
 
 
-def queue_callback(fn):
+def queue_callback(fn: Callable[[], None]) -> None:
     """Run ``fn()`` once the backward pass that is running now has finished (PyTorch's
     ``Variable._execution_engine.queue_callback``; DistributedDataParallel waits for its
     gradient reductions there). Only valid from inside a backward (a hook)."""
@@ -89,14 +93,15 @@ def queue_callback(fn):
     _callbacks.queue.append(fn)
 
 
-def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
-                 allow_unused=False, accumulate=True):
+def run_backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Any], retain_graph: bool,
+                 create_graph: bool, inputs: Optional[Sequence[Tensor]] = None,
+                 allow_unused: bool = False, accumulate: bool = True) -> Any:
     """Backpropagate from ``tensors`` seeded with ``grad_tensors``.
 
     accumulate=True: add into the ``.grad`` of leaves (restricted to ``inputs`` when given).
     accumulate=False (autograd.grad): return the gradients of ``inputs`` instead."""
     roots = []
-    buffers = {}
+    buffers: Dict[Any, List[Any]] = {}   # node -> its output gradients
     for t, g in zip(tensors, grad_tensors):
         node = t.grad_fn if t.grad_fn is not None else (
             graph.accumulate_node(t) if t.requires_grad else None)
@@ -110,7 +115,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             roots.append(node)
 
     # where the gradients of `inputs` are read: (node, output index) -> positions in `inputs`
-    capture = {}
+    capture: Dict[Tuple[Any, int], List[int]] = {}
     targets = []
     if inputs is not None:
         for pos, x in enumerate(inputs):

@@ -1,5 +1,8 @@
 """Custom differentiable ops the PyTorch way: subclass ``Function`` with static ``forward(ctx,
 ...)`` and ``backward(ctx, *grad_outputs)``, call ``YourFunction.apply(...)``."""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional, Set, Tuple
 import functools
 
 from .. import graph
@@ -9,7 +12,13 @@ from ..tensor import Tensor
 class FunctionCtx:
     """The ``ctx`` of a custom Function: saved tensors, flags, and any attribute you set."""
 
-    def __init__(self):
+    _saved: Tuple[Optional[Tensor], ...]
+    _saved_versions: Tuple[Optional[int], ...]
+    _non_differentiable: Set[int]     # ids of the outputs marked so
+    _dirty: Set[int]
+    needs_input_grad: Tuple[bool, ...]
+
+    def __init__(self) -> None:
         self._saved = ()
         self._saved_versions = ()
         self._non_differentiable = set()
@@ -19,7 +28,7 @@ class FunctionCtx:
         self._released = False
         self._name = "Function"
 
-    def save_for_backward(self, *tensors):
+    def save_for_backward(self, *tensors: Optional[Tensor]) -> None:
         for i, t in enumerate(tensors):
             if t is not None and not isinstance(t, Tensor):
                 raise TypeError(f"save_for_backward can only save tensors or None, but argument "
@@ -27,11 +36,11 @@ class FunctionCtx:
         self._saved = tensors
         self._saved_versions = tuple(None if t is None else t._version for t in tensors)
 
-    def save_for_forward(self, *tensors):
+    def save_for_forward(self, *tensors: Optional[Tensor]) -> None:
         self.save_for_backward(*tensors)
 
     @property
-    def saved_tensors(self):
+    def saved_tensors(self) -> Tuple[Any, ...]:
         if self._released:
             raise RuntimeError(
                 "Trying to backward through the graph a second time (or directly access saved "
@@ -47,13 +56,13 @@ class FunctionCtx:
 
     saved_variables = saved_tensors
 
-    def mark_non_differentiable(self, *tensors):
+    def mark_non_differentiable(self, *tensors: Tensor) -> None:
         self._non_differentiable.update(id(t) for t in tensors)
 
-    def mark_dirty(self, *tensors):
+    def mark_dirty(self, *tensors: Tensor) -> None:
         self._dirty.update(id(t) for t in tensors)
 
-    def set_materialize_grads(self, value):
+    def set_materialize_grads(self, value: bool) -> None:
         self.materialize_grads = bool(value)
 
 
@@ -67,20 +76,20 @@ class Function(metaclass=_FunctionMeta):
     """Base class of custom autograd functions (``forward``/``backward`` are static methods)."""
 
     @staticmethod
-    def forward(ctx, *args, **kwargs):
+    def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
         raise TypeError("a Function subclass must define a static forward(ctx, *args)")
 
     @staticmethod
-    def backward(ctx, *grad_outputs):
+    def backward(ctx: Any, *grad_outputs: Any) -> Any:
         raise TypeError("a Function subclass must define a static backward(ctx, *grad_outputs) "
                         "to be differentiated")
 
     @staticmethod
-    def setup_context(ctx, inputs, output):
+    def setup_context(ctx: Any, inputs: Tuple[Any, ...], output: Any) -> None:
         return None
 
     @classmethod
-    def apply(cls, *args, **kwargs):
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
         ctx = FunctionCtx()
         ctx._name = cls._backward_name
         tensor_args = [a if isinstance(a, Tensor) else None for a in args]
@@ -117,7 +126,7 @@ class Function(metaclass=_FunctionMeta):
                 # a view changed in place: its base's history is rebased (CopySlices), as for
                 # clnet's own in-place ops on views (clnet/ops/inplace_views.py)
                 graph.check_inplace(o)
-                graph.view_hooks.rebase(o, node, i)
+                graph.view_hooks.rebase(o, node, i)  # type: ignore[misc]  # set by ops/ at import
                 continue
             if id(o) in ctx._dirty and o.requires_grad and o.grad_fn is None:
                 raise RuntimeError("a leaf Variable that requires grad has been used in an "
@@ -147,7 +156,7 @@ class _FunctionNode(graph.Node):
             ctx._saved = ()
 
 
-_function_node_classes = {}
+_function_node_classes: Dict[str, type] = {}
 
 
 def _function_node_class(name):
@@ -209,7 +218,7 @@ def _make_backward(cls, ctx, args, n_outputs, non_diff):
     return backward_fn
 
 
-def once_differentiable(fn):
+def once_differentiable(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Decorate a ``backward`` that is not itself differentiable: it runs without recording, and
     a double backward through it raises."""
     @functools.wraps(fn)

@@ -1,5 +1,8 @@
 """``no_grad``, ``enable_grad``, ``set_grad_enabled``, ``inference_mode``: context managers that
 also work as decorators (with or without parentheses), as in PyTorch."""
+from __future__ import annotations
+
+from typing import Any, Callable, Literal, Optional
 import functools
 import inspect
 
@@ -7,9 +10,9 @@ from .. import graph
 
 
 class _GradModeContext:
-    _target = None
+    _target: Optional[bool] = None
 
-    def __call__(self, fn=None):
+    def __call__(self, fn: Optional[Callable[..., Any]] = None) -> Any:
         if fn is None:
             return self
         if inspect.isgeneratorfunction(fn):
@@ -40,11 +43,11 @@ class _GradModeContext:
     def _args(self):
         return ()
 
-    def __enter__(self):
+    def __enter__(self) -> _GradModeContext:
         self._prev = graph.set_grad_enabled_flag(self._target)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         graph.set_grad_enabled_flag(self._prev)
         return False
 
@@ -60,7 +63,7 @@ class no_grad(_GradModeContext):
             return self(fn)
         return self
 
-    def __init__(self, fn=None):
+    def __init__(self, fn: Optional[Callable[..., Any]] = None) -> None:
         pass
 
 
@@ -71,7 +74,7 @@ class enable_grad(no_grad):
 
 
 class inference_mode(_GradModeContext):
-    def __init__(self, mode=True):
+    def __init__(self, mode: bool = True) -> None:
         self._mode = mode
         self._target = not mode
 
@@ -82,7 +85,7 @@ class inference_mode(_GradModeContext):
 class set_grad_enabled(_GradModeContext):
     """``set_grad_enabled(False)``: sets the mode at once (like PyTorch), restores it on exit."""
 
-    def __init__(self, mode):
+    def __init__(self, mode: bool) -> None:
         self._mode = bool(mode)
         self._target = self._mode
         self._prev = graph.set_grad_enabled_flag(self._mode)
@@ -90,20 +93,20 @@ class set_grad_enabled(_GradModeContext):
     def _args(self):
         return (self._mode,)
 
-    def __enter__(self):
+    def __enter__(self) -> set_grad_enabled:
         graph.set_grad_enabled_flag(self._mode)
         return self
 
-    def __call__(self, fn=None):
+    def __call__(self, fn: Optional[Callable[..., Any]] = None) -> Any:
         graph.set_grad_enabled_flag(self._prev)   # as a decorator it must not change the mode now
         return super().__call__(fn)
 
 
-def is_grad_enabled():
+def is_grad_enabled() -> bool:
     return graph.mode.grad_enabled
 
 
-def is_inference_mode_enabled():
+def is_inference_mode_enabled() -> bool:
     return False
 
 
@@ -111,20 +114,20 @@ class detect_anomaly:
     """Record where each op was created and fail on the first backward that makes NaN/Inf,
     naming the op (checks read values back from the device: slow, for debugging)."""
 
-    def __init__(self, check_nan=True):
+    def __init__(self, check_nan: bool = True) -> None:
         self.check_nan = check_nan
 
-    def __enter__(self):
+    def __enter__(self) -> detect_anomaly:
         self._prev = (graph.mode.anomaly, graph.mode.anomaly_check_nan)
         graph.mode.anomaly = True
         graph.mode.anomaly_check_nan = self.check_nan
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         graph.mode.anomaly, graph.mode.anomaly_check_nan = self._prev
         return False
 
-    def __call__(self, fn):
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with detect_anomaly(self.check_nan):
@@ -132,10 +135,10 @@ class detect_anomaly:
         return wrapper
 
 
-def set_detect_anomaly(mode, check_nan=True):
+def set_detect_anomaly(mode: bool, check_nan: bool = True) -> None:
     graph.mode.anomaly = bool(mode)
     graph.mode.anomaly_check_nan = check_nan
 
 
-def is_anomaly_enabled():
+def is_anomaly_enabled() -> bool:
     return graph.mode.anomaly

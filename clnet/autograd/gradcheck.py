@@ -4,6 +4,9 @@ Inputs should be float64 where the device has cl_khr_fp64 (as with PyTorch); flo
 the looser defaults picked automatically (eps 1e-3, atol 1e-3, rtol 1e-2), since a central
 difference in float32 has an error of roughly eps**2 + 1e-7/eps.
 """
+from __future__ import annotations
+
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .. import graph
@@ -14,7 +17,7 @@ class GradcheckError(RuntimeError):
     pass
 
 
-def _as_tuple(x):
+def _as_tuple(x: Any) -> Tuple[Any, ...]:
     return x if isinstance(x, tuple) else (x,)
 
 
@@ -28,7 +31,7 @@ class _no_grad:
     def __enter__(self):
         self._prev = graph.set_grad_enabled_flag(False)
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any):
         graph.set_grad_enabled_flag(self._prev)
 
 
@@ -43,11 +46,11 @@ def _defaults(inputs, eps, atol, rtol):
     return eps, atol, rtol
 
 
-def numerical_jacobian(fn, inputs, eps):
+def numerical_jacobian(fn: Callable[..., Any], inputs: Tuple[Any, ...], eps: float) -> List[Any]:
     """J[i][j]: d outputs[j] / d inputs[i] as numpy (n_in_i, n_out_j) by central differences."""
     from ..ops.copy import from_numpy_to
     outs0 = _flat_outputs(fn, inputs)
-    jac = []
+    jac: List[Optional[List[np.ndarray]]] = []   # None for inputs that need no gradient
     for i, x in enumerate(inputs):
         if not (isinstance(x, Tensor) and x.requires_grad):
             jac.append(None)
@@ -71,7 +74,7 @@ def numerical_jacobian(fn, inputs, eps):
     return jac
 
 
-def analytical_jacobian(fn, inputs):
+def analytical_jacobian(fn: Callable[..., Any], inputs: Tuple[Any, ...]) -> List[Any]:
     from ..ops.copy import from_numpy_to
     from .engine import run_backward
     outs = [o for o in _as_tuple(fn(*inputs)) if isinstance(o, Tensor)
@@ -90,16 +93,19 @@ def analytical_jacobian(fn, inputs):
                                  inputs=diff_inputs, allow_unused=True, accumulate=False)
             it = iter(grads)
             for i, x in enumerate(inputs):
-                if jac[i] is None:
+                jac_i = jac[i]
+                if jac_i is None:
                     continue
                 gi = next(it)
                 if gi is not None:
-                    jac[i][j][:, k] = gi.numpy().astype(np.float64).reshape(-1)
+                    jac_i[j][:, k] = gi.numpy().astype(np.float64).reshape(-1)
     return jac
 
 
-def gradcheck(func, inputs, *, eps=None, atol=None, rtol=None, raise_exception=True,
-              nondet_tol=0.0, check_undefined_grad=True, fast_mode=False, **_ignored):
+def gradcheck(func: Callable[..., Any], inputs: Union[Tensor, Sequence[Any]], *,
+              eps: Optional[float] = None, atol: Optional[float] = None,
+              rtol: Optional[float] = None, raise_exception: bool = True, nondet_tol: float = 0.0,
+              check_undefined_grad: bool = True, fast_mode: bool = False, **_ignored: Any) -> bool:
     """Compare analytical gradients (backward) with central finite differences."""
     inputs = _as_tuple(inputs)
     if not any(isinstance(x, Tensor) and x.requires_grad for x in inputs):
@@ -122,8 +128,11 @@ def gradcheck(func, inputs, *, eps=None, atol=None, rtol=None, raise_exception=T
     return True
 
 
-def gradgradcheck(func, inputs, grad_outputs=None, *, eps=None, atol=None, rtol=None,
-                  gen_non_contig_grad_outputs=False, raise_exception=True, **_ignored):
+def gradgradcheck(func: Callable[..., Any], inputs: Union[Tensor, Sequence[Any]],
+                  grad_outputs: Optional[Union[Tensor, Sequence[Tensor]]] = None, *,
+                  eps: Optional[float] = None, atol: Optional[float] = None,
+                  rtol: Optional[float] = None, gen_non_contig_grad_outputs: bool = False,
+                  raise_exception: bool = True, **_ignored: Any) -> bool:
     """gradcheck of the gradient: checks second derivatives through ``create_graph=True``."""
     from ..ops.copy import from_numpy_to
     from .engine import run_backward
