@@ -12,7 +12,7 @@ import warnings
 from .. import dtypes, graph
 from ..ops.creation import tensor as make_tensor
 from ..ops.join import cat, stack
-from ..ops.pointwise import clamp, isfinite  # type: ignore[attr-defined]  # made by a loop in ops
+from ..ops.pointwise import clamp, isfinite
 from ..ops.reduce import all as all_, norm
 from ..tensor import Tensor
 

@@ -27,7 +27,7 @@ from ...ops.creation import empty, zeros
 from ...ops.dropout import dropout as _dropout
 from ...ops.join import cat, stack
 from ...ops.linalg import addmm, linear, mm
-from ...ops.pointwise import relu, tanh  # type: ignore[attr-defined]  # made by a loop in ops
+from ...ops.pointwise import relu, tanh
 from ...ops.rnn import gru_cell, lstm_step, time_steps
 from ...tensor import Tensor
 from .. import init
