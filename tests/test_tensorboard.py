@@ -194,3 +194,10 @@ def test_add_graph_without_onnx_says_how_to_install(tmp_path, monkeypatch):
     with SummaryWriter(str(tmp_path)) as w:
         with pytest.raises(ImportError, match=r"clnet\[onnx\]"):
             w.add_graph(clnet.nn.Linear(2, 2), clnet.randn(1, 2))
+
+
+def test__add_scalar_values_reads_back_as_separate_scalars(tmp_path):
+    with SummaryWriter(str(tmp_path)) as w:
+        w._add_scalar_values({"a": 1.0, "b": clnet.tensor(2.0)}, 3)
+        w.add_scalar("a", 4.0, 4)
+    assert scalars(str(tmp_path)) == {"a": [(3, 1.0), (4, 4.0)], "b": [(3, 2.0)]}
