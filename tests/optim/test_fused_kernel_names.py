@@ -4,7 +4,7 @@ import pytest
 
 import clnet
 from clnet.backend.programs import kernel_params
-from clnet.optim._fused import update_kernel
+from clnet.kernels.optim import update_kernel
 from clnet.optim import _fused
 
 
