@@ -1,11 +1,13 @@
 """Config-driven training: ``Trainer(load_config(path)).fit()`` is what ``clnet train`` runs."""
+from .callbacks import BestCheckpoints, Callback, EarlyStopping
 from .config import ConfigError, load_config
 from .models import ARCHITECTURES, DataInfo, build_model, summary
 from .trainer import Trainer, TrainingDiverged, latest_checkpoint
 from .predict import predict_file
 
 __all__ = ["ConfigError", "load_config", "Trainer", "TrainingDiverged", "latest_checkpoint",
-           "ARCHITECTURES", "DataInfo", "build_model", "summary", "predict_file", "train"]
+           "ARCHITECTURES", "DataInfo", "build_model", "summary", "predict_file", "train",
+           "Callback", "EarlyStopping", "BestCheckpoints"]
 
 
 def train(config_path, overrides=(), resume=None, quiet=False):

@@ -58,6 +58,10 @@ class Field:
 
 
 NUM = (int, float)
+MODES = ("auto", "min", "max")
+MONITOR_DOC = ("the epoch metric to watch: train_ or val_ followed by loss or a name in metrics "
+               "(val_loss, val_accuracy, train_loss, val_perplexity, ...)")
+MODE_DOC = "min or max: which way is better (auto: max for accuracy and top-k, min otherwise)"
 SCHEMA = {
     "name": Field((str, type(None)), None, doc="run name (default: the config file's stem)"),
     "seed": Field(int, 0, doc="seed for parameters, data order and dropout"),
@@ -195,6 +199,25 @@ SCHEMA = {
                        doc="training steps between progress updates (metrics are read from the "
                            "device then)"),
     "eval_every_epochs": Field(int, 1, min=1, doc="evaluate on the validation set every N epochs"),
+    "callbacks": Field(dict, {}, doc="what runs at the end of each epoch: early stopping and "
+                                     "keeping the best checkpoints (their state is in every "
+                                     "checkpoint, so a resume continues their counts)", schema={
+        "early_stopping": Field((dict, type(None)), None, schema={
+            "monitor": Field(str, "val_loss", doc=MONITOR_DOC),
+            "mode": Field(str, "auto", choices=MODES, doc=MODE_DOC),
+            "patience": Field(int, 3, min=0,
+                              doc="evaluated epochs without improvement before the run stops "
+                                  "(0: stop at the first)"),
+            "min_delta": Field(NUM, 0.0, min=0.0,
+                               doc="an improvement must exceed this to reset the patience"),
+        }, doc="stop the run when a metric stops improving (null: never)"),
+        "best_checkpoints": Field((dict, type(None)), None, schema={
+            "monitor": Field(str, "val_loss", doc=MONITOR_DOC),
+            "mode": Field(str, "auto", choices=MODES, doc=MODE_DOC),
+            "keep": Field(int, 1, min=1, doc="how many of the best checkpoints to keep"),
+        }, doc="keep the best checkpoints by a metric (checkpoints/best-step*.clnet) and a "
+               "link best.clnet to the best in the run folder (null: none)"),
+    }),
 }
 
 
@@ -481,7 +504,45 @@ def load_config(path, overrides=()):
     cfg["_source"] = os.path.abspath(path)
     cfg["_lines"] = lines
     cfg["_overrides"] = sources
+    _check_monitors(cfg)
     return cfg
+
+
+def monitor_names(cfg, has_val=None):
+    """The metrics a run of ``cfg`` reports in each epoch's row, which callbacks may monitor:
+    train_loss and train_<metric> for accuracy/top3/top5 in ``metrics``; the same with val_
+    (and val_perplexity) when the run has a validation split (``has_val``; default: when
+    data.val_split is above 0)."""
+    metrics = list(dict.fromkeys(cfg["metrics"]))
+    kinds = ["loss"] + [m for m in metrics if m in ("accuracy", "top3", "top5")]
+    names = [f"train_{k}" for k in kinds]
+    if cfg["data"]["val_split"] > 0 if has_val is None else has_val:
+        names += [f"val_{k}" for k in kinds]
+        if "perplexity" in metrics:
+            names.append("val_perplexity")
+    return names
+
+
+def _check_monitors(cfg):
+    """Every callback's ``monitor`` names a metric the run reports."""
+    names = monitor_names(cfg)
+    for name, spec in (cfg.get("callbacks") or {}).items():
+        if spec is None or spec.get("monitor") in names:
+            continue
+        monitor, key = spec.get("monitor"), f"callbacks.{name}.monitor"
+        hint = difflib.get_close_matches(str(monitor), names, n=1)
+        metric = str(monitor).split("_", 1)[-1]
+        every = {"metrics": ["accuracy", "top3", "top5", "perplexity"], "data": cfg["data"]}
+        why = ""
+        if monitor in monitor_names(every, has_val=True):
+            if monitor.startswith("val_") and not cfg["data"]["val_split"]:
+                why = " (data.val_split is 0, so the run has no validation metrics)"
+            elif metric not in cfg["metrics"]:
+                why = f" ('{metric}' is not in metrics)"
+        raise config_error(cfg, key, f"unknown metric {monitor!r}{why}"
+                                     + (f" (did you mean '{hint[0]}'?)" if hint and not why
+                                        else "")
+                                     + f"; this run reports {', '.join(names)}")
 
 
 def _check_model_choice(cfg, path, lines):

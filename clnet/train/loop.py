@@ -55,8 +55,14 @@ class TrainingLoop:
         cfg = self.cfg
         max_steps = cfg["max_steps"]
         self._window = []
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
+        if self.stop_reason is not None:         # resumed from after a callback stopped it
+            self._report_message(f"the run had already stopped ({self.stop_reason})")
         try:
             for epoch in range(self.epoch, cfg["epochs"]):
+                if self.stop_reason is not None:
+                    break
                 if self._pending is None:        # the epoch's batches are still to do
                     if max_steps and self.step >= max_steps:
                         break
@@ -66,6 +72,8 @@ class TrainingLoop:
                 self._report_epoch(row)
                 if self._due("every_epochs", self.epoch):
                     self.save_checkpoint("epoch")
+                if self.stop_reason is not None:
+                    self._report_message(f"stopped: {self.stop_reason}")
         except KeyboardInterrupt:
             self._log_unread()
             path = self.save_checkpoint("interrupted")
@@ -73,12 +81,16 @@ class TrainingLoop:
                                  f"--resume {self.run_dir}")
             raise
         final = self.save_checkpoint("final")
+        for cb in self.callbacks:
+            cb.on_fit_end(self)
         test = self.evaluate("test") if self.test_set is not None else {}
+        # stopped: why a callback ended the run before its epochs (None: it was not stopped)
         if self._runlog is not None:
             self._runlog.finish(self.history, test, extra={
-                "run_id": self.run_id, "checkpoint": final, "resumed_from": self.resumed_from})
+                "run_id": self.run_id, "checkpoint": final, "resumed_from": self.resumed_from,
+                "stopped": self.stop_reason})
         return {"run_dir": self.run_dir, "checkpoint": final, "test": test,
-                "history": self.history}
+                "history": self.history, "stopped": self.stop_reason}
 
     # ------------------------------------------------------------------ reporting
     def _report_step(self, done_in_epoch, loss, rate, lr):
@@ -205,6 +217,9 @@ class TrainingLoop:
             self.history.append(row)
             self.epoch = epoch + 1
             self._pending = None
+            # the callbacks' decisions on this epoch are recorded with it, all or nothing
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, row)
         return row
 
     def _due(self, key, value):

@@ -7,10 +7,13 @@ checkpoint: an epoch's end, a step, a Ctrl-C or the end.
 """
 import os
 
+from ..errors import CheckpointError
 from ..ops.random import get_rng_state, set_rng_state
 from ..serialization import load
 from . import checkpoints as ckpts
+from .callbacks import MonitorChanged
 from .checkpoints import latest_checkpoint
+from .config import config_error
 from .sums import EpochSums
 
 
@@ -33,6 +36,8 @@ class RunState:
             "run_id": self.run_id,
             "run_dir": os.path.abspath(self.run_dir) if self.run_dir else None,
             "config": ckpts.resume_config(self.cfg),
+            "callbacks": {key: cb.state_dict() for key, cb in self._callbacks},
+            "stop_reason": self.stop_reason,
         }
 
     def _epoch_sums_state(self):
@@ -48,13 +53,18 @@ class RunState:
     def save_checkpoint(self, tag):
         """Write a checkpoint (rank 0 only in an MPI job, where every rank calls this)."""
         self._interrupted = tag == "interrupted"
-        name = ckpts.checkpoint_name(self.step, tag, self.run_id)
+        path = self.write_checkpoint(ckpts.checkpoint_name(self.step, tag, self.run_id))
+        if self.is_main:
+            ckpts.prune(self.ckpt_dir, self.run_id, self.cfg["checkpoint"]["keep_last"], path)
+        return path
+
+    def write_checkpoint(self, name):
+        """Write the run's state as ``name`` in the checkpoint folder, pruning nothing (a
+        callback's own checkpoints); every rank of an MPI job calls it, rank 0 writes."""
         state = self.state()
         if not self.is_main:
             return os.path.join(self.ckpt_dir, name)
-        path = ckpts.write_checkpoint(state, self.ckpt_dir, name)
-        ckpts.prune(self.ckpt_dir, self.run_id, self.cfg["checkpoint"]["keep_last"], path)
-        return path
+        return ckpts.write_checkpoint(state, self.ckpt_dir, name)
 
     def _resume(self, where):
         path = latest_checkpoint(where)
@@ -88,7 +98,28 @@ class RunState:
             self.run_dir = self._resumed_run_dir(where, path, state)
         if self.is_main:
             ckpts.remove_stale_staged(path, recorded_id)
+        if not self._evaluation:
+            self._restore_callbacks(state, path)
         self.resumed_from = path
+
+    def _restore_callbacks(self, state, path):
+        """The callbacks' state and whether one stopped the run; a callback the checkpoint has
+        no state for (added since, or a checkpoint written before callbacks) starts afresh."""
+        saved = state.get("callbacks") or {}
+        for key, cb in self._callbacks:
+            if key not in saved:
+                continue
+            check = getattr(cb, "check_resumed", None)
+            if check is not None and isinstance(saved[key], dict):
+                try:
+                    check(saved[key])
+                except MonitorChanged as e:
+                    if e.config_key is None:
+                        raise CheckpointError(path, str(e)) from None
+                    raise config_error(self.cfg, f"{e.config_key}.monitor", str(e)) from None
+            ckpts.restore(f"{key} callback", path, cb.load_state_dict, saved[key])
+        reason = state.get("stop_reason")
+        self.stop_reason = reason if isinstance(reason, str) else None
 
     def _resumed_run_dir(self, where, path, state):
         """The run folder a resume continues: the one named, else the checkpoint's (the folder

@@ -23,9 +23,11 @@ from ..backend import set_default_device
 from ..errors import DeviceError
 from ..ops.random import manual_seed
 from . import checkpoints as ckpts
-from .building import (LOSSES, OPTIMIZERS, PER_STEP_SCHEDULERS, SCHEDULERS, build_data,  # noqa: F401
-                       build_loss, build_optimizer, build_scheduler, scheduler_spec,
-                       total_steps)
+from .callbacks import arrange, from_config
+# LOSSES, OPTIMIZERS, SCHEDULERS, PER_STEP_SCHEDULERS: imported from here by earlier code
+from .building import (LOSSES, OPTIMIZERS, PER_STEP_SCHEDULERS, SCHEDULERS,  # noqa: F401
+                       build_data, build_loss, build_optimizer, build_scheduler,
+                       scheduler_spec, total_steps)
 from .checkpoints import latest_checkpoint  # noqa: F401 (clnet.train's name for it)
 from .config import config_error
 from .distributed import pick_device
@@ -40,10 +42,13 @@ from .sums import EpochSums
 
 
 class Trainer(TrainingLoop, Evaluation, RunState):
-    def __init__(self, cfg, resume=None, run_dir=None, out=None, quiet=False, evaluation=False):
+    def __init__(self, cfg, resume=None, run_dir=None, out=None, quiet=False, evaluation=False,
+                 callbacks=None):
         """``evaluation=True``: the checkpoint in ``resume`` is loaded to be evaluated (clnet
         eval / predict), so only config keys that change the model or the data it sees must
-        match the checkpoint's (a resumed run also needs the same batches and optimizer)."""
+        match the checkpoint's (a resumed run also needs the same batches and optimizer).
+        ``callbacks``: ``clnet.train.Callback`` objects, called after those the config's
+        ``callbacks:`` section turns on (see callbacks.py)."""
         self.cfg = cfg
         self._evaluation = evaluation
         # one rank of an MPI job (None alone); set up before any device is touched
@@ -67,6 +72,8 @@ class Trainer(TrainingLoop, Evaluation, RunState):
         self.optimizer = self._make_optimizer()
         self.scheduler, self.sched_name = self._make_scheduler(self.optimizer)
         self.metrics = list(dict.fromkeys(cfg["metrics"]))
+        self._callbacks = arrange(from_config(cfg) + list(callbacks or ()))
+        self.stop_reason = None   # why a callback stopped the run (None: it was not stopped)
         self.epoch = 0            # epochs completed
         self.step = 0             # optimizer steps taken
         self.history = []
@@ -85,6 +92,18 @@ class Trainer(TrainingLoop, Evaluation, RunState):
         if self.dist is not None:       # rank 0's folder and run id name every rank's files
             self.run_dir, self.run_id = self.dist.broadcast((self.run_dir, self.run_id))
         self.ckpt_dir = cfg["checkpoint"]["dir"] or os.path.join(self.run_dir, "checkpoints")
+        for cb in self.callbacks:
+            cb.setup(self)
+
+    @property
+    def callbacks(self):
+        """The callbacks, in the order they are called."""
+        return [cb for _, cb in self._callbacks]
+
+    def stop(self, reason):
+        """End the run after the current epoch (a callback's way to stop it); ``reason`` is
+        printed and returned by ``fit()`` as ``result["stopped"]``."""
+        self.stop_reason = str(reason)
 
     # ------------------------------------------------------------------ building
     def _build_data(self):
