@@ -38,7 +38,7 @@ typedef struct {
 /* The first statement of a *_n elementwise/copy kernel: this work-item's element offsets in
  * `off` (declared `int off[MAXOPS]`; entries past the kernel's operands are computed and unused),
  * returning from the kernel for padding work-items. The host launches it in one of two modes
- * (see strided_launch in clnet/ops/copy.py):
+ * (see strided_launch in clnet/kernels/copy.py):
  *  - m.ndim <= 3: a 3-D NDRange; struct dimension d is NDRange dimension d (so size[0] is the
  *    fastest-varying index, padded up to whole work-groups; size[1], size[2] are exact). No
  *    division and no loop per element, so PoCL vectorises the work-item loop (a loop over the

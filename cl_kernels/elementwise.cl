@@ -386,8 +386,9 @@ UNARY(hardtanh, T, x < p0 ? p0 : (x > p1 ? p1 : x))   /* clamp's values; its own
  * (y <= 0 gives 0; a NaN output passes the gradient, as in PyTorch) */
 BINARY(threshold_backward, T, y <= 0 ? (T)0 : x)
 /* Activation backwards in one kernel, x = the incoming gradient g, y = the op's input (or output
- * for sigmoid/tanh): the same formulas as the composed rules of elementwise_grads.py, which the
- * host uses instead when the gradient itself is to be differentiated. */
+ * for sigmoid/tanh): the same formulas as the composed rules in clnet/ops/activations.py and
+ * unary_math.py (tanh), which the host uses instead when the gradient itself is to be
+ * differentiated. */
 #define SIG(x) ((T)1 / ((T)1 + exp(-(x))))
 #define GELU_BWD(g, x, ERF) ((g) * ((T)0.5 * ((T)1 + ERF((x) * (T)0.7071067811865476)) +           \
                                (x) * exp((x) * (x) * (T)-0.5) * (T)0.3989422804014327))

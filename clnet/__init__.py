@@ -19,7 +19,7 @@ from .ops.views import *  # noqa: F401,F403
 from .ops.pointwise import *  # noqa: F401,F403
 from .ops.random import *  # noqa: F401,F403
 from .ops.index import *  # noqa: F401,F403
-from .ops.indexing import *  # noqa: F401,F403
+from .ops.subscripts import *  # noqa: F401,F403
 from .ops.join import *  # noqa: F401,F403
 from .ops.sort import *  # noqa: F401,F403
 from .ops.linalg import *  # noqa: F401,F403

@@ -1,7 +1,8 @@
 """index.cl's launches: the program (with int64 atomics where the device has them), gathers,
 scatters (claimed or atomic or deterministic), masked fills, one-hot rows, and the stream
 compaction behind ``nonzero`` (and hence boolean masks and ``where(cond)``). clnet/ops/index.py
-(indexing along a dim) and clnet/ops/indexing.py (subscripts) hold the ops and their backward;
+(indexing along a dim) and clnet/ops/subscripts.py (t[idx], t[idx] = v) hold the ops and their
+backward;
 the subscripts' take/put launches stay there with their index planning.
 
 Index bounds: a device index out of range is never read back here; the kernels skip it (a gather

@@ -2,7 +2,7 @@
 ``TENSOR_METHODS``; they are attached to ``Tensor`` here, so tensor.py never imports ops."""
 from ..tensor import Tensor
 from . import copy, creation, pointwise, pointwise_methods, random, views
-from . import index, indexing, join, sort
+from . import index, subscripts, join, sort
 from . import linalg
 from . import reduce, scan
 from . import conv, pool
@@ -11,7 +11,7 @@ from . import norm, dropout, embedding
 from . import inplace_views   # installs graph.view_hooks (autograd of in-place ops on views)
 from . import numeric, tensor_algebra
 
-_FAMILIES = [copy, creation, views, pointwise_methods, random, indexing, index, join, sort, linalg, softmax, reduce, scan]
+_FAMILIES = [copy, creation, views, pointwise_methods, random, subscripts, index, join, sort, linalg, softmax, reduce, scan]
 _FAMILIES += [conv, pool]
 _FAMILIES += [norm, dropout, embedding]
 _FAMILIES += [numeric, tensor_algebra]

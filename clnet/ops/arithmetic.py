@@ -272,7 +272,7 @@ def clamp_max(input, max):
     return clamp(input, max=max)
 
 
-# ---------------------------------------------------------------------------------- two-argument math
+# -------------------------------------------------------------------------- two-argument math
 def atan2(input, other, *, out=None):
     return binary("atan2", input, other, out=out)
 
@@ -331,7 +331,7 @@ def ge(input, other, *, out=None):
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 
-# ---------------------------------------------------------------------------------- logical, bitwise
+# --------------------------------------------------------------------------- logical, bitwise
 def _as_bool(x):
     if isinstance(x, Tensor):
         return x if x.dtype is dtypes.bool_ else ne(x, 0)

@@ -6,9 +6,9 @@ pointwise.py.
 Backward rules are looked up by kernel op in ``BINARY`` and ``UNARY``, which the files above
 fill with ``register_binary`` / ``register_unary`` beside each op's ``def`` (arithmetic.py,
 unary_math.py, activations.py), so that a rule may use any differentiable op without this file
-importing it (PyTorch's derivatives table, registered from above as ``graph.view_hooks`` is). Each entry is (rule, needs) where ``needs`` names what the rule
-reads: ``a``/``b`` (binary inputs) or ``x`` (unary input) and ``o`` (the op's output, saved
-without a cycle).
+importing it (PyTorch's derivatives table, registered from above as ``graph.view_hooks`` is).
+Each entry is (rule, needs) where ``needs`` names what the rule reads: ``a``/``b`` (binary
+inputs) or ``x`` (unary input) and ``o`` (the op's output, saved without a cycle).
 """
 import builtins
 import numbers
@@ -16,8 +16,8 @@ import numbers
 import numpy as np
 
 from .. import dtypes, graph
-from ..kernels.elementwise import (FAST_KERNELS, fast_kernel, launch_binary, launch_unary, scalar_type,
-                                   ternary_contiguous, ternary_strided)
+from ..kernels.elementwise import (FAST_KERNELS, fast_kernel, launch_binary, launch_unary,
+                                   scalar_type, ternary_contiguous, ternary_strided)
 from ..kernels.layout import _INT32_BYTES, broadcast_shapes, check_index_range, same_device
 from ..tensor import Storage, Tensor
 from .copy import cast, clone, copy_into

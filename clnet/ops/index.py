@@ -1,7 +1,7 @@
 """Indexing along a dimension: gather / scatter / scatter_add / index_select / index_add_ /
 index_copy_ / index_fill_ / take_along_dim, masked_fill / masked_select, and one_hot.
 Kernels: cl_kernels/index.cl. Advanced subscripts (``t[idx]``, ``t[idx] = v``) and ``nonzero``
-live in ``indexing.py``, above this file.
+live in ``subscripts.py``, above this file.
 
 Index bounds. PyTorch raises for an out-of-range index. Checking a device index tensor on the host
 would need a read-back, which would stall the queue on every gather, so clnet splits the check:

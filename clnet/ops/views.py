@@ -2,7 +2,7 @@
 layout no view can express, which copies like PyTorch's). Also ``reduce_sum_to_shape``, the
 adjoint of ``expand`` (the gradient of every broadcast), so that the families above can sum a
 broadcast gradient back without depending on the reductions. Subscripts (``t[idx]``) are in
-indexing.py, which combines the basic ones here with the advanced ones."""
+subscripts.py, which combines the basic ones here with the advanced ones."""
 import builtins
 
 import numpy as np
@@ -422,14 +422,14 @@ def basic_index(t, idx):
                        lambda z: basic_index(z, idx))
 
 
-# t[idx] beyond views (tensor, list, numpy or bool indices): installed by indexing.py, the family
-# above that owns advanced indexing, so that this one needs nothing above it (registered from
-# above, as graph.view_hooks is)
+# t[idx] beyond views (tensor, list, numpy or bool indices): installed by subscripts.py, the
+# family above that owns advanced indexing, so that this one needs nothing above it (registered
+# from above, as graph.view_hooks is)
 beyond_views = None
 
 
 def getitem(t, idx):
-    """``t[idx]``: a view for ints, slices, None and ``...``; otherwise indexing.py's copy."""
+    """``t[idx]``: a view for ints, slices, None and ``...``; otherwise subscripts.py's copy."""
     if not isinstance(idx, list):
         v = basic_index(t, idx)
         if v is not None:

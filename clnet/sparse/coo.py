@@ -25,7 +25,7 @@ from ..backend.devices import device as _resolve_device
 from ..ops.copy import clone, from_numpy_to, to_device
 from ..ops.creation import tensor as _tensor, zeros
 from ..ops.index import index_select
-from ..ops.indexing import nonzero
+from ..ops.subscripts import nonzero
 from ..ops.join import stack
 from ..tensor import Size, Tensor
 from .layout import sparse_coo

@@ -1,6 +1,7 @@
 """Subscripts beyond views: advanced (integer-array and boolean-mask) ``__getitem__``, every form
 of ``__setitem__``, and ``nonzero`` (the stream compaction that boolean masks reduce to).
-Kernels: cl_kernels/index.cl.
+Launches: clnet/kernels/index.py (the take/put/offset launches stay here, beside the index
+planning they serve); kernels: cl_kernels/index.cl.
 
 PyTorch's rules, which differ from numpy's in one place: integer indices are applied first as
 plain selections, so ``x[0, :, [0, 1]]`` has shape (3, 2, ...) in PyTorch (numpy puts the array
