@@ -115,7 +115,7 @@ def test_errors(tmp_path, monkeypatch):
     assert not (tmp_path / "m.onnx").exists()
 
 
-CUMSUM_NET = """\
+CUMPROD_NET = """\
 import clnet.nn as nn
 
 
@@ -125,19 +125,19 @@ class Net(nn.Module):
         self.fc = nn.Linear(64, 10)
 
     def forward(self, x):
-        return self.fc(x.flatten(1)).cumsum(1)
+        return self.fc(x.flatten(1)).cumprod(1)
 """
 
 
 def test_an_op_without_conversion_is_one_error_line(tmp_path, monkeypatch):
-    (tmp_path / "cumsum_net.py").write_text(CUMSUM_NET)
+    (tmp_path / "cumprod_net.py").write_text(CUMPROD_NET)
     monkeypatch.syspath_prepend(str(tmp_path))
     config = tmp_path / "cfg.yaml"
     config.write_text(f"run_dir: {tmp_path / 'runs'}\ndata: {{dataset: digits}}\n"
-                      "model: {module: 'cumsum_net:Net'}\n")
+                      "model: {module: 'cumprod_net:Net'}\n")
     t = Trainer(load_config(str(config)), run_dir=str(tmp_path / "run"), quiet=True)
     ckpt = t.save_checkpoint("final")
     res = invoke("export", config, "--checkpoint", ckpt, "--output", tmp_path / "m.onnx")
     assert res.exit_code == EXIT_FAILED, res.output
-    assert "cumsum" in res.output and "Traceback" not in res.output
+    assert "cumprod" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "m.onnx").exists()

@@ -242,6 +242,8 @@ OPS = {
     "norm": lambda x: clnet.norm(x, dim=1) + x.norm(p=1, dim=2).sum(1, keepdim=True)
     + x.norm(p=float("inf"), dim=1) + x.norm(p=3, dim=1),
     "normalize": lambda x: F.normalize(x, dim=2),
+    "cumsum": lambda x: x.cumsum(1) + clnet.cumsum(x, dim=-1)
+    + (x > 0).int().cumsum(2).float(),
     "flip": lambda x: clnet.flip(x, [1, 2]) + x.flip(-1),
     "repeat": lambda x: x.repeat(1, 2, 1) + x.repeat(1, 1, 1, 2)[0, :, :, :4].sum(),
     "gather": lambda x: clnet.gather(x, 2, x.abs().argsort(2)[:, :, :2]).sum(2, keepdim=True)

@@ -1,5 +1,6 @@
 """Converters of the common tensor ops the other modules leave out: log1p/expm1, remainder,
-fmod, lerp, logical and bitwise ops, any/all, var/std, logsumexp, norm, flip, repeat, gather,
+fmod, lerp, logical and bitwise ops, any/all, var/std, logsumexp, norm, cumsum, flip, repeat,
+gather,
 index_select, topk, sort, argsort and one_hot."""
 import math
 
@@ -10,6 +11,7 @@ from ..ops import index as I
 from ..ops import join as J
 from ..ops import pointwise as P
 from ..ops import reduce as R
+from ..ops import scan as SC
 from ..ops import sort as S
 from ..tensor import Tensor
 from .convert_util import INT64_MAX, cast, dims_arg, operand, reduce_node, reduced_dyn, \
@@ -202,6 +204,17 @@ def _norm(ctx, out, x, p="fro", dim=None, keepdim=False, dtype=None):
     else:
         ctx.unsupported(f"norm with p={p!r}")
     ctx.out(out, y, dyn=reduced_dyn(ctx.dyn(x), axes, n, keepdim))
+
+
+@converts(SC.cumsum)
+def _cumsum(ctx, out, x, dim, dtype=None):
+    n = max(x.dim(), 1)
+    name = cast(ctx, ctx.name(x), x.dtype, out.dtype)     # int32 sums in int64, as torch
+    if x.dim() == 0:
+        ctx.out(out, ctx.node("Identity", [name]), dyn=set())
+        return
+    y = ctx.node("CumSum", [name, ctx.b.const(wrap_dim(dim, n))])
+    ctx.out(out, y, dyn=ctx.dyn(x))
 
 
 # -------------------------------------------------------------- shape, indexing
