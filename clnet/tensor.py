@@ -12,7 +12,9 @@ above it. Where the other Tensor methods are defined:
   ``clnet/serialization/host_pickle.py``;
 - sparse layouts (``is_sparse``, ``to_sparse``...): ``clnet/sparse``.
 """
-from typing import TYPE_CHECKING, Any, Optional
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 import pyopencl as cl
@@ -25,14 +27,17 @@ from .backend.devices import device as _resolve_device
 from .backend.memory import allocate
 from .errors import DeviceError
 
+if TYPE_CHECKING:
+    from .backend.devices import Device as _Device
+
 
 class Size(tuple):
     """``clnet.Size``: a tuple of ints, printed like ``torch.Size``."""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"clnet.Size({list(self)})"
 
-    def numel(self):
+    def numel(self) -> int:
         n = 1
         for s in self:
             n *= s
@@ -44,14 +49,14 @@ class Storage:
 
     __slots__ = ("buffer", "device", "nbytes", "version", "__weakref__")
 
-    def __init__(self, device, nbytes):
+    def __init__(self, device: _Device, nbytes: int) -> None:
         self.device = device
         self.nbytes = nbytes
         self.buffer = allocate(device, nbytes)
         self.version = 0
 
 
-def contiguous_strides(shape):
+def contiguous_strides(shape: Sequence[int]) -> Tuple[int, ...]:
     strides = []
     acc = 1
     for s in reversed(shape):
@@ -75,6 +80,13 @@ class Tensor:
     requires_grad: bool
     grad: Optional["Tensor"]
     grad_fn: Any            # graph.Node (None on leaves)
+    _storage: Storage
+    _shape: Tuple[int, ...]
+    _stride: Tuple[int, ...]
+    _offset: int
+    _grad_state: Any
+    _base: Optional["Tensor"]
+    _view_version: int
 
     if TYPE_CHECKING:
         # The ops layer attaches the ~380 computing methods at import time (ops/__init__.py
@@ -122,13 +134,15 @@ class Tensor:
 
     # ``Tensor(data)``'s builder: clnet.ops.creation.tensor, installed by ops/__init__.py (the
     # ops layer sits above this file)
-    _from_data = None
+    _from_data: Any = None
 
     # ------------------------------------------------------------------ construction
-    def __new__(cls, *args, device=None, dtype=None, requires_grad=False):
+    def __new__(cls, *args: Any, device: Optional[Union[_Device, str, int]] = None,
+                dtype: Optional[dtypes.dtype] = None, requires_grad: bool = False) -> Tensor:
         # ``Tensor(*sizes)`` is an uninitialised tensor, ``Tensor(data)`` copies data (PyTorch's
         # legacy constructor); both give the default float dtype.
         dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
+        sizes: Tuple[int, ...]
         if len(args) == 0:
             sizes = (0,)
         elif len(args) == 1 and isinstance(args[0], Size):
@@ -144,7 +158,7 @@ class Tensor:
         t.requires_grad = requires_grad
         return t
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         pass
 
     @staticmethod
@@ -178,64 +192,77 @@ class Tensor:
 
     # ------------------------------------------------------------------ layout
     @property
-    def shape(self):
+    def shape(self) -> Size:
         return Size(self._shape)
 
-    def size(self, dim=None):
+    @overload
+    def size(self, dim: None = None) -> Size: ...
+
+    @overload
+    def size(self, dim: int) -> int: ...
+
+    def size(self, dim: Optional[int] = None) -> Union[Size, int]:
         if dim is None:
             return Size(self._shape)
         return self._shape[self._wrap_dim(dim)]
 
-    def stride(self, dim=None):
+    @overload
+    def stride(self, dim: None = None) -> Tuple[int, ...]: ...
+
+    @overload
+    def stride(self, dim: int) -> int: ...
+
+    def stride(self, dim: Optional[int] = None) -> Union[Tuple[int, ...], int]:
         if dim is None:
             return self._stride
         return self._stride[self._wrap_dim(dim)]
 
-    def storage_offset(self):
+    def storage_offset(self) -> int:
         return self._offset
 
-    def dim(self):
+    def dim(self) -> int:
         return len(self._shape)
 
     ndim = property(dim)
 
-    def ndimension(self):
+    def ndimension(self) -> int:
         return len(self._shape)
 
-    def numel(self):
+    def numel(self) -> int:
         return _numel(self._shape)
 
     nelement = numel
 
-    def element_size(self):
+    def element_size(self) -> int:
         return self.dtype.itemsize
 
     @property
-    def itemsize(self):
+    def itemsize(self) -> int:
         return self.dtype.itemsize
 
     @property
-    def nbytes(self):
+    def nbytes(self) -> int:
         return self.numel() * self.dtype.itemsize
 
     @property
-    def device(self):
+    def device(self) -> _Device:
         return self._storage.device
 
     @property
-    def is_cuda(self):
+    def is_cuda(self) -> bool:
         """True on an OpenCL GPU: clnet's "cuda" (see ``clnet.cuda``)."""
         return self._storage.device.kind == "GPU"
 
     @property
-    def is_xpu(self):
+    def is_xpu(self) -> bool:
         return False    # Intel GPUs are OpenCL GPUs here: "cuda", like every GPU
 
     @property
-    def is_mps(self):
+    def is_mps(self) -> bool:
         return False
 
-    def cuda(self, device=None, non_blocking=False, memory_format=None):
+    def cuda(self, device: Optional[Union[_Device, str, int]] = None, non_blocking: bool = False,
+             memory_format: Any = None) -> Tensor:
         """The tensor on an OpenCL GPU: ``device`` is an index among the GPUs (``cuda:N``), a
         device or a name; None is the current GPU. Raises ``clnet.DeviceError`` when there is
         no OpenCL GPU, where a CPU-only PyTorch raises 'Torch not compiled with CUDA enabled'."""
@@ -249,13 +276,13 @@ class Tensor:
         return self.to(dev)
 
     @property
-    def is_cpu(self):
+    def is_cpu(self) -> bool:
         return self._storage.device.kind == "CPU"
 
-    def is_floating_point(self):
+    def is_floating_point(self) -> bool:
         return self.dtype.is_floating_point
 
-    def is_contiguous(self, memory_format=None):
+    def is_contiguous(self, memory_format: Any = None) -> bool:
         expected = 1
         for s, st in zip(reversed(self._shape), reversed(self._stride)):
             if s != 1 and st != expected:
@@ -282,31 +309,31 @@ class Tensor:
 
     # ------------------------------------------------------------------ autograd basics
     @property
-    def is_leaf(self):
+    def is_leaf(self) -> bool:
         return self.grad_fn is None
 
-    def detach(self):
+    def detach(self) -> Tensor:
         """A view of the same data that is out of the graph (shares storage and version)."""
         return Tensor._make(self._storage, self._shape, self._stride, self._offset, self.dtype)
 
-    def detach_(self):
+    def detach_(self) -> Tensor:
         self.grad_fn = None
         self.requires_grad = False
         return self
 
     @property
-    def data(self):
+    def data(self) -> Tensor:
         return self.detach()
 
     @data.setter
-    def data(self, other):
+    def data(self, other: Tensor) -> None:
         if not isinstance(other, Tensor):
             raise TypeError(f"data must be a Tensor, got {type(other).__name__}")
         self._storage, self._shape = other._storage, other._shape
         self._stride, self._offset, self.dtype = other._stride, other._offset, other.dtype
 
     # ------------------------------------------------------------------ host side
-    def numpy(self, *, force=False):
+    def numpy(self, *, force: bool = False) -> np.ndarray:
         """A numpy copy of the data (waits for the device: a host round trip).
 
         Unlike PyTorch this also works on tensors that require grad (the copy is detached)."""
@@ -319,60 +346,60 @@ class Tensor:
         check_device_errors(src.device)
         return out
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: Any = None, copy: Optional[bool] = None) -> np.ndarray:
         a = self.numpy()
         return a if dtype is None else a.astype(dtype)
 
-    def item(self):
+    def item(self) -> Union[int, float, bool]:
         if self.numel() != 1:
             raise ValueError(f"a Tensor with {self.numel()} elements cannot be converted to "
                              "Scalar (item() needs exactly one element)")
         return self.reshape(()).numpy().item() if self._shape else self.numpy().item()
 
-    def tolist(self):
+    def tolist(self) -> Any:
         return self.numpy().tolist()
 
-    def __len__(self):
+    def __len__(self) -> int:
         if not self._shape:
             raise TypeError("len() of a 0-d tensor")
         return self._shape[0]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Tensor]:
         if not self._shape:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self._shape[0]))
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         if self.numel() != 1:
             raise RuntimeError(f"Boolean value of Tensor with {self.numel()} values is ambiguous")
         return bool(self.item())
 
-    def __float__(self):
+    def __float__(self) -> float:
         return float(self.item())
 
-    def __int__(self):
+    def __int__(self) -> int:
         return int(self.item())
 
-    def __index__(self):
+    def __index__(self) -> int:
         if self.dtype.is_floating_point or self.numel() != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return id(self)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return format_tensor(self)
 
     __str__ = __repr__
 
-    def __format__(self, spec):
+    def __format__(self, spec: str) -> str:
         if self.dim() == 0:
             return format(self.item(), spec)
         return repr(self)
 
     # ------------------------------------------------------------------ PyTorch-style type helpers
-    def type(self, dtype=None):
+    def type(self, dtype: Optional[Union[dtypes.dtype, str]] = None) -> Union[str, Tensor]:
         if dtype is None:
             return {"float32": "clnet.FloatTensor", "float64": "clnet.DoubleTensor",
                     "int32": "clnet.IntTensor", "int64": "clnet.LongTensor",
