@@ -52,7 +52,7 @@ def test_not_a_terminal_gives_plain_lines():
     assert lines[1].endswith("loss 0.5000 lr 0.01")       # the loss read at step 2
     assert lines[2].endswith("loss 0.5000 lr 0.01")       # still the last one read
     assert lines[4].startswith("epoch 1/2 step 5/5 [00:00<00:00,")
-    assert lines[5] == ("epoch 1/2 | 00:01, 3.3 steps/s | train_loss 0.2500 | "
+    assert lines[5] == ("epoch 1/2 | 1.5 s, 3.3 steps/s | train_loss 0.2500 | "
                         "val_accuracy 0.8750")
 
 
@@ -75,6 +75,14 @@ def test_eta_from_the_steps_of_this_epoch(monkeypatch):
     clock[0] += 20.0
     p.step(20)                                  # 10 steps in 20 s: 20 left take 40 s
     assert out.getvalue().strip() == "epoch 2/3 step 20/40 [00:20<00:40, 2.00 s/step]"
+
+
+def test_a_long_epoch_is_in_minutes():
+    out = io.StringIO()
+    p = Progress(out)
+    p.start_epoch(1, 1, 10)
+    p.epoch_line({"epoch": 1, "step": 10, "time_s": 3725.0})
+    assert out.getvalue() == "epoch 1/1 | 1:02:05\n"      # no steps taken here: no rate
 
 
 def test_quiet_prints_nothing_even_on_a_terminal():
@@ -102,7 +110,7 @@ def test_terminal_gets_a_bar_with_rate_elapsed_eta_and_loss():
     assert "\r" in text and "epoch 1/2" in text and "5/5" in text
     assert "step/s" in text and "loss 0.5000 lr 0.01" in text
     assert "00:00<00:00" in text                # tqdm's elapsed<remaining
-    assert text.rstrip().splitlines()[-1].endswith("epoch 1/2 | 00:00, 8.3 steps/s | "
+    assert text.rstrip().splitlines()[-1].endswith("epoch 1/2 | 0.6 s, 8.3 steps/s | "
                                                    "train_loss 0.5000")
 
 

@@ -44,6 +44,12 @@ def _interval(seconds):
     return tqdm.format_interval(max(seconds, 0.0))
 
 
+def _duration(seconds):
+    """An epoch's time: tenths of a second under a minute (short epochs are common), else
+    tqdm's [h:]mm:ss."""
+    return f"{seconds:.1f} s" if seconds < 60 else _interval(seconds)
+
+
 def _rate(n, seconds):
     if n <= 0 or seconds <= 0:
         return "? steps/s"
@@ -160,7 +166,7 @@ class Progress:
         parts = [f"epoch {row['epoch']}/{self.epochs}"]
         if "time_s" in row:
             steps = self.done - self.start_done
-            parts.append(f"{_interval(row['time_s'])}"
+            parts.append(f"{_duration(row['time_s'])}"
                          + (f", {_rate(steps, row['time_s'])}" if steps else ""))
         for k, v in row.items():
             if k in ("epoch", "step", "lr", "time_s"):
