@@ -4,6 +4,9 @@ Every function runs under ``no_grad``, fills the tensor in place on its device a
 Random fills use the device's Philox generator (``Tensor.uniform_`` / ``normal_``) and accept
 ``generator=``; values differ from PyTorch's (another RNG), the distributions are the same.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
 import math
 import warnings
 
@@ -15,6 +18,9 @@ from ..ops.creation import eye
 from ..ops.numeric_pointwise import erfinv
 from ..tensor import Tensor
 
+if TYPE_CHECKING:
+    from ..ops._generator import Generator
+
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_",
            "zeros_", "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
            "kaiming_normal_", "orthogonal_"]
@@ -24,7 +30,7 @@ class _NoGrad:
     def __enter__(self):
         self.prev = graph.set_grad_enabled_flag(False)
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any):
         graph.set_grad_enabled_flag(self.prev)
 
 
@@ -33,7 +39,7 @@ def _check_tensor(fn, tensor):
         raise TypeError(f"nn.init.{fn}: expected a Tensor, got {type(tensor).__name__}")
 
 
-def calculate_gain(nonlinearity, param=None):
+def calculate_gain(nonlinearity: str, param: Optional[float] = None) -> float:
     """The recommended gain for a nonlinearity (PyTorch's table)."""
     linear_fns = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
                   "conv_transpose2d", "conv_transpose3d"]
@@ -78,19 +84,22 @@ def _calculate_correct_fan(tensor, mode):
     return fan_in if mode == "fan_in" else fan_out
 
 
-def uniform_(tensor, a=0.0, b=1.0, generator=None):
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
+             generator: Optional[Generator] = None) -> Tensor:
     _check_tensor("uniform_", tensor)
     with _NoGrad():
         return tensor.uniform_(a, b, generator=generator)
 
 
-def normal_(tensor, mean=0.0, std=1.0, generator=None):
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
+            generator: Optional[Generator] = None) -> Tensor:
     _check_tensor("normal_", tensor)
     with _NoGrad():
         return tensor.normal_(mean, std, generator=generator)
 
 
-def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                  b: float = 2.0, generator: Optional[Generator] = None) -> Tensor:
     """Normal(mean, std) truncated to [a, b], by the inverse-CDF method PyTorch uses: uniform
     in [cdf(a), cdf(b)] mapped through the inverse normal CDF, then clamped to [a, b]."""
     _check_tensor("trunc_normal_", tensor)
@@ -112,33 +121,34 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     return tensor
 
 
-def constant_(tensor, val):
+def constant_(tensor: Tensor, val: float) -> Tensor:
     _check_tensor("constant_", tensor)
     with _NoGrad():
         return tensor.fill_(val)
 
 
-def ones_(tensor):
+def ones_(tensor: Tensor) -> Tensor:
     return constant_(tensor, 1.0)
 
 
-def zeros_(tensor):
+def zeros_(tensor: Tensor) -> Tensor:
     _check_tensor("zeros_", tensor)
     with _NoGrad():
         return tensor.zero_()
 
 
-def eye_(tensor):
+def eye_(tensor: Tensor) -> Tensor:
     """The identity matrix (ones on the diagonal) in a 2-D tensor."""
     _check_tensor("eye_", tensor)
     if tensor.dim() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
+    n, m = tensor._shape
     with _NoGrad():
-        tensor.copy_(eye(*tensor._shape, dtype=tensor.dtype, device=tensor.device))
+        tensor.copy_(eye(n, m, dtype=tensor.dtype, device=tensor.device))
     return tensor
 
 
-def dirac_(tensor, groups=1):
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     """The Dirac delta in a {3, 4, 5}-D conv weight: the conv passes its input through
     (per group). The pattern is built on the host and uploaded once."""
     _check_tensor("dirac_", tensor)
@@ -163,7 +173,8 @@ def _copy_host(tensor, host):
         tensor.copy_(from_numpy_to(host, tensor.device, tensor.dtype))
 
 
-def xavier_uniform_(tensor, gain=1.0, generator=None):
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0,
+                    generator: Optional[Generator] = None) -> Tensor:
     """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010)."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
@@ -171,7 +182,8 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
     return uniform_(tensor, -a, a, generator)
 
 
-def xavier_normal_(tensor, gain=1.0, generator=None):
+def xavier_normal_(tensor: Tensor, gain: float = 1.0,
+                   generator: Optional[Generator] = None) -> Tensor:
     """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
@@ -183,7 +195,9 @@ def _kaiming_std(tensor, a, mode, nonlinearity):
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
-def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu",
+                     generator: Optional[Generator] = None) -> Tensor:
     """U(-bound, bound) with bound = gain * sqrt(3 / fan) (He et al., 2015)."""
     _check_tensor("kaiming_uniform_", tensor)
     if 0 in tensor._shape:
@@ -193,7 +207,9 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
     return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu",
+                    generator: Optional[Generator] = None) -> Tensor:
     """N(0, std^2) with std = gain / sqrt(fan)."""
     _check_tensor("kaiming_normal_", tensor)
     if 0 in tensor._shape:
@@ -202,7 +218,7 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
 
 
-def orthogonal_(tensor, gain=1, generator=None):
+def orthogonal_(tensor: Tensor, gain: float = 1, generator: Optional[Generator] = None) -> Tensor:
     """A (semi-)orthogonal matrix (Saxe et al., 2013) in the tensor seen as rows x rest.
 
     The Gaussian matrix is drawn on the device with its Philox generator, then factorised by

@@ -1,4 +1,8 @@
 """``nn.Parameter``: a leaf tensor that a Module registers as a learnable weight."""
+from __future__ import annotations
+
+from typing import Optional
+
 from ..ops.creation import empty
 from ..serialization.host_pickle import reduce_parameter
 from ..serialization.parameter_type import register_parameter_class
@@ -12,7 +16,7 @@ class Parameter(Tensor):
 
     __slots__ = ()
 
-    def __new__(cls, data=None, requires_grad=True):
+    def __new__(cls, data: Optional[Tensor] = None, requires_grad: bool = True) -> Parameter:
         if data is None:
             data = empty(0)
         if not isinstance(data, Tensor):
@@ -30,10 +34,10 @@ class Parameter(Tensor):
         p._base = None
         return p
 
-    def __init__(self, data=None, requires_grad=True):
+    def __init__(self, data: Optional[Tensor] = None, requires_grad: bool = True) -> None:
         pass
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
     __str__ = __repr__
