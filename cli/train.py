@@ -123,6 +123,8 @@ def _train(config, overrides, resume, dry_run, quiet):
         echo(f"resuming from {trainer.resumed_from} (epoch {trainer.epoch}, step {trainer.step})")
     echo(f"run folder: {trainer.run_dir}")
     result = trainer.fit()           # Ctrl-C: the trainer writes a checkpoint; exit code 130
+    if quiet and result.get("stopped"):          # (printed as it happened otherwise)
+        echo(f"stopped: {result['stopped']}")
     test = result["test"]
     if test:
         echo("final test: " + ", ".join(f"{k} {v:.4f}" for k, v in test.items()))

@@ -271,6 +271,24 @@ class BestCheckpoints(_Monitoring):
         self.kept = [[float(v), int(e), str(n)] for v, e, n in state["kept"]]
 
 
+def check_monitored(trainer, counts, logits, target):
+    """For the dry run: a monitored accuracy or top-k that the first batch's outputs cannot give
+    (``counts``: what ``trainer._counts`` made of them) is refused now, not after an epoch."""
+    for cb in trainer.callbacks:
+        monitor = getattr(cb, "monitor", None)
+        metric = monitor.split("_", 1)[-1] if isinstance(monitor, str) else None
+        if metric not in ("accuracy", "top3", "top5") or metric in counts:
+            continue
+        at_least = f" with C >= {metric[3:]}" if metric.startswith("top") else ""
+        message = (f"{monitor} cannot be computed: {metric} needs class scores (N, C){at_least} "
+                   f"and integer class targets (N,), and the model gives "
+                   f"{tuple(logits.shape)} {logits.dtype} for targets {tuple(target.shape)} "
+                   f"{target.dtype}")
+        if getattr(cb, "config_key", None) is not None:
+            raise config_error(trainer.cfg, f"{cb.config_key}.monitor", message)
+        raise ValueError(f"{type(cb).__name__}: {message}")
+
+
 def point_link(link, target):
     """Make ``link`` lead to ``target``, atomically (a reader sees the old or the new one): a
     relative symlink, or where symlinks are refused (some file systems, Windows without the

@@ -13,6 +13,7 @@ from ..nn.utils import clip_grad_norm_
 from ..ops.random import get_rng_state, set_rng_state
 from .config import config_error
 from .building import PER_STEP_SCHEDULERS
+from .callbacks import check_monitored
 
 _PASS_THROUGH = (DeviceError, KernelBuildError)
 
@@ -42,7 +43,8 @@ def dry_run(trainer):
             raise config_error(cfg, key, f"{trainer.loss_name} gives a loss of shape "
                                          f"{tuple(loss.shape)}, not one number: training needs "
                                          "reduction 'mean' or 'sum'")
-        trainer._counts(logits.detach(), target)
+        counts = trainer._counts(logits.detach(), target)
+        check_monitored(trainer, counts, logits, target)
         loss.backward()
         if cfg["grad_clip"]:
             clip_grad_norm_(model.parameters(), cfg["grad_clip"])

@@ -10,7 +10,9 @@ import re
 import textwrap
 
 import pytest
+from click.testing import CliRunner
 
+from clnet.cli.main import cli
 from clnet.serialization import load
 from clnet.train import (BestCheckpoints, Callback, ConfigError, EarlyStopping, Trainer,
                          load_config)
@@ -92,6 +94,15 @@ def test_early_stopping_ends_a_stalled_run_at_the_right_epoch_and_says_so(tmp_pa
     assert final["callbacks"]["early_stopping"] == {
         "monitor": "val_loss", "mode": "min", "best": val[1], "best_epoch": 2, "wait": 2,
         "stopped_epoch": 4}
+
+
+def test_clnet_train_quiet_says_that_early_stopping_ended_the_run(tmp_path):
+    _cfg(tmp_path, STALL + "callbacks:\n" + ES)
+    res = CliRunner().invoke(cli, ["train", str(tmp_path / "cfg.yaml"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert sum(line.startswith("stopped: early stopping after epoch 4: val_loss") for line in
+               lines) == 1, res.output
 
 
 @pytest.mark.parametrize("monitor, mode, patience, min_delta", [
@@ -280,6 +291,21 @@ def test_a_val_monitor_without_a_validation_split_is_refused(tmp_path):
                                           r"is 0, so the run has no validation metrics\); this "
                                           r"run reports train_loss, train_accuracy"):
         _cfg(tmp_path, "callbacks:\n" + ES, overrides=["data.val_split=0"])
+
+
+def test_a_monitored_accuracy_a_regression_cannot_give_is_refused(tmp_path):
+    cfg = _cfg(tmp_path, "callbacks:\n  early_stopping: {monitor: val_accuracy}\n", epochs=2,
+               overrides=["data={dataset: synthetic, args: {task: regression}, batch_size: 64}",
+                          "model.args={out_features: 1}", "loss=mse"])
+    message = (r"callbacks.early_stopping.monitor: val_accuracy cannot be computed: accuracy "
+               r"needs class scores \(N, C\) and integer class targets \(N,\), and the model "
+               r"gives \(64, 1\) clnet.float32 for targets \(64, 1\) clnet.float32")
+    with pytest.raises(ConfigError, match=message):
+        Trainer(cfg, quiet=True).dry_run()
+    # without the dry run, the first epoch's end says so
+    with pytest.raises(ConfigError, match=r"callbacks.early_stopping.monitor: val_accuracy is "
+                                          r"not among this epoch's metrics \(epoch, step"):
+        _run(cfg)
 
 
 def test_callbacks_default_to_none_and_set_overrides_turn_them_on(tmp_path):
