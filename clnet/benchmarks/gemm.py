@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 import clnet
+from clnet.kernels.gemm import gemm_tuning
 from clnet.ops.linalg import linear
 
 SIZES = (256, 512, 1024, 2048)
@@ -187,7 +188,7 @@ def main(argv=None):
                   "representative (run with env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)")
     dev = clnet.device(args.device)
     print(f"device: {dev} = {dev.name} [{dev.platform_name}]; gemm tiles: "
-          f"{clnet.ops.linalg.gemm_tuning(dev)['float']}")
+          f"{gemm_tuning(dev)['float']}")
     print(format_rows(gemm_rows(args.sizes, args.repeats, dev)))
     if not args.no_small:
         print(format_rows(small_rows(args.repeats, dev)))

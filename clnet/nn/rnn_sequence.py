@@ -18,7 +18,8 @@ from ..autograd import grad
 from ..ops._layout import launch_1d
 from ..ops.copy import contiguous, copy_into
 from ..ops.join import flip, stack
-from ..ops.linalg import _gemm, addmm, mm
+from ..kernels.gemm import gemm
+from ..ops.linalg import addmm, mm
 from ..ops.pointwise import relu, tanh
 from ..ops.rnn import (_args, _cell_bwd_kernel, _cell_fwd_kernel, _cell_items, _gru_bwd_kernel,
                        _gru_fwd_kernel, _program, _rows, _vector_width, gru_cell, lstm_step,
@@ -82,7 +83,7 @@ def lstm_layer(proj, h0, c0, w_hh, reverse=False):
         cell = _cell_fwd_kernel(dev, dt)
         items = _cell_items(N, H, dt)
         for k in range(L):
-            _gemm("lstm", (), N, G, H, (hs, k * N * H, (), H, 1), wt,
+            gemm("lstm", (), N, G, H, (hs, k * N * H, (), H, 1), wt,
                   (gates, k * N * G, (), G, 1), (P, P._offset + k * N * G, (), G, 1), 1, 1)
             launch_1d(dev, cell, items, _I32(N), _I32(H), gates._storage.buffer,
                       _I32(k * N * G), _I32(G), cs._storage.buffer, _I32(k * N * H), _I32(H),
@@ -170,7 +171,7 @@ def gru_layer(proj, h0, w_hh, b_hh=None, reverse=False):
         cell = _gru_fwd_kernel(dev, dt)
         items = _cell_items(N, H, dt)
         for k in range(L):
-            _gemm("gru", (), N, G, H, (hs, k * N * H, (), H, 1), wt,
+            gemm("gru", (), N, G, H, (hs, k * N * H, (), H, 1), wt,
                   (gh, k * N * G, (), G, 1), bias, 1, 1)
             launch_1d(dev, cell, items, _I32(N), _I32(H), P._storage.buffer,
                       _I32(P._offset + k * N * G), _I32(G), gh._storage.buffer, _I32(k * N * G),
@@ -203,7 +204,7 @@ def gru_layer(proj, h0, w_hh, b_hh=None, reverse=False):
                       direct._storage.buffer, *_args(dhr), _I32(1))
             # d h = g z + d gh @ W_hh, the direct part as the GEMM's addend
             dh = Tensor._empty((N, H), dt, dev)
-            _gemm("gru backward", (), N, H, G, (dGH, k * N * G, (), G, 1), w_rows,
+            gemm("gru backward", (), N, H, G, (dGH, k * N * G, (), G, 1), w_rows,
                   (dh, 0, (), H, 1), (direct, 0, (), H, 1), 1, 1)
         d_proj = _in_order(dGI, reverse)
         d_w = d_b = None
@@ -263,7 +264,7 @@ def rnn_layer(proj, h0, w_hh, use_relu=False, reverse=False):
     try:
         P, hs, wt = _start(proj, h0, w_hh, H, reverse)
         for k in range(L):
-            _gemm("rnn", (), N, H, H, (hs, k * n, (), H, 1), wt, (hs, (k + 1) * n, (), H, 1),
+            gemm("rnn", (), N, H, H, (hs, k * n, (), H, 1), wt, (hs, (k + 1) * n, (), H, 1),
                   (P, P._offset + k * n, (), H, 1), 1, 1)
             if n:
                 launch_1d(dev, act, items, _I32(n), hs._storage.buffer, _I32((k + 1) * n),

@@ -1,8 +1,9 @@
 """Convolutions: conv2d, conv1d, conv_transpose2d, conv_transpose1d (torch.nn.functional's).
 
 A convolution is im2col (cl_kernels/conv.cl: every batch at once into a (C*KH*KW, N*OH*OW)
-matrix) and one strided GEMM (linalg._gemm) per group with the bias added in the GEMM's epilogue;
-1x1 convolutions with stride 1 and no padding skip im2col and multiply the input in place.
+matrix) and one strided GEMM (clnet/kernels/gemm.py) per group with the bias added in the GEMM's
+epilogue; 1x1 convolutions with stride 1 and no padding skip im2col and multiply the input in
+place.
 
 Three linear maps are each other's adjoints, and each one's backward is written with the others,
 so gradients of gradients work without extra code:
@@ -18,9 +19,9 @@ import numpy as np
 from .. import graph
 from ..tensor import Tensor
 from ..backend.programs import ProgramCache
+from ..kernels.gemm import gemm
 from ._layout import buf, check_index_range, int_tuple, launch_1d, same_device
 from .copy import copy_into, fill_into
-from .linalg import _gemm
 
 __all__ = ["conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d"]
 
@@ -166,7 +167,7 @@ def _forward_raw(x, w, b, g):
     A = (w, w._offset, (Cog * Kg, 0), Kg, 1)
     C = (out, 0, (Cog * P, g.Cout * P), P, 1)
     X = _bias_operand(b, Cog) if b is not None else None
-    _gemm("conv2d", (g.G, g.N), Cog, P, Kg, A, B, C, X, 1, 1)
+    gemm("conv2d", (g.G, g.N), Cog, P, Kg, A, B, C, X, 1, 1)
     return out, cols
 
 
@@ -198,11 +199,11 @@ def _transpose_raw(y, w, b, g):
         out = Tensor._empty((g.N, g.C, g.H, g.W), y.dtype, dev)
         C = (out, 0, (Cg * P, g.C * P), P, 1)
         X = _bias_operand(b, Cg) if b is not None else None
-        _gemm("conv_transpose2d", (g.G, g.N), Cg, P, Cog, A, B, C, X, 1, 1)
+        gemm("conv_transpose2d", (g.G, g.N), Cg, P, Cog, A, B, C, X, 1, 1)
         return out
     cols = Tensor._empty((g.C * g.KH * g.KW, g.N * P), y.dtype, dev)
     C = (cols, 0, (Kg * g.N * P, P), g.N * P, 1)
-    _gemm("conv_transpose2d", (g.G, g.N), Kg, P, Cog, A, B, C)
+    gemm("conv_transpose2d", (g.G, g.N), Kg, P, Cog, A, B, C)
     return _col2im(cols, b, g)
 
 
@@ -229,7 +230,7 @@ def _weight_raw(x, y, g, cols=None):
             cols = _im2col(x, g)
         B = (cols, 0, (Kg * g.N * P,), 1, g.N * P)
     out = Tensor._empty(shape, x.dtype, x._storage.device)
-    _gemm("conv2d backward", (g.G,), Cog, Kg, g.N * P, A, B, (out, 0, (Cog * Kg,), Kg, 1))
+    gemm("conv2d backward", (g.G,), Cog, Kg, g.N * P, A, B, (out, 0, (Cog * Kg,), Kg, 1))
     return out
 
 

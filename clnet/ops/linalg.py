@@ -1,253 +1,23 @@
 """Matrix products: mm, matmul, bmm, addmm, baddbmm, mv, addmv, outer, dot, inner, linear.
 
-Every product is one call of a strided, batched GEMM (cl_kernels/gemm.cl):
-``C = alpha * A @ B + beta * X``. Each operand is described by its storage offset, one stride per
-batch dimension (0 where broadcast) and a row and a column stride, so transposed views, step
-slices, expanded batches and 1-D vectors (a stride of 0 along the missing dimension) all go to the
-kernel without a copy. float32/float64 use the tiled kernels with per-device tile sizes
-(``gemm_tuning``); integers use a simple one-output-per-work-item kernel.
+Every product is one call of the strided, batched GEMM of the launch floor (clnet/kernels/gemm.py,
+cl_kernels/gemm.cl): ``C = alpha * A @ B + beta * X``, each operand given by its storage offset,
+batch strides (0 where broadcast) and row and column strides, so transposed views, step slices,
+expanded batches and 1-D vectors go to the kernel without a copy. Each op's backward rule sits
+right after it (``_record_*``), written with the products themselves so gradients of gradients
+work.
 """
 import math
 
-import numpy as np
-import pyopencl as cl
-
-from .. import dtypes
+from .. import dtypes, graph
+from ..kernels.gemm import gemm
+from ..kernels.layout import broadcast_strides, collapse, same_device
 from ..tensor import Tensor
-from . import linalg_grads as G
 from .copy import cast, contiguous
-from ._layout import broadcast_strides, buf, check_index_range, collapse, launch_1d, same_device
-from ..backend.programs import get_program
+from .views import reduce_sum_to_shape, reshape, transpose, unsqueeze
 
 __all__ = ["mm", "matmul", "bmm", "addmm", "baddbmm", "mv", "addmv", "outer", "ger", "dot",
            "inner"]
-
-_I32 = np.int32
-_TILE_KEYS = ("TM", "TN", "TK", "WM", "WN", "VW")
-
-
-# ---------------------------------------------------------------------------------------- tuning
-def _default_tuning(dev):
-    """Tile parameters per dtype for ``dev`` (see the header of cl_kernels/gemm.cl).
-
-    CPU drivers (PoCL): one work-item per 192x256 tile with a 6x16 register block: 12 vector
-    accumulators fill AVX2's 16 registers, and the big tile keeps repacking of A and B (the cost
-    that grows with the number of tiles) small against the arithmetic. GPUs: the classic 64x64
-    cooperative tile, 4x4 per work-item with float4 (8x8 where work-groups must be smaller)."""
-    if dev.kind == "CPU":
-        cfg = {"float": dict(style="cpu", TM=192, TN=256, TK=256, WM=6, WN=16, VW=16),
-               "double": dict(style="cpu", TM=192, TN=256, TK=128, WM=6, WN=8, VW=8)}
-        for c in cfg.values():
-            size = 8 if c is cfg["double"] else 4
-            # the kernel holds A, B and C tiles in local memory: shrink TK, then the tile, to fit
-            while (c["TM"] * c["TK"] + c["TK"] * c["TN"] + c["TM"] * c["TN"]) * size > \
-                    dev.local_mem_size and c["TK"] > 16:
-                c["TK"] //= 2
-            while (c["TM"] * c["TK"] + c["TK"] * c["TN"] + c["TM"] * c["TN"]) * size > \
-                    dev.local_mem_size and c["TM"] // 2 >= c["WM"] and c["TN"] // 2 >= c["WN"]:
-                c["TM"] //= 2
-                c["TN"] //= 2
-        return cfg
-    if dev.max_work_group_size >= 256:
-        base = dict(style="gpu", TM=64, TN=64, TK=16, WM=4, WN=4, VW=4)
-    elif dev.max_work_group_size >= 64:
-        base = dict(style="gpu", TM=64, TN=64, TK=16, WM=8, WN=8, VW=4)
-    else:
-        base = dict(style="gpu", TM=32, TN=32, TK=16, WM=8, WN=8, VW=4)
-    return {"float": dict(base), "double": dict(base)}
-
-
-def gemm_tuning(dev):
-    """The device's GEMM tile parameters, ``dev.tuning['gemm'][cl_type]`` (set once, then kept)."""
-    t = dev.tuning.get("gemm")
-    if t is None:
-        t = dev.tuning["gemm"] = _default_tuning(dev)
-    return t
-
-
-_kernels = {}   # (device, cl type) -> (tuning dict it was built for, kernel): skips the defines
-
-
-def _tile_defines(cfg, dt):
-    defines = (("REAL", dt.cl),)
-    if cfg["style"] == "cpu":
-        defines += (("CPU_STYLE", None),)
-    return defines + tuple((k, int(cfg[k])) for k in _TILE_KEYS)
-
-
-def _tiled_kernel(dev, dt):
-    cfg = gemm_tuning(dev)[dt.cl]
-    hit = _kernels.get((dev, dt.cl))
-    if hit is not None and hit[0] is cfg:
-        return hit
-    prg = get_program(dev, "gemm", _tile_defines(cfg, dt))
-    t = dt.np.type
-    args = [_I32] * 4 + [None, _I32, _I32, _I32, _I32, _I32] * 4 + [t, t, _I32]
-    if cfg["style"] == "cpu":
-        hit = (cfg, prg.kernel("gemm_cpu", args + [_I32, _I32]))
-    else:
-        k = prg.kernel("gemm_tiled", args)
-        nwi = (cfg["TM"] // cfg["WM"]) * (cfg["TN"] // cfg["WN"])
-        limit = k.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE, dev.cl_device)
-        if limit < nwi and cfg["WM"] * cfg["WN"] < 64:
-            # the compiled kernel needs more registers than nwi work-items can have on this
-            # device: give each work-item a bigger block (fewer work-items) and build again
-            cfg.update(WM=cfg["WM"] * 2, WN=cfg["WN"] * 2)
-            return _tiled_kernel(dev, dt)
-        hit = (cfg, k)
-    _kernels[(dev, dt.cl)] = hit
-    return hit
-
-
-def _cpu_tiles(cfg, M, N, nbatch, cores):
-    """Tile extents for gemm_cpu: at most TM x TN, balanced over the matrix, and split further
-    (larger side first) until every core has a tile to work on."""
-    wm, wn = cfg["WM"], cfg["WN"]
-
-    def balanced(size, cap, unit):
-        count = -(-size // cap)
-        return min(cap, -(-(-(-size // count)) // unit) * unit)
-
-    tm, tn = balanced(M, cfg["TM"], wm), balanced(N, cfg["TN"], wn)
-    while nbatch * -(-M // tm) * -(-N // tn) < 2 * cores:
-        if tn >= tm and tn > wn:
-            tn = max(wn, -(-(tn // 2) // wn) * wn)
-        elif tm > wm:
-            tm = max(wm, -(-(tm // 2) // wm) * wm)
-        else:
-            break
-    return tm, tn
-
-
-# ---------------------------------------------------------------------------------------- launch
-_DOT_NBLK = 64            # NBLK in gemm.cl
-_DOT_CACHE_BYTES = 1 << 17  # a chunk of A's rows plus two B columns: a core's L2 share
-
-
-def _dot_form(M, N, K, A, B):
-    """Whether the split-K dot-product kernels suit the product (see gemm.cl): A's rows and B's
-    columns contiguous along K, and K long against the M x N outputs (conv weight gradients)."""
-    return A[4] == 1 and B[3] == 1 and K >= 1024 and K >= 8 * max(M, N)
-
-
-_dot_cache = {}  # (device, cl type) -> (tuning dict, partial kernel, reduce kernel)
-
-
-def _dot_kernels(dev, dt):
-    cfg = gemm_tuning(dev)[dt.cl]
-    hit = _dot_cache.get((dev, dt.cl))
-    if hit is None or hit[0] is not cfg:
-        prg = get_program(dev, "gemm", _tile_defines(cfg, dt))
-        t = dt.np.type
-        hit = _dot_cache[(dev, dt.cl)] = (
-            cfg, prg.kernel("gemm_dot_partial", [_I32] * 4 + [None, _I32, _I32] * 2 + [None]),
-            prg.kernel("gemm_dot_reduce", [_I32] * 3 + [None] + [None, _I32, _I32, _I32] * 2
-                       + [t, t, _I32]))
-    return hit
-
-
-def _launch_dot(dev, dt, M, N, K, A, B, C, X, alpha, beta):
-    """C = alpha * A @ B + beta * X by gemm_dot_partial over chunks of K, then gemm_dot_reduce."""
-    cfg, kp, kr = _dot_kernels(dev, dt)
-    t = dt.np.type
-    nblocks = -(-N // _DOT_NBLK)
-    vw = cfg["VW"]
-    # chunks short enough that A's rows of a chunk stay cached while every column pair of the
-    # block passes by, and enough of them (with the column blocks) to give each core work
-    kc = max(vw, _DOT_CACHE_BYTES // ((M + 2) * dt.itemsize) // vw * vw)
-    cores = dev.cl_device.max_compute_units
-    while -(-K // kc) * nblocks < 4 * cores and kc > 256:
-        kc = max(256, kc // 2 // vw * vw)
-    kc = min(kc, -(-K // vw) * vw)
-    nchunks = -(-K // kc)
-    part = Tensor._empty((nchunks, M, N), dt, dev)
-    kp(dev.queue, (nchunks, nblocks), (1, 1), M, N, K, kc, buf(A[0]), int(A[1]), int(A[3]),
-       buf(B[0]), int(B[1]), int(B[4]), part._storage.buffer)
-    use_x = X is not None
-    if not use_x:
-        X = C
-    launch_1d(dev, kr, M * N, M, N, nchunks, part._storage.buffer,
-              buf(C[0]), int(C[1]), int(C[3]), int(C[4]),
-              buf(X[0]), int(X[1]), int(X[3]), int(X[4]),
-              t(alpha), t(beta if use_x else 0), int(use_x))
-
-
-def _launch(dev, dt, M, N, K, nb, A, B, C, X, alpha, beta):
-    """One kernel launch over nb = (nb1, nb2) batch entries. A, B, C, X = (tensor, offset,
-    (outer batch stride, inner batch stride), row_stride, col_stride)."""
-    use_x = X is not None
-    if not use_x:
-        X = C  # never read by the kernel; any valid buffer will do
-    args = []
-    for t, off, (sb1, sb2), sr, sc in (A, B, C, X):
-        args += [buf(t), int(off), int(sb1), int(sb2), int(sr), int(sc)]
-    t = dt.np.type
-    tail = [t(alpha), t(beta if use_x else 0), int(use_x)]
-    nbatch = nb[0] * nb[1]
-    if not dt.is_floating_point:
-        k = get_program(dev, "gemm").kernel(
-            f"gemm_naive_{dt.cl}", [_I32] * 5 + [None] + [_I32] * 5 + [None] + [_I32] * 5
-            + [None] + [_I32] * 5 + [None] + [_I32] * 5 + [t, t, _I32])
-        launch_1d(dev, k, nbatch * M * N, M, N, K, nb[1], nbatch, *args, *tail)
-        return
-    cfg, k = _tiled_kernel(dev, dt)
-    if cfg["style"] == "cpu" and nbatch == 1 and _dot_form(M, N, K, A, B):
-        _launch_dot(dev, dt, M, N, K, A, B, C, X if use_x else None, alpha, beta)
-        return
-    if cfg["style"] == "cpu":
-        tm, tn = _cpu_tiles(cfg, M, N, nbatch, dev.cl_device.max_compute_units)
-        k(dev.queue, (-(-N // tn), -(-M // tm), nbatch), (1, 1, 1), M, N, K, nb[1], *args, *tail,
-          tm, tn)
-    else:
-        nwi = (cfg["TM"] // cfg["WM"]) * (cfg["TN"] // cfg["WN"])
-        k(dev.queue, (-(-N // cfg["TN"]) * nwi, -(-M // cfg["TM"]), nbatch), (nwi, 1, 1),
-          M, N, K, nb[1], *args, *tail)
-
-
-def _gemm(op, batch, M, N, K, A, B, C, X=None, alpha=1, beta=0):
-    """C[batch] = alpha * A[batch] @ B[batch] + beta * X[batch] for operands
-    (tensor, offset, batch_strides, row_stride, col_stride); batch strides may be 0 (broadcast)."""
-    out = C[0]
-    dt = out.dtype
-    dev = out._storage.device
-    nb = math.prod(batch)
-    if M == 0 or N == 0 or nb == 0:
-        return
-    ops = [A, B, C] + ([X] if X is not None else [])
-    check_index_range(op, *[o[0] for o in ops])
-    if nb * M * N > 2 ** 31 - 1:
-        raise ValueError(f"{op}: results with 2**31 or more elements are not supported")
-
-    # Fold the batch into M when B and X are the same for every batch entry and the batch and row
-    # dimensions of A and C merge into one stride (e.g. (batch, T, in) @ W^T): one bigger GEMM.
-    if batch and all(s == 0 for s in B[2]) and (X is None or all(s == 0 for s in X[2])):
-        fold_ops = [A, C] + ([X] if X is not None else [])
-        shape, strides = collapse(list(batch) + [M], [list(o[2]) + [o[3]] for o in fold_ops])
-        if len(shape) == 1:
-            rows = [(o[0], o[1], (0, 0), s[0], o[4]) for o, s in zip(fold_ops, strides)]
-            Xr = rows[2] if X is not None else None
-            _launch(dev, dt, shape[0], N, K, (1, 1), rows[0], (B[0], B[1], (0, 0), B[3], B[4]),
-                    rows[1], Xr, alpha, beta)
-            return
-    if not batch:
-        flat = [(o[0], o[1], (0, 0), o[3], o[4]) for o in ops]
-        _launch(dev, dt, M, N, K, (1, 1), flat[0], flat[1], flat[2],
-                flat[3] if X is not None else None, alpha, beta)
-        return
-    # Merge batch dimensions that are contiguous in every operand; the kernels take two batch
-    # dimensions, so any more (rare: 3+ batch dims that cannot merge) are looped over here.
-    shape, strides = collapse(list(batch), [list(o[2]) for o in ops])
-    if len(shape) == 1:
-        shape, strides = [1] + shape, [[0] + st for st in strides]
-    outer_shape, last = shape[:-2], (shape[-2], shape[-1])
-    for idx in np.ndindex(*outer_shape):
-        launch_ops = []
-        for o, st in zip(ops, strides):
-            off = o[1] + sum(i * s for i, s in zip(idx, st[:-2]))
-            launch_ops.append((o[0], off, (st[-2], st[-1]), o[3], o[4]))
-        _launch(dev, dt, M, N, K, last, launch_ops[0], launch_ops[1], launch_ops[2],
-                launch_ops[3] if X is not None else None, alpha, beta)
-
 
 # ---------------------------------------------------------------------------------------- checks
 def _check(op, *tensors):
@@ -294,6 +64,15 @@ def _addend(op, x, out_shape):
     return broadcast_strides(out_shape, x._shape, x._stride)
 
 
+# ------------------------------------------------------------------------------ backward helpers
+def _sum_to(g, t):
+    return reduce_sum_to_shape(g, t._shape) if g._shape != t._shape else g
+
+
+def _needs(t):
+    return t is not None and t.requires_grad
+
+
 # ---------------------------------------------------------------------------------------- ops
 def mm(input, mat2):
     dev, dt = _check("mm", input, mat2)
@@ -303,9 +82,22 @@ def mm(input, mat2):
     if K != K2:
         _mismatch("mm", input, mat2, K, K2)
     out = Tensor._empty((M, N), dt, dev)
-    _gemm("mm", (), M, N, K, (input, input._offset, (), *input._stride),
+    gemm("mm", (), M, N, K, (input, input._offset, (), *input._stride),
           (mat2, mat2._offset, (), *mat2._stride), (out, 0, (), N, 1))
-    return G.record_mm("MmBackward0", input, mat2, out)
+    return _record_mm("MmBackward0", input, mat2, out)
+
+
+def _record_mm(name, a, b, out, batched=False):
+    """mm / bmm: ga = g @ b^T, gb = a^T @ g."""
+    if not graph.recording(a, b):
+        return out
+    prod = bmm if batched else mm
+
+    def backward(g):
+        return (prod(g, transpose(b, -2, -1)) if _needs(a) else None,
+                prod(transpose(a, -2, -1), g) if _needs(b) else None)
+    graph.record(name, out, (a, b), backward, (a, b))
+    return out
 
 
 def bmm(input, mat2):
@@ -319,8 +111,8 @@ def bmm(input, mat2):
     if K != K2:
         _mismatch("bmm", input, mat2, K, K2)
     out = Tensor._empty((nb, M, N), dt, dev)
-    _gemm("bmm", (nb,), M, N, K, _op3(input), _op3(mat2), (out, 0, (M * N,), N, 1))
-    return G.record_mm("BmmBackward0", input, mat2, out, batched=True)
+    gemm("bmm", (nb,), M, N, K, _op3(input), _op3(mat2), (out, 0, (M * N,), N, 1))
+    return _record_mm("BmmBackward0", input, mat2, out, batched=True)
 
 
 def _op3(t):
@@ -337,7 +129,7 @@ def matmul(input, other):
         raise ValueError(f"matmul: both arguments need to be at least 1-D, but they are {da}-D "
                          f"and {db}-D (shapes {list(input._shape)} and {list(other._shape)})")
     if da == 1 and db == 1:
-        return G.record_dot(input, other, _dot("matmul", input, other, dev, dt))
+        return _record_dot(input, other, _dot("matmul", input, other, dev, dt))
     # a 1-D first operand is a row (M=1), a 1-D second one a column (N=1): stride 0 on the new dim
     if da == 1:
         a_batch, M, K, sam, sak = (), 1, input._shape[0], 0, input._stride[0]
@@ -355,9 +147,36 @@ def matmul(input, other):
     a_bst = broadcast_strides(batch, a_batch, input._stride[:len(a_batch)])
     b_bst = broadcast_strides(batch, b_batch, other._stride[:len(b_batch)])
     c_bst = out._stride[:len(batch)]
-    _gemm("matmul", batch, M, N, K, (input, input._offset, tuple(a_bst), sam, sak),
+    gemm("matmul", batch, M, N, K, (input, input._offset, tuple(a_bst), sam, sak),
           (other, other._offset, tuple(b_bst), sbk, sbn), (out, 0, tuple(c_bst), N, 1))
-    return G.record_matmul(input, other, out)
+    return _record_matmul(input, other, out)
+
+
+def _record_matmul(a, b, out):
+    """torch.matmul with 1-D promotion and batch broadcasting: promote, multiply the gradient,
+    sum the broadcast batch dims away, and drop the promoted dims."""
+    if not graph.recording(a, b):
+        return out
+
+    def backward(g):
+        if a.dim() == 1 and b.dim() == 1:
+            return (g * b if _needs(a) else None, g * a if _needs(b) else None)
+        a2 = unsqueeze(a, 0) if a.dim() == 1 else a
+        b2 = unsqueeze(b, -1) if b.dim() == 1 else b
+        g2 = g
+        if a.dim() == 1:
+            g2 = unsqueeze(g2, -2 if b.dim() > 1 else -1)
+        if b.dim() == 1:
+            g2 = unsqueeze(g2, -1)
+        ga = gb = None
+        if _needs(a):
+            ga = reshape(_sum_to(matmul(g2, transpose(b2, -2, -1)), a2), a._shape)
+        if _needs(b):
+            gb = reshape(_sum_to(matmul(transpose(a2, -2, -1), g2), b2), b._shape)
+        return (ga, gb)
+    graph.record("MmBackward0" if a.dim() == 2 and b.dim() == 2 else "MatmulBackward0", out,
+                 (a, b), backward, (a, b))
+    return out
 
 
 def _broadcast_batch(op, a, b, a_batch, b_batch):
@@ -379,7 +198,7 @@ def _dot(op, a, b, dev, dt):
         raise ValueError(f"{op}: 1-D tensors of shapes {list(a._shape)} and {list(b._shape)} "
                          f"must have the same number of elements")
     out = Tensor._empty((), dt, dev)
-    _gemm(op, (), 1, 1, a._shape[0], (a, a._offset, (), 0, a._stride[0]),
+    gemm(op, (), 1, 1, a._shape[0], (a, a._offset, (), 0, a._stride[0]),
           (b, b._offset, (), b._stride[0], 0), (out, 0, (), 0, 0))
     return out
 
@@ -389,7 +208,17 @@ def dot(input, other):
     if input.dim() != 1 or other.dim() != 1:
         raise ValueError(f"dot: expected 1-D tensors, got shapes {list(input._shape)} and "
                          f"{list(other._shape)}")
-    return G.record_dot(input, other, _dot("dot", input, other, dev, dt))
+    return _record_dot(input, other, _dot("dot", input, other, dev, dt))
+
+
+def _record_dot(a, b, out):
+    if not graph.recording(a, b):
+        return out
+
+    def backward(g):
+        return (g * b if _needs(a) else None, g * a if _needs(b) else None)
+    graph.record("DotBackward0", out, (a, b), backward, (a, b))
+    return out
 
 
 def mv(input, vec):
@@ -400,9 +229,27 @@ def mv(input, vec):
     if K != vec._shape[0]:
         _mismatch("mv", input, vec, K, vec._shape[0])
     out = Tensor._empty((M,), dt, dev)
-    _gemm("mv", (), M, 1, K, (input, input._offset, (), *input._stride),
+    gemm("mv", (), M, 1, K, (input, input._offset, (), *input._stride),
           (vec, vec._offset, (), vec._stride[0], 0), (out, 0, (), 1, 0))
-    return G.record_mv("MvBackward0", None, input, vec, out)
+    return _record_mv("MvBackward0", None, input, vec, out)
+
+
+def _record_mv(name, inp, mat, vec, out, beta=0, alpha=1):
+    """mv / addmv: gmat = alpha * outer(g, vec), gvec = alpha * mat^T @ g."""
+    if not graph.recording(inp, mat, vec):
+        return out
+
+    def scaled(t, s):
+        return t if s == 1 else t * s
+
+    def backward(g):
+        gi = (_sum_to(scaled(g, beta), inp) if inp is not None and _needs(inp) and beta != 0
+              else None)
+        gm = scaled(outer(g, vec), alpha) if _needs(mat) else None
+        gv = scaled(mv(transpose(mat, 0, 1), g), alpha) if _needs(vec) else None
+        return (gi, gm, gv)
+    graph.record(name, out, (inp, mat, vec), backward, (mat, vec))
+    return out
 
 
 def outer(input, vec2):
@@ -421,9 +268,19 @@ def outer(input, vec2):
     dev = same_device("outer", input, vec2)
     M, N = input._shape[0], vec2._shape[0]
     out = Tensor._empty((M, N), dt, dev)
-    _gemm("outer", (), M, N, 1, (input, input._offset, (), input._stride[0], 0),
+    gemm("outer", (), M, N, 1, (input, input._offset, (), input._stride[0], 0),
           (vec2, vec2._offset, (), 0, vec2._stride[0]), (out, 0, (), N, 1))
-    return G.record_outer(input, vec2, out)
+    return _record_outer(input, vec2, out)
+
+
+def _record_outer(a, b, out):
+    if not graph.recording(a, b):
+        return out
+
+    def backward(g):
+        return (mv(g, b) if _needs(a) else None, mv(transpose(g, 0, 1), a) if _needs(b) else None)
+    graph.record("OuterBackward0", out, (a, b), backward, (a, b))
+    return out
 
 
 ger = outer
@@ -437,18 +294,18 @@ def inner(input, other):
         s, t = (input, other) if input.dim() == 0 else (other, input)
         t = contiguous(t)
         out = Tensor._empty(t._shape, dt, dev)
-        _gemm("inner", (), 1, t.numel(), 1, (s, s._offset, (), 0, 0), (t, t._offset, (), 0, 1),
+        gemm("inner", (), 1, t.numel(), 1, (s, s._offset, (), 0, 0), (t, t._offset, (), 0, 1),
               (out, 0, (), 0, 1))
-        return G.record_inner(input, other, out)
+        return _record_inner(input, other, out)
     K, K2 = input._shape[-1], other._shape[-1]
     if K != K2:
         _mismatch("inner", input, other, K, K2)
     a, b = _as_rows(input), _as_rows(other)
     M, N = a._shape[0], b._shape[0]
     out = Tensor._empty(input._shape[:-1] + other._shape[:-1], dt, dev)
-    _gemm("inner", (), M, N, K, (a, a._offset, (), *a._stride),
+    gemm("inner", (), M, N, K, (a, a._offset, (), *a._stride),
           (b, b._offset, (), b._stride[1], b._stride[0]), (out, 0, (), N, 1))
-    return G.record_inner(input, other, out)
+    return _record_inner(input, other, out)
 
 
 def _as_rows(t):
@@ -461,6 +318,27 @@ def _as_rows(t):
                             (t._shape[-1], 1), t._offset, t.dtype)
     return Tensor._make(t._storage, (math.prod(lead), t._shape[-1]),
                         (strides[0][0], t._stride[-1]), t._offset, t.dtype)
+
+
+def _record_inner(a, b, out):
+    """out = A2 @ B2^T on (rows, K) views: ga = g2 @ B2, gb = g2^T @ A2, reshaped back."""
+    if not graph.recording(a, b):
+        return out
+
+    def backward(g):
+        if a.dim() == 0 or b.dim() == 0:
+            s, t = (a, b) if a.dim() == 0 else (b, a)
+            gs = (g * t).sum() if _needs(s) else None
+            gt = g * s if _needs(t) else None
+            return (gs, gt) if a.dim() == 0 else (gt, gs)
+        K = a._shape[-1]
+        a2, b2 = reshape(a, (-1, K)), reshape(b, (-1, K))
+        g2 = reshape(g, (a2._shape[0], b2._shape[0]))
+        ga = reshape(mm(g2, b2), a._shape) if _needs(a) else None
+        gb = reshape(mm(transpose(g2, 0, 1), a2), b._shape) if _needs(b) else None
+        return (ga, gb)
+    graph.record("InnerBackward0", out, (a, b), backward, (a, b))
+    return out
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
@@ -476,9 +354,9 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     st = _addend("addmm", input, (M, N))
     out = Tensor._empty((M, N), dt, dev)
     X = (input, input._offset, (), st[0], st[1]) if beta != 0 else None
-    _gemm("addmm", (), M, N, K, (mat1, mat1._offset, (), *mat1._stride),
+    gemm("addmm", (), M, N, K, (mat1, mat1._offset, (), *mat1._stride),
           (mat2, mat2._offset, (), *mat2._stride), (out, 0, (), N, 1), X, alpha, beta)
-    return G.record_addmm("AddmmBackward0", input, mat1, mat2, out, beta, alpha)
+    return _record_addmm("AddmmBackward0", input, mat1, mat2, out, beta, alpha)
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
@@ -495,10 +373,28 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     st = _addend("baddbmm", input, (nb, M, N))
     out = Tensor._empty((nb, M, N), dt, dev)
     X = (input, input._offset, (st[0],), st[1], st[2]) if beta != 0 else None
-    _gemm("baddbmm", (nb,), M, N, K, _op3(batch1), _op3(batch2), (out, 0, (M * N,), N, 1),
+    gemm("baddbmm", (nb,), M, N, K, _op3(batch1), _op3(batch2), (out, 0, (M * N,), N, 1),
           X, alpha, beta)
-    return G.record_addmm("BaddbmmBackward0", input, batch1, batch2, out, beta, alpha,
+    return _record_addmm("BaddbmmBackward0", input, batch1, batch2, out, beta, alpha,
                           batched=True)
+
+
+def _record_addmm(name, inp, m1, m2, out, beta, alpha, batched=False):
+    """beta * input + alpha * m1 @ m2 (addmm / baddbmm)."""
+    if not graph.recording(inp, m1, m2):
+        return out
+    prod = bmm if batched else mm
+
+    def scaled(t, s):
+        return t if s == 1 else t * s
+
+    def backward(g):
+        gi = _sum_to(scaled(g, beta), inp) if _needs(inp) and beta != 0 else None
+        g1 = scaled(prod(g, transpose(m2, -2, -1)), alpha) if _needs(m1) else None
+        g2 = scaled(prod(transpose(m1, -2, -1), g), alpha) if _needs(m2) else None
+        return (gi, g1, g2)
+    graph.record(name, out, (inp, m1, m2), backward, (m1, m2))
+    return out
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1):
@@ -512,9 +408,9 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
     st = _addend("addmv", input, (M,))
     out = Tensor._empty((M,), dt, dev)
     X = (input, input._offset, (), st[0], 0) if beta != 0 else None
-    _gemm("addmv", (), M, 1, K, (mat, mat._offset, (), *mat._stride),
+    gemm("addmv", (), M, 1, K, (mat, mat._offset, (), *mat._stride),
           (vec, vec._offset, (), vec._stride[0], 0), (out, 0, (), 1, 0), X, alpha, beta)
-    return G.record_mv("AddmvBackward0", input, mat, vec, out, beta, alpha)
+    return _record_mv("AddmvBackward0", input, mat, vec, out, beta, alpha)
 
 
 def linear(input, weight, bias=None):
@@ -547,8 +443,29 @@ def linear(input, weight, bias=None):
     if bias is not None:
         sb = bias._stride[0] if bias.dim() == 1 and bias._shape[0] == out_f else 0
         X = (bias, bias._offset, (0,) * nbd, 0, sb)
-    _gemm("linear", batch, M, out_f, K, A, B, C, X, 1, 1)
-    return G.record_linear(input, weight, bias, out)
+    gemm("linear", batch, M, out_f, K, A, B, C, X, 1, 1)
+    return _record_linear(input, weight, bias, out)
+
+
+def _record_linear(x, w, bias, out):
+    """y = x @ w^T + b: gx = g @ w, gw = g2^T @ x2 (leading dims flattened), gb = sum of g."""
+    if not graph.recording(x, w, bias):
+        return out
+
+    def backward(g):
+        gx = matmul(g, w) if _needs(x) else None
+        gw = gb = None
+        if _needs(w) or _needs(bias):
+            g2 = reshape(g, (-1, w._shape[0])) if g.dim() != 2 else g
+            if _needs(w):
+                x2 = reshape(x, (-1, w._shape[1])) if x.dim() != 2 else x
+                gw = mm(transpose(g2, 0, 1), x2)
+            if _needs(bias):
+                gb = _sum_to(g2.sum(0) if bias.dim() == 1 and bias._shape[0] == w._shape[0]
+                             else g2.sum(), bias)
+        return (gx, gw, gb)
+    graph.record("LinearBackward0", out, (x, w, bias), backward, (x, w))
+    return out
 
 
 def _matmul_method(self, other):

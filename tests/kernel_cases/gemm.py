@@ -4,7 +4,7 @@ with the CPU one (gemm_cpu and the split-K dot-product kernels; Oclgrind reports
 import numpy as np
 
 import clnet
-from clnet.ops import linalg
+from clnet.kernels import gemm
 
 from ._util import check, dtype_names, host, strided
 
@@ -58,7 +58,7 @@ def cpu_tile_set(dev):
         kind, max_work_group_size, local_mem_size = "CPU", dev.max_work_group_size, \
             dev.local_mem_size
     saved = dev.tuning.get("gemm")
-    dev.tuning["gemm"] = linalg._default_tuning(FakeCpu)
+    dev.tuning["gemm"] = gemm.default_tuning(FakeCpu)
     try:
         matrix_products(dev)
         for name in ("float32", "float64"):

@@ -12,6 +12,7 @@ import torch
 from hypothesis import given, strategies as st
 
 import clnet
+from clnet.kernels import gemm
 from clnet.ops import linalg
 from tests.helpers import as_noncontiguous, assert_close
 
@@ -283,7 +284,7 @@ def test_cooperative_gpu_kernel_on_this_device(rng, dev, monkeypatch):
     class FakeGpu:
         kind, max_work_group_size, local_mem_size = "GPU", min(dev.max_work_group_size, 256), \
             dev.local_mem_size
-    monkeypatch.setitem(dev.tuning, "gemm", linalg._default_tuning(FakeGpu))
+    monkeypatch.setitem(dev.tuning, "gemm", gemm.default_tuning(FakeGpu))
     for M, N, K in [(1, 1, 1), (65, 63, 17), (130, 7, 129)]:
         a, b = rand(rng, (M, K)), rand(rng, (K, N))
         assert_close(clnet.mm(lay(a, "transpose"), lay(b, "step")), a @ b, **tol(np.float32, K))
@@ -299,7 +300,7 @@ def test_default_tuning_is_consistent(wg):
     for kind in ("GPU", "CPU"):
         Fake.kind = kind
         for dt, size in (("float", 4), ("double", 8)):
-            c = linalg._default_tuning(Fake)[dt]
+            c = gemm.default_tuning(Fake)[dt]
             assert c["TM"] % c["WM"] == 0 and c["TN"] % c["WN"] == 0 and c["WN"] % c["VW"] == 0
             if kind == "GPU":
                 assert (c["TM"] // c["WM"]) * (c["TN"] // c["WN"]) <= wg
@@ -311,7 +312,7 @@ def test_default_tuning_is_consistent(wg):
 @given(M=st.integers(1, 3000), N=st.integers(1, 3000), nb=st.integers(1, 3))
 def test_cpu_tiles_cover_and_fit(M, N, nb):
     cfg = dict(TM=192, TN=256, WM=6, WN=16)
-    tm, tn = linalg._cpu_tiles(cfg, M, N, nb, cores=2)
+    tm, tn = gemm.cpu_tiles(cfg, M, N, nb, cores=2)
     assert tm % 6 == 0 and tn % 16 == 0 and 6 <= tm <= 192 and 16 <= tn <= 256
     tiles = nb * math.ceil(M / tm) * math.ceil(N / tn)
     assert tiles >= 4 or (tm == 6 and tn == 16)
@@ -385,7 +386,7 @@ def test_long_k_dot_products(M, N, K, dtype, rng, dev):
     in order). Offsets, a broadcast addend, alpha and beta included."""
     if dtype == np.float64 and not dev.has_fp64:
         pytest.skip("device without float64")
-    assert linalg._dot_form(M, N, K, (None, 0, 0, K, 1), (None, 0, 0, 1, K))
+    assert gemm.dot_form(M, N, K, (None, 0, 0, K, 1), (None, 0, 0, 1, K))
     a, w = rand(rng, (M, K), dtype), rand(rng, (N, K), dtype)
     exact = (a.astype(np.float64) @ w.T.astype(np.float64)).astype(dtype)
     got = clnet.mm(clnet.tensor(a), clnet.tensor(w).t())
@@ -402,12 +403,12 @@ def test_long_k_dot_products(M, N, K, dtype, rng, dev):
 # --------------------------------------------------------------------------- two batch dims
 def _count_launches(monkeypatch):
     calls = []
-    real = linalg._launch
+    real = gemm.launch
 
     def counting(*args, **kw):
         calls.append(args[5])          # nb = (nb1, nb2)
         return real(*args, **kw)
-    monkeypatch.setattr(linalg, "_launch", counting)
+    monkeypatch.setattr(gemm, "launch", counting)
     return calls
 
 
@@ -422,7 +423,7 @@ def test_matmul_of_permuted_4d_views_is_one_launch(dtype, gpu_tiles, rng, dev, m
         class FakeGpu:
             kind, max_work_group_size, local_mem_size = "GPU", min(dev.max_work_group_size, 256),\
                 dev.local_mem_size
-        monkeypatch.setitem(dev.tuning, "gemm", linalg._default_tuning(FakeGpu))
+        monkeypatch.setitem(dev.tuning, "gemm", gemm.default_tuning(FakeGpu))
     calls = _count_launches(monkeypatch)
     L, N, H, d = 9, 5, 3, 7
     qkv = rand(rng, (L, N, 3, H, d), dtype)       # a fused q/k/v projection's layout

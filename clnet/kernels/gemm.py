@@ -1,0 +1,255 @@
+"""gemm.cl: the strided, batched GEMM every matrix product goes through.
+
+``C = alpha * A @ B + beta * X``. Each operand is described by its storage offset, one stride per
+batch dimension (0 where broadcast) and a row and a column stride, so transposed views, step
+slices, expanded batches and 1-D vectors (a stride of 0 along the missing dimension) all go to the
+kernel without a copy. float32/float64 use the tiled kernels with per-device tile sizes
+(``gemm_tuning``); integers use a simple one-output-per-work-item kernel; on CPU drivers, long-K
+products of contiguous rows and columns (conv weight gradients) take the split-K dot kernels.
+
+The op families above (ops/linalg.py, ops/conv.py, nn/rnn_sequence.py) call ``gemm``; nothing
+here records a graph node.
+"""
+import math
+
+import numpy as np
+import pyopencl as cl
+
+from ..backend.programs import ProgramCache
+from ..tensor import Tensor
+from .layout import buf, check_index_range, collapse, launch_1d
+
+_I32 = np.int32
+_TILE_KEYS = ("TM", "TN", "TK", "WM", "WN", "VW")
+
+
+# ---------------------------------------------------------------------------------------- tuning
+def default_tuning(dev):
+    """Tile parameters per dtype for ``dev`` (see the header of cl_kernels/gemm.cl).
+
+    CPU drivers (PoCL): one work-item per 192x256 tile with a 6x16 register block: 12 vector
+    accumulators fill AVX2's 16 registers, and the big tile keeps repacking of A and B (the cost
+    that grows with the number of tiles) small against the arithmetic. GPUs: the classic 64x64
+    cooperative tile, 4x4 per work-item with float4 (8x8 where work-groups must be smaller)."""
+    if dev.kind == "CPU":
+        cfg = {"float": dict(style="cpu", TM=192, TN=256, TK=256, WM=6, WN=16, VW=16),
+               "double": dict(style="cpu", TM=192, TN=256, TK=128, WM=6, WN=8, VW=8)}
+        for c in cfg.values():
+            size = 8 if c is cfg["double"] else 4
+            # the kernel holds A, B and C tiles in local memory: shrink TK, then the tile, to fit
+            while (c["TM"] * c["TK"] + c["TK"] * c["TN"] + c["TM"] * c["TN"]) * size > \
+                    dev.local_mem_size and c["TK"] > 16:
+                c["TK"] //= 2
+            while (c["TM"] * c["TK"] + c["TK"] * c["TN"] + c["TM"] * c["TN"]) * size > \
+                    dev.local_mem_size and c["TM"] // 2 >= c["WM"] and c["TN"] // 2 >= c["WN"]:
+                c["TM"] //= 2
+                c["TN"] //= 2
+        return cfg
+    if dev.max_work_group_size >= 256:
+        base = dict(style="gpu", TM=64, TN=64, TK=16, WM=4, WN=4, VW=4)
+    elif dev.max_work_group_size >= 64:
+        base = dict(style="gpu", TM=64, TN=64, TK=16, WM=8, WN=8, VW=4)
+    else:
+        base = dict(style="gpu", TM=32, TN=32, TK=16, WM=8, WN=8, VW=4)
+    return {"float": dict(base), "double": dict(base)}
+
+
+def gemm_tuning(dev):
+    """The device's GEMM tile parameters, ``dev.tuning['gemm'][cl_type]`` (set once, then kept)."""
+    t = dev.tuning.get("gemm")
+    if t is None:
+        t = dev.tuning["gemm"] = default_tuning(dev)
+    return t
+
+
+_kernels = {}   # (device, cl type) -> (tuning dict it was built for, kernel): skips the defines
+
+
+def _tile_key(cfg):
+    """The tile parameters as a hashable program variant."""
+    return (cfg["style"],) + tuple(int(cfg[k]) for k in _TILE_KEYS)
+
+
+def _tile_defines(dev, dt, key):
+    defines = (("REAL", dt.cl),)
+    if key[0] == "cpu":
+        defines += (("CPU_STYLE", None),)
+    return defines + tuple(zip(_TILE_KEYS, key[1:]))
+
+
+_programs = ProgramCache("gemm")                    # the integer kernels: no tile defines
+_tiled_programs = ProgramCache("gemm", _tile_defines)
+
+
+def _tiled_kernel(dev, dt):
+    cfg = gemm_tuning(dev)[dt.cl]
+    hit = _kernels.get((dev, dt.cl))
+    if hit is not None and hit[0] is cfg:
+        return hit
+    prg = _tiled_programs(dev, dt, _tile_key(cfg))
+    t = dt.np.type
+    args = [_I32] * 4 + [None, _I32, _I32, _I32, _I32, _I32] * 4 + [t, t, _I32]
+    if cfg["style"] == "cpu":
+        hit = (cfg, prg.kernel("gemm_cpu", args + [_I32, _I32]))
+    else:
+        k = prg.kernel("gemm_tiled", args)
+        nwi = (cfg["TM"] // cfg["WM"]) * (cfg["TN"] // cfg["WN"])
+        limit = k.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE, dev.cl_device)
+        if limit < nwi and cfg["WM"] * cfg["WN"] < 64:
+            # the compiled kernel needs more registers than nwi work-items can have on this
+            # device: give each work-item a bigger block (fewer work-items) and build again
+            cfg.update(WM=cfg["WM"] * 2, WN=cfg["WN"] * 2)
+            return _tiled_kernel(dev, dt)
+        hit = (cfg, k)
+    _kernels[(dev, dt.cl)] = hit
+    return hit
+
+
+def cpu_tiles(cfg, M, N, nbatch, cores):
+    """Tile extents for gemm_cpu: at most TM x TN, balanced over the matrix, and split further
+    (larger side first) until every core has a tile to work on."""
+    wm, wn = cfg["WM"], cfg["WN"]
+
+    def balanced(size, cap, unit):
+        count = -(-size // cap)
+        return min(cap, -(-(-(-size // count)) // unit) * unit)
+
+    tm, tn = balanced(M, cfg["TM"], wm), balanced(N, cfg["TN"], wn)
+    while nbatch * -(-M // tm) * -(-N // tn) < 2 * cores:
+        if tn >= tm and tn > wn:
+            tn = max(wn, -(-(tn // 2) // wn) * wn)
+        elif tm > wm:
+            tm = max(wm, -(-(tm // 2) // wm) * wm)
+        else:
+            break
+    return tm, tn
+
+
+# ---------------------------------------------------------------------------------------- launch
+_DOT_NBLK = 64            # NBLK in gemm.cl
+_DOT_CACHE_BYTES = 1 << 17  # a chunk of A's rows plus two B columns: a core's L2 share
+
+
+def dot_form(M, N, K, A, B):
+    """Whether the split-K dot-product kernels suit the product (see gemm.cl): A's rows and B's
+    columns contiguous along K, and K long against the M x N outputs (conv weight gradients)."""
+    return A[4] == 1 and B[3] == 1 and K >= 1024 and K >= 8 * max(M, N)
+
+
+_dot_cache = {}  # (device, cl type) -> (tuning dict, partial kernel, reduce kernel)
+
+
+def _dot_kernels(dev, dt):
+    cfg = gemm_tuning(dev)[dt.cl]
+    hit = _dot_cache.get((dev, dt.cl))
+    if hit is None or hit[0] is not cfg:
+        prg = _tiled_programs(dev, dt, _tile_key(cfg))
+        t = dt.np.type
+        hit = _dot_cache[(dev, dt.cl)] = (
+            cfg, prg.kernel("gemm_dot_partial", [_I32] * 4 + [None, _I32, _I32] * 2 + [None]),
+            prg.kernel("gemm_dot_reduce", [_I32] * 3 + [None] + [None, _I32, _I32, _I32] * 2
+                       + [t, t, _I32]))
+    return hit
+
+
+def _launch_dot(dev, dt, M, N, K, A, B, C, X, alpha, beta):
+    """C = alpha * A @ B + beta * X by gemm_dot_partial over chunks of K, then gemm_dot_reduce."""
+    cfg, kp, kr = _dot_kernels(dev, dt)
+    t = dt.np.type
+    nblocks = -(-N // _DOT_NBLK)
+    vw = cfg["VW"]
+    # chunks short enough that A's rows of a chunk stay cached while every column pair of the
+    # block passes by, and enough of them (with the column blocks) to give each core work
+    kc = max(vw, _DOT_CACHE_BYTES // ((M + 2) * dt.itemsize) // vw * vw)
+    cores = dev.cl_device.max_compute_units
+    while -(-K // kc) * nblocks < 4 * cores and kc > 256:
+        kc = max(256, kc // 2 // vw * vw)
+    kc = min(kc, -(-K // vw) * vw)
+    nchunks = -(-K // kc)
+    part = Tensor._empty((nchunks, M, N), dt, dev)
+    kp(dev.queue, (nchunks, nblocks), (1, 1), M, N, K, kc, buf(A[0]), int(A[1]), int(A[3]),
+       buf(B[0]), int(B[1]), int(B[4]), part._storage.buffer)
+    use_x = X is not None
+    if not use_x:
+        X = C
+    launch_1d(dev, kr, M * N, M, N, nchunks, part._storage.buffer,
+              buf(C[0]), int(C[1]), int(C[3]), int(C[4]),
+              buf(X[0]), int(X[1]), int(X[3]), int(X[4]),
+              t(alpha), t(beta if use_x else 0), int(use_x))
+
+
+def launch(dev, dt, M, N, K, nb, A, B, C, X, alpha, beta):
+    """One kernel launch over nb = (nb1, nb2) batch entries. A, B, C, X = (tensor, offset,
+    (outer batch stride, inner batch stride), row_stride, col_stride)."""
+    use_x = X is not None
+    if not use_x:
+        X = C  # never read by the kernel; any valid buffer will do
+    args = []
+    for t, off, (sb1, sb2), sr, sc in (A, B, C, X):
+        args += [buf(t), int(off), int(sb1), int(sb2), int(sr), int(sc)]
+    t = dt.np.type
+    tail = [t(alpha), t(beta if use_x else 0), int(use_x)]
+    nbatch = nb[0] * nb[1]
+    if not dt.is_floating_point:
+        k = _programs(dev).kernel(
+            f"gemm_naive_{dt.cl}", [_I32] * 5 + [None] + [_I32] * 5 + [None] + [_I32] * 5
+            + [None] + [_I32] * 5 + [None] + [_I32] * 5 + [t, t, _I32])
+        launch_1d(dev, k, nbatch * M * N, M, N, K, nb[1], nbatch, *args, *tail)
+        return
+    cfg, k = _tiled_kernel(dev, dt)
+    if cfg["style"] == "cpu" and nbatch == 1 and dot_form(M, N, K, A, B):
+        _launch_dot(dev, dt, M, N, K, A, B, C, X if use_x else None, alpha, beta)
+        return
+    if cfg["style"] == "cpu":
+        tm, tn = cpu_tiles(cfg, M, N, nbatch, dev.cl_device.max_compute_units)
+        k(dev.queue, (-(-N // tn), -(-M // tm), nbatch), (1, 1, 1), M, N, K, nb[1], *args, *tail,
+          tm, tn)
+    else:
+        nwi = (cfg["TM"] // cfg["WM"]) * (cfg["TN"] // cfg["WN"])
+        k(dev.queue, (-(-N // cfg["TN"]) * nwi, -(-M // cfg["TM"]), nbatch), (nwi, 1, 1),
+          M, N, K, nb[1], *args, *tail)
+
+
+def gemm(op, batch, M, N, K, A, B, C, X=None, alpha=1, beta=0):
+    """C[batch] = alpha * A[batch] @ B[batch] + beta * X[batch] for operands
+    (tensor, offset, batch_strides, row_stride, col_stride); batch strides may be 0 (broadcast)."""
+    out = C[0]
+    dt = out.dtype
+    dev = out._storage.device
+    nb = math.prod(batch)
+    if M == 0 or N == 0 or nb == 0:
+        return
+    ops = [A, B, C] + ([X] if X is not None else [])
+    check_index_range(op, *[o[0] for o in ops])
+    if nb * M * N > 2 ** 31 - 1:
+        raise ValueError(f"{op}: results with 2**31 or more elements are not supported")
+
+    # Fold the batch into M when B and X are the same for every batch entry and the batch and row
+    # dimensions of A and C merge into one stride (e.g. (batch, T, in) @ W^T): one bigger GEMM.
+    if batch and all(s == 0 for s in B[2]) and (X is None or all(s == 0 for s in X[2])):
+        fold_ops = [A, C] + ([X] if X is not None else [])
+        shape, strides = collapse(list(batch) + [M], [list(o[2]) + [o[3]] for o in fold_ops])
+        if len(shape) == 1:
+            rows = [(o[0], o[1], (0, 0), s[0], o[4]) for o, s in zip(fold_ops, strides)]
+            Xr = rows[2] if X is not None else None
+            launch(dev, dt, shape[0], N, K, (1, 1), rows[0], (B[0], B[1], (0, 0), B[3], B[4]),
+                    rows[1], Xr, alpha, beta)
+            return
+    if not batch:
+        flat = [(o[0], o[1], (0, 0), o[3], o[4]) for o in ops]
+        launch(dev, dt, M, N, K, (1, 1), flat[0], flat[1], flat[2],
+                flat[3] if X is not None else None, alpha, beta)
+        return
+    # Merge batch dimensions that are contiguous in every operand; the kernels take two batch
+    # dimensions, so any more (rare: 3+ batch dims that cannot merge) are looped over here.
+    shape, strides = collapse(list(batch), [list(o[2]) for o in ops])
+    if len(shape) == 1:
+        shape, strides = [1] + shape, [[0] + st for st in strides]
+    outer_shape, last = shape[:-2], (shape[-2], shape[-1])
+    for idx in np.ndindex(*outer_shape):
+        launch_ops = []
+        for o, st in zip(ops, strides):
+            off = o[1] + sum(i * s for i, s in zip(idx, st[:-2]))
+            launch_ops.append((o[0], off, (st[-2], st[-1]), o[3], o[4]))
+        launch(dev, dt, M, N, K, last, launch_ops[0], launch_ops[1], launch_ops[2],
+                launch_ops[3] if X is not None else None, alpha, beta)
