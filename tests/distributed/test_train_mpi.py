@@ -88,3 +88,21 @@ def test_a_failing_rank_ends_the_job_naming_the_rank(tmp_path):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert re.search(r"Error: rank [01] of 2: .*data\.root", proc.stderr), proc.stderr
     assert run_folders(tmp_path) == []
+
+
+def test_callbacks_decide_alike_on_all_ranks(tmp_path):
+    # the learning rate drops to 0 after epoch 2, so val_loss stalls from epoch 3 on: early
+    # stopping (patience 2) ends the job after epoch 4 on both ranks together (a rank that went
+    # on alone would hang in a collective), and rank 0 keeps the two best checkpoints
+    proc = clnet_train(tmp_path, "--set", "epochs=10", "--set",
+                       "scheduler={name: step, step_size: 2, gamma: 0.0}", "--set",
+                       "callbacks={early_stopping: {patience: 2}, best_checkpoints: {keep: 2}}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("stopped: early stopping after epoch 4: val_loss") == 1, proc.stdout
+    (folder,) = run_folders(tmp_path)
+    with open(folder / "metrics.csv", encoding="utf-8") as f:
+        assert len(list(csv.DictReader(f))) == 4
+    best = sorted(n for n in os.listdir(folder / "checkpoints") if n.startswith("best-"))
+    assert len(best) == 2, best
+    assert os.path.realpath(folder / "best.clnet") == os.path.realpath(
+        folder / "checkpoints" / best[0])     # epoch 2 (step 42) ranks before the tie at 3
