@@ -11,6 +11,9 @@ d h, then ONE GEMM over all steps for d W_hh. Under create_graph the backward re
 sequence with the differentiable per-step ops and differentiates that, so gradients of
 gradients work. ``reverse`` runs the sequence last step first (bidirectional layers).
 """
+from __future__ import annotations
+
+from typing import Optional, Tuple
 import numpy as np
 
 from .. import graph
@@ -60,7 +63,8 @@ def _finish(hs, L, N, H, reverse):
 
 
 # ------------------------------------------------------------------ LSTM
-def lstm_layer(proj, h0, c0, w_hh, reverse=False):
+def lstm_layer(proj: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor,
+               reverse: bool = False) -> Tuple[Tensor, Tensor, Tensor]:
     """One direction of an LSTM layer over a whole sequence as ONE graph node.
 
     ``proj`` (L, N, 4H): every step's input projection with both biases; ``h0``, ``c0`` (N, H);
@@ -146,9 +150,9 @@ def _lstm_layer_recompute(proj, h0, c0, w_hh, reverse, g_out, g_h, g_c):
     return tuple(next(grads) if x.requires_grad else None for x in (proj, h0, c0, w_hh))
 
 
-
 # ------------------------------------------------------------------ GRU
-def gru_layer(proj, h0, w_hh, b_hh=None, reverse=False):
+def gru_layer(proj: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Optional[Tensor] = None,
+              reverse: bool = False) -> Tuple[Tensor, Tensor]:
     """One direction of a GRU layer over a whole sequence as ONE graph node.
 
     ``proj`` (L, N, 3H): every step's input part x W_ih^T + b_ih; ``h0`` (N, H); ``w_hh``
@@ -242,9 +246,9 @@ def _gru_layer_recompute(proj, h0, w_hh, b_hh, reverse, g_out, g_h):
     return tuple(next(grads) if x is not None and x.requires_grad else None for x in args)
 
 
-
 # ------------------------------------------------------------------ Elman RNN
-def rnn_layer(proj, h0, w_hh, use_relu=False, reverse=False):
+def rnn_layer(proj: Tensor, h0: Tensor, w_hh: Tensor, use_relu: bool = False,
+              reverse: bool = False) -> Tuple[Tensor, Tensor]:
     """One direction of an Elman RNN layer over a whole sequence as ONE graph node.
 
     ``proj`` (L, N, H): every step's input projection with both biases; ``h0`` (N, H); ``w_hh``
