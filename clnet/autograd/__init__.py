@@ -6,8 +6,10 @@ its forward in ``clnet/ops``. This package walks the graph and gives the PyTorch
 from __future__ import annotations
 
 from typing import Any, List, Optional, Sequence, Tuple, Union, overload
+import weakref
 
 from .. import graph
+from ..ops.creation import full_like, ones_like, tensor as make_tensor, zeros_like
 from ..tensor import Tensor
 from . import function
 from . import engine
@@ -23,7 +25,6 @@ __all__ = ["backward", "grad", "is_grad_enabled", "is_anomaly_enabled", "Functio
 
 
 def _seed_grads(tensors, grad_tensors, create_graph):
-    from ..ops.creation import ones_like
     seeds = []
     for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
         if g is None:
@@ -32,7 +33,6 @@ def _seed_grads(tensors, grad_tensors, create_graph):
                                    f"(output {i} has shape {list(t._shape)}); pass gradient=")
             g = ones_like(t)
         elif not isinstance(g, Tensor):
-            from ..ops.creation import full_like
             g = full_like(t, g)
         elif g._shape != t._shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
@@ -98,7 +98,6 @@ def grad(outputs: Union[Tensor, Sequence[Tensor]], inputs: Union[Tensor, Sequenc
     result = run_backward(outputs, seeds, retain_graph, create_graph, inputs=inputs,
                           allow_unused=allow_unused, accumulate=False)
     if materialize_grads:
-        from ..ops.creation import zeros_like
         result = tuple(zeros_like(x) if r is None else r for r, x in zip(result, inputs))
     return result
 
@@ -107,8 +106,7 @@ def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> 
     """Old-code shim: ``Variable(t)`` is ``t`` (a Tensor); with requires_grad it becomes a leaf
     that requires grad."""
     if not isinstance(data, Tensor):
-        from ..ops.creation import tensor
-        data = tensor(data)
+        data = make_tensor(data)
     if requires_grad:
         t = data.detach()
         t.requires_grad = True
@@ -158,7 +156,6 @@ def _retain_grad(self):
     if state.retains_grad:
         return
     state.retains_grad = True
-    import weakref
     ref = weakref.ref(self)
 
     def keep(g):

@@ -13,6 +13,11 @@ import threading
 
 from .. import graph
 from ..graph import AccumulateGrad, mode
+from ..ops.copy import clone
+from ..ops.creation import zeros
+from ..ops.pointwise import add, isfinite  # type: ignore[attr-defined]  # made by a loop in ops
+from ..ops.reduce import all as all_
+from ..ops.views import expand
 from ..tensor import Tensor
 
 
@@ -21,19 +26,15 @@ def _add(a, b):
         return b
     if b is None:
         return a
-    from ..ops.pointwise import add
     return add(a, b)
 
 
 def _zeros(meta):
-    from ..ops.creation import zeros
     shape, dt, dev = meta
     return zeros(shape, dtype=dt, device=dev)
 
 
 def _check_nan(node, grads):
-    from ..ops.pointwise import isfinite
-    from ..ops.reduce import all as all_
     for i, g in enumerate(grads):
         if g is not None and g.dtype.is_floating_point and not bool(all_(isfinite(g)).item()):
             trace = "".join(node._trace or []) or "(enable anomaly mode before the forward pass " \
@@ -257,13 +258,11 @@ def _accumulate(t, g, create_graph):
     if not create_graph:
         g = g.detach()
     if g._shape != t._shape:
-        from ..ops.views import expand
         g = expand(g, t._shape)
     if t.grad is None:
         # .grad must own its buffer: in-place updates of it (clipping, zero_) must not write into
         # a tensor someone else holds (the incoming grad of an add goes to both inputs; a user's
         # gradient= tensor can reach a leaf unchanged). Take it without a copy when it is ours.
-        from ..ops.copy import clone
         if create_graph or g.grad_fn is not None or (owned and g._shape == t._shape):
             t.grad = g
         else:

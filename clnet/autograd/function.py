@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Optional, Set, Tuple
 import functools
+import inspect
 
 from .. import graph
+from ..ops.views import reduce_sum_to_shape
 from ..tensor import Tensor
 
 
@@ -167,7 +169,6 @@ def _function_node_class(name):
 
 
 def _forward_has_no_ctx(cls):
-    import inspect
     try:
         params = list(inspect.signature(cls.forward).parameters)
     except (TypeError, ValueError):
@@ -211,7 +212,6 @@ def _make_backward(cls, ctx, args, n_outputs, non_diff):
                         f"Function {cls._backward_name} returned an invalid gradient at index {i}"
                         f" - got {list(g._shape)} but expected shape compatible with "
                         f"{list(a._shape)}")
-                from ..ops.reduce import reduce_sum_to_shape
                 g = reduce_sum_to_shape(g, a._shape)
             checked.append(g)
         return tuple(checked)

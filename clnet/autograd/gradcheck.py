@@ -10,7 +10,9 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .. import graph
+from ..ops.copy import from_numpy_to
 from ..tensor import Tensor
+from .engine import run_backward
 
 
 class GradcheckError(RuntimeError):
@@ -48,7 +50,6 @@ def _defaults(inputs, eps, atol, rtol):
 
 def numerical_jacobian(fn: Callable[..., Any], inputs: Tuple[Any, ...], eps: float) -> List[Any]:
     """J[i][j]: d outputs[j] / d inputs[i] as numpy (n_in_i, n_out_j) by central differences."""
-    from ..ops.copy import from_numpy_to
     outs0 = _flat_outputs(fn, inputs)
     jac: List[Optional[List[np.ndarray]]] = []   # None for inputs that need no gradient
     for i, x in enumerate(inputs):
@@ -75,8 +76,6 @@ def numerical_jacobian(fn: Callable[..., Any], inputs: Tuple[Any, ...], eps: flo
 
 
 def analytical_jacobian(fn: Callable[..., Any], inputs: Tuple[Any, ...]) -> List[Any]:
-    from ..ops.copy import from_numpy_to
-    from .engine import run_backward
     outs = [o for o in _as_tuple(fn(*inputs)) if isinstance(o, Tensor)
             and o.dtype.is_floating_point]
     diff_inputs = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
@@ -134,8 +133,6 @@ def gradgradcheck(func: Callable[..., Any], inputs: Union[Tensor, Sequence[Any]]
                   rtol: Optional[float] = None, gen_non_contig_grad_outputs: bool = False,
                   raise_exception: bool = True, **_ignored: Any) -> bool:
     """gradcheck of the gradient: checks second derivatives through ``create_graph=True``."""
-    from ..ops.copy import from_numpy_to
-    from .engine import run_backward
     inputs = _as_tuple(inputs)
     with _no_grad():
         outs = [o for o in _as_tuple(func(*inputs)) if isinstance(o, Tensor)
