@@ -5,8 +5,8 @@
   it adds no device read.
 - ``tensorboard/``: TensorBoard event files (``clnet.utils.tensorboard.SummaryWriter``):
   ``train/loss`` and ``train/lr`` per step, ``epoch/<metric>`` per epoch (train and
-  validation metrics, lr, time), ``test/<metric>`` once at the end. Every scalar's step is the optimizer step, so per-step and
-  per-epoch curves share one x axis.
+  validation metrics, lr, time), ``test/<metric>`` once at the end. Every scalar's step is
+  the optimizer step, so per-step and per-epoch curves share one x axis.
 - ``summary.json``: the resolved config's hash, the epoch with the best (lowest) validation
   loss, the final validation and test metrics; rewritten at each epoch's end and at the end.
 - ``curves.png``: loss, the other metrics and the learning rate against the step, drawn with
