@@ -22,6 +22,7 @@ def export(model, args, **kw):
     data = buf.getvalue()
     proto = onnx.load_from_string(data)
     onnx.checker.check_model(proto, full_check=True)
+    onnx.shape_inference.infer_shapes(proto, strict_mode=True)   # declared shapes agree
     sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     return proto, sess
 

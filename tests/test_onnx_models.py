@@ -24,6 +24,8 @@ def export(model, args, **kw):
     clnet.onnx.export(model, args, buf, **kw)
     proto = onnx.load_from_string(buf.getvalue())
     onnx.checker.check_model(proto, full_check=True)
+    # the shapes the file declares agree with what ONNX's own rules infer for its nodes
+    onnx.shape_inference.infer_shapes(proto, strict_mode=True)
     return proto, ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
 
 
@@ -191,6 +193,17 @@ NORMS = [
     ("maxpool1d", lambda: nn.MaxPool1d(3, 2), (2, 3, 11)),
     ("avgpool1d_pad", lambda: nn.AvgPool1d(3, 2, padding=1), (2, 3, 11)),
     ("maxpool2d_dilated", lambda: nn.MaxPool2d(3, 1, dilation=2), (2, 3, 9, 9)),
+    ("maxpool2d_ceil_drops_last", lambda: nn.MaxPool2d(2, 2, padding=1, ceil_mode=True),
+     (2, 3, 5, 5)),
+    ("maxpool1d_ceil", lambda: nn.MaxPool1d(3, 2, ceil_mode=True), (2, 3, 8)),
+    ("avgpool2d_ceil", lambda: nn.AvgPool2d(3, 2, ceil_mode=True), (2, 3, 8, 7)),
+    ("avgpool2d_ceil_pad", lambda: nn.AvgPool2d((2, 3), 2, padding=1, ceil_mode=True),
+     (2, 3, 5, 6)),
+    ("avgpool2d_ceil_exclude_pad", lambda: nn.AvgPool2d(3, 2, padding=1, ceil_mode=True,
+                                                        count_include_pad=False), (2, 3, 5, 5)),
+    ("avgpool2d_divisor_override", lambda: nn.AvgPool2d(3, 1, padding=1, divisor_override=5),
+     (2, 3, 6, 9)),
+    ("avgpool1d_ceil", lambda: nn.AvgPool1d(2, 2, padding=1, ceil_mode=True), (2, 3, 7)),
     ("adaptive_max_global", lambda: nn.AdaptiveMaxPool2d(1), (2, 3, 8, 8)),
     ("adaptive_max_2x2", lambda: nn.AdaptiveMaxPool2d((2, 2)), (2, 3, 8, 8)),
     ("adaptive_avg_2x2", lambda: nn.AdaptiveAvgPool2d((2, 2)), (2, 3, 8, 8)),

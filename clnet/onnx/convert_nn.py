@@ -218,8 +218,18 @@ def _max_pool(ctx, out, x, kernel_size, stride=None, padding=0, dilation=1, ceil
     if return_indices:
         ctx.unsupported("max pooling with return_indices=True")
     n, kernel, strides, pads = _pool_args(x, kernel_size, stride, padding)
+    dilations = ntuple(dilation, n)
+    if ceil_mode and not ctx.dyn(x) - {0, 1}:
+        # torch drops a last window that would start in the right padding; ONNX's shape rule
+        # keeps it. Pad the right end just far enough for torch's output size instead (MaxPool's
+        # pads never win a max), so the file's declared and computed shapes agree everywhere
+        for i, (L, k, st, d, o) in enumerate(zip(x._shape[2:], kernel, strides, dilations,
+                                                 out[0]._shape[2:] if isinstance(out, tuple)
+                                                 else out._shape[2:])):
+            pads[n + i] += max(0, (o - 1) * st + d * (k - 1) + 1 - (L + pads[i] + pads[n + i]))
+        ceil_mode = False
     y = ctx.node("MaxPool", [ctx.name(x)], kernel_shape=kernel, strides=strides, pads=pads,
-                 dilations=ntuple(dilation, n), ceil_mode=int(bool(ceil_mode)))
+                 dilations=dilations, ceil_mode=int(bool(ceil_mode)))
     ctx.out(out, y, dyn=ctx.dyn(x) & {0, 1})
 
 
@@ -228,11 +238,10 @@ converts(PL.max_pool1d, PL.max_pool2d)(_max_pool)
 
 def _avg_pool(ctx, out, x, kernel_size, stride=None, padding=0, ceil_mode=False,
               count_include_pad=True, divisor_override=None):
-    if divisor_override is not None:
-        ctx.unsupported("avg_pool2d with divisor_override")
-    if ceil_mode:
-        ctx.unsupported("avg pooling with ceil_mode=True",
-                        "ONNX runtimes count the windows that run past the input differently")
+    if ceil_mode or divisor_override is not None:
+        _avg_pool_exact(ctx, out, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                        divisor_override)
+        return
     _, kernel, strides, pads = _pool_args(x, kernel_size, stride, padding)
     y = ctx.node("AveragePool", [ctx.name(x)], kernel_shape=kernel, strides=strides, pads=pads,
                  count_include_pad=int(bool(count_include_pad)))
@@ -240,6 +249,44 @@ def _avg_pool(ctx, out, x, kernel_size, stride=None, padding=0, ceil_mode=False,
 
 
 converts(PL.avg_pool1d, PL.avg_pool2d)(_avg_pool)
+
+
+def _avg_pool_exact(ctx, out, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                    divisor_override):
+    """PyTorch's average pooling where ONNX's AveragePool differs: ``ceil_mode`` (torch drops a
+    last window that starts in the right padding and divides a window running past the padded
+    input by its clipped size, ONNX runtimes do neither alike) and ``divisor_override``. The
+    window sums come from a plain AveragePool over the input padded with zeros far enough,
+    times the window's size; each output is then divided by torch's divisor for its window, a
+    constant map (the spatial sizes are static)."""
+    import numpy as np
+    n, kernel, strides, pads = _pool_args(x, kernel_size, stride, padding)
+    if ctx.dyn(x) - {0, 1}:
+        ctx.unsupported("avg pooling with ceil_mode or divisor_override over dynamic spatial "
+                        "axes", "its divisors depend on the size; keep those axes out of "
+                        "dynamic_axes")
+    sizes, extra, divisors = list(out._shape[2:]), [], []
+    for L, k, st, p, o in zip(x._shape[2:], kernel, strides, pads[:n], sizes):
+        extra.append(max(0, (o - 1) * st + k - (L + 2 * p)))
+        start = np.arange(o) * st - p
+        end = np.minimum(start + k, L + p)
+        valid = np.minimum(end, L) - np.maximum(start, 0)
+        divisors.append(end - start if count_include_pad else valid)
+    div = divisors[0].astype(np.float64)
+    for d in divisors[1:]:
+        div = np.multiply.outer(div, d)
+    if divisor_override is not None:
+        div = np.full(div.shape, float(divisor_override))
+    name = ctx.name(x)
+    if any(pads) or any(extra):
+        widths = [0, 0] + pads[:n] + [0, 0] + [p + e for p, e in zip(pads[:n], extra)]
+        name = ctx.node("Pad", [name, ctx.b.const(widths)], mode="constant")
+    mean = ctx.node("AveragePool", [name], kernel_shape=kernel, strides=strides)
+    dt = out.dtype
+    window = float(np.prod(kernel))
+    y = ctx.node("Div", [ctx.node("Mul", [mean, ctx.b.scalar(window, dt)]),
+                         ctx.b.initializer(div.astype(dt.np))])
+    ctx.out(out, y, dyn=ctx.dyn(x) & {0, 1})
 
 
 def _adaptive(global_op, pool_op):
