@@ -259,7 +259,6 @@ def _avg_pool_exact(ctx, out, x, kernel_size, stride, padding, ceil_mode, count_
     window sums come from a plain AveragePool over the input padded with zeros far enough,
     times the window's size; each output is then divided by torch's divisor for its window, a
     constant map (the spatial sizes are static)."""
-    import numpy as np
     n, kernel, strides, pads = _pool_args(x, kernel_size, stride, padding)
     if ctx.dyn(x) - {0, 1}:
         ctx.unsupported("avg pooling with ceil_mode or divisor_override over dynamic spatial "
