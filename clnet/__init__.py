@@ -59,6 +59,6 @@ def __getattr__(name):
     # (``torch.onnx.export(...)`` works after ``import clnet as torch``); clnet.distributed
     # likewise, so ``torch.distributed.is_available()`` works without importing it first
     if name in ("onnx", "distributed"):
-        import importlib
+        import importlib  # here, not at the top: the namespace stays torch's
         return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'clnet' has no attribute {name!r}")

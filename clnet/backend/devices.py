@@ -9,6 +9,7 @@ import re
 import threading
 
 import pyopencl as cl
+import pyopencl.tools as cl_tools
 
 from ..errors import DeviceError
 from .device_errors import check_device_errors
@@ -67,7 +68,6 @@ class Device:
                 queue = cl.CommandQueue(ctx)  # in-order: kernels never need explicit events
             except cl.Error as e:
                 raise DeviceError(f"cannot open OpenCL device {self}: {e}") from e
-            import pyopencl.tools as cl_tools
             self._pool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(queue))
             self._context = ctx
             self._queue = queue

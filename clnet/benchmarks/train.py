@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+import clnet
+
 
 def _models(m):
     nn = m.nn
@@ -70,12 +72,11 @@ def _stepper(m, name, model, x, y, sync):
 
 
 def run(models=("mlp", "lenet", "lstm"), steps=5, repeats=5, warmup=3):
-    import clnet
     rows = []
     data = _data(np.random.default_rng(0))
     runners = {}
     try:
-        import torch
+        import torch  # optional: PyTorch CPU is the comparison when it is installed
         torch.manual_seed(0)
         tmodels = _models(torch)
         for name in models:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Iterator, Union
 
 import numpy as np
 
+from ..ops._generator import default_generator
+
 if TYPE_CHECKING:
     from ..ops._generator import Generator
 
@@ -28,7 +30,6 @@ def numpy_rng(generator: RandomSource) -> np.random.Generator:
     if isinstance(generator, np.random.Generator):
         return generator
     if generator is None:
-        from ..ops._generator import default_generator
         generator = default_generator()
     if isinstance(generator, (bool, float)) or not hasattr(generator, "initial_seed") \
             and not isinstance(generator, (int, np.integer)):

@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 
 from .. import dtypes
+from ..ops import copy as copy_ops
 from ..tensor import Tensor
 
 if TYPE_CHECKING:
@@ -75,12 +76,11 @@ def to_device(batch: Any, device: _device) -> Any:
     """Upload every numpy array in ``batch`` (nested dicts/lists/tuples) as a clnet tensor on
     ``device``: one non-blocking copy per array. float64 becomes float32 on devices without
     fp64."""
-    from ..ops.copy import from_numpy_to
     if isinstance(batch, np.ndarray):
         dt = dtypes.to_dtype(batch.dtype)
         if dt is dtypes.float64 and not device.has_fp64:
             dt = dtypes.float32
-        return from_numpy_to(batch, device, dt)
+        return copy_ops.from_numpy_to(batch, device, dt)
     if isinstance(batch, np.generic):
         return to_device(np.asarray(batch), device)
     if isinstance(batch, collections.abc.Mapping):

@@ -17,6 +17,8 @@ import math
 import numpy as np
 
 from .. import dtypes
+from ..backend.devices import default_device
+from ..ops.copy import from_numpy_to
 from ..tensor import Tensor
 from ._random import numpy_rng
 
@@ -57,8 +59,6 @@ def _as_field(x, what):
     if isinstance(x, Tensor):
         t = x
     else:
-        from ..ops.copy import from_numpy_to
-        from ..backend.devices import default_device
         a = np.asarray(x)
         dev = default_device()
         dt = dtypes.to_dtype(a.dtype)

@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from .. import distributed as dist
+
 __all__ = ["DistributedSampler"]
 
 
@@ -39,7 +41,6 @@ class DistributedSampler:
                  rank: Optional[int] = None, shuffle: bool = True, seed: int = 0,
                  drop_last: bool = False) -> None:
         if num_replicas is None or rank is None:
-            from .. import distributed as dist
             if num_replicas is None:
                 num_replicas = dist.get_world_size()
             if rank is None:

@@ -19,12 +19,16 @@ import struct
 import tempfile
 import threading
 import time
+from datetime import datetime
 
 import numpy as np
 
 try:
+    from google.protobuf.struct_pb2 import ListValue
     from tensorboardX import summary as _summary
+    from tensorboardX.proto.api_pb2 import DataType
     from tensorboardX.proto.event_pb2 import Event, SessionLog
+    from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData
     from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
     from tensorboardX.proto.tensor_pb2 import TensorProto
     from tensorboardX.proto.tensor_shape_pb2 import TensorShapeProto
@@ -33,12 +37,13 @@ except ImportError as e:  # pragma: no cover - exercised by the packaging checks
     raise ImportError("clnet.utils.tensorboard needs tensorboardX (pip install tensorboardX, "
                       "a dependency of clnet)") from e
 
+from ..tensor import Tensor
+
 __all__ = ["SummaryWriter"]
 
 
 def _np(x):
     """``x`` as a numpy array: a clnet tensor is read from its device (detached)."""
-    from ..tensor import Tensor
     if isinstance(x, Tensor):
         return x.detach().numpy()
     if isinstance(x, (list, tuple)) and x and isinstance(x[0], Tensor):
@@ -97,9 +102,6 @@ def _tensor_summary(tag, tensor):
 
 def _hparams(hparam_dict, metric_dict, hparam_domain_discrete):
     """tensorboardX's hparams summaries, plus PyTorch's ``hparam_domain_discrete``."""
-    from google.protobuf.struct_pb2 import ListValue
-    from tensorboardX.proto.api_pb2 import DataType
-    from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData
     hparam_dict = {k: (v.item() if hasattr(v, "item") and not isinstance(v, (str, bool))
                        else v) for k, v in hparam_dict.items()}
     for k, v in hparam_dict.items():
@@ -228,8 +230,6 @@ class SummaryWriter:
     def __init__(self, log_dir=None, comment="", purge_step=None, max_queue=10, flush_secs=120,
                  filename_suffix=""):
         if not log_dir:
-            import socket
-            from datetime import datetime
             stamp = datetime.now().strftime("%b%d_%H-%M-%S")
             log_dir = os.path.join("runs", stamp + "_" + socket.gethostname() + comment)
         self.log_dir = os.fspath(log_dir)
@@ -344,7 +344,7 @@ class SummaryWriter:
 
     def add_figure(self, tag, figure, global_step=None, close=True, walltime=None):
         """A matplotlib figure (or a list of them, logged as a batch of images)."""
-        from tensorboardX.utils import figure_to_image
+        from tensorboardX.utils import figure_to_image  # only figures need it (matplotlib)
         if isinstance(figure, list):
             self.add_images(tag, figure_to_image(figure, close), global_step, walltime,
                             dataformats="NCHW")
@@ -401,7 +401,7 @@ class SummaryWriter:
     # ------------------------------------------------------------------ graphs, embeddings
     def add_onnx_graph(self, prototxt):
         """The graph of an ONNX file (the path ``prototxt``, as PyTorch names it)."""
-        from tensorboardX.onnx_graph import load_onnx_graph
+        from tensorboardX.onnx_graph import load_onnx_graph  # it imports onnx, an optional package
         with contextlib.redirect_stdout(io.StringIO()):   # it prints every input's name
             graph = load_onnx_graph(os.fspath(prototxt))
         self._get_file_writer().add_onnx_graph(graph)
@@ -418,7 +418,7 @@ class SummaryWriter:
         if input_to_model is None:
             raise ValueError("add_graph: input_to_model is required (clnet traces the model "
                              "on it to find the graph)")
-        from .. import onnx as clnet_onnx
+        from .. import onnx as clnet_onnx  # needs the optional onnx package (checked above)
         args = input_to_model if isinstance(input_to_model, tuple) else (input_to_model,)
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "graph.onnx")
@@ -436,6 +436,7 @@ class SummaryWriter:
                       metadata_header=None):
         """The projector's files under ``<log_dir>/<step:05d>/<tag>`` (tensors.tsv,
         metadata.tsv, sprite.png) and ``projector_config.pbtxt``."""
+        # loaded only for the projector (it writes sprite images)
         from tensorboardX.embedding import append_pbtxt, make_mat, make_sprite, make_tsv
         mat = _np(mat)
         if mat.ndim != 2:

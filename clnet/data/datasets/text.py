@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def default_corpus() -> str:
-    from pydoc_data import topics
+    from pydoc_data import topics  # a large stdlib text module: loaded only for this corpus
     return "\n".join(topics.topics[k] for k in sorted(topics.topics))
 
 
