@@ -1,16 +1,13 @@
-"""Softmax, log-softmax and the fused cross-entropy over class rows (cl_kernels/softmax.cl).
+"""Softmax, log-softmax and the fused cross-entropy over class rows.
 
-Forward passes are one kernel each (a work-group per row). Backward passes use a fused kernel
-too, unless the backward itself is being recorded (``create_graph=True``), where they are
-written with differentiable ops so second derivatives work.
+Forward passes are one kernel each (cl_kernels/softmax.cl, launched by clnet/kernels/softmax.py).
+Backward passes use a fused kernel too, unless the backward itself is being recorded
+(``create_graph=True``), where they are written with differentiable ops so second derivatives
+work.
 """
-import numpy as np
-
 from .. import dtypes, graph
-from ..backend.device_errors import error_flag
-from ..backend.programs import ProgramCache
+from ..kernels.softmax import cross_entropy_bwd, cross_entropy_fwd, softmax_bwd, softmax_fwd
 from ..tensor import Tensor
-from ._layout import check_index_range, row_groups, row_local
 from .copy import cast, contiguous
 from .creation import zeros
 from .index import index_select, one_hot
@@ -18,30 +15,7 @@ from .pointwise import where
 from .reduce import sum as _sum
 from .views import movedim, reshape
 
-_I32 = np.int32
-
 __all__ = ["softmax", "log_softmax"]
-
-
-def _row_local(dev):
-    """LS of cl_kernels/softmax.cl on ``dev`` (row_local: "softmax.ls")."""
-    return row_local(dev, "softmax.ls")
-
-
-_programs = ProgramCache("softmax", lambda dev, dt, ls: (("T", dt.cl), ("LS", ls),
-                                                          ("VW", 32 // dt.itemsize)))
-
-
-def _program(dev, dt):
-    return _programs(dev, dt, _row_local(dev))
-
-
-def _rows_launch(dev, kernel, rows, *args):
-    ls = _row_local(dev)
-    if ls == 1:     # the kernels loop over rows (row += groups)
-        kernel(dev.queue, (row_groups(dev, rows, 1),), (1,), *args)
-    else:
-        kernel(dev.queue, (rows * ls,), (ls,), *args)
 
 
 def _float_input(op, x, dtype):
@@ -70,11 +44,7 @@ def _softmax_impl(op, x, dim, log_out):
     c, rows, n = _to_rows(src, d)
     y = Tensor._empty(c._shape, c.dtype, c.device)
     if rows and n:
-        check_index_range(op, c, y)
-        k = _program(c.device, c.dtype).kernel("softmax_fwd", [_I32, _I32, None, _I32, None,
-                                                                _I32, _I32])
-        _rows_launch(c.device, k, rows, rows, n, c._storage.buffer, c._offset,
-                     y._storage.buffer, y._offset, int(log_out))
+        softmax_fwd(op, c, y, rows, n, log_out)
     out = movedim(y, -1, d) if d != src.dim() - 1 else y
     if not nd:
         out = reshape(out, ())
@@ -101,11 +71,7 @@ def _softmax_backward_fused(g, y, d, log_out):
     yc, _, _ = _to_rows(y, d)
     gx = Tensor._empty(yc._shape, yc.dtype, yc.device)
     if rows and n:
-        k = _program(y.device, y.dtype).kernel("softmax_bwd", [_I32, _I32, None, _I32, None,
-                                                                _I32, None, _I32, _I32])
-        _rows_launch(y.device, k, rows, rows, n, gc._storage.buffer, gc._offset,
-                     yc._storage.buffer, yc._offset, gx._storage.buffer, gx._offset,
-                     int(log_out))
+        softmax_bwd(gc, yc, gx, rows, n, log_out)
     out = movedim(gx, -1, d) if d != nd - 1 and nd else gx
     return reshape(out, ()) if not nd else out
 
@@ -145,16 +111,8 @@ def cross_entropy_rows(x2, t2, weight, ignore_index, eps):
     lse = Tensor._empty((rows,), dt, dev)
     has_w = weight is not None
     wbuf = contiguous(cast(weight, dt)) if has_w else x2
-    st = dt.np.type
     if rows:
-        check_index_range("cross_entropy", x2)
-        k = _program(dev, dt).kernel("cross_entropy_fwd", [
-            _I32, _I32, None, _I32, None, _I32, None, _I32, _I32, _I32, st, None, None, None,
-            None])
-        _rows_launch(dev, k, rows, rows, n, x2._storage.buffer, x2._offset, t2._storage.buffer,
-                     t2._offset, wbuf._storage.buffer, wbuf._offset, int(has_w),
-                     int(ignore_index), st(eps), loss._storage.buffer, wrow._storage.buffer,
-                     lse._storage.buffer, error_flag(dev, "cross_entropy"))
+        cross_entropy_fwd(x2, t2, wbuf, has_w, ignore_index, eps, loss, wrow, lse)
     if graph.recording(x2):
         def backward(g):
             if graph.mode.grad_enabled:
@@ -164,14 +122,7 @@ def cross_entropy_rows(x2, t2, weight, ignore_index, eps):
             gc = contiguous(g if g.dtype is dt else cast(g, dt))
             gx = Tensor._empty((rows, n), dt, dev)
             if rows:
-                kb = _program(dev, dt).kernel("cross_entropy_bwd", [
-                    _I32, _I32, None, _I32, None, _I32, None, _I32, _I32, _I32, st, None, _I32,
-                    None, None, _I32, _I32, None])
-                _rows_launch(dev, kb, rows, rows, n, x2._storage.buffer, x2._offset,
-                             t2._storage.buffer, t2._offset, wbuf._storage.buffer, wbuf._offset,
-                             int(has_w), int(ignore_index), st(eps), wsum._storage.buffer,
-                             wsum._offset, lse._storage.buffer, gc._storage.buffer, gc._offset,
-                             gc._stride[0] if gc._shape else 0, gx._storage.buffer)
+                cross_entropy_bwd(x2, t2, wbuf, has_w, ignore_index, eps, wsum, lse, gc, gx)
             return (gx,)
         graph.record("CrossEntropyBackward0", loss, (x2,), backward, (x2,))
     return loss, wrow
