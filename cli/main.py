@@ -1,4 +1,6 @@
 """The ``clnet`` console script: a click group; each subcommand lives in its own module."""
+from typing import NoReturn, Optional, Sequence
+
 import click
 
 from clnet._version import __version__
@@ -13,7 +15,7 @@ from .train import eval_cmd, predict, train
 @click.group(cls=ClnetGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="clnet",
                       message="%(prog)s %(version)s")
-def cli():
+def cli() -> None:
     """clnet: an OpenCL-portable deep learning runtime that speaks PyTorch.
 
     Exit codes: 0 success, 1 the run failed, 2 usage or config error, 70 internal error (a bug;
@@ -30,9 +32,9 @@ cli.add_command(predict)
 cli.add_command(export)
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     """Entry point of the console script (``argv`` for tests; default: sys.argv)."""
-    return cli.main(args=argv, prog_name="clnet")
+    cli.main(args=argv, prog_name="clnet")   # standalone: exits with the command's status
 
 
 if __name__ == "__main__":

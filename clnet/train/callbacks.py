@@ -22,6 +22,9 @@ Two are built in, and a config turns them on under ``callbacks:``:
   (``best-step<step>-<run id>.clnet`` in the checkpoint folder, beside and apart from the
   ``keep_last`` ones), and a link ``best.clnet`` in the run folder to the best of them.
 """
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional
 import glob
 import math
 import os
@@ -38,26 +41,26 @@ class Callback:
     ``state_key``: the name its state has in a checkpoint (default: the class name).
     ``writes_checkpoints``: True for a callback that writes checkpoints (it then runs last)."""
 
-    state_key = None
+    state_key: Optional[str] = None
     writes_checkpoints = False
 
-    def setup(self, trainer):
+    def setup(self, trainer: Any) -> None:
         """The Trainer is built (and any checkpoint it resumes is loaded): raise here what would
         fail later, such as a metric the run does not report."""
 
-    def on_fit_start(self, trainer):
+    def on_fit_start(self, trainer: Any) -> None:
         """``fit()`` starts (or resumes): the run folder exists and any resumed state is loaded."""
 
-    def on_epoch_end(self, trainer, row):
+    def on_epoch_end(self, trainer: Any, row: Dict[str, Any]) -> None:
         """An epoch ended and ``row`` (its metrics) is recorded in ``trainer.history``."""
 
-    def on_fit_end(self, trainer):
+    def on_fit_end(self, trainer: Any) -> None:
         """``fit()`` ends: the epochs are done, max_steps is reached or a callback stopped it."""
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         return {}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         pass
 
 
@@ -142,8 +145,8 @@ class EarlyStopping(_Monitoring):
 
     state_key = "early_stopping"
 
-    def __init__(self, monitor="val_loss", mode="auto", patience=3, min_delta=0.0,
-                 config_key=None):
+    def __init__(self, monitor: str = "val_loss", mode: str = "auto", patience: int = 3,
+                 min_delta: float = 0.0, config_key: Optional[str] = None) -> None:
         super().__init__(monitor, mode, config_key)
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise ValueError(f"EarlyStopping: patience must be an integer >= 0, got {patience!r}")
@@ -152,12 +155,12 @@ class EarlyStopping(_Monitoring):
             raise ValueError(f"EarlyStopping: min_delta must be a finite number >= 0, got "
                              f"{min_delta!r}")
         self.patience, self.min_delta = patience, float(min_delta)
-        self.best = None          # the best value so far
-        self.best_epoch = None
+        self.best: Optional[float] = None    # the best value so far
+        self.best_epoch: Optional[int] = None
         self.wait = 0             # evaluated epochs since the last improvement
-        self.stopped_epoch = None
+        self.stopped_epoch: Optional[int] = None
 
-    def on_epoch_end(self, trainer, row):
+    def on_epoch_end(self, trainer: Any, row: Dict[str, Any]) -> None:
         value = self.value(trainer, row)
         if value is None or self.stopped_epoch is not None:
             return
@@ -175,12 +178,12 @@ class EarlyStopping(_Monitoring):
                           f"{epochs} (best {self.best:.6g} at epoch {self.best_epoch})")
             trainer.stop(f"early stopping after epoch {row['epoch']}: {reason}")
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         return {"monitor": self.monitor, "mode": self.mode, "best": self.best,
                 "best_epoch": self.best_epoch, "wait": self.wait,
                 "stopped_epoch": self.stopped_epoch}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.check_resumed(state)
         best = state["best"]
         self.best = None if best is None else float(best)
@@ -203,24 +206,25 @@ class BestCheckpoints(_Monitoring):
     writes_checkpoints = True
     LINK = "best" + CHECKPOINT_SUFFIX
 
-    def __init__(self, monitor="val_loss", mode="auto", keep=1, config_key=None):
+    def __init__(self, monitor: str = "val_loss", mode: str = "auto", keep: int = 1,
+                 config_key: Optional[str] = None) -> None:
         super().__init__(monitor, mode, config_key)
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
             raise ValueError(f"BestCheckpoints: keep must be an integer >= 1, got {keep!r}")
         self.keep = keep
-        self.kept = []            # [value, epoch, file name], best first
+        self.kept: List[List[Any]] = []    # [value, epoch, file name], best first
 
     @staticmethod
-    def file_name(step, run_id):
+    def file_name(step: int, run_id: str) -> str:
         return f"best-step{step:08d}-{run_id}{CHECKPOINT_SUFFIX}"
 
-    def on_fit_start(self, trainer):
+    def on_fit_start(self, trainer: Any) -> None:
         if len(self.kept) > self.keep:        # resumed with a smaller keep
             self.kept = self.kept[:self.keep]
         if trainer.is_main:
             self._tidy(trainer)
 
-    def on_epoch_end(self, trainer, row):
+    def on_epoch_end(self, trainer: Any, row: Dict[str, Any]) -> None:
         value = self.value(trainer, row)
         if value is None or math.isnan(value):
             return
@@ -238,7 +242,7 @@ class BestCheckpoints(_Monitoring):
             self._tidy(trainer)
 
     @property
-    def best_path(self):
+    def best_path(self) -> Optional[str]:
         """The file name of the best checkpoint kept (None before the first)."""
         return self.kept[0][2] if self.kept else None
 
@@ -262,11 +266,11 @@ class BestCheckpoints(_Monitoring):
             return
         point_link(link, best)
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         return {"monitor": self.monitor, "mode": self.mode,
                 "kept": [[float(v), int(e), str(n)] for v, e, n in self.kept]}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.check_resumed(state)
         self.kept = [[float(v), int(e), str(n)] for v, e, n in state["kept"]]
 

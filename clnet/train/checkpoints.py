@@ -7,6 +7,9 @@ share one checkpoint folder: each prunes only its own files. A run folder's ``ru
 the run id and where its checkpoints go, which is how ``--resume <run folder>`` finds them in a
 shared folder. Names without a run id (written by earlier clnet versions) are still read.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 import contextlib
 import glob
 import json
@@ -20,6 +23,9 @@ from ..errors import CheckpointError, DeviceError
 from ..tensor import Tensor
 from ..serialization import fsync_dir, save_safetensors
 from .config import config_error
+
+if TYPE_CHECKING:
+    from ..types import PathLike
 
 RUN_RECORD = "run.json"
 REQUIRED = ("model", "optimizer", "rng", "loader", "epoch", "step")
@@ -132,10 +138,11 @@ def read_run_record(run_dir):
 
 
 # ------------------------------------------------------------------ finding
-def latest_checkpoint(where):
+def latest_checkpoint(where: PathLike) -> str:
     """``where`` is a checkpoint file, a run folder or a checkpoints folder. A run folder gives
     its run's latest checkpoint (wherever its checkpoint folder is); a folder holding the
     checkpoints of several runs is refused (it would be a guess) with a CheckpointError."""
+    where = os.fspath(where)
     if os.path.isfile(where):
         return where
     record = read_run_record(where)

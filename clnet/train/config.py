@@ -11,6 +11,9 @@ document is refused in milliseconds), no recursive aliases, no duplicate keys (P
 keeps the last one), nesting at most ``MAX_DEPTH`` deep. It also reads ``3e-3`` and ``1e5`` as
 numbers, as YAML 1.2 does (PyYAML's YAML 1.1 rules read them as strings).
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import copy
 import difflib
 import math
@@ -18,6 +21,9 @@ import os
 import re
 
 import yaml
+
+if TYPE_CHECKING:
+    from ..types import PathLike
 
 MAX_BYTES = 1 << 20      # a config file is at most 1 MiB
 MAX_DEPTH = 50           # mappings/lists nested at most this deep
@@ -29,8 +35,9 @@ class ConfigError(ValueError):
     """A config problem, located: ``path:line: key: message``, or ``--set k=v: key: message``
     when the value came from a ``--set`` argument (``origin``)."""
 
-    def __init__(self, message, path=None, line=None, key=None, origin=None):
-        where = origin or path or "<config>"
+    def __init__(self, message: str, path: Optional[PathLike] = None, line: Optional[int] = None,
+                 key: Optional[str] = None, origin: Optional[str] = None) -> None:
+        where = origin or str(path or "<config>")
         if line is not None and origin is None:
             where += f":{line}"
         self.path, self.line, self.key, self.origin = path, line, key, origin
@@ -442,7 +449,7 @@ class _Validator:
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
-def parse_override(text):
+def parse_override(text: str) -> Tuple[List[str], Any]:
     """``a.b.c=value`` -> (["a", "b", "c"], value parsed like a value in the config file)."""
     origin = f"--set {text}"
     if "=" not in text:
@@ -461,7 +468,7 @@ def parse_override(text):
     return keys, value
 
 
-def load_config(path, overrides=()):
+def load_config(path: PathLike, overrides: Sequence[str] = ()) -> Dict[str, Any]:
     """Read, override and validate a config file; returns a plain nested dict."""
     text = _read_text(path)
     try:
@@ -477,7 +484,8 @@ def load_config(path, overrides=()):
     if not isinstance(data, dict):
         raise ConfigError("the config must be a mapping of keys to values", path, 1)
     lines = _line_map(node) if node is not None else {}
-    sources = {}                      # dotted key -> the --set argument that set it
+    sources: Dict[str, str] = {}      # dotted key -> the --set argument that set it
+    schema: Optional[Dict[str, Field]]
     for ov in overrides:
         keys, value = parse_override(ov)
         dotted = ".".join(keys)
@@ -508,7 +516,7 @@ def load_config(path, overrides=()):
     return cfg
 
 
-def monitor_names(cfg, has_val=None):
+def monitor_names(cfg: Mapping[str, Any], has_val: Optional[bool] = None) -> List[str]:
     """The metrics a run of ``cfg`` reports in each epoch's row, which callbacks may monitor:
     train_loss and train_<metric> for accuracy/top3/top5 in ``metrics``; the same with val_
     (and val_perplexity) when the run has a validation split (``has_val``; default: when

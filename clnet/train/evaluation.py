@@ -1,5 +1,8 @@
 """Evaluation: the loss of a batch as the config defines it, the correct-prediction counts of
 the configured metrics, and the metrics of a whole split (``Trainer.evaluate``)."""
+from __future__ import annotations
+
+from typing import Any, Dict
 import math
 
 from ..autograd import no_grad
@@ -42,7 +45,7 @@ class Evaluation:
             return acc
         return EpochSums.total(self.dist.gather(acc.to_host()))
 
-    def evaluate(self, split="val"):
+    def evaluate(self, split: str = "val") -> Dict[str, float]:
         """Metrics of ``split``; in an MPI job each rank evaluates every K-th sample (disjoint
         shards, no padding) and the sums are reduced, so every rank returns the exact metrics."""
         ds = {"val": self.val_set, "test": self.test_set, "train": self.train_set}[split]
@@ -52,7 +55,9 @@ class Evaluation:
             ds = Subset(ds, range(self.dist.rank, len(ds), self.dist.world_size))
         self.model.eval()
         loader = DataLoader(ds, batch_size=self.eval_batch_size, shuffle=False, prefetch=True)
-        total, n, correct = None, 0, {}
+        total: Any = None           # the loss sum, on the device
+        n = 0
+        correct: Dict[str, Any] = {}
         progress = getattr(self, "_progress", None)     # fit()'s: a bar for val and test
         with no_grad():
             for x, y in (loader if progress is None else progress.track(loader, split)):
@@ -63,7 +68,7 @@ class Evaluation:
                 for k, v in self._counts(logits, target).items():
                     correct[k] = v if k not in correct else correct[k] + v
         self.model.train()
-        sums = {"loss": float(total.item()) if n else 0.0, "n": n,
+        sums: Dict[str, Any] = {"loss": float(total.item()) if n else 0.0, "n": n,
                 "correct": {k: float(v.item()) for k, v in correct.items()}}
         if self.dist is not None:
             merged = EpochSums.total(self.dist.gather(sums))

@@ -5,6 +5,9 @@ the end of an epoch), which is also where a NaN/Inf loss is caught and located t
 optimizer update and its bookkeeping happen under ``sigint_deferred``, so a Ctrl-C takes a step
 whole or not at all and the checkpoint it writes resumes exactly.
 """
+from __future__ import annotations
+
+from typing import Any, Dict
 import os
 import time
 
@@ -31,7 +34,7 @@ class TrainingLoop:
     _runlog = None       # the run folder's logs (runlog.py) while fit() runs on rank 0
     _window = ()         # the steps whose losses are still on the device
 
-    def fit(self):
+    def fit(self) -> Dict[str, Any]:
         cfg = self.cfg
         self._progress = Progress(self.out, quiet=self.quiet,
                                   programs=lambda: len(self.device.programs))

@@ -8,6 +8,9 @@ restricted: only a ``clnet.nn.Module`` subclass (checked before anything is call
 marked with ``@model_factory`` (whose result must be a ``clnet.nn.Module``); anything else that
 the import path names, such as ``os:system``, is refused without being called.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Sequence, TypeVar
 import importlib
 import inspect
 import re
@@ -20,19 +23,39 @@ from ..ops.creation import arange
 from .config import config_error
 from .registry import Registry
 
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+
 
 class DataInfo:
     """What a model needs to know about its data: one sample's shape, classes, vocabulary."""
 
-    def __init__(self, input_shape, num_classes=None, vocab_size=None, dtype="float32"):
+    def __init__(self, input_shape: Sequence[int], num_classes: Optional[int] = None,
+                 vocab_size: Optional[int] = None, dtype: str = "float32") -> None:
         self.input_shape = tuple(input_shape)
         self.num_classes = num_classes
         self.vocab_size = vocab_size
         self.dtype = dtype
 
     @property
-    def in_features(self):
+    def in_features(self) -> int:
         return int(np.prod(self.input_shape)) if self.input_shape else 1
+
+    def classes(self, arch: str) -> int:
+        """``num_classes``, for a model with one output per class: data without classes
+        (regression targets) is refused naming the model, not deep inside a layer's build."""
+        if self.num_classes is None:
+            hint = "; set model.args.out_features" if arch == "mlp" else ""
+            raise ValueError(f"{arch}: the dataset has no classes (regression targets?), and "
+                             f"the model ends in one output per class{hint}")
+        return self.num_classes
+
+    def vocabulary(self, arch: str) -> int:
+        """``vocab_size``, for a model over token indices (a text dataset)."""
+        if self.vocab_size is None:
+            raise ValueError(f"{arch}: the dataset has no vocabulary; the model reads token "
+                             "indices of a text dataset (data.dataset: text)")
+        return self.vocab_size
 
 
 def _act(name):
@@ -43,10 +66,11 @@ def _act(name):
     return table[name]()
 
 
-def mlp(info, hidden=(256,), activation="relu", dropout=0.0, out_features=None):
+def mlp(info: DataInfo, hidden: Sequence[int] = (256,), activation: str = "relu",
+        dropout: float = 0.0, out_features: Optional[int] = None) -> nn.Sequential:
     """Flatten -> [Linear -> activation (-> Dropout)] * len(hidden) -> Linear."""
-    out = out_features or info.num_classes
-    layers = [nn.Flatten()]
+    out = out_features or info.classes("mlp")
+    layers: List[nn.Module] = [nn.Flatten()]
     prev = info.in_features
     for h in hidden:
         layers += [nn.Linear(prev, h), _act(activation)]
@@ -57,7 +81,8 @@ def mlp(info, hidden=(256,), activation="relu", dropout=0.0, out_features=None):
     return nn.Sequential(*layers)
 
 
-def lenet(info, channels=(10, 20), kernel_size=5, hidden=50, dropout=0.0, padding=None):
+def lenet(info: DataInfo, channels: Sequence[int] = (10, 20), kernel_size: int = 5,
+          hidden: int = 50, dropout: float = 0.0, padding: Optional[int] = None) -> nn.Sequential:
     """The MNIST tutorial ConvNet: Conv-MaxPool-ReLU twice, then Linear-ReLU-Linear.
 
     ``padding`` defaults to 0 for 28x28 inputs and to 'same' for small images (8x8 digits)."""
@@ -76,14 +101,14 @@ def lenet(info, channels=(10, 20), kernel_size=5, hidden=50, dropout=0.0, paddin
     layers += [nn.Flatten(), nn.Linear(c * h * w, hidden), nn.ReLU()]
     if dropout:
         layers.append(nn.Dropout(dropout))
-    layers.append(nn.Linear(hidden, info.num_classes))
+    layers.append(nn.Linear(hidden, info.classes("lenet")))
     return nn.Sequential(*layers)
 
 
 class BasicBlock(nn.Module):
     """ResNet's two 3x3 convolutions with batch norm and a projected shortcut when needed."""
 
-    def __init__(self, in_c, out_c, stride=1):
+    def __init__(self, in_c: int, out_c: int, stride: int = 1) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_c, out_c, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_c)
@@ -95,7 +120,7 @@ class BasicBlock(nn.Module):
             self.shortcut = nn.Sequential(nn.Conv2d(in_c, out_c, 1, stride=stride, bias=False),
                                           nn.BatchNorm2d(out_c))
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         return self.relu(out + self.shortcut(x))
@@ -104,7 +129,8 @@ class BasicBlock(nn.Module):
 class SmallResNet(nn.Module):
     """A ResNet for small images: a 3x3 stem, stages of BasicBlocks, global average pooling."""
 
-    def __init__(self, info, widths=(16, 32, 64), blocks_per_stage=1):
+    def __init__(self, info: DataInfo, widths: Sequence[int] = (16, 32, 64),
+                 blocks_per_stage: int = 1) -> None:
         super().__init__()
         c = info.input_shape[0] if len(info.input_shape) == 3 else 1
         self.stem = nn.Sequential(nn.Conv2d(c, widths[0], 3, padding=1, bias=False),
@@ -117,10 +143,10 @@ class SmallResNet(nn.Module):
                 prev = wdt
         self.stages = nn.Sequential(*stages)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(prev, info.num_classes)
+        self.fc = nn.Linear(prev, info.classes("resnet"))
         self._unsqueeze = len(info.input_shape) == 2
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         if self._unsqueeze:
             x = x.unsqueeze(1)
         return self.fc(self.pool(self.stages(self.stem(x))).flatten(1))
@@ -129,15 +155,16 @@ class SmallResNet(nn.Module):
 class CharLSTM(nn.Module):
     """Embedding -> LSTM -> Linear over the vocabulary, for next-character prediction."""
 
-    def __init__(self, info, embed=64, hidden=256, num_layers=1, dropout=0.0):
+    def __init__(self, info: DataInfo, embed: int = 64, hidden: int = 256, num_layers: int = 1,
+                 dropout: float = 0.0) -> None:
         super().__init__()
-        v = info.vocab_size
+        v = info.vocabulary("char_lstm")
         self.embed = nn.Embedding(v, embed)
         self.lstm = nn.LSTM(embed, hidden, num_layers=num_layers, batch_first=True,
                             dropout=dropout if num_layers > 1 else 0.0)
         self.head = nn.Linear(hidden, v)
 
-    def forward(self, idx):
+    def forward(self, idx: Tensor) -> Tensor:
         out, _ = self.lstm(self.embed(idx))
         return self.head(out)
 
@@ -145,9 +172,10 @@ class CharLSTM(nn.Module):
 class TinyGPT(nn.Module):
     """A small GPT: token + position embeddings, pre-norm causal self-attention blocks."""
 
-    def __init__(self, info, block_size=64, n_layer=2, n_head=4, n_embd=128, dropout=0.0):
+    def __init__(self, info: DataInfo, block_size: int = 64, n_layer: int = 2, n_head: int = 4,
+                 n_embd: int = 128, dropout: float = 0.0) -> None:
         super().__init__()
-        v = info.vocab_size
+        v = info.vocabulary("gpt")
         self.block_size = block_size
         self.tok = nn.Embedding(v, n_embd)
         self.pos = nn.Embedding(block_size, n_embd)
@@ -155,7 +183,7 @@ class TinyGPT(nn.Module):
         self.ln = nn.LayerNorm(n_embd)
         self.head = nn.Linear(n_embd, v)
 
-    def forward(self, idx):
+    def forward(self, idx: Tensor) -> Tensor:
         t = idx.shape[1]
         if t > self.block_size:
             raise ValueError(f"TinyGPT: sequence length {t} exceeds block_size {self.block_size}")
@@ -216,7 +244,7 @@ def _layer(spec, cfg, key):
         raise config_error(cfg, key, f"cannot build {name} from {args!r}: {e}") from None
 
 
-def build_model(cfg, info):
+def build_model(cfg: Mapping[str, Any], info: DataInfo) -> nn.Module:
     m = cfg["model"]
     if m["arch"] is not None:
         fn = ARCHITECTURES.lookup(m["arch"], cfg)
@@ -224,13 +252,18 @@ def build_model(cfg, info):
             return fn(info, **m["args"])
         except TypeError as e:
             raise config_error(cfg, "model.args", f"{m['arch']}: {e}") from None
+        except ValueError as e:     # arguments or data the model cannot take; it names itself
+            raise config_error(cfg, "model.args", str(e)) from None
     if m["layers"] is not None:
         return nn.Sequential(*(_layer(s, cfg, f"model.layers[{i}]")
                                for i, s in enumerate(m["layers"])))
     return _module_model(cfg, m["module"], m["kwargs"])
 
 
-def model_factory(fn):
+F = TypeVar("F", bound=Callable[..., Any])   # model_factory returns the function it marks
+
+
+def model_factory(fn: F) -> F:
     """Mark ``fn`` as a function a config may call to build its model
     (``model: {module: "package.module:fn", kwargs: {...}}``); it must return a clnet.nn.Module.
 
@@ -241,7 +274,7 @@ def model_factory(fn):
     """
     if not callable(fn) or isinstance(fn, type):
         raise TypeError("model_factory marks a function; a Module class needs no mark")
-    fn.__clnet_model_factory__ = True
+    fn.__clnet_model_factory__ = True  # type: ignore[attr-defined]  # a marker on the function
     return fn
 
 
@@ -290,11 +323,11 @@ def _module_model(cfg, target, kwargs):
     return model
 
 
-def count_parameters(model):
+def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def summary(model):
+def summary(model: nn.Module) -> str:
     """A printable table of the model's layers and parameter counts."""
     rows = []
     for name, mod in model.named_modules():

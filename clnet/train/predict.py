@@ -14,6 +14,9 @@ Classifiers report the top-k classes with their softmax probabilities, named by 
 ``vocab`` where it has them, by number otherwise. A model whose output has extra dimensions (a
 language model's (N, T, vocab)) gets one row per sample and position.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 import csv
 import json
 import os
@@ -25,9 +28,12 @@ from ..data import transforms as T
 from ..ops.creation import tensor
 from ..ops.softmax import softmax
 
+if TYPE_CHECKING:
+    from ..types import PathLike
+
 __all__ = ["Predictions", "InputError", "load_inputs", "prepare_inputs", "eval_transform",
-           "class_names", "predict_array", "predict_file", "write_predictions", "output_format",
-           "format_rows", "OUTPUT_FORMATS"]
+           "class_names", "is_classifier", "predict_array", "predict_file", "write_predictions",
+           "output_format", "format_rows", "OUTPUT_FORMATS"]
 
 OUTPUT_FORMATS = (".csv", ".json", ".npy")
 
@@ -166,11 +172,24 @@ def class_names(trainer):
     return None
 
 
-def predict_array(trainer, x, top_k=1, batch_size=256):
+NOT_A_CLASSIFIER = ("predict: the config's dataset has no classes (a regression target), so there "
+                    "are no classes or probabilities to report; run trainer.model on the samples "
+                    "(clnet.train.Trainer(cfg, resume=RUN, evaluation=True)) for its outputs")
+
+
+def is_classifier(trainer):
+    """Whether the trainer's dataset has classes (or a vocabulary) its model predicts."""
+    return trainer.info.num_classes is not None or trainer.info.vocab_size is not None
+
+
+def predict_array(trainer: Any, x: np.ndarray, top_k: int = 1,
+                  batch_size: int = 256) -> Predictions:
     """Top-``top_k`` predictions (a ``Predictions``) of the trainer's model on raw samples
     ``x``."""
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
         raise ValueError(f"predict: top_k must be a positive integer, got {top_k!r}")
+    if not is_classifier(trainer):
+        raise ValueError(NOT_A_CLASSIFIER)
     x = prepare_inputs(trainer, x)
     model = trainer.model
     was_training = model.training
@@ -202,7 +221,8 @@ def predict_array(trainer, x, top_k=1, batch_size=256):
                        positions)
 
 
-def predict_file(trainer, path, top_k=1, batch_size=256):
+def predict_file(trainer: Any, path: PathLike, top_k: int = 1,
+                 batch_size: int = 256) -> Predictions:
     """``predict_array`` on the samples of a .npy/.npz file."""
     return predict_array(trainer, load_inputs(path), top_k=top_k, batch_size=batch_size)
 

@@ -5,6 +5,9 @@ epoch's sums), written atomically with ``serialization.save_safetensors`` (no pi
 ``checkpoints.write_checkpoint``, so ``--resume`` continues exactly where a run stopped, from any
 checkpoint: an epoch's end, a step, a Ctrl-C or the end.
 """
+from __future__ import annotations
+
+from typing import Any, Dict
 import os
 
 from ..errors import CheckpointError
@@ -20,7 +23,7 @@ from .sums import EpochSums
 class RunState:
     """The Trainer's checkpoint methods (a mixin)."""
 
-    def state(self):
+    def state(self) -> Dict[str, Any]:
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -50,7 +53,7 @@ class RunState:
             return None
         return self._merged(self._acc).to_host()
 
-    def save_checkpoint(self, tag):
+    def save_checkpoint(self, tag: str) -> str:
         """Write a checkpoint (rank 0 only in an MPI job, where every rank calls this)."""
         self._interrupted = tag == "interrupted"
         path = self.write_checkpoint(ckpts.checkpoint_name(self.step, tag, self.run_id))
@@ -58,7 +61,7 @@ class RunState:
             ckpts.prune(self.ckpt_dir, self.run_id, self.cfg["checkpoint"]["keep_last"], path)
         return path
 
-    def write_checkpoint(self, name):
+    def write_checkpoint(self, name: str) -> str:
         """Write the run's state as ``name`` in the checkpoint folder, pruning nothing (a
         callback's own checkpoints); every rank of an MPI job calls it, rank 0 writes."""
         state = self.state()

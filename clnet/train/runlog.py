@@ -17,6 +17,9 @@ A resumed run continues the same files: rows of ``steps.csv`` past the checkpoin
 dropped, and the TensorBoard writer opens with ``purge_step`` one past it, so TensorBoard hides
 what the interrupted timeline logged after the checkpoint and no step appears twice.
 """
+from __future__ import annotations
+
+from typing import Set
 import csv
 import hashlib
 import json
@@ -25,7 +28,7 @@ import os
 
 STEP_FIELDS = ("step", "epoch", "loss", "lr")
 PLOT_HINT = "pip install 'clnet[plot]' (or: pip install matplotlib)"
-_said = set()          # messages given once per process
+_said: Set[str] = set()          # messages given once per process
 
 
 def config_hash(cfg):

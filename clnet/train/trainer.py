@@ -15,6 +15,9 @@ data-parallel run (see distributed.py): the model is wrapped in DistributedDataP
 rank trains on its DistributedSampler shard, epoch sums and evaluation metrics are reduced across
 ranks, and only rank 0 prints and writes.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, TextIO
 import datetime
 import os
 import sys
@@ -40,10 +43,16 @@ from .models import build_model, count_parameters, summary
 from .run_state import RunState
 from .sums import EpochSums
 
+if TYPE_CHECKING:
+    from .callbacks import Callback
+    from ..types import PathLike
+
 
 class Trainer(TrainingLoop, Evaluation, RunState):
-    def __init__(self, cfg, resume=None, run_dir=None, out=None, quiet=False, evaluation=False,
-                 callbacks=None):
+    def __init__(self, cfg: Dict[str, Any], resume: Optional[PathLike] = None,
+                 run_dir: Optional[PathLike] = None, out: Optional[TextIO] = None,
+                 quiet: bool = False, evaluation: bool = False,
+                 callbacks: Optional[Sequence[Callback]] = None) -> None:
         """``evaluation=True``: the checkpoint in ``resume`` is loaded to be evaluated (clnet
         eval / predict), so only config keys that change the model or the data it sees must
         match the checkpoint's (a resumed run also needs the same batches and optimizer).
@@ -96,11 +105,11 @@ class Trainer(TrainingLoop, Evaluation, RunState):
             cb.setup(self)
 
     @property
-    def callbacks(self):
+    def callbacks(self) -> List[Callback]:
         """The callbacks, in the order they are called."""
         return [cb for _, cb in self._callbacks]
 
-    def stop(self, reason):
+    def stop(self, reason: str) -> None:
         """End the run after the current epoch (a callback's way to stop it); ``reason`` is
         printed and returned by ``fit()`` as ``result["stopped"]``."""
         self.stop_reason = str(reason)
@@ -124,10 +133,10 @@ class Trainer(TrainingLoop, Evaluation, RunState):
         """(a new scheduler of ``optimizer``, its config name), or (None, None)."""
         return build_scheduler(self.cfg, optimizer, self.total_steps())
 
-    def total_steps(self):
+    def total_steps(self) -> int:
         return total_steps(self.cfg, len(self.train_loader))
 
-    def describe(self):
+    def describe(self) -> str:
         """What the run is; in an MPI job every rank must call it (it gathers the ranks' pids,
         which name the rank in the launcher's messages if one dies)."""
         text = (f"model: {count_parameters(self.model):,} parameters\n{summary(self.model)}\n"
@@ -141,7 +150,7 @@ class Trainer(TrainingLoop, Evaluation, RunState):
                      f"(DistributedSampler shards of {len(self.sampler)} samples)")
         return text
 
-    def dry_run(self):
+    def dry_run(self) -> Dict[str, Any]:
         """What ``clnet train --dry-run`` runs once the Trainer is built (data, model, loss,
         optimizer, scheduler, metrics): one training forward, loss, metrics and backward on the
         first training batch and the scheduler's first steps on a scratch optimizer, so the

@@ -93,6 +93,23 @@ def test_errors_found_while_building_name_the_key(tmp_path):
         Trainer(load_config(path))
 
 
+def test_a_model_that_does_not_fit_the_data_is_a_config_error(tmp_path):
+    # found while typing clnet.train (issue 15): data without classes reached nn.Linear as None
+    # ("empty(): size must be a sequence of ints"), and lenet's too-small input was reported
+    # as an internal error (a bug in clnet) instead of a config error
+    path = write(tmp_path, SMALL.format(run_dir=tmp_path / "runs"))
+    regression = ["data={dataset: synthetic, args: {task: regression}, batch_size: 64}",
+                  "loss=mse"]
+    with pytest.raises(ConfigError, match=r"model.args: mlp: the dataset has no classes "
+                                          r"\(regression targets\?\).*set model.args.out_features"):
+        Trainer(load_config(path, regression + ["model.args={hidden: [8]}"]))
+    Trainer(load_config(path, regression + ["model.args={hidden: [8], out_features: 1}"]))
+    with pytest.raises(ConfigError, match=r"model.args: gpt: the dataset has no vocabulary"):
+        Trainer(load_config(path, ["model={arch: gpt}"]))
+    with pytest.raises(ConfigError, match=r"model.args: lenet: input \(1, 8, 8\) is too small"):
+        Trainer(load_config(path, ["model={arch: lenet, args: {kernel_size: 7, padding: 0}}"]))
+
+
 def test_set_overrides_are_validated(tmp_path):
     path = write(tmp_path, SMALL.format(run_dir=tmp_path / "runs"))
     cfg = load_config(path, ["optimizer.lr=0.5", "data.batch_size=16", "epochs=2"])
