@@ -15,7 +15,7 @@ from .. import graph
 from ..graph import AccumulateGrad, mode
 from ..ops.copy import clone
 from ..ops.creation import zeros
-from ..ops.pointwise import add, isfinite  # type: ignore[attr-defined]  # made by a loop in ops
+from ..ops.pointwise import add, isfinite
 from ..ops.reduce import all as all_
 from ..ops.views import expand
 from ..tensor import Tensor
