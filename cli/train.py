@@ -167,14 +167,16 @@ def eval_cmd(config, checkpoint, split, overrides, as_json):
 def predict(config, checkpoint, input_path, top_k, output, overrides):
     """Run a checkpoint on inputs from a file; print (or save) the top classes of each sample
     with their probabilities, named by the dataset's classes where it has them."""
-    from clnet.train.predict import InputError, format_rows, output_format, predict_file, \
-        write_predictions
+    from clnet.train.predict import NOT_A_CLASSIFIER, InputError, format_rows, is_classifier, \
+        output_format, predict_file, write_predictions
     if output:
         try:
             output_format(output)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--output") from None
     trainer = _trainer(config, overrides, resume=checkpoint, quiet=True, evaluation=True)
+    if not is_classifier(trainer):
+        raise click.UsageError(NOT_A_CLASSIFIER)
     try:
         preds = predict_file(trainer, input_path, top_k=top_k)
     except InputError as e:          # the input file: wrong suffix, shape or contents

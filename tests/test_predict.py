@@ -287,3 +287,25 @@ def test_printed_rows_escape_names_that_would_break_the_line():
                         ["\n", "Ankle boot"], ())
     assert list(format_rows(preds)) == ["0\t\\n 0.7500\tAnkle boot 0.2500",
                                         "1\tAnkle boot 0.5000\t\\n 0.5000"]
+
+
+REGRESSION = """\
+run_dir: {run_dir}
+data: {{dataset: synthetic, args: {{task: regression}}}}
+model: {{arch: mlp, args: {{hidden: [8], out_features: 1}}}}
+loss: mse
+metrics: []
+"""
+
+
+def test_a_regression_model_is_refused_not_given_fake_probabilities(tmp_path):
+    path = tmp_path / "cfg.yaml"
+    path.write_text(REGRESSION.format(run_dir=tmp_path / "runs"))
+    t = Trainer(load_config(str(path)), run_dir=str(tmp_path / "run"), quiet=True)
+    ckpt = t.save_checkpoint("final")
+    x = np.asarray(t.train_set[0][0])[None]
+    with pytest.raises(ValueError, match="no classes"):
+        predict_array(t, x)                    # softmax over 1 output would say 1.0 always
+    np.save(tmp_path / "x.npy", x)
+    res = invoke("predict", path, "--checkpoint", ckpt, "--input", tmp_path / "x.npy")
+    assert res.exit_code == EXIT_USAGE and "no classes" in res.output
