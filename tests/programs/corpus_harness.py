@@ -45,6 +45,7 @@ TORCH_MODULES = {
     "torch.optim.lr_scheduler": "clnet.optim.lr_scheduler",
     "torch.utils": "clnet.utils",
     "torch.utils.data": "clnet.utils.data",
+    "torch.utils.tensorboard": "clnet.utils.tensorboard",
     "torch.autograd": "clnet.autograd",
     "torch.cuda": "clnet.cuda",
     "torch.backends": "clnet.backends",
