@@ -1,12 +1,12 @@
 """Converters of the common tensor ops the other modules leave out: log1p/expm1, remainder,
-fmod, lerp, logical and bitwise ops, any/all, var/std, logsumexp, norm, cumsum, flip, repeat,
-gather,
-index_select, topk, sort, argsort and one_hot."""
+fmod, lerp, logical and bitwise ops, any/all, var/std, logsumexp, norm, cumsum, triu/tril, flip,
+repeat, gather, index_select, topk, sort, argsort and one_hot."""
 import math
 
 import numpy as np
 
 from .. import dtypes
+from ..ops import arithmetic as A
 from ..ops import index as I
 from ..ops import join as J
 from ..ops import pointwise as P
@@ -215,6 +215,17 @@ def _cumsum(ctx, out, x, dim, dtype=None):
         return
     y = ctx.node("CumSum", [name, ctx.b.const(wrap_dim(dim, n))])
     ctx.out(out, y, dyn=ctx.dyn(x))
+
+
+def _triangle(upper):
+    def conv(ctx, out, x, diagonal=0):
+        y = ctx.node("Trilu", [ctx.name(x), ctx.b.const(int(diagonal))], upper=int(upper))
+        ctx.out(out, y, dyn=ctx.dyn(x))     # Trilu reads the sizes at run time
+    return conv
+
+
+converts(A.triu)(_triangle(True))
+converts(A.tril)(_triangle(False))
 
 
 # -------------------------------------------------------------- shape, indexing
