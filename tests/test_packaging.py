@@ -102,3 +102,8 @@ def test_installed_wheel_runs_clnet_devices(wheel, tmp_path):
                        timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[0, 2]"
+
+
+def test_wheel_ships_the_py_typed_marker(wheel_names):
+    # PEP 561: a user's type checker reads an installed package's hints only next to py.typed
+    assert "clnet/py.typed" in wheel_names

@@ -85,7 +85,7 @@ class _Monitoring(Callback):
         self.mode = resolve_mode(monitor, mode)
         self.config_key = config_key       # "callbacks.early_stopping" when a config built it
 
-    def setup(self, trainer):
+    def setup(self, trainer: Any) -> None:
         """Refuse a monitor the run's epoch rows will not hold, listing the ones they will."""
         names = monitor_names(trainer.cfg, has_val=trainer.val_set is not None)
         if self.monitor in names:
@@ -100,7 +100,7 @@ class _Monitoring(Callback):
             raise config_error(trainer.cfg, f"{self.config_key}.monitor", message)
         raise ValueError(f"{type(self).__name__}: {message}")
 
-    def value(self, trainer, row):
+    def value(self, trainer: Any, row: Dict[str, Any]) -> Optional[float]:
         """The monitored value of ``row``, or None for an epoch without it (the validation set
         is evaluated every ``eval_every_epochs``); a metric the run never reports is an error."""
         if self.monitor in row:
@@ -114,13 +114,13 @@ class _Monitoring(Callback):
             raise config_error(trainer.cfg, f"{self.config_key}.monitor", message)
         raise ValueError(f"{type(self).__name__}: {message}")
 
-    def better(self, value, than, delta=0.0):
+    def better(self, value: float, than: Optional[float], delta: float = 0.0) -> bool:
         """Is ``value`` better than ``than`` by more than ``delta``? (NaN never is.)"""
         if than is None:
             return not math.isnan(value)
         return value < than - delta if self.mode == "min" else value > than + delta
 
-    def check_resumed(self, state):
+    def check_resumed(self, state: Mapping[str, Any]) -> None:
         """A checkpoint's state of this callback must have tracked the same metric the same way."""
         saved = (state.get("monitor"), state.get("mode"))
         if saved != (self.monitor, self.mode):
