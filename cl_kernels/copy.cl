@@ -7,6 +7,15 @@
  *                collapsed shape has <= 3 dims (STRIDED_ITEM in common.h)
  *   fill_T_c / fill_T_n : write one value
  * bool is stored as uchar; casts to bool give 0/1 like PyTorch.
+ *
+ * The 16-bit floats (COPY16_KERNELS) are stored on every OpenCL 1.2 device, without cl_khr_fp16:
+ *   half     : read with vload_half, written with vstore_half_rte (core OpenCL 1.2; a pointer
+ *              to half is the one use of the type that needs no extension)
+ *   bfloat16 : a ushort holding the top 16 bits of a float32; written rounded to nearest even,
+ *              every NaN as the quiet NaN 0x7FC0 (c10::BFloat16's rounding)
+ * Both convert through float32, as PyTorch's c10::Half / c10::BFloat16 do (a double is rounded
+ * to float first). A 16-bit copy to its own type moves the bits (copy_half_half...). Their fills
+ * are fill_ushort_*: the host passes the value's bits.
  */
 #include "common.h"
 
@@ -57,6 +66,86 @@ __kernel void fill_##T##_n(int n, __global T* dst, T value, Strided m) {        
     dst[off[0]] = value;                                                                \
 }
 
+/* ----------------------------------------------------------------- 16-bit floats */
+typedef ushort bfloat16;          /* storage only: every value is computed as float */
+
+inline float bf16_to_float(ushort b) { return as_float(((uint)b) << 16); }
+
+inline ushort float_to_bf16(float f) {
+    uint u = as_uint(f);
+    if (isnan(f)) return (ushort)0x7FC0;
+    return (ushort)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* LOAD_S(p, i): element i of a buffer of type S as its natural type (float for 16-bit) */
+#define LOAD_uchar(p, i) ((p)[i])
+#define LOAD_int(p, i) ((p)[i])
+#define LOAD_long(p, i) ((p)[i])
+#define LOAD_float(p, i) ((p)[i])
+#define LOAD_double(p, i) ((p)[i])
+#define LOAD_half(p, i) vload_half((i), (p))
+#define LOAD_bfloat16(p, i) bf16_to_float((p)[i])
+/* STORE_D(p, i, v): write value v to element i of a buffer of type D, converted */
+#define STORE_uchar(p, i, v) ((p)[i] = TO_uchar(v))
+#define STORE_int(p, i, v) ((p)[i] = TO_int(v))
+#define STORE_long(p, i, v) ((p)[i] = TO_long(v))
+#define STORE_float(p, i, v) ((p)[i] = TO_float(v))
+#define STORE_double(p, i, v) ((p)[i] = TO_double(v))
+#define STORE_half(p, i, v) vstore_half_rte(TO_float(v), (i), (p))
+#define STORE_bfloat16(p, i, v) ((p)[i] = float_to_bf16(TO_float(v)))
+
+/* a cast with a 16-bit float on one side: element by element, VW per work-item */
+#define COPY16_KERNELS(S, D)                                                            \
+__kernel void copy_##S##_##D##_c(int n, __global const S* src, int soff,                \
+                                 __global D* dst, int doff) {                          \
+    int base = get_global_id(0) * VW;                                                   \
+    if (base >= n) return;                                                              \
+    src += soff; dst += doff;                                                           \
+    int end = min(base + VW, n);                                                        \
+    for (int i = base; i < end; ++i) STORE_##D(dst, i, LOAD_##S(src, i));               \
+}                                                                                       \
+__kernel void copy_##S##_##D##_n(int n, __global const S* src, __global D* dst,         \
+                                 Strided m) {                                           \
+    int off[MAXOPS];                                                                    \
+    STRIDED_ITEM(m, n, 2, off);                                                         \
+    STORE_##D(dst, off[0], LOAD_##S(src, off[1]));                                      \
+}
+
+/* a 16-bit float copied to its own type: the bits, as ushort (NaN payloads kept) */
+#define COPY16_SAME(T)                                                                  \
+__kernel void copy_##T##_##T##_c(int n, __global const ushort* src, int soff,           \
+                                 __global ushort* dst, int doff) {                     \
+    int base = get_global_id(0) * VW;                                                   \
+    if (base >= n) return;                                                              \
+    src += soff; dst += doff;                                                           \
+    int end = min(base + VW, n);                                                        \
+    for (int i = base; i < end; ++i) dst[i] = src[i];                                   \
+}                                                                                       \
+__kernel void copy_##T##_##T##_n(int n, __global const ushort* src, __global ushort* dst, \
+                                 Strided m) {                                           \
+    int off[MAXOPS];                                                                    \
+    STRIDED_ITEM(m, n, 2, off);                                                         \
+    dst[off[0]] = src[off[1]];                                                          \
+}
+
+#define COPY16_WITH(H)            \
+    COPY16_KERNELS(H, uchar)      \
+    COPY16_KERNELS(H, int)        \
+    COPY16_KERNELS(H, long)       \
+    COPY16_KERNELS(H, float)      \
+    COPY16_KERNELS(uchar, H)      \
+    COPY16_KERNELS(int, H)        \
+    COPY16_KERNELS(long, H)       \
+    COPY16_KERNELS(float, H)      \
+    COPY16_SAME(H)
+
+COPY16_WITH(half)
+COPY16_WITH(bfloat16)
+COPY16_KERNELS(half, bfloat16)
+COPY16_KERNELS(bfloat16, half)
+FILL_KERNELS(ushort)
+
+/* ----------------------------------------------------------------- the 32/64-bit types */
 #define COPY_FROM(S)            \
     COPY_KERNELS(S, uchar)      \
     COPY_KERNELS(S, int)        \
@@ -80,4 +169,8 @@ COPY_KERNELS(long, double)
 COPY_KERNELS(float, double)
 COPY_KERNELS(double, double)
 FILL_KERNELS(double)
+COPY16_KERNELS(half, double)
+COPY16_KERNELS(bfloat16, double)
+COPY16_KERNELS(double, half)
+COPY16_KERNELS(double, bfloat16)
 #endif

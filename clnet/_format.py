@@ -35,7 +35,7 @@ def _special(x):
 
 
 def format_tensor(t):
-    a = t.numpy()
+    a = t._host_values()       # bfloat16 printed through float32, as numpy() refuses it
     opts = {"separator": ", ", "prefix": "tensor(", "threshold": _THRESHOLD, "edgeitems": _EDGE,
             "max_line_width": 80}
     if t.dtype.is_floating_point:

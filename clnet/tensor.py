@@ -336,7 +336,15 @@ class Tensor:
     def numpy(self, *, force: bool = False) -> np.ndarray:
         """A numpy copy of the data (waits for the device: a host round trip).
 
-        Unlike PyTorch this also works on tensors that require grad (the copy is detached)."""
+        Unlike PyTorch this also works on tensors that require grad (the copy is detached).
+        bfloat16 has no numpy dtype: as PyTorch, it raises TypeError (``t.float().numpy()``
+        gives its values)."""
+        if self.dtype is dtypes.bfloat16:
+            raise TypeError("Got unsupported ScalarType BFloat16")
+        return self._host_array()
+
+    def _host_array(self) -> np.ndarray:
+        """The stored elements on the host: numpy()'s array, and bfloat16's raw uint16 bits."""
         src = self if self.is_contiguous() else self.contiguous()
         out = np.empty(self._shape, dtype=self.dtype.np)
         if out.size:
@@ -354,10 +362,14 @@ class Tensor:
         if self.numel() != 1:
             raise ValueError(f"a Tensor with {self.numel()} elements cannot be converted to "
                              "Scalar (item() needs exactly one element)")
-        return self.reshape(()).numpy().item() if self._shape else self.numpy().item()
+        return self._host_values().reshape(()).item()
 
     def tolist(self) -> Any:
-        return self.numpy().tolist()
+        return self._host_values().tolist()
+
+    def _host_values(self) -> np.ndarray:
+        """The values on the host: numpy()'s array, bfloat16's as float32 (exact)."""
+        return dtypes.to_host_values(self._host_array(), self.dtype)
 
     def __len__(self) -> int:
         if not self._shape:
@@ -401,7 +413,20 @@ class Tensor:
     # ------------------------------------------------------------------ PyTorch-style type helpers
     def type(self, dtype: Optional[Union[dtypes.dtype, str]] = None) -> Union[str, Tensor]:
         if dtype is None:
-            return {"float32": "clnet.FloatTensor", "float64": "clnet.DoubleTensor",
-                    "int32": "clnet.IntTensor", "int64": "clnet.LongTensor",
-                    "bool": "clnet.BoolTensor"}[self.dtype.name]
+            return "clnet." + _TYPE_NAMES[self.dtype.name]
+        if isinstance(dtype, str) and dtype.split(".")[-1] in _TENSOR_TYPES:
+            dtype = _TENSOR_TYPES[dtype.split(".")[-1]]   # t.type("torch.HalfTensor")
         return self.to(dtype)
+
+    def half(self, memory_format: Any = None) -> Tensor:
+        return self.to(dtypes.float16)
+
+    def bfloat16(self, memory_format: Any = None) -> Tensor:
+        return self.to(dtypes.bfloat16)
+
+
+# Tensor.type()'s names, as torch's legacy tensor types
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "bfloat16": "BFloat16Tensor", "int32": "IntTensor", "int64": "LongTensor",
+               "bool": "BoolTensor"}
+_TENSOR_TYPES = {v: dtypes.to_dtype(k) for k, v in _TYPE_NAMES.items()}

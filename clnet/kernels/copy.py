@@ -108,7 +108,7 @@ def copy_into(dst, src, op="copy_"):
     """Write ``src`` (broadcast to dst's shape, cast to dst's dtype) into ``dst`` on the device
     (through the host when ``src`` is on another device)."""
     if src._storage.device is not dst._storage.device:
-        src = from_numpy_to(src.numpy(), dst._storage.device, src.dtype)
+        src = upload_stored(src._host_array(), dst._storage.device, src.dtype)
     shape = dst._shape
     if tuple(broadcast_shapes(op, shape, src._shape)) != tuple(shape):
         raise ValueError(f"{op}: source shape {list(src._shape)} cannot be broadcast to "
@@ -140,7 +140,12 @@ def fill_into(dst, value):
     dev = dst._storage.device
     t = dst.dtype.cl
     vtype = np.uint8 if dst.dtype is dtypes.bool_ else dst.dtype.np.type
-    value = vtype(bool(value)) if dst.dtype is dtypes.bool_ else vtype(value)
+    if dst.dtype in dtypes.HALF_TYPES:
+        # the value's 16 bits, rounded on the host as the copy kernels round (fill_ushort_*)
+        t, vtype = "ushort", np.uint16
+        value = np.uint16(dtypes.from_host_values([value], dst.dtype).view(np.uint16)[0])
+    else:
+        value = vtype(bool(value)) if dst.dtype is dtypes.bool_ else vtype(value)
     prg = _program(dev)
     if dst.is_contiguous():
         k = prg.kernel(f"fill_{t}_c", [_I32, None, _I32, vtype])
@@ -155,7 +160,16 @@ def fill_into(dst, value):
 def from_numpy_to(a, dev, dt=None):
     """Upload a numpy array (any layout) as a new contiguous tensor."""
     dt = dtypes.to_dtype(a.dtype) if dt is None else dt
-    host = np.asarray(a, dtype=dt.np)
+    if dt is dtypes.bfloat16:
+        # values rounded to bfloat16's bits on the host (as the copy kernels round)
+        return upload_stored(dtypes.from_host_values(np.asarray(a), dt), dev, dt)
+    with np.errstate(over="ignore"):    # out of float16's range: inf, as PyTorch
+        return upload_stored(np.asarray(a, dtype=dt.np), dev, dt)
+
+
+def upload_stored(host, dev, dt):
+    """Upload a host array of ``dt``'s stored type (``Tensor._host_array``'s: uint16 bits for
+    bfloat16) as a new contiguous tensor."""
     if not host.flags.c_contiguous:
         host = np.array(host, order="C")  # (ascontiguousarray would turn 0-d into 1-d)
     out = Tensor._empty(host.shape, dt, dev)

@@ -83,7 +83,7 @@ def strided_meta(op, shape, operands):
     return m
 
 
-_INT32_BYTES = {1: _INT32_LIMIT, 4: 4 * _INT32_LIMIT, 8: 8 * _INT32_LIMIT}
+_INT32_BYTES = {1: _INT32_LIMIT, 2: 2 * _INT32_LIMIT, 4: 4 * _INT32_LIMIT, 8: 8 * _INT32_LIMIT}
 
 
 def check_index_range(op, *tensors):

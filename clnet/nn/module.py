@@ -426,6 +426,12 @@ class Module:
     def double(self: T) -> T:
         return self._apply(lambda t: t.double() if t.dtype.is_floating_point else t)
 
+    def half(self: T) -> T:
+        return self._apply(lambda t: t.half() if t.dtype.is_floating_point else t)
+
+    def bfloat16(self: T) -> T:
+        return self._apply(lambda t: t.bfloat16() if t.dtype.is_floating_point else t)
+
     def type(self: T, dst_type: Union[_dtype, str]) -> T:
         return self._apply(lambda t: t.to(dst_type))
 

@@ -7,7 +7,7 @@ import numpy as np
 from .. import dtypes, graph
 from ..backend.devices import device as _resolve_device
 from ..kernels.copy import (copy_into, fill_into, from_numpy_to, launch_vec,  # noqa: F401
-                            strided_launch)
+                            strided_launch, upload_stored)
 from ..tensor import Tensor
 
 
@@ -46,7 +46,7 @@ def to_device(t, dev):
     dev = _resolve_device(dev)
     if t._storage.device is dev:
         return t
-    out = from_numpy_to(t.numpy(), dev, t.dtype)
+    out = upload_stored(t._host_array(), dev, t.dtype)
     if graph.recording(t):
         src_dev = t._storage.device
         graph.record("ToCopyBackward0", out, (t,), lambda g: (to_device(g, src_dev),))

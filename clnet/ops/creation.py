@@ -226,8 +226,9 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         dtypes.int64 if all_int else dtypes.get_default_dtype())
     n = max(0, math.ceil((end - start) / step))
     # computed in float64/int64 on the host as PyTorch does, then stored in the target type
+    # (from_numpy_to converts: bfloat16 has no numpy type to astype to)
     host = start + np.arange(n, dtype=np.int64 if all_int else np.float64) * step
-    return _finish(from_numpy_to(host.astype(dt.np), _device(device), dt), requires_grad)
+    return _finish(from_numpy_to(host, _device(device), dt), requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False, **_ignored):
@@ -236,13 +237,13 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False, **
         raise ValueError(f"linspace(): number of steps must be non-negative, got {steps}")
     dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
     host = np.linspace(start, end, int(steps), dtype=np.float64)
-    return _finish(from_numpy_to(host.astype(dt.np), _device(device), dt), requires_grad)
+    return _finish(from_numpy_to(host, _device(device), dt), requires_grad)
 
 
 def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False, **_i):
     dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
     host = np.power(float(base), np.linspace(_num(start), _num(end), int(steps), dtype=np.float64))
-    return _finish(from_numpy_to(host.astype(dt.np), _device(device), dt), requires_grad)
+    return _finish(from_numpy_to(host, _device(device), dt), requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False, **_ignored):
