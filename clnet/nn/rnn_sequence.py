@@ -14,24 +14,20 @@ gradients work. ``reverse`` runs the sequence last step first (bidirectional lay
 from __future__ import annotations
 
 from typing import Optional, Tuple
-import numpy as np
 
 from .. import graph
 from ..autograd import grad
-from ..ops._layout import launch_1d
 from ..ops.copy import contiguous, copy_into
 from ..ops.join import flip, stack
 from ..kernels.gemm import gemm
+from ..kernels.rnn import (gru_cell_bwd, gru_cell_fwd, lstm_cell_bwd, lstm_cell_fwd, rnn_act_bwd,
+                           rnn_act_fwd)
 from ..ops.linalg import addmm, mm
 from ..ops.pointwise import relu, tanh
-from ..ops.rnn import (_args, _cell_bwd_kernel, _cell_fwd_kernel, _cell_items, _gru_bwd_kernel,
-                       _gru_fwd_kernel, _program, _rows, _vector_width, gru_cell, lstm_step,
-                       time_steps)
+from ..ops.rnn import gru_cell, lstm_step, row_operand, time_steps
 from ..tensor import Tensor
 
 __all__ = []
-
-_I32 = np.int32
 
 
 def _seq(t, k, rows, cols):
@@ -84,15 +80,12 @@ def lstm_layer(proj: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor,
         gates = Tensor._empty((L, N, G), dt, dev)
         cs = Tensor._empty((L + 1, N, H), dt, dev)
         copy_into(_seq(cs, 0, N, H), c0)
-        cell = _cell_fwd_kernel(dev, dt)
-        items = _cell_items(N, H, dt)
+        cell = lstm_cell_fwd(dev, dt, N, H)
         for k in range(L):
             gemm("lstm", (), N, G, H, (hs, k * N * H, (), H, 1), wt,
-                  (gates, k * N * G, (), G, 1), (P, P._offset + k * N * G, (), G, 1), 1, 1)
-            launch_1d(dev, cell, items, _I32(N), _I32(H), gates._storage.buffer,
-                      _I32(k * N * G), _I32(G), cs._storage.buffer, _I32(k * N * H), _I32(H),
-                      hs._storage.buffer, cs._storage.buffer, _I32((k + 1) * N * H),
-                      _I32((k + 1) * N * H))
+                 (gates, k * N * G, (), G, 1), (P, P._offset + k * N * G, (), G, 1), 1, 1)
+            cell((gates, k * N * G, G), (cs, k * N * H, H), hs, cs, (k + 1) * N * H,
+                 (k + 1) * N * H)
         out, h_t = _finish(hs, L, N, H, reverse)
         c_t = _seq(cs, L, N, H)
     finally:
@@ -106,17 +99,12 @@ def lstm_layer(proj: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor,
         go = _in_order(g_out, reverse)
         dG = Tensor._empty((L, N, G), dt, dev)
         dh, dc = g_h, g_c
-        bwd = _cell_bwd_kernel(dev, dt)
-        items = _cell_items(N, H, dt)
+        bwd = lstm_cell_bwd(dev, dt, N, H)
         for k in range(L - 1, -1, -1):
-            dhr, dcr = _rows(dh), _rows(dc)
             dc_new = Tensor._empty((N, H), dt, dev)
             # the step's output gradient and the carried dh are summed inside the kernel
-            launch_1d(dev, bwd, items, _I32(N), _I32(H), gates._storage.buffer,
-                      _I32(k * N * G), _I32(G), cs._storage.buffer, _I32(k * N * H), _I32(H),
-                      go._storage.buffer, _I32(go._offset + k * N * H), _I32(H),
-                      *_args(dcr), dG._storage.buffer, dc_new._storage.buffer,
-                      _I32(k * N * G), *_args(dhr), _I32(1))
+            bwd((gates, k * N * G, G), (cs, k * N * H, H), (go, go._offset + k * N * H, H),
+                row_operand(dc), dG, dc_new, k * N * G, row_operand(dh))
             dc = dc_new
             dh = mm(_seq(dG, k, N, G), w_hh)
         d_proj = _in_order(dG, reverse)
@@ -172,15 +160,12 @@ def gru_layer(proj: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Optional[Tensor] = N
         P, hs, wt = _start(proj, h0, w_hh, H, reverse)
         gh = Tensor._empty((L, N, G), dt, dev)
         bias = (b_hh, b_hh._offset, (), 0, b_hh._stride[0]) if b_hh is not None else None
-        cell = _gru_fwd_kernel(dev, dt)
-        items = _cell_items(N, H, dt)
+        cell = gru_cell_fwd(dev, dt, N, H)
         for k in range(L):
             gemm("gru", (), N, G, H, (hs, k * N * H, (), H, 1), wt,
-                  (gh, k * N * G, (), G, 1), bias, 1, 1)
-            launch_1d(dev, cell, items, _I32(N), _I32(H), P._storage.buffer,
-                      _I32(P._offset + k * N * G), _I32(G), gh._storage.buffer, _I32(k * N * G),
-                      _I32(G), hs._storage.buffer, _I32(k * N * H), _I32(H),
-                      hs._storage.buffer, _I32((k + 1) * N * H))
+                 (gh, k * N * G, (), G, 1), bias, 1, 1)
+            cell((P, P._offset + k * N * G, G), (gh, k * N * G, G), (hs, k * N * H, H), hs,
+                 (k + 1) * N * H)
         out, h_t = _finish(hs, L, N, H, reverse)
     finally:
         graph.set_grad_enabled_flag(prev)
@@ -194,22 +179,16 @@ def gru_layer(proj: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Optional[Tensor] = N
         dGI = Tensor._empty((L, N, G), dt, dev)
         dGH = Tensor._empty((L, N, G), dt, dev)
         dh = g_h
-        bwd = _gru_bwd_kernel(dev, dt)
-        items = _cell_items(N, H, dt)
+        bwd = gru_cell_bwd(dev, dt, N, H)
         w_rows = (w_hh, w_hh._offset, (), w_hh._stride[0], w_hh._stride[1])
         for k in range(L - 1, -1, -1):
-            dhr = _rows(dh)
             direct = Tensor._empty((N, H), dt, dev)
-            launch_1d(dev, bwd, items, _I32(N), _I32(H), P._storage.buffer,
-                      _I32(P._offset + k * N * G), _I32(G), gh._storage.buffer,
-                      _I32(k * N * G), _I32(G), hs._storage.buffer, _I32(k * N * H), _I32(H),
-                      go._storage.buffer, _I32(go._offset + k * N * H), _I32(H),
-                      dGI._storage.buffer, dGH._storage.buffer, _I32(k * N * G),
-                      direct._storage.buffer, *_args(dhr), _I32(1))
+            bwd((P, P._offset + k * N * G, G), (gh, k * N * G, G), (hs, k * N * H, H),
+                (go, go._offset + k * N * H, H), dGI, dGH, k * N * G, direct, row_operand(dh))
             # d h = g z + d gh @ W_hh, the direct part as the GEMM's addend
             dh = Tensor._empty((N, H), dt, dev)
             gemm("gru backward", (), N, H, G, (dGH, k * N * G, (), G, 1), w_rows,
-                  (dh, 0, (), H, 1), (direct, 0, (), H, 1), 1, 1)
+                 (dh, 0, (), H, 1), (direct, 0, (), H, 1), 1, 1)
         d_proj = _in_order(dGI, reverse)
         d_w = d_b = None
         gh_rows = Tensor._make(dGH._storage, (L * N, G), (G, 1), 0, dt)
@@ -260,19 +239,16 @@ def rnn_layer(proj: Tensor, h0: Tensor, w_hh: Tensor, use_relu: bool = False,
     dev, dt = proj._storage.device, proj.dtype
     L, N, H = proj._shape
     n = N * H
-    prg = _program(dev, dt)
-    act = prg.kernel("rnn_act_fwd", [_I32, None, _I32, _I32])
-    items = -(-n // _vector_width(dt))
+    act = rnn_act_fwd(dev, dt, n)
     with_graph = graph.recording(proj, h0, w_hh)
     prev = graph.set_grad_enabled_flag(False)
     try:
         P, hs, wt = _start(proj, h0, w_hh, H, reverse)
         for k in range(L):
             gemm("rnn", (), N, H, H, (hs, k * n, (), H, 1), wt, (hs, (k + 1) * n, (), H, 1),
-                  (P, P._offset + k * n, (), H, 1), 1, 1)
+                 (P, P._offset + k * n, (), H, 1), 1, 1)
             if n:
-                launch_1d(dev, act, items, _I32(n), hs._storage.buffer, _I32((k + 1) * n),
-                          _I32(int(use_relu)))
+                act(hs, (k + 1) * n, use_relu)
         out, h_t = _finish(hs, L, N, H, reverse)
     finally:
         graph.set_grad_enabled_flag(prev)
@@ -284,15 +260,11 @@ def rnn_layer(proj: Tensor, h0: Tensor, w_hh: Tensor, use_relu: bool = False,
             return _rnn_layer_recompute(proj, h0, w_hh, use_relu, reverse, g_out, g_h)
         go = _in_order(g_out, reverse)
         dP = Tensor._empty((L, N, H), dt, dev)
-        bwd = prg.kernel("rnn_act_bwd", [_I32, None, _I32, None, _I32, None, _I32, _I32, None,
-                                         _I32, _I32])
+        bwd = rnn_act_bwd(dev, dt, n)
         dh = contiguous(g_h)
         for k in range(L - 1, -1, -1):
             if n:
-                launch_1d(dev, bwd, items, _I32(n), hs._storage.buffer, _I32((k + 1) * n),
-                          go._storage.buffer, _I32(go._offset + k * n), dh._storage.buffer,
-                          _I32(dh._offset), _I32(1), dP._storage.buffer, _I32(k * n),
-                          _I32(int(use_relu)))
+                bwd(hs, (k + 1) * n, go, go._offset + k * n, dh, dh._offset, dP, k * n, use_relu)
             dh = mm(_seq(dP, k, N, H), w_hh)
         d_proj = _in_order(dP, reverse)
         d_w = None

@@ -1,7 +1,8 @@
 """Building blocks of recurrent layers (clnet.nn.RNN / LSTM / GRU and their cells).
 
 - ``lstm_cell(gates, c_prev)`` and ``gru_cell(gi, gh, h)``: the elementwise part of one time
-  step as one kernel (cl_kernels/rnn.cl) with a fused backward kernel; when the backward itself
+  step as one kernel (cl_kernels/rnn.cl, launched by clnet/kernels/rnn.py) with a fused
+  backward kernel; when the backward itself
   is recorded (``create_graph=True``) it is written with differentiable ops instead, so second
   derivatives work. ``lstm_step``: an LSTM step (GEMM + cell) as one graph node.
 - The whole-sequence layers built on these kernels are in clnet/nn/rnn_sequence.py.
@@ -10,12 +11,10 @@
 
 None of these is a PyTorch name: the modules in clnet/nn/modules/rnn.py are the public face.
 """
-import numpy as np
-
 from .. import graph
-from ..backend.programs import ProgramCache
+from ..kernels.layout import same_device
+from ..kernels.rnn import gru_cell_bwd, gru_cell_fwd, lstm_cell_bwd, lstm_cell_fwd
 from ..tensor import Tensor
-from ._layout import launch_1d, same_device
 from .copy import contiguous
 from .join import cat, stack
 from .linalg import addmm, mm
@@ -24,23 +23,6 @@ from .views import _view, split
 
 __all__ = []
 TENSOR_METHODS = {}
-
-_I32 = np.int32
-
-
-def _vector_width(dt):
-    """Hidden units per LSTM work-item: 256 bits of them (see cl_kernels/rnn.cl)."""
-    return 32 // dt.itemsize
-
-
-_program = ProgramCache("rnn", lambda dev, dt: (("T", dt.cl), ("VW", _vector_width(dt))))
-
-
-def _cell_items(N, H, dt):
-    """Work-items of the cell kernels: one per run of VW hidden units of a row."""
-    vw = _vector_width(dt)
-    return N * -(-H // vw)
-
 
 def _check(op, *tensors):
     same_device(op, *tensors)
@@ -55,19 +37,12 @@ def _check(op, *tensors):
     return tensors[0]._storage.device, dt
 
 
-def _rows(t):
+def row_operand(t):
     """(tensor, element offset, row stride) of a 2-D operand whose columns are contiguous
-    (copied to contiguous otherwise)."""
+    (copied to contiguous otherwise, a recorded copy): the cell kernels' row operands."""
     if t._shape[1] > 1 and t._stride[1] != 1:
         t = contiguous(t)
     return t, t._offset, t._stride[0]
-
-
-def _args(*ops):
-    out = []
-    for t, off, row in ops:
-        out += [t._storage.buffer, _I32(off), _I32(row)]
-    return out
 
 
 # ------------------------------------------------------------------ LSTM
@@ -79,27 +54,16 @@ def _lstm_shapes(op, gates, c_prev):
     return N, H
 
 
-def _cell_fwd_kernel(dev, dt):
-    return _program(dev, dt).kernel("lstm_cell_fwd", [_I32, _I32] + [None, _I32, _I32] * 2
-                                    + [None, None, _I32, _I32])
-
-
-def _cell_bwd_kernel(dev, dt):
-    return _program(dev, dt).kernel("lstm_cell_bwd", [_I32, _I32] + [None, _I32, _I32] * 4
-                                    + [None, None, _I32, None, _I32, _I32, _I32])
-
-
 def lstm_cell(gates, c_prev):
     """(h, c) of one LSTM step from the pre-activation gates (N, 4H) in PyTorch's order i, f, g,
     o and the previous cell state (N, H): c = f * c_prev + i * g, h = o * tanh(c)."""
     dev, dt = _check("lstm_cell", gates, c_prev)
     N, H = _lstm_shapes("lstm_cell", gates, c_prev)
-    g, c = _rows(gates), _rows(c_prev)
+    g, c = row_operand(gates), row_operand(c_prev)
     h_out = Tensor._empty((N, H), dt, dev)
     c_out = Tensor._empty((N, H), dt, dev)
     if N * H:
-        launch_1d(dev, _cell_fwd_kernel(dev, dt), _cell_items(N, H, dt), _I32(N), _I32(H), *_args(g, c),
-                  h_out._storage.buffer, c_out._storage.buffer, _I32(0), _I32(0))
+        lstm_cell_fwd(dev, dt, N, H)(g, c, h_out, c_out, 0, 0)
     if graph.recording(gates, c_prev):
         gates, c_prev = g[0], c[0]
 
@@ -118,10 +82,8 @@ def _lstm_grads_fused(gates, c_prev, gh, gc):
     dgates = Tensor._empty((N, 4 * H), dt, dev)
     dc = Tensor._empty((N, H), dt, dev)
     if N * H:
-        launch_1d(dev, _cell_bwd_kernel(dev, dt), _cell_items(N, H, dt), _I32(N), _I32(H),
-                  *_args(_rows(gates), _rows(c_prev), _rows(gh), _rows(gc)),
-                  dgates._storage.buffer, dc._storage.buffer, _I32(0),
-                  gates._storage.buffer, _I32(0), _I32(0), _I32(0))
+        lstm_cell_bwd(dev, dt, N, H)(row_operand(gates), row_operand(c_prev), row_operand(gh),
+                                     row_operand(gc), dgates, dc, 0)
     return dgates, dc
 
 
@@ -164,16 +126,6 @@ def lstm_step(x_part, h, c, w_hh):
 
 
 # ------------------------------------------------------------------ GRU
-def _gru_fwd_kernel(dev, dt):
-    return _program(dev, dt).kernel("gru_cell_fwd", [_I32, _I32] + [None, _I32, _I32] * 3
-                                    + [None, _I32])
-
-
-def _gru_bwd_kernel(dev, dt):
-    return _program(dev, dt).kernel("gru_cell_bwd", [_I32, _I32] + [None, _I32, _I32] * 4
-                                    + [None, None, _I32, None, None, _I32, _I32, _I32])
-
-
 def gru_cell(gi, gh, h):
     """h' of one GRU step from the input part gi = x W_ih^T + b_ih (N, 3H), the hidden part
     gh = h W_hh^T + b_hh (N, 3H) (PyTorch's order r, z, n) and the previous state h (N, H)."""
@@ -182,11 +134,10 @@ def gru_cell(gi, gh, h):
     if gi._shape != (N, 3 * H) or gh._shape != (N, 3 * H):
         raise ValueError(f"gru_cell: gate shapes {list(gi._shape)} and {list(gh._shape)} do not "
                          f"match the hidden state {list(h._shape)} (expected [{N}, {3 * H}])")
-    a, b, hp = _rows(gi), _rows(gh), _rows(h)
+    a, b, hp = row_operand(gi), row_operand(gh), row_operand(h)
     out = Tensor._empty((N, H), dt, dev)
     if N * H:
-        launch_1d(dev, _gru_fwd_kernel(dev, dt), _cell_items(N, H, dt), _I32(N), _I32(H),
-                  *_args(a, b, hp), out._storage.buffer, _I32(0))
+        gru_cell_fwd(dev, dt, N, H)(a, b, hp, out, 0)
     if graph.recording(gi, gh, h):
         gi, gh, h = a[0], b[0], hp[0]
 
@@ -205,11 +156,8 @@ def _gru_grads_fused(gi, gh, h, g):
     dgh = Tensor._empty((N, 3 * H), dt, dev)
     dh = Tensor._empty((N, H), dt, dev)
     if N * H:
-        gr = _rows(g)
-        launch_1d(dev, _gru_bwd_kernel(dev, dt), _cell_items(N, H, dt), _I32(N), _I32(H),
-                  *_args(_rows(gi), _rows(gh), _rows(h), gr),
-                  dgi._storage.buffer, dgh._storage.buffer, _I32(0), dh._storage.buffer,
-                  *_args(gr), _I32(0))
+        gru_cell_bwd(dev, dt, N, H)(row_operand(gi), row_operand(gh), row_operand(h),
+                                    row_operand(g), dgi, dgh, 0, dh)
     return dgi, dgh, dh
 
 
