@@ -4,10 +4,10 @@ The class holds the data layout and host-side conveniences only, and this file i
 above it. Where the other Tensor methods are defined:
 
 - every computation (``t.exp()``, ``t + u``, ``t[i]``, ``t.sum()``...): the op families of
-  ``clnet/ops``, each listing its methods in a ``TENSOR_METHODS`` table that ``ops/__init__.py``
-  installs here (``ops/__init__.py`` names the families in order);
+  ``clnet/ops``; ONE table, ``clnet/ops/tensor_methods.py``, lists each method and the function
+  it runs, and ``ops/__init__.py`` installs it here;
 - ``Tensor(data)`` (the legacy constructor from data): ``ops/creation.py``'s ``tensor``,
-  installed as ``Tensor._from_data`` by the same tables;
+  installed as ``Tensor._from_data`` by the same table;
 - ``pickle`` and ``copy.deepcopy`` (``__reduce_ex__``, ``__deepcopy__``):
   ``clnet/serialization/host_pickle.py``;
 - sparse layouts (``is_sparse``, ``to_sparse``...): ``clnet/sparse``.
@@ -90,7 +90,7 @@ class Tensor:
 
     if TYPE_CHECKING:
         # The ops layer attaches the ~380 computing methods at import time (ops/__init__.py
-        # installs each family's TENSOR_METHODS), which a type checker cannot see: to it, any
+        # installs the table of ops/tensor_methods.py), which a type checker cannot see: to it, any
         # other attribute of a Tensor is Any, and the operators are declared here so that
         # ``a + b``, ``a @ b`` and ``a[i]`` type as Tensor.
         def __getattr__(self, name: str) -> Any: ...

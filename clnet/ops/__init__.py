@@ -1,5 +1,6 @@
-"""The ops layer: one module per family. Each module lists the Tensor methods it provides in
-``TENSOR_METHODS``; they are attached to ``Tensor`` here, so tensor.py never imports ops."""
+"""The ops layer: one module per family (docs/architecture.md gives their order). Every Tensor
+method they provide is listed in ONE table, tensor_methods.py, installed on ``Tensor`` here, so
+tensor.py never imports ops."""
 from ..tensor import Tensor
 from . import copy, creation, pointwise, pointwise_methods, random, views
 from . import index, subscripts, join, sort
@@ -10,17 +11,7 @@ from . import softmax
 from . import norm, dropout, embedding
 from . import inplace_views   # installs graph.view_hooks (autograd of in-place ops on views)
 from . import numeric, tensor_algebra
+from .tensor_methods import TENSOR_METHODS
 
-_FAMILIES = [copy, creation, views, pointwise_methods, random, subscripts, index, join, sort, linalg, softmax, reduce, scan]
-_FAMILIES += [conv, pool]
-_FAMILIES += [norm, dropout, embedding]
-_FAMILIES += [numeric, tensor_algebra]
-
-
-def _install():
-    for mod in _FAMILIES:
-        for name, fn in getattr(mod, "TENSOR_METHODS", {}).items():
-            setattr(Tensor, name, fn)
-
-
-_install()
+for _name, _method in TENSOR_METHODS.items():
+    setattr(Tensor, _name, _method)

@@ -464,6 +464,3 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
                             (0, one("output_padding", output_padding)), groups,
                             (1, one("dilation", dilation)))
     return out.squeeze(-2)
-
-
-TENSOR_METHODS = {}

@@ -90,19 +90,6 @@ def cpu(t):
     return to_device(t, dev)
 
 
-TENSOR_METHODS = {
-    "contiguous": lambda self, memory_format=None: contiguous(self),
-    "clone": lambda self, memory_format=None: clone(self),
-    "to": to,
-    "cpu": cpu,
-    "float": lambda self: cast(self, dtypes.float32),
-    "double": lambda self: cast(self, dtypes.float64),
-    "int": lambda self: cast(self, dtypes.int32),
-    "long": lambda self: cast(self, dtypes.int64),
-    "bool": lambda self: cast(self, dtypes.bool_),
-}
-
-
 def write_out(op, result, out):
     """``result`` written into a user's ``out=`` tensor (returned), as PyTorch's out= variants:
     same shape, a dtype the result can be cast to, and no autograd through out=."""

@@ -272,18 +272,3 @@ DoubleTensor = _legacy(dtypes.float64)
 LongTensor = _legacy(dtypes.int64)
 IntTensor = _legacy(dtypes.int32)
 BoolTensor = _legacy(dtypes.bool_)
-
-TENSOR_METHODS = {
-    "_from_data": staticmethod(tensor),   # Tensor(data), the legacy constructor (tensor.py)
-    "new_zeros": lambda self, *size, dtype=None, device=None, requires_grad=False: zeros(
-        *size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad),
-    "new_ones": lambda self, *size, dtype=None, device=None, requires_grad=False: ones(
-        *size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad),
-    "new_empty": lambda self, *size, dtype=None, device=None, requires_grad=False: empty(
-        *size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad),
-    "new_full": lambda self, size, fill_value, dtype=None, device=None, requires_grad=False: full(
-        size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
-        requires_grad=requires_grad),
-    "new_tensor": lambda self, data, dtype=None, device=None, requires_grad=False: tensor(
-        data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad),
-}

@@ -147,6 +147,3 @@ def torch_alpha_dropout(input, p, train):
 def torch_feature_alpha_dropout(input, p, train):
     """torch.feature_alpha_dropout(input, p, train)."""
     return feature_alpha_dropout(input, p, train)
-
-
-TENSOR_METHODS = {}

@@ -1,4 +1,5 @@
-"""Embedding lookup with torch.nn.functional.embedding's signature. Kernels: cl_kernels/embedding.cl.
+"""Embedding lookup with torch.nn.functional.embedding's signature. Kernels: cl_kernels/embedding.cl
+(launched by clnet/kernels/embedding.py).
 
 Forward: ``index_select`` of the weight's rows (any index shape). Backward: the looked-up
 indices are sorted stably (clnet's sort), so equal indices form runs; one work-item per (run,
@@ -13,7 +14,7 @@ for the device), and an out-of-range index reads a zero row and contributes no g
 import numpy as np
 
 from .. import dtypes, graph
-from ..backend.programs import ProgramCache
+from ..kernels.embedding import embedding_bwd, embedding_renorm
 from ..tensor import Tensor
 from ._layout import check_index_range, same_device
 from .copy import cast, contiguous, fill_into, from_numpy_to
@@ -25,13 +26,6 @@ from .views import reshape
 # torch.embedding takes (weight, indices): it is ``torch_embedding`` here, exported as
 # clnet.embedding; ``embedding`` has F.embedding's signature (for clnet.nn.functional).
 __all__ = []
-
-_LOCAL = 64
-_I32 = np.int32
-
-
-_program = ProgramCache("embedding", lambda dev, dt: (("T", dt.cl),))
-
 
 def _indices(op, input, weight):
     """The index tensor on the weight's device; host data is range-checked here."""
@@ -109,12 +103,7 @@ def _renorm_(weight, flat, max_norm, norm_type):
     if not weight.dtype.is_floating_point:
         raise TypeError(f"embedding(): max_norm needs a floating-point weight, got {weight.dtype}")
     svals, _ = _sorted(flat)
-    dev, dt = weight._storage.device, weight.dtype
-    k = _program(dev, dt).kernel(f"embedding_renorm_{flat.dtype.cl}", [
-        _I32, _I32, _I32, None, None, _I32, _I32, _I32, dt.np.type, dt.np.type])
-    k(dev.queue, (-(-n // _LOCAL) * _LOCAL,), (_LOCAL,), n, D, V, svals._storage.buffer,
-      weight._storage.buffer, weight._offset, weight._stride[0], weight._stride[1],
-      dt.np.type(max_norm), dt.np.type(norm_type))
+    embedding_renorm(svals, weight, max_norm, norm_type)
     weight._bump_version()
 
 
@@ -128,11 +117,7 @@ def _embedding_weight_grad(g, flat, V, pad, scale_by_freq):
     if n and D:
         gc = contiguous(g.detach())
         svals, perm = _sorted(flat)
-        k = _program(dev, dt).kernel(f"embedding_bwd_{flat.dtype.cl}", [
-            _I32, _I32, _I32, None, None, None, _I32, _I32, _I32, None])
-        k(dev.queue, (-(-D // _LOCAL) * _LOCAL, n), (_LOCAL, 1), n, D, V,
-          svals._storage.buffer, perm._storage.buffer, gc._storage.buffer, gc._offset, pad,
-          int(scale_by_freq), gw._storage.buffer)
+        embedding_bwd(svals, perm, gc, pad, scale_by_freq, gw)
     if graph.recording(g):
         def backward(gg):
             rows = embedding(flat, gg)                       # d gw[v] / d g[i] = [idx[i] == v]
@@ -150,6 +135,3 @@ def torch_embedding(weight, indices, padding_idx=-1, scale_grad_by_freq=False, s
     """torch.embedding: ATen's order (weight first); padding_idx < 0 means none."""
     pad = padding_idx if padding_idx is not None and padding_idx >= 0 else None
     return embedding(indices, weight, pad, None, 2.0, scale_grad_by_freq, sparse)
-
-
-TENSOR_METHODS = {}

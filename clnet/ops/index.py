@@ -502,12 +502,3 @@ def one_hot(tensor, num_classes=-1):
     check_index_range("one_hot", out, tensor)
     one_hot_into(out, tensor, num_classes)
     return out
-
-
-TENSOR_METHODS = {
-    "gather": gather, "scatter": scatter, "scatter_": scatter_, "scatter_add": scatter_add,
-    "scatter_add_": scatter_add_, "index_select": index_select, "index_add": index_add,
-    "index_add_": index_add_, "index_copy": index_copy, "index_copy_": index_copy_,
-    "index_fill": index_fill, "index_fill_": index_fill_, "take_along_dim": take_along_dim,
-    "masked_fill": masked_fill, "masked_fill_": masked_fill_, "masked_select": masked_select,
-}

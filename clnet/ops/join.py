@@ -287,9 +287,3 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
                          f"of dimension {d} ({x._shape[d]}), got {reps.tolist()}")
     idx = from_numpy_to(np.repeat(np.arange(reps.size), reps), x._storage.device, dtypes.int64)
     return index_select(x, d, idx)
-
-
-TENSOR_METHODS = {
-    "repeat": repeat, "tile": tile, "flip": flip, "fliplr": fliplr, "flipud": flipud,
-    "roll": roll, "repeat_interleave": repeat_interleave,
-}

@@ -466,32 +466,3 @@ def _record_linear(x, w, bias, out):
         return (gx, gw, gb)
     graph.record("LinearBackward0", out, (x, w, bias), backward, (x, w))
     return out
-
-
-def _matmul_method(self, other):
-    if not isinstance(other, Tensor):
-        return NotImplemented
-    return matmul(self, other)
-
-
-def _rmatmul_method(self, other):
-    if not isinstance(other, Tensor):
-        return NotImplemented
-    return matmul(other, self)
-
-
-TENSOR_METHODS = {
-    "mm": mm,
-    "matmul": matmul,
-    "__matmul__": _matmul_method,
-    "__rmatmul__": _rmatmul_method,
-    "bmm": bmm,
-    "addmm": addmm,
-    "baddbmm": baddbmm,
-    "mv": mv,
-    "addmv": addmv,
-    "outer": outer,
-    "ger": outer,
-    "dot": dot,
-    "inner": inner,
-}

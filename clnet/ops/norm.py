@@ -502,6 +502,3 @@ def torch_batch_norm(input, weight, bias, running_mean, running_var, training, m
                      cudnn_enabled=True):
     """torch.batch_norm (the ATen order of arguments); same as F.batch_norm."""
     return batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
-
-
-TENSOR_METHODS = {}

@@ -3,8 +3,8 @@ tests (isclose, allclose, equal), NaN-aware reductions (nansum, nanmean, median,
 aminmax, running extremes (cummax, cummin), diff, bincount, binary search (searchsorted,
 bucketize), take; and, re-exported from numeric_pointwise.py (its pointwise half, which needs
 no wiring of its own), logaddexp/logaddexp2, xlogy, sinc, logit, deg2rad, rad2deg, heaviside,
-addcmul, addcdiv. The Tensor methods (and the in-place forms torch has, x.addcmul_ etc., which
-go through pointwise_methods' copy-back machinery) are all listed in TENSOR_METHODS here.
+addcmul, addcdiv. Their Tensor methods (and the in-place forms torch has, x.addcmul_ etc., which
+go through pointwise_methods' copy-back machinery) are listed in tensor_methods.py.
 
 Why compositions: none of these needs its own kernel to be correct, so each is built from ops
 that already run on every device (where, sort, gather, index_add_, maximum, log1p...). Autograd
@@ -35,7 +35,7 @@ from .creation import arange
 from .elementwise import result_type
 from .index import gather, index_add_
 from .join import cat
-from .pointwise_methods import _wrap_inplace
+from .pointwise_methods import wrap_inplace
 from .sort import sort
 from .numeric_pointwise import (NumericTypeError, NumericValueError, _check, _floating, _full,
                                 addcdiv, addcmul, deg2rad, erfinv, heaviside, logaddexp,
@@ -388,25 +388,13 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 
-TENSOR_METHODS = {
-    "isclose": isclose, "allclose": allclose, "equal": equal, "nansum": nansum,
-    "nanmean": nanmean, "median": median, "nanmedian": nanmedian, "aminmax": aminmax,
-    "cummax": cummax, "cummin": cummin, "diff": diff, "bincount": bincount, "take": take,
-    "logaddexp": logaddexp, "logaddexp2": logaddexp2, "xlogy": xlogy, "sinc": sinc,
-    "logit": logit, "erfinv": erfinv, "deg2rad": deg2rad, "rad2deg": rad2deg,
-    "heaviside": heaviside,
-    "addcmul": addcmul, "addcdiv": addcdiv,
-}
-for _name in ("xlogy", "sinc", "logit", "deg2rad", "rad2deg", "heaviside", "addcmul", "addcdiv"):
-    TENSOR_METHODS[_name + "_"] = _wrap_inplace(TENSOR_METHODS[_name], _name + "_")
-_heaviside_ = TENSOR_METHODS["heaviside_"]
+_heaviside_copied_back = wrap_inplace(heaviside, "heaviside_")
 
 
-def _heaviside_inplace(self, values):
+def heaviside_(self, values):
+    """``x.heaviside_(values)``; refused where autograd would record it (PyTorch has no
+    derivative of heaviside)."""
     if graph.mode.grad_enabled and (self.requires_grad or values.requires_grad):
         raise NumericTypeError("heaviside_(): the derivative of heaviside is not implemented "
                                "(as in PyTorch); call it under no_grad()")
-    return _heaviside_(self, values)
-
-
-TENSOR_METHODS["heaviside_"] = _heaviside_inplace
+    return _heaviside_copied_back(self, values)

@@ -1,24 +1,19 @@
-"""Tensor methods and operators of the elementwise family (``x + y``, ``x += y``, ``x.exp_()``,
-``zero_``, ``fill_``, ``copy_``...), mapped onto the functions of pointwise.py (arithmetic.py,
-unary_math.py, activations.py); in-place forms record their autograd history on the tensor
-they change."""
+"""The method forms of the elementwise family that are more than the function itself: the
+operators (``x + y`` tries the engine's fast path first and gives NotImplemented for a foreign
+operand, ``x += y``...), the two kinds of in-place forms (``inplace_kernel``: the kernel writes
+the tensor's own storage; ``wrap_inplace``: the out-of-place function, copied back), and
+``zero_``/``fill_``/``copy_``/``clamp_``. In-place forms record their autograd history on the
+tensor they change. tensor_methods.py lists which method uses which."""
 from .. import dtypes, graph
 from ..tensor import Tensor
-from . import pointwise as P
-from .arithmetic import (_needs, _scaled, add, bitwise_and, bitwise_left_shift, bitwise_not,
-                         bitwise_or, bitwise_right_shift, bitwise_xor, clamp, div, eq,
-                         floor_divide, logical_not, lt, le, gt, ge, mul, ne, neg, pow, remainder,
-                         sub, where)
-from .arithmetic import abs as _abs
-from .activations import relu
+from .arithmetic import _needs, _scaled, bitwise_not, clamp, eq, logical_not, ne
 from .copy import cast, clone, copy_into, fill_into
 from .creation import tensor as _tensor
 from .elementwise import (_can_cast, _fast_binary, _inplace_binary, _inplace_unary, _is_num,
                           _sum_to)
-from .pointwise import _FLOAT_UNARY
 
 
-def _wrap_inplace(fn, name):
+def wrap_inplace(fn, name):
     """``x.f_(...)`` as ``x.copy_(f(x, ...))``: autograd sees the out-of-place graph of f."""
     def method(self, *args, **kwargs):
         src = self
@@ -41,7 +36,8 @@ def _wrap_inplace(fn, name):
 
 
 def clamp_(self, min=None, max=None):
-    return _wrap_inplace(clamp, "clamp_")(self, min, max)
+    """``x.clamp_(min, max)``: clamp, copied back."""
+    return _clamp_(self, min, max)
 
 
 def _overwrite(self, name, write, src=None):
@@ -83,35 +79,62 @@ def copy_(self, src, non_blocking=False):
     return _overwrite(self, "CopyBackwards", lambda: copy_into(self, src, "copy_"), src)
 
 
-def _rev(fn):
-    return lambda self, other: fn(other, self)
+_clamp_ = wrap_inplace(clamp, "clamp_")
 
 
-def _iop(op, name):
-    return lambda self, other: _inplace_binary(op, self, other, name)
+def inplace_kernel(op, float_only=True):
+    """``x.op_()`` for an elementwise kernel ``op`` that writes ``x``'s own storage."""
+    def method(self):
+        return _inplace_unary(op, self, float_only=float_only)
+    method.__name__ = method.__qualname__ = op + "_"
+    return method
 
 
-def _pos(self):
+def iop(op, name):
+    """``x op= y`` and ``x.op_(y)``: the binary kernel ``op`` writing ``x`` in place."""
+    def method(self, other):
+        return _inplace_binary(op, self, other, name)
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
+def add_(self, other, *, alpha=1):
+    return _inplace_binary("add", self, _scaled(other, alpha), "add_")
+
+
+def sub_(self, other, *, alpha=1):
+    return _inplace_binary("sub", self, _scaled(other, alpha), "sub_")
+
+
+def div_(self, other, *, rounding_mode=None):
+    op = {None: "div", "trunc": "div_trunc", "floor": "floordiv"}[rounding_mode]
+    return _inplace_binary(op, self, other, "div_")
+
+
+def pos(self):
     return self
 
 
-def _invert(self):
+def invert(self):
+    """``~x``: logical not of a bool tensor, bitwise not of an integer one."""
     return logical_not(self) if self.dtype is dtypes.bool_ else bitwise_not(self)
 
 
-def _eq_method(self, other):
+def eq_method(self, other):
     if not isinstance(other, Tensor) and not _is_num(other):
         return NotImplemented
     return eq(self, other)
 
 
-def _ne_method(self, other):
+def ne_method(self, other):
     if not isinstance(other, Tensor) and not _is_num(other):
         return NotImplemented
     return ne(self, other)
 
 
-def _binop(fn):
+def binop(fn):
+    """``x <op> y`` as ``fn(x, y)``; NotImplemented for an operand that is not a tensor or a
+    number, so Python tries the other operand's method."""
     def method(self, other):
         if not isinstance(other, Tensor) and not _is_num(other):
             return NotImplemented
@@ -119,7 +142,7 @@ def _binop(fn):
     return method
 
 
-def _fast_binop(op, fn):
+def fast_binop(op, fn):
     """``x + y`` and friends: try the engine's fast path first (a contiguous float tensor and a
     number or a like tensor, nothing to record), the general function otherwise."""
     def method(self, other):
@@ -132,76 +155,10 @@ def _fast_binop(op, fn):
     return method
 
 
-def _rbinop(fn):
+def rbinop(fn):
+    """``number <op> x`` as ``fn(number, x)``."""
     def method(self, other):
         if not _is_num(other):
             return NotImplemented
         return fn(other, self)
     return method
-
-
-_UNARY_METHODS = _FLOAT_UNARY + ["floor", "ceil", "round", "trunc", "neg", "negative", "abs",
-                                 "absolute", "sign", "sgn", "square", "logical_not", "bitwise_not",
-                                 "isnan", "isinf", "isfinite", "signbit", "nan_to_num", "fix"]
-_BINARY_METHODS = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
-                   "floor_divide", "remainder", "fmod", "pow", "float_power", "maximum", "minimum",
-                   "fmax", "fmin", "atan2", "arctan2", "hypot", "copysign", "eq", "ne", "lt", "le",
-                   "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal",
-                   "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
-                   "bitwise_xor", "lerp", "clamp", "clip", "clamp_min", "clamp_max", "tril",
-                   "triu"]
-
-TENSOR_METHODS = {name: getattr(P, name) for name in _UNARY_METHODS + _BINARY_METHODS}
-TENSOR_METHODS.update({
-    "relu": lambda self: relu(self),
-    "where": lambda self, condition, other: where(condition, self, other),
-    "__add__": _fast_binop("add", add), "__radd__": _rbinop(add),
-    "__sub__": _fast_binop("sub", sub), "__rsub__": _rbinop(sub),
-    "__mul__": _fast_binop("mul", mul), "__rmul__": _rbinop(mul),
-    "__truediv__": _fast_binop("div", div), "__rtruediv__": _rbinop(div),
-    "__floordiv__": _binop(floor_divide), "__rfloordiv__": _rbinop(floor_divide),
-    "__mod__": _binop(remainder), "__rmod__": _rbinop(remainder),
-    "__pow__": _binop(pow), "__rpow__": _rbinop(pow),
-    "__and__": _binop(bitwise_and), "__rand__": _rbinop(bitwise_and),
-    "__or__": _binop(bitwise_or), "__ror__": _rbinop(bitwise_or),
-    "__xor__": _binop(bitwise_xor), "__rxor__": _rbinop(bitwise_xor),
-    "__lshift__": _binop(bitwise_left_shift), "__rshift__": _binop(bitwise_right_shift),
-    "__lt__": _binop(lt), "__le__": _binop(le), "__gt__": _binop(gt), "__ge__": _binop(ge),
-    "__eq__": _eq_method, "__ne__": _ne_method,
-    "__neg__": neg, "__pos__": _pos, "__abs__": _abs, "__invert__": _invert,
-    "__iadd__": _iop("add", "__iadd__"), "__isub__": _iop("sub", "__isub__"),
-    "__imul__": _iop("mul", "__imul__"), "__itruediv__": _iop("div", "__itruediv__"),
-    "__ifloordiv__": _iop("floordiv", "__ifloordiv__"), "__imod__": _iop("remainder", "__imod__"),
-    "__ipow__": _iop("pow", "__ipow__"), "__iand__": _iop("bitwise_and", "__iand__"),
-    "__ior__": _iop("bitwise_or", "__ior__"), "__ixor__": _iop("bitwise_xor", "__ixor__"),
-    "zero_": zero_, "fill_": fill_, "copy_": copy_, "clamp_": clamp_, "clip_": clamp_,
-    "relu_": lambda self: _inplace_unary("relu", self, float_only=False),
-})
-
-
-def _add_(self, other, *, alpha=1):
-    return _inplace_binary("add", self, _scaled(other, alpha), "add_")
-
-
-def _sub_(self, other, *, alpha=1):
-    return _inplace_binary("sub", self, _scaled(other, alpha), "sub_")
-
-
-def _div_(self, other, *, rounding_mode=None):
-    op = {None: "div", "trunc": "div_trunc", "floor": "floordiv"}[rounding_mode]
-    return _inplace_binary(op, self, other, "div_")
-
-
-TENSOR_METHODS.update({"add_": _add_, "sub_": _sub_, "div_": _div_})
-for _name, _op in (("mul_", "mul"), ("pow_", "pow"), ("remainder_", "remainder"),
-                   ("fmod_", "fmod"), ("floor_divide_", "floordiv"), ("maximum_", "maximum"),
-                   ("minimum_", "minimum"), ("bitwise_and_", "bitwise_and"),
-                   ("bitwise_or_", "bitwise_or"), ("bitwise_xor_", "bitwise_xor"),
-                   ("atan2_", "atan2"), ("hypot_", "hypot")):
-    TENSOR_METHODS[_name] = _iop(_op, _name)
-for _name in _FLOAT_UNARY + ["floor", "ceil", "round", "trunc", "frac"]:
-    TENSOR_METHODS[_name + "_"] = (lambda op: lambda self: _inplace_unary(op, self))(_name)
-for _name in ("neg", "abs", "sign", "square", "logical_not", "nan_to_num", "lerp", "clamp_min",
-              "clamp_max", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
-              "logical_xor"):
-    TENSOR_METHODS[_name + "_"] = _wrap_inplace(getattr(P, _name), _name + "_")

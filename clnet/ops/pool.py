@@ -466,6 +466,3 @@ def pad(input, pad, mode="constant", value=None):
     if mode != "constant":
         raise ValueError(f"pad: clnet supports mode='constant' only, got mode={mode!r}")
     return constant_pad_nd(input, pad, 0 if value is None else value)
-
-
-TENSOR_METHODS = {}

@@ -539,14 +539,3 @@ def _into_out(op, res, out):
     copy_into(out, res, op)
     out._bump_version()
     return out
-
-
-TENSOR_METHODS = {
-    "uniform_": uniform_,
-    "normal_": normal_,
-    "exponential_": exponential_,
-    "random_": random_,
-    "bernoulli_": bernoulli_,
-    "bernoulli": bernoulli,
-    "multinomial": multinomial,
-}

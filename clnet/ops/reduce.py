@@ -483,10 +483,3 @@ def record_logsumexp(x, out, rdims, keepdim):
         return (_keep(g, rdims, keepdim, shape) * P.exp(x - o),)
     graph.record("LogsumexpBackward0", out, (x,), backward, (x,), (so,))
     return out
-
-
-TENSOR_METHODS = {
-    "sum": sum, "mean": mean, "prod": prod, "max": max, "min": min, "amax": amax, "amin": amin,
-    "argmax": argmax, "argmin": argmin, "var": var, "std": std, "norm": norm,
-    "logsumexp": logsumexp, "all": all, "any": any, "count_nonzero": count_nonzero,
-}

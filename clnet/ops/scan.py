@@ -67,9 +67,3 @@ def cumprod(input, dim, *, dtype=None):
         return (P.where(is_zero, P.where(first_zero, zero_part, 0.0), nonzero_part),)
     graph.record("CumprodBackward0", out, (x,), backward, (x,), (so,))
     return out
-
-
-TENSOR_METHODS = {
-    "cumsum": lambda self, dim, *, dtype=None: cumsum(self, dim, dtype=dtype),
-    "cumprod": lambda self, dim, *, dtype=None: cumprod(self, dim, dtype=dtype),
-}

@@ -134,8 +134,3 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     if return_counts:
         result.append(counts)
     return tuple(result)
-
-
-TENSOR_METHODS = {
-    "sort": sort, "argsort": argsort, "msort": msort, "topk": topk, "unique": unique,
-}

@@ -492,9 +492,3 @@ def _getitem_beyond_views(t, idx):
 
 
 views.beyond_views = _getitem_beyond_views
-
-TENSOR_METHODS = {
-    "__setitem__": setitem,
-    "nonzero": nonzero,
-    "argwhere": argwhere,
-}

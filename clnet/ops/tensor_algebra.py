@@ -28,7 +28,6 @@ from .linalg import matmul, mm, outer
 from .reduce import norm
 from .views import _slice_back, _view
 # grids, splits and block layouts live in tensor_shape.py (split out for size), exported from here
-from . import tensor_shape as _shape
 from .tensor_shape import (atleast_1d, atleast_2d, atleast_3d, block_diag,  # noqa: F401
                            cartesian_prod, column_stack, dsplit, hsplit, meshgrid,
                            pixel_shuffle, pixel_unshuffle, rot90, tensor_split, vsplit)
@@ -507,10 +506,3 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
     if beta == 0:
         return o.to(dt) if o.dtype is not dt else o
     return (input if beta == 1 else input * beta) + o
-
-
-TENSOR_METHODS = {
-    "diagonal": diagonal, "diag": diag, "diag_embed": diag_embed, "trace": trace,
-    "kron": kron, "cross": cross, "matrix_power": matrix_power, "addr": addr,
-    **_shape.TENSOR_METHODS,
-}

@@ -246,9 +246,3 @@ def pixel_unshuffle(input, downscale_factor):
     x = input.reshape(*batch, c, h // r, r, w // r, r)
     order = list(range(nb)) + [nb, nb + 2, nb + 4, nb + 1, nb + 3]
     return x.permute(*order).reshape(*batch, c * r * r, h // r, w // r)
-
-
-TENSOR_METHODS = {
-    "rot90": rot90, "tensor_split": tensor_split, "hsplit": hsplit, "vsplit": vsplit,
-    "dsplit": dsplit,
-}

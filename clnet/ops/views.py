@@ -484,17 +484,3 @@ def transpose_(self, dim0, dim1):
 
 def t_(self):
     return _restride_(self, "t_", "TBackward1", t, t)
-
-
-TENSOR_METHODS = {
-    "unsqueeze_": unsqueeze_, "squeeze_": squeeze_, "transpose_": transpose_, "t_": t_,
-    "swapaxes_": transpose_, "swapdims_": transpose_,
-    "view": view, "view_as": view_as, "reshape": reshape, "reshape_as": reshape_as,
-    "flatten": flatten, "unflatten": unflatten, "squeeze": squeeze, "unsqueeze": unsqueeze,
-    "t": t, "transpose": transpose, "swapaxes": swapaxes, "swapdims": swapdims,
-    "permute": permute, "movedim": movedim, "expand": expand, "expand_as": expand_as,
-    "broadcast_to": broadcast_to, "narrow": narrow, "select": select, "split": split,
-    "chunk": chunk, "unbind": unbind, "as_strided": as_strided, "__getitem__": getitem,
-    "T": property(lambda self: permute(self, list(range(self.dim()))[::-1])),
-    "mT": property(lambda self: transpose(self, -2, -1)),
-}
