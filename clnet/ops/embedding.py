@@ -1,5 +1,5 @@
-"""Embedding lookup with torch.nn.functional.embedding's signature. Kernels: cl_kernels/embedding.cl
-(launched by clnet/kernels/embedding.py).
+"""Embedding lookup with torch.nn.functional.embedding's signature. Kernels:
+cl_kernels/embedding.cl, launched by clnet/kernels/embedding.py.
 
 Forward: ``index_select`` of the weight's rows (any index shape). Backward: the looked-up
 indices are sorted stably (clnet's sort), so equal indices form runs; one work-item per (run,
@@ -97,8 +97,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
 
 def _renorm_(weight, flat, max_norm, norm_type):
     """PyTorch's embedding_renorm_: in place, outside the graph."""
-    n, (V, D) = flat.numel(), weight._shape
-    if not n or not D:
+    if not flat.numel() or not weight._shape[1]:
         return
     if not weight.dtype.is_floating_point:
         raise TypeError(f"embedding(): max_norm needs a floating-point weight, got {weight.dtype}")
