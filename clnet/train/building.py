@@ -62,9 +62,14 @@ def build_data(cfg, dist=None):
     except (ValueError, TypeError, KeyError) as e:
         raise config_error(cfg, "data.dataset", str(e)) from None
     test_split = "val" if d["dataset"] == "text" else "test"
+    if transform is not None:
+        # the test split sees the config's transforms too (a Normalize the model was trained
+        # behind), with random augmentations made deterministic
+        args["transform"] = eval_transform(transform)
+        if args["transform"] is None:
+            del args["transform"]
     try:
-        test_set = make(test_split, root=d["root"],
-                        **{k: v for k, v in args.items() if k != "transform"})
+        test_set = make(test_split, root=d["root"], **args)
     except (ValueError, FileNotFoundError):
         test_set = None
     n_full = len(full)
@@ -98,6 +103,39 @@ def build_data(cfg, dist=None):
             "data.drop_last: false"))
     return RunData(train_set, val_set, test_set, data_info(full), loader, sampler,
                    d["eval_batch_size"] or max(bs, 256))
+
+
+def _centre_crop(crop):
+    def apply(x):
+        a = np.asarray(x)
+        if a.ndim < 2:
+            raise ValueError(f"RandomCrop (as a centre crop): expected an image (..., H, W), "
+                             f"got shape {a.shape}")
+        left, top, right, bottom = crop.padding
+        if any(crop.padding):
+            widths = [(0, 0)] * (a.ndim - 2) + [(top, bottom), (left, right)]
+            a = np.pad(a, widths, constant_values=crop.fill)
+        h, w = a.shape[-2:]
+        th, tw = crop.size
+        if th > h or tw > w:
+            raise ValueError(f"RandomCrop: crop size {crop.size} is larger than the padded "
+                             f"image ({h}, {w})")
+        i, j = (h - th) // 2, (w - tw) // 2
+        return a[..., i:i + th, j:j + tw].copy()
+    return T.Lambda(apply)
+
+
+def eval_transform(transform):
+    """``transform`` (a dataset's) for inference: random augmentations made deterministic."""
+    if transform is None:
+        return None
+    parts = transform.transforms if isinstance(transform, T.Compose) else [transform]
+    out = []
+    for t in parts:
+        if isinstance(t, T.RandomHorizontalFlip):
+            continue
+        out.append(_centre_crop(t) if isinstance(t, T.RandomCrop) else t)
+    return T.Compose(out) if out else None
 
 
 def build_loss(cfg):

@@ -27,6 +27,7 @@ from ..autograd import no_grad
 from ..data import transforms as T
 from ..ops.creation import tensor
 from ..ops.softmax import softmax
+from .building import eval_transform
 
 if TYPE_CHECKING:
     from ..types import PathLike
@@ -94,39 +95,6 @@ def _base_dataset(ds):
     while hasattr(ds, "dataset"):      # Subset / random_split wrappers
         ds = ds.dataset
     return ds
-
-
-def _centre_crop(crop):
-    def apply(x):
-        a = np.asarray(x)
-        if a.ndim < 2:
-            raise ValueError(f"RandomCrop (as a centre crop): expected an image (..., H, W), "
-                             f"got shape {a.shape}")
-        left, top, right, bottom = crop.padding
-        if any(crop.padding):
-            widths = [(0, 0)] * (a.ndim - 2) + [(top, bottom), (left, right)]
-            a = np.pad(a, widths, constant_values=crop.fill)
-        h, w = a.shape[-2:]
-        th, tw = crop.size
-        if th > h or tw > w:
-            raise ValueError(f"RandomCrop: crop size {crop.size} is larger than the padded "
-                             f"image ({h}, {w})")
-        i, j = (h - th) // 2, (w - tw) // 2
-        return a[..., i:i + th, j:j + tw].copy()
-    return T.Lambda(apply)
-
-
-def eval_transform(transform):
-    """``transform`` (a dataset's) for inference: random augmentations made deterministic."""
-    if transform is None:
-        return None
-    parts = transform.transforms if isinstance(transform, T.Compose) else [transform]
-    out = []
-    for t in parts:
-        if isinstance(t, T.RandomHorizontalFlip):
-            continue
-        out.append(_centre_crop(t) if isinstance(t, T.RandomCrop) else t)
-    return T.Compose(out) if out else None
 
 
 def prepare_inputs(trainer, x):
