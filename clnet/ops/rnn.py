@@ -22,7 +22,7 @@ from .pointwise import sigmoid, tanh  # type: ignore[attr-defined]  # made by a 
 from .views import _view, split
 
 __all__ = []
-TENSOR_METHODS = {}
+
 
 def _check(op, *tensors):
     same_device(op, *tensors)

@@ -93,12 +93,6 @@ def log_softmax(input, dim=None, dtype=None, _stacklevel=3):
 
 
 # ------------------------------------------------------------------ cross-entropy over rows
-TENSOR_METHODS = {
-    "softmax": lambda self, dim=None, dtype=None: softmax(self, dim, dtype),
-    "log_softmax": lambda self, dim=None, dtype=None: log_softmax(self, dim, dtype),
-}
-
-
 def cross_entropy_rows(x2, t2, weight, ignore_index, eps):
     """Per-row cross-entropy of logits ``x2`` (rows, C) against int64 class indices ``t2``.
 
