@@ -112,7 +112,8 @@ def _train(config, overrides, resume, dry_run, quiet):
     trainer = _trainer(config, overrides, resume=resume, quiet=quiet)
     text = trainer.describe()        # a collective in an MPI job: every rank calls it
     echo = click.echo if trainer.is_main else (lambda *a, **k: None)
-    echo(text)
+    say = (lambda *a, **k: None) if quiet else echo   # --quiet: the final summary only
+    say(text)
     if dry_run:
         line = format_dry_run(trainer.dry_run())
         if line:
@@ -120,8 +121,8 @@ def _train(config, overrides, resume, dry_run, quiet):
         echo("config is valid; one forward and backward pass ran (dry run: nothing trained)")
         return
     if resume:
-        echo(f"resuming from {trainer.resumed_from} (epoch {trainer.epoch}, step {trainer.step})")
-    echo(f"run folder: {trainer.run_dir}")
+        say(f"resuming from {trainer.resumed_from} (epoch {trainer.epoch}, step {trainer.step})")
+    say(f"run folder: {trainer.run_dir}")
     result = trainer.fit()           # Ctrl-C: the trainer writes a checkpoint; exit code 130
     if quiet and result.get("stopped"):          # (printed as it happened otherwise)
         echo(f"stopped: {result['stopped']}")

@@ -111,7 +111,9 @@ def test_cli_quiet_prints_no_progress(tmp_path):
     res = CliRunner().invoke(cli, ["train", str(cfg), "--quiet", "--set", "epochs=1"])
     assert res.exit_code == 0, res.output
     assert "step 10/10" not in res.output and "epoch 1/1 |" not in res.output
-    assert "final test:" in res.output
+    # "print only the final summary": no model table, no run-folder line
+    assert "parameters" not in res.output and "run folder:" not in res.output
+    assert "final test:" in res.output and "checkpoint:" in res.output
 
 
 def _interrupted_then_resumed(tmp_path, name, at):

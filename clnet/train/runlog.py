@@ -93,6 +93,7 @@ class RunLog:
 
     def _open_tensorboard(self):
         try:
+            # late: tensorboardX (protobuf) costs start-up, and a run may log without it
             from ..utils.tensorboard import SummaryWriter
         except ImportError:
             _once("tensorboard", self.say, "TensorBoard logs skipped: tensorboardX is not "
