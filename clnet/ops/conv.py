@@ -14,48 +14,14 @@ so gradients of gradients work without extra code:
                          (one GEMM over all N*OH*OW positions of the batch)
 plus _channel_sum(y) for the bias gradient.
 """
-import numpy as np
-
 from .. import graph
 from ..tensor import Tensor
-from ..backend.programs import ProgramCache
+from ..kernels.conv import ConvGeom, channel_sum, col2im, im2col, to_cnhw
 from ..kernels.gemm import gemm
-from ._layout import buf, check_index_range, int_tuple, launch_1d, same_device
+from ._layout import int_tuple, same_device
 from .copy import copy_into, fill_into
 
 __all__ = ["conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d"]
-
-_I32 = np.int32
-_CS_LOCAL = 64   # CS_LOCAL in conv.cl
-
-
-class _Geom:
-    """The geometry of one convolution: image (N, C, H, W), output (N, Cout, OH, OW), kernel,
-    stride, top/left padding, dilation, groups. Shared by the forward and every backward."""
-
-    __slots__ = ("N", "C", "H", "W", "Cout", "OH", "OW", "KH", "KW", "SH", "SW", "PH", "PW",
-                 "DH", "DW", "G")
-
-    def __init__(self, **kw):
-        for k, v in kw.items():
-            setattr(self, k, int(v))
-
-    def struct(self, t=None, dims=None):
-        """The ConvGeom struct; the image operand ``t``'s offset and strides go at the end.
-        ``dims`` overrides (N, C, H, W) (channel_sum passes the output's)."""
-        n, c, h, w = dims if dims is not None else (self.N, self.C, self.H, self.W)
-        strides = (t._offset,) + tuple(t._stride) if t is not None else (0, 0, 0, 0, 0)
-        return np.array((n, c, h, w, self.OH, self.OW, self.KH, self.KW, self.SH, self.SW,
-                         self.PH, self.PW, self.DH, self.DW) + strides, dtype=_I32)
-
-    @property
-    def pointwise(self):
-        """1x1, stride 1, no padding: the input itself is the column matrix."""
-        return (self.KH == 1 and self.KW == 1 and self.SH == 1 and self.SW == 1 and
-                self.PH == 0 and self.PW == 0 and self.OH == self.H and self.OW == self.W)
-
-
-_program = ProgramCache("conv")
 
 
 def _plane_stride(t):
@@ -80,63 +46,6 @@ def _zeros(shape, like):
     return fill_into(Tensor._empty(shape, like.dtype, like._storage.device), 0)
 
 
-# ---------------------------------------------------------------------------------------- kernels
-def _im2col(x, g):
-    """cols (C*KH*KW, N*OH*OW): row (c, ki, kj), column (n, oh, ow)."""
-    dev = x._storage.device
-    cols = Tensor._empty((g.C * g.KH * g.KW, g.N * g.OH * g.OW), x.dtype, dev)
-    total = g.C * g.KH * g.N       # one work-item per (c, ki, n)
-    if cols.numel():
-        check_index_range("conv2d", x, cols)
-        k = _program(dev).kernel(f"im2col_{x.dtype.cl}", [_I32, None, None, None])
-        launch_1d(dev, k, total, total, buf(x), buf(cols), g.struct(x))
-    return cols
-
-
-def _col2im(cols, bias, g):
-    """The image (N, C, H, W) summing every column entry into the pixel it was read from."""
-    dev = cols._storage.device
-    out = Tensor._empty((g.N, g.C, g.H, g.W), cols.dtype, dev)
-    total = g.N * g.C * g.H
-    if out.numel():
-        check_index_range("conv_transpose2d", cols, out)
-        k = _program(dev).kernel(f"col2im_{cols.dtype.cl}",
-                                 [_I32, None, None, None, _I32, _I32, _I32, None])
-        if bias is None:
-            launch_1d(dev, k, total, total, buf(cols), buf(out), buf(out), 0, 0, 0, g.struct())
-        else:
-            launch_1d(dev, k, total, total, buf(cols), buf(out), buf(bias), bias._offset,
-                      bias._stride[0], 1, g.struct())
-    return out
-
-
-def _to_cnhw(y):
-    """(C, N, H, W) contiguous copy of a 4-D y (any strides): y as a (C, N*H*W) matrix."""
-    n, c, h, w = y._shape
-    dev = y._storage.device
-    out = Tensor._empty((c, n, h, w), y.dtype, dev)
-    check_index_range("conv2d backward", y, out)
-    k = _program(dev).kernel(f"to_cnhw_{y.dtype.cl}", [_I32, None, None, None])
-    geom = _Geom(OH=0, OW=0, KH=1, KW=1, SH=1, SW=1, PH=0, PW=0, DH=1, DW=1)
-    launch_1d(dev, k, n * c, n * c, buf(y), buf(out), geom.struct(y, dims=(n, c, h, w)))
-    return out
-
-
-def _channel_sum_raw(y):
-    """out[c] = sum of y[:, c] for a 4-D y (any strides): one work-group per channel."""
-    n, c, h, w = y._shape
-    dev = y._storage.device
-    out = Tensor._empty((c,), y.dtype, dev)
-    if c == 0:
-        return out
-    if n * h * w == 0:
-        return _zeros((c,), y)
-    check_index_range("conv2d backward", y)
-    k = _program(dev).kernel(f"channel_sum_{y.dtype.cl}", [None, None, None])
-    geom = _Geom(OH=0, OW=0, KH=1, KW=1, SH=1, SW=1, PH=0, PW=0, DH=1, DW=1)
-    k(dev.queue, (c * _CS_LOCAL,), (_CS_LOCAL,), buf(y), buf(out),
-      geom.struct(y, dims=(n, c, h, w)))
-    return out
 
 
 # ---------------------------------------------------------------------------------- raw maps
@@ -162,7 +71,7 @@ def _forward_raw(x, w, b, g):
     if ps is not None:
         B = (x, x._offset, (Cg * x._stride[1], x._stride[0]), x._stride[1], ps)
     else:
-        cols = _im2col(x, g)
+        cols = im2col(x, g)
         B = (cols, 0, (Kg * g.N * P, P), g.N * P, 1)
     A = (w, w._offset, (Cog * Kg, 0), Kg, 1)
     C = (out, 0, (Cog * P, g.Cout * P), P, 1)
@@ -204,7 +113,7 @@ def _transpose_raw(y, w, b, g):
     cols = Tensor._empty((g.C * g.KH * g.KW, g.N * P), y.dtype, dev)
     C = (cols, 0, (Kg * g.N * P, P), g.N * P, 1)
     gemm("conv_transpose2d", (g.G, g.N), Kg, P, Cog, A, B, C)
-    return _col2im(cols, b, g)
+    return col2im(cols, b, g)
 
 
 def _weight_raw(x, y, g, cols=None):
@@ -220,14 +129,14 @@ def _weight_raw(x, y, g, cols=None):
         A = (y, y._offset, (Cog * y._stride[1],), y._stride[1], ys)
     else:
         # the output gradient as a (Cout, N*OH*OW) matrix: one permuting copy
-        yp = _to_cnhw(y)
+        yp = to_cnhw(y)
         A = (yp, 0, (Cog * g.N * P,), g.N * P, 1)
     xs = _plane_stride(x) if (cols is None and g.pointwise and g.N == 1) else None
     if xs is not None:
         B = (x, x._offset, (Cg * x._stride[1],), xs, x._stride[1])
     else:
         if cols is None:
-            cols = _im2col(x, g)
+            cols = im2col(x, g)
         B = (cols, 0, (Kg * g.N * P,), 1, g.N * P)
     out = Tensor._empty(shape, x.dtype, x._storage.device)
     gemm("conv2d backward", (g.G,), Cog, Kg, g.N * P, A, B, (out, 0, (Cog * Kg,), Kg, 1))
@@ -277,7 +186,7 @@ def _conv_weight(x, y, g, cols=None):
 
 
 def _channel_sum(y):
-    out = _channel_sum_raw(y)
+    out = channel_sum(y)
     if graph.recording(y):
         shape = y._shape
 
@@ -371,7 +280,7 @@ def _conv2d(op, input, weight, bias, stride, padding, dilation, groups):
     if hp < eh or wp < ew:
         raise ValueError(f"{op}: input {list(input._shape)} padded to ({hp} x {wp}) per channel is "
                          f"smaller than the (dilated) kernel ({eh} x {ew})")
-    g = _Geom(N=N, C=C, H=H, W=W, Cout=Cout, OH=(hp - eh) // SH + 1, OW=(wp - ew) // SW + 1,
+    g = ConvGeom(N=N, C=C, H=H, W=W, Cout=Cout, OH=(hp - eh) // SH + 1, OW=(wp - ew) // SW + 1,
               KH=KH, KW=KW, SH=SH, SW=SW, PH=pads[0], PW=pads[2], DH=DH, DW=DW, G=groups)
     out = _conv(x, weight, bias, g)
     return out.squeeze(0) if unbatched else out
@@ -438,7 +347,7 @@ def _conv_transpose2d(op, input, weight, bias, stride, padding, output_padding, 
                          f"{(SH, SW)} and padding {(PH, PW)} gives an empty output "
                          f"({HO} x {WO})")
     # the convolution whose input gradient this is: image (N, Cout, HO, WO) -> (N, Cin, H, W)
-    g = _Geom(N=N, C=Cout, H=HO, W=WO, Cout=Cin, OH=H, OW=W, KH=KH, KW=KW, SH=SH, SW=SW,
+    g = ConvGeom(N=N, C=Cout, H=HO, W=WO, Cout=Cin, OH=H, OW=W, KH=KH, KW=KW, SH=SH, SW=SW,
               PH=PH, PW=PW, DH=DH, DW=DW, G=groups)
     out = _conv_t(y, weight, bias, g)
     return out.squeeze(0) if unbatched else out
