@@ -48,6 +48,14 @@ from .sparse import layout, sparse_coo, sparse_coo_tensor, spmm, strided  # noqa
 from .sparse import matmul, mm  # noqa: F401 (sparse-aware; dense operands go to ops.linalg)
 from . import accelerator, backends  # noqa: F401  (torch.accelerator, torch.backends)
 from . import distributions  # noqa: F401  (torch.distributions)
+from . import amp  # noqa: F401  (torch.amp)
+from .amp import GradScaler, autocast  # noqa: F401
+from .amp.autocast_mode import (  # noqa: F401  (torch's autocast state functions)
+    autocast_decrement_nesting, autocast_increment_nesting, clear_autocast_cache,
+    get_autocast_cpu_dtype, get_autocast_dtype, get_autocast_gpu_dtype, is_autocast_available,
+    is_autocast_cache_enabled, is_autocast_cpu_enabled, is_autocast_enabled,
+    set_autocast_cache_enabled, set_autocast_cpu_dtype, set_autocast_cpu_enabled,
+    set_autocast_dtype, set_autocast_enabled, set_autocast_gpu_dtype)
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
                        set_grad_enabled)
 

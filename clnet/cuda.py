@@ -6,8 +6,14 @@ in ``clnet.devices()`` order and a bare ``cuda`` the current one (``set_device``
 is one and PoCL's CPU device otherwise. Without a GPU the queries answer like a CPU-only PyTorch
 (``device_count()`` 0, memory figures 0) and what needs a GPU raises ``clnet.DeviceError``.
 """
+import sys
+
 from .backend import devices as _devices, memory as _memory
 from .errors import DeviceError, OutOfMemoryError  # noqa: F401 (torch.cuda.OutOfMemoryError)
+from .amp import cuda as amp  # noqa: F401 (torch.cuda.amp: autocast/GradScaler for "cuda")
+
+# `from torch.cuda.amp import GradScaler` imports the module path: this file is not a package
+sys.modules[__name__ + ".amp"] = amp
 
 
 def is_available():
