@@ -11,8 +11,12 @@ shapes, call these launches, and record the backward.
   elementwise  elementwise.cl: unary/binary/ternary kernels (vector, contiguous, strided forms)
   reduce       reduce.cl: the (outer, R, inner) plan, kernel choice, chunking
   scan         scan.cl: cumulative sums and products along a dim
-  index        index.cl: gather/scatter/masked/one-hot/take/put launches, nonzero compaction
+  index        index.cl: gather/scatter/masked-fill/one-hot launches, nonzero compaction
   check        check.cl: device-side value checks that set the error flag
   sort         sort.cl: bitonic sorts and run boundaries
+  gemm         gemm.cl: the strided, batched GEMM every matrix product goes through
+  softmax      softmax.cl: softmax / log-softmax over rows, the fused cross-entropy
+  rnn          rnn.cl: the LSTM / GRU cells and the Elman RNN's activation
+  embedding    embedding.cl: max-norm renormalisation, the run-sum weight gradient
   optim        optim.cl: the fused optimizer updates, arguments passed by name
 """
