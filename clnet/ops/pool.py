@@ -2,9 +2,10 @@
 nearest-neighbour interpolate and constant padding, with torch.nn.functional's signatures.
 
 Forward kernels read the input in place (any strides); backward kernels gather per input pixel
-(cl_kernels/pool.cl). Each backward is a recorded op whose own backward is the forward again
-(avg-pool and its gradient are adjoint linear maps; so are max-pool's gradient scatter and the
-gather at its indices; so are nearest upsampling and its sum back), so double backward works.
+(cl_kernels/pool.cl, launched by clnet/kernels/pool.py). Each backward is a recorded op whose
+own backward is the forward again (avg-pool and its gradient are adjoint linear maps; so are
+max-pool's gradient scatter and the gather at its indices; so are nearest upsampling and its sum
+back), so double backward works.
 """
 import math
 
@@ -12,64 +13,16 @@ import numpy as np
 
 from .. import dtypes, graph
 from ..tensor import Tensor
-from ..backend.programs import ProgramCache
-from ._layout import buf, check_index_range, int_tuple, launch_1d
+from ..kernels.pool import (PoolGeom, avgpool_bwd, avgpool_fwd, maxpool_bwd, maxpool_fwd,
+                            nearest_bwd, nearest_fwd, pool_gather)
+from ._layout import int_tuple
 from .copy import copy_into, fill_into
 
 __all__ = ["max_pool2d", "max_pool1d", "avg_pool2d", "avg_pool1d", "adaptive_avg_pool2d",
            "adaptive_avg_pool1d", "adaptive_max_pool2d", "adaptive_max_pool1d",
            "max_pool2d_with_indices", "constant_pad_nd"]
 
-_I32 = np.int32
-_F32 = np.float32
-
-
-class _Geom:
-    """Pooling geometry: image (N, C, H, W) -> (N, C, OH, OW)."""
-
-    __slots__ = ("N", "C", "H", "W", "OH", "OW", "KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW",
-                 "adaptive", "count_pad", "divisor")
-
-    def __init__(self, N, C, H, W, OH, OW, K=(1, 1), S=(1, 1), P=(0, 0), D=(1, 1),
-                 adaptive=False, count_pad=True, divisor=0):
-        self.N, self.C, self.H, self.W, self.OH, self.OW = N, C, H, W, OH, OW
-        (self.KH, self.KW), (self.SH, self.SW), (self.PH, self.PW) = K, S, P
-        self.DH, self.DW = D
-        self.adaptive, self.count_pad, self.divisor = int(adaptive), int(count_pad), int(divisor)
-
-    def struct(self, t=None):
-        strides = (t._offset,) + tuple(t._stride) if t is not None else (0, 0, 0, 0, 0)
-        return np.array((self.C, self.H, self.W, self.OH, self.OW, self.KH, self.KW, self.SH,
-                         self.SW, self.PH, self.PW, self.DH, self.DW, self.adaptive,
-                         self.count_pad, self.divisor) + strides, dtype=_I32)
-
-    @property
-    def in_shape(self):
-        return (self.N, self.C, self.H, self.W)
-
-    @property
-    def out_shape(self):
-        return (self.N, self.C, self.OH, self.OW)
-
-
-_programs = ProgramCache("pool")
-# the tiled max-pool kernels unroll their window: one program per window size
-_tiled_programs = ProgramCache("pool", lambda dev, kh, kw: (("POOL_KH", kh),
-                                                          ("POOL_KW", kw)))
-
-
-def _launch(name, op, src, out, g, *args, extra=()):
-    """One work-item per row (all dims but the last) of ``out``; ``args`` are the buffers after
-    the row count."""
-    if out.numel() == 0:
-        return out
-    total = out.numel() // out._shape[-1]
-    check_index_range(op, src, out)
-    dev = out._storage.device
-    k = _programs(dev).kernel(f"{name}_{out.dtype.cl}",
-                             [_I32] + [None] * len(args) + [None] + list(extra[0]))
-    launch_1d(dev, k, total, total, *args, g.struct(src), *extra[1])
-    return out
+_F32 = np.float32   # interpolate computes its scales in float32, as PyTorch does
 
 
 def _raw_contiguous(t):
@@ -78,36 +31,13 @@ def _raw_contiguous(t):
     return copy_into(Tensor._empty(t._shape, t.dtype, t._storage.device), t, "pool")
 
 
-_NO_EXTRA = ((), ())
-
-
 # ------------------------------------------------------------------------------------ max pool
-def _tiled(g):
-    """Windows that tile the image (stride == kernel, no padding, dilation 1, none partial):
-    the maxpool_tile_* kernels of the program built with POOL_KH/POOL_KW."""
-    return (not g.adaptive and (g.SH, g.SW) == (g.KH, g.KW) and (g.PH, g.PW) == (0, 0) and
-            (g.DH, g.DW) == (1, 1) and g.OH * g.KH <= g.H and g.OW * g.KW <= g.W)
-
-
-def _launch_tiled(name, op, src, out, g, *args):
-    """One work-item per output row (n, c, oh) of a tiled max pool."""
-    total = g.N * g.C * g.OH
-    check_index_range(op, src, out)
-    dev = out._storage.device
-    prg = _tiled_programs(dev, g.KH, g.KW)
-    k = prg.kernel(f"{name}_{src.dtype.cl}", [_I32] + [None] * (len(args) + 1))
-    launch_1d(dev, k, total, total, *args, g.struct(src))
-
-
 def _max_forward(x, g, op):
     dev = x._storage.device
     out = Tensor._empty(g.out_shape, x.dtype, dev)
     idx = Tensor._empty(g.out_shape, dtypes.int64, dev)
     if out.numel():
-        if _tiled(g) and x.is_contiguous():
-            _launch_tiled("maxpool_tile_fwd", op, x, out, g, buf(x), buf(out), buf(idx))
-        else:
-            _launch("maxpool_fwd", op, x, out, g, buf(x), buf(out), buf(idx), extra=_NO_EXTRA)
+        maxpool_fwd(op, x, out, idx, g)
     if graph.recording(x):
         # only ``out`` is differentiable: recording the int64 indices as an output too would
         # make the engine materialise a zero gradient for them on every backward
@@ -123,12 +53,8 @@ def _max_scatter(gy, idx, g):
     if gx.numel():
         if gy.numel() == 0:
             fill_into(gx, 0)
-        elif _tiled(g):
-            _launch_tiled("maxpool_tile_bwd", "max_pool2d backward", gy, gx, g, buf(gy),
-                          buf(idx), buf(gx))
         else:
-            _launch("maxpool_bwd", "max_pool2d backward", gy, gx, g, buf(gy), buf(idx), buf(gx),
-                    extra=_NO_EXTRA)
+            maxpool_bwd(gy, idx, gx, g)
     if graph.recording(gy):
         graph.record("MaxPool2DWithIndicesBackwardBackward0", gx, (gy,),
                      lambda gg: (_max_gather(gg, idx, g),))
@@ -140,8 +66,7 @@ def _max_gather(src, idx, g):
     src = _raw_contiguous(src)
     out = Tensor._empty(g.out_shape, src.dtype, src._storage.device)
     if out.numel():
-        _launch("pool_gather", "max_pool2d double backward", src, out, g, buf(src), buf(idx),
-                buf(out), extra=_NO_EXTRA)
+        pool_gather(src, idx, out, g)
     if graph.recording(src):
         graph.record("GatherBackward0", out, (src,), lambda h: (_max_scatter(h, idx, g),))
     return out
@@ -154,7 +79,7 @@ def _avg_forward(x, g, op="avg_pool2d"):
         if x.numel() == 0:
             fill_into(out, 0)
         else:
-            _launch("avgpool_fwd", op, x, out, g, buf(x), buf(out), extra=_NO_EXTRA)
+            avgpool_fwd(op, x, out, g)
     if graph.recording(x):
         name = "AdaptiveAvgPool2DBackward0" if g.adaptive else "AvgPool2DBackward0"
         graph.record(name, out, (x,), lambda gy: (_avg_backward(gy, g),))
@@ -168,8 +93,7 @@ def _avg_backward(gy, g):
         if gy.numel() == 0:
             fill_into(gx, 0)
         else:
-            _launch("avgpool_bwd", "avg_pool2d backward", gy, gx, g, buf(gy), buf(gx),
-                    extra=_NO_EXTRA)
+            avgpool_bwd(gy, gx, g)
     if graph.recording(gy):
         graph.record("AvgPool2DBackwardBackward0", gx, (gy,), lambda gg: (_avg_forward(gg, g),))
     return gx
@@ -221,7 +145,7 @@ def _window_geom(op, input, x, kernel_size, stride, padding, dilation, ceil_mode
         raise ValueError(f"{op}: given input size {list(input._shape)}, kernel {K}, stride {S}, "
                          f"padding {P} and dilation {D}, the output size ({OH} x {OW}) is too "
                          f"small")
-    return _Geom(N, C, H, W, OH, OW, K, S, P, D, **flags)
+    return PoolGeom(N, C, H, W, OH, OW, K, S, P, D, **flags)
 
 
 def _adaptive_geom(op, input, x, output_size):
@@ -238,7 +162,7 @@ def _adaptive_geom(op, input, x, output_size):
     if (H == 0 or W == 0) and OH * OW and N * C:
         raise ValueError(f"{op}: expected non-empty spatial dimensions, got input "
                          f"{list(input._shape)}")
-    return _Geom(N, C, H, W, OH, OW, adaptive=True)
+    return PoolGeom(N, C, H, W, OH, OW, adaptive=True)
 
 
 def _finish(out, unbatched):
@@ -346,9 +270,8 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
 # ------------------------------------------------------------------------------------ resampling
 def _nearest(x, g, scales):
     out = Tensor._empty(g.out_shape, x.dtype, x._storage.device)
-    extra = ((_F32, _F32), scales)
     if out.numel():
-        _launch("nearest_fwd", "interpolate", x, out, g, buf(x), buf(out), extra=extra)
+        nearest_fwd(x, out, g, scales)
     if graph.recording(x):
         graph.record("UpsampleNearest2DBackward0", out, (x,),
                      lambda gy: (_nearest_backward(gy, g, scales),))
@@ -362,8 +285,7 @@ def _nearest_backward(gy, g, scales):
         if gy.numel() == 0:
             fill_into(gx, 0)
         else:
-            _launch("nearest_bwd", "interpolate backward", gy, gx, g, buf(gy), buf(gx),
-                    extra=((_F32, _F32), scales))
+            nearest_bwd(gy, gx, g, scales)
     if graph.recording(gy):
         graph.record("UpsampleNearest2DBackwardBackward0", gx, (gy,),
                      lambda gg: (_nearest(gg, g, scales),))
@@ -414,7 +336,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if nsp == 1:
         out_sz, fs = (1,) + out_sz, [_F32(1.0)] + fs
     N, C, H, W = x._shape
-    g = _Geom(N, C, H, W, out_sz[0], out_sz[1])
+    g = PoolGeom(N, C, H, W, out_sz[0], out_sz[1])
     out = _nearest(x, g, (fs[0], fs[1]))
     return out.squeeze(-2) if nsp == 1 else out
 
