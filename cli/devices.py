@@ -31,6 +31,7 @@ _COLUMNS = [  # header, how to render one Device.info() dict
     ("max WG", lambda i: str(i["max_work_group_size"])),
     ("fp16", lambda i: "yes" if i["fp16"] else "no"),
     ("fp64", lambda i: "yes" if i["fp64"] else "no"),
+    ("tuned", lambda i: {"tuned": "yes", "stale": "stale"}.get(i["tuning"], "no")),
 ]
 
 
@@ -65,6 +66,10 @@ def devices(as_json):
     click.echo(format_table(infos))
     click.echo("\n* = default device. Choose another with CLNET_DEVICE=<cl:N|name|cpu|gpu> "
                "or clnet.device(...).")
+    if any(i["tuning"] != "tuned" for i in infos):
+        click.echo("tuned = `clnet tune` has measured the kernels' parameters for the device "
+                   "(stale: under another driver or clnet version); run `clnet tune --device "
+                   "<name>` to tune one.")
 
 
 @click.command()

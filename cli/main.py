@@ -10,6 +10,7 @@ from .devices import devices, info
 from .errors import ClnetGroup
 from .export import export
 from .train import eval_cmd, predict, train
+from .tune import tune
 
 
 @click.group(cls=ClnetGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,6 +31,7 @@ cli.add_command(train)
 cli.add_command(eval_cmd)
 cli.add_command(predict)
 cli.add_command(export)
+cli.add_command(tune)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> NoReturn:

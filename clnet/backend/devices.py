@@ -12,6 +12,7 @@ import pyopencl as cl
 import pyopencl.tools as cl_tools
 
 from ..errors import DeviceError
+from . import tuning
 from .device_errors import check_device_errors
 
 _lock = threading.Lock()
@@ -120,6 +121,7 @@ class Device:
     def info(self):
         """Everything ``clnet devices`` shows, as a plain dict."""
         d = self.cl_device
+        state, _ = tuning.status(self)
         return {
             "index": self.index,
             "name": f"cl:{self.index}",
@@ -140,6 +142,11 @@ class Device:
             "fp16": self.has_fp16,
             "fp64": self.has_fp64,
             "default": self is _default_or_none(),
+            # `clnet tune`'s file for this device: "tuned", "untuned" or "stale" (made under
+            # another driver or clnet version, or unreadable: not used)
+            "tuned": state == "tuned",
+            "tuning": state,
+            "tuning_file": tuning.cache_path(self),
         }
 
 

@@ -11,10 +11,12 @@ The op families above (ops/linalg.py, ops/conv.py, nn/rnn_sequence.py) call ``ge
 here records a graph node.
 """
 import math
+import warnings
 
 import numpy as np
 import pyopencl as cl
 
+from ..backend import tuning, tuning_defaults
 from ..backend.programs import ProgramCache
 from ..tensor import Tensor
 from .layout import buf, check_index_range, collapse, launch_1d
@@ -25,17 +27,18 @@ _TILE_KEYS = ("TM", "TN", "TK", "WM", "WN", "VW")
 
 # ---------------------------------------------------------------------------------------- tuning
 def default_tuning(dev):
-    """Tile parameters per dtype for ``dev`` (see the header of cl_kernels/gemm.cl).
+    """Tile parameters per dtype for ``dev`` (see the header of cl_kernels/gemm.cl), from the
+    vendor tables of backend/tuning_defaults.py (which say which are measured, which guessed).
 
     CPU drivers (PoCL): one work-item per 192x256 tile with a 6x16 register block: 12 vector
     accumulators fill AVX2's 16 registers, and the big tile keeps repacking of A and B (the cost
-    that grows with the number of tiles) small against the arithmetic. GPUs: the classic 64x64
-    cooperative tile, 4x4 per work-item with float4 (8x8 where work-groups must be smaller)."""
-    if dev.kind == "CPU":
-        cfg = {"float": dict(style="cpu", TM=192, TN=256, TK=256, WM=6, WN=16, VW=16),
-               "double": dict(style="cpu", TM=192, TN=256, TK=128, WM=6, WN=8, VW=8)}
-        for c in cfg.values():
-            size = 8 if c is cfg["double"] else 4
+    that grows with the number of tiles) small against the arithmetic. GPUs: a cooperative tile
+    per work-group; where the device's work-groups are smaller than the table's, each work-item
+    takes a bigger block."""
+    cfg = tuning_defaults.default(dev, "gemm")
+    for dt, c in cfg.items():
+        if c["style"] == "cpu":
+            size = 8 if dt == "double" else 4
             # the kernel holds A, B and C tiles in local memory: shrink TK, then the tile, to fit
             while (c["TM"] * c["TK"] + c["TK"] * c["TN"] + c["TM"] * c["TN"]) * size > \
                     dev.local_mem_size and c["TK"] > 16:
@@ -44,25 +47,53 @@ def default_tuning(dev):
                     dev.local_mem_size and c["TM"] // 2 >= c["WM"] and c["TN"] // 2 >= c["WN"]:
                 c["TM"] //= 2
                 c["TN"] //= 2
-        return cfg
-    if dev.max_work_group_size >= 256:
-        base = dict(style="gpu", TM=64, TN=64, TK=16, WM=4, WN=4, VW=4)
-    elif dev.max_work_group_size >= 64:
-        base = dict(style="gpu", TM=64, TN=64, TK=16, WM=8, WN=8, VW=4)
-    else:
-        base = dict(style="gpu", TM=32, TN=32, TK=16, WM=8, WN=8, VW=4)
-    return {"float": dict(base), "double": dict(base)}
+            continue
+        if (c["TM"] // c["WM"]) * (c["TN"] // c["WN"]) <= dev.max_work_group_size:
+            continue
+        if dev.max_work_group_size >= 64:
+            c.update(TM=64, TN=64, TK=16, WM=8, WN=8, VW=4)
+        else:
+            c.update(TM=32, TN=32, TK=16, WM=8, WN=8, VW=4)
+    return cfg
 
 
-def gemm_tuning(dev):
-    """The device's GEMM tile parameters, ``dev.tuning['gemm'][cl_type]`` (set once, then kept)."""
-    t = dev.tuning.get("gemm")
-    if t is None:
-        t = dev.tuning["gemm"] = default_tuning(dev)
+def fits(dev, cfg, itemsize=4):
+    """Whether a tile set can run on ``dev``: the divisibility gemm.cl assumes, its local-memory
+    tiles within the device's local memory (a driver may crash rather than fail the launch when
+    they are not: PoCL does) and, on GPUs, its work-group within the device's."""
+    if cfg["TM"] % cfg["WM"] or cfg["TN"] % cfg["WN"] or cfg["WN"] % cfg["VW"]:
+        return False
+    tiles = cfg["TM"] * cfg["TK"] + cfg["TK"] * cfg["TN"]
+    if cfg["style"] == "cpu":
+        return (tiles + cfg["TM"] * cfg["TN"]) * itemsize <= dev.local_mem_size
+    nwi = (cfg["TM"] // cfg["WM"]) * (cfg["TN"] // cfg["WN"])
+    return nwi <= dev.max_work_group_size and tiles * itemsize <= dev.local_mem_size
+
+
+def gemm_tuning(dev, table="gemm"):
+    """The device's GEMM tile parameters, ``dev.tuning[table][cl_type]`` (set once, then kept):
+    ``clnet tune``'s measured tables (backend/tuning.py) over the defaults. ``table`` is "gemm",
+    or "conv.gemm" for the convolutions' products, which use "gemm"'s tables unless tuned."""
+    t = dev.tuning.get(table)
+    if t is not None:
+        return t
+    measured = tuning.tuned(dev, table)
+    if table != "gemm" and not measured:
+        return gemm_tuning(dev)
+    t = gemm_tuning(dev) if table != "gemm" else default_tuning(dev)
+    t = dict(t)     # a table of its own (the dtypes it lacks are the base table's)
+    for dt, cfg in (measured or {}).items():
+        if fits(dev, cfg, 8 if dt == "double" else 4):
+            t[dt] = dict(cfg)
+        else:
+            warnings.warn(f"clnet: the tuned {table} tiles for {dt} {cfg} do not fit {dev} "
+                          f"({dev.name}); using the defaults (run `clnet tune` again)",
+                          RuntimeWarning, stacklevel=2)
+    dev.tuning[table] = t
     return t
 
 
-_kernels = {}   # (device, cl type) -> (tuning dict it was built for, kernel): skips the defines
+_kernels = {}   # (device, cl type, table) -> (tuning dict it was built for, kernel)
 
 
 def _tile_key(cfg):
@@ -81,9 +112,9 @@ _programs = ProgramCache("gemm")                    # the integer kernels: no ti
 _tiled_programs = ProgramCache("gemm", _tile_defines)
 
 
-def _tiled_kernel(dev, dt):
-    cfg = gemm_tuning(dev)[dt.cl]
-    hit = _kernels.get((dev, dt.cl))
+def _tiled_kernel(dev, dt, table="gemm"):
+    cfg = gemm_tuning(dev, table)[dt.cl]
+    hit = _kernels.get((dev, dt.cl, table))
     if hit is not None and hit[0] is cfg:
         return hit
     prg = _tiled_programs(dev, dt, _tile_key(cfg))
@@ -99,9 +130,9 @@ def _tiled_kernel(dev, dt):
             # the compiled kernel needs more registers than nwi work-items can have on this
             # device: give each work-item a bigger block (fewer work-items) and build again
             cfg.update(WM=cfg["WM"] * 2, WN=cfg["WN"] * 2)
-            return _tiled_kernel(dev, dt)
+            return _tiled_kernel(dev, dt, table)
         hit = (cfg, k)
-    _kernels[(dev, dt.cl)] = hit
+    _kernels[(dev, dt.cl, table)] = hit
     return hit
 
 
@@ -136,25 +167,25 @@ def dot_form(M, N, K, A, B):
     return A[4] == 1 and B[3] == 1 and K >= 1024 and K >= 8 * max(M, N)
 
 
-_dot_cache = {}  # (device, cl type) -> (tuning dict, partial kernel, reduce kernel)
+_dot_cache = {}  # (device, cl type, table) -> (tuning dict, partial kernel, reduce kernel)
 
 
-def _dot_kernels(dev, dt):
-    cfg = gemm_tuning(dev)[dt.cl]
-    hit = _dot_cache.get((dev, dt.cl))
+def _dot_kernels(dev, dt, table):
+    cfg = gemm_tuning(dev, table)[dt.cl]
+    hit = _dot_cache.get((dev, dt.cl, table))
     if hit is None or hit[0] is not cfg:
         prg = _tiled_programs(dev, dt, _tile_key(cfg))
         t = dt.np.type
-        hit = _dot_cache[(dev, dt.cl)] = (
+        hit = _dot_cache[(dev, dt.cl, table)] = (
             cfg, prg.kernel("gemm_dot_partial", [_I32] * 4 + [None, _I32, _I32] * 2 + [None]),
             prg.kernel("gemm_dot_reduce", [_I32] * 3 + [None] + [None, _I32, _I32, _I32] * 2
                        + [t, t, _I32]))
     return hit
 
 
-def _launch_dot(dev, dt, M, N, K, A, B, C, X, alpha, beta):
+def _launch_dot(dev, dt, M, N, K, A, B, C, X, alpha, beta, table):
     """C = alpha * A @ B + beta * X by gemm_dot_partial over chunks of K, then gemm_dot_reduce."""
-    cfg, kp, kr = _dot_kernels(dev, dt)
+    cfg, kp, kr = _dot_kernels(dev, dt, table)
     t = dt.np.type
     nblocks = -(-N // _DOT_NBLK)
     vw = cfg["VW"]
@@ -178,9 +209,10 @@ def _launch_dot(dev, dt, M, N, K, A, B, C, X, alpha, beta):
               t(alpha), t(beta if use_x else 0), int(use_x))
 
 
-def launch(dev, dt, M, N, K, nb, A, B, C, X, alpha, beta):
+def launch(dev, dt, M, N, K, nb, A, B, C, X, alpha, beta, table="gemm"):
     """One kernel launch over nb = (nb1, nb2) batch entries. A, B, C, X = (tensor, offset,
-    (outer batch stride, inner batch stride), row_stride, col_stride)."""
+    (outer batch stride, inner batch stride), row_stride, col_stride); ``table``: which tile
+    table (``gemm_tuning``)."""
     use_x = X is not None
     if not use_x:
         X = C  # never read by the kernel; any valid buffer will do
@@ -196,9 +228,9 @@ def launch(dev, dt, M, N, K, nb, A, B, C, X, alpha, beta):
             + [None] + [_I32] * 5 + [None] + [_I32] * 5 + [t, t, _I32])
         launch_1d(dev, k, nbatch * M * N, M, N, K, nb[1], nbatch, *args, *tail)
         return
-    cfg, k = _tiled_kernel(dev, dt)
+    cfg, k = _tiled_kernel(dev, dt, table)
     if cfg["style"] == "cpu" and nbatch == 1 and dot_form(M, N, K, A, B):
-        _launch_dot(dev, dt, M, N, K, A, B, C, X if use_x else None, alpha, beta)
+        _launch_dot(dev, dt, M, N, K, A, B, C, X if use_x else None, alpha, beta, table)
         return
     if cfg["style"] == "cpu":
         tm, tn = cpu_tiles(cfg, M, N, nbatch, dev.cl_device.max_compute_units)
@@ -210,9 +242,10 @@ def launch(dev, dt, M, N, K, nb, A, B, C, X, alpha, beta):
           M, N, K, nb[1], *args, *tail)
 
 
-def gemm(op, batch, M, N, K, A, B, C, X=None, alpha=1, beta=0):
+def gemm(op, batch, M, N, K, A, B, C, X=None, alpha=1, beta=0, table="gemm"):
     """C[batch] = alpha * A[batch] @ B[batch] + beta * X[batch] for operands
-    (tensor, offset, batch_strides, row_stride, col_stride); batch strides may be 0 (broadcast)."""
+    (tensor, offset, batch_strides, row_stride, col_stride); batch strides may be 0 (broadcast).
+    ``table`` names the tile table: "gemm", or "conv.gemm" for the convolutions."""
     out = C[0]
     dt = out.dtype
     dev = out._storage.device
@@ -233,12 +266,12 @@ def gemm(op, batch, M, N, K, A, B, C, X=None, alpha=1, beta=0):
             rows = [(o[0], o[1], (0, 0), s[0], o[4]) for o, s in zip(fold_ops, strides)]
             Xr = rows[2] if X is not None else None
             launch(dev, dt, shape[0], N, K, (1, 1), rows[0], (B[0], B[1], (0, 0), B[3], B[4]),
-                    rows[1], Xr, alpha, beta)
+                    rows[1], Xr, alpha, beta, table)
             return
     if not batch:
         flat = [(o[0], o[1], (0, 0), o[3], o[4]) for o in ops]
         launch(dev, dt, M, N, K, (1, 1), flat[0], flat[1], flat[2],
-                flat[3] if X is not None else None, alpha, beta)
+                flat[3] if X is not None else None, alpha, beta, table)
         return
     # Merge batch dimensions that are contiguous in every operand; the kernels take two batch
     # dimensions, so any more (rare: 3+ batch dims that cannot merge) are looped over here.
@@ -252,4 +285,4 @@ def gemm(op, batch, M, N, K, A, B, C, X=None, alpha=1, beta=0):
             off = o[1] + sum(i * s for i, s in zip(idx, st[:-2]))
             launch_ops.append((o[0], off, (st[-2], st[-1]), o[3], o[4]))
         launch(dev, dt, M, N, K, last, launch_ops[0], launch_ops[1], launch_ops[2],
-                launch_ops[3] if X is not None else None, alpha, beta)
+                launch_ops[3] if X is not None else None, alpha, beta, table)

@@ -2,6 +2,7 @@
 `Strided` struct that strided kernels take (see cl_kernels/common.h), and 1-D launches."""
 import numpy as np
 
+from ..backend import tuning, tuning_defaults
 from ..errors import DeviceError
 
 MAXD = 8
@@ -108,10 +109,17 @@ def same_device(op, *tensors):
 def row_local(dev, key, gpu_local=64):
     """Work-items per row of a row-kernel family (softmax.cl, norm.cl) on ``dev``: a work-group
     of ``gpu_local`` with a tree in local memory on GPUs, ONE work-item walking the row in
-    vectors on CPU drivers. Kept in ``dev.tuning[key]``, where tests set the other layout."""
+    vectors on CPU drivers; ``clnet tune``'s measured value where it has one (backend/tuning.py),
+    else the vendor table's. Kept in ``dev.tuning[key]``, where tests set the other layout."""
     ls = dev.tuning.get(key)
     if ls is None:
-        ls = dev.tuning[key] = 1 if dev.kind == "CPU" else gpu_local
+        ls = tuning.tuned(dev, key) or tuning_defaults.default(dev, key) or \
+            (1 if dev.kind == "CPU" else gpu_local)
+        # a table or tuning made for bigger work-groups than this device allows: the largest
+        # power of two that fits (the kernels' trees need one)
+        while ls > max(1, dev.max_work_group_size):
+            ls //= 2
+        dev.tuning[key] = ls
     return ls
 
 

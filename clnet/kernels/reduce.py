@@ -14,6 +14,7 @@ import numpy as np
 import pyopencl as cl
 
 from .. import dtypes
+from ..backend import tuning as tuning_store, tuning_defaults
 from ..backend.programs import ProgramCache
 from ..tensor import Tensor
 from .copy import contiguous_copy, fill_into
@@ -60,27 +61,36 @@ def _pa(dev):
     return np.float64 if dev.has_fp64 else np.float32
 
 
-def tuning(dev):
-    """Per-device launch parameters (``dev.tuning`` keys ``reduce.*``; tests override them).
+def default_tuning(dev):
+    """The ``reduce.*`` launch parameters of ``dev`` before any tuning.
 
     CPU (PoCL): work-groups are loops over work-items on a few threads, so the best layout is one
     work-item streaming a long contiguous stretch with vector loads (cols + chunks); local-memory
     trees only add barriers. GPU: a work-group per row with coalesced interleaved loads."""
+    gpu = dev.kind == "GPU"
+    local = tuning_defaults.default(dev, "reduce.local", 256 if gpu else 64)
+    while local > dev.max_work_group_size:
+        local //= 2
+    cus = max(1, dev.cl_device.max_compute_units)
+    return {
+        "reduce.local": local,                       # rows kernel work-group size
+        "reduce.interleave": 1 if gpu else 0,        # rows kernel: interleaved vector loads
+        "reduce.rows_min": 1024 if gpu else 1 << 30,  # rows kernel when R >= this (sr == 1)
+        "reduce.items": cus * (2048 if gpu else 128),  # work-items wanted for cols kernels
+        "reduce.groups": cus * 4,                    # work-groups wanted for the rows kernel
+        "reduce.min_chunk": 4096 if gpu else 16384,  # fewest elements of r per chunk
+    }
+
+
+def tuning(dev):
+    """Per-device launch parameters (``dev.tuning`` keys ``reduce.*``; tests override them):
+    the defaults, overlaid with what ``clnet tune`` measured (backend/tuning.py)."""
     t = dev.tuning
     if "reduce.local" not in t:
-        gpu = dev.kind == "GPU"
-        local = 256 if gpu else 64
-        while local > dev.max_work_group_size:
-            local //= 2
-        cus = max(1, dev.cl_device.max_compute_units)
-        t.update({
-            "reduce.local": local,                       # rows kernel work-group size
-            "reduce.interleave": 1 if gpu else 0,        # rows kernel: interleaved vector loads
-            "reduce.rows_min": 1024 if gpu else 1 << 30,  # rows kernel when R >= this (sr == 1)
-            "reduce.items": cus * (2048 if gpu else 128),  # work-items wanted for cols kernels
-            "reduce.groups": cus * 4,                    # work-groups wanted for the rows kernel
-            "reduce.min_chunk": 4096 if gpu else 16384,  # fewest elements of r per chunk
-        })
+        t.update(default_tuning(dev))
+        t.update({k: v for k, v in tuning_store.load(dev).items() if k.startswith("reduce.")})
+        while t["reduce.local"] > dev.max_work_group_size:
+            t["reduce.local"] //= 2
     return t
 
 

@@ -76,7 +76,7 @@ def _forward_raw(x, w, b, g):
     A = (w, w._offset, (Cog * Kg, 0), Kg, 1)
     C = (out, 0, (Cog * P, g.Cout * P), P, 1)
     X = _bias_operand(b, Cog) if b is not None else None
-    gemm("conv2d", (g.G, g.N), Cog, P, Kg, A, B, C, X, 1, 1)
+    gemm("conv2d", (g.G, g.N), Cog, P, Kg, A, B, C, X, 1, 1, table="conv.gemm")
     return out, cols
 
 
@@ -108,11 +108,11 @@ def _transpose_raw(y, w, b, g):
         out = Tensor._empty((g.N, g.C, g.H, g.W), y.dtype, dev)
         C = (out, 0, (Cg * P, g.C * P), P, 1)
         X = _bias_operand(b, Cg) if b is not None else None
-        gemm("conv_transpose2d", (g.G, g.N), Cg, P, Cog, A, B, C, X, 1, 1)
+        gemm("conv_transpose2d", (g.G, g.N), Cg, P, Cog, A, B, C, X, 1, 1, table="conv.gemm")
         return out
     cols = Tensor._empty((g.C * g.KH * g.KW, g.N * P), y.dtype, dev)
     C = (cols, 0, (Kg * g.N * P, P), g.N * P, 1)
-    gemm("conv_transpose2d", (g.G, g.N), Kg, P, Cog, A, B, C)
+    gemm("conv_transpose2d", (g.G, g.N), Kg, P, Cog, A, B, C, table="conv.gemm")
     return col2im(cols, b, g)
 
 
@@ -139,7 +139,8 @@ def _weight_raw(x, y, g, cols=None):
             cols = im2col(x, g)
         B = (cols, 0, (Kg * g.N * P,), 1, g.N * P)
     out = Tensor._empty(shape, x.dtype, x._storage.device)
-    gemm("conv2d backward", (g.G,), Cog, Kg, g.N * P, A, B, (out, 0, (Cog * Kg,), Kg, 1))
+    gemm("conv2d backward", (g.G,), Cog, Kg, g.N * P, A, B, (out, 0, (Cog * Kg,), Kg, 1),
+         table="conv.gemm")
     return out
 
 
