@@ -1,5 +1,6 @@
 """Random numbers on the device: sampling functions and in-place fills.
-Kernels: cl_kernels/random.cl (Philox4x32-10, counter-based); generators: ops/_generator.py.
+Kernels: cl_kernels/random.cl (Philox4x32-10, counter-based), launched by kernels/random.py;
+generators: ops/_generator.py.
 
 Every launch takes its counters from a Generator (the default one of the tensor's device unless
 ``generator=`` is given) and never reads anything back, except ``multinomial``, which validates
@@ -14,13 +15,12 @@ import numpy as np
 
 from .. import dtypes, graph
 from ..backend.devices import device as _device
-from ..backend.programs import ProgramCache
+from ..kernels import random as random_kernels
 from ..errors import DeviceError
 from ..tensor import Tensor
 from ._generator import (Generator, fork_rng, generator_for as _generator_for, get_rng_state,
                          initial_seed, manual_seed, philox4x32_10_host, seed, set_rng_state)
-from ._layout import (broadcast_shapes, broadcast_strides, check_index_range, launch_1d,
-                      strided_meta)
+from ._layout import broadcast_shapes, check_index_range
 from .copy import cast, clone, contiguous, copy_into, from_numpy_to
 from .creation import _finish, _sizes, full
 
@@ -32,35 +32,21 @@ __all__ = ["Generator", "manual_seed", "seed", "initial_seed", "get_rng_state", 
            "fork_rng", "rand", "randn", "randint", "rand_like", "randn_like", "randint_like",
            "randperm", "normal", "bernoulli", "multinomial", "dropout_mask", "random"]
 
-_I32, _U64, _I64, _F32 = np.int32, np.uint64, np.int64, np.float32
+_U64, _I64, _F32 = np.uint64, np.int64, np.float32
 _MASK64 = (1 << 64) - 1
 _FP = (dtypes.float32, dtypes.float64)
 
 
 # ================================================================== launches
-_programs = ProgramCache("random")
-
-
 def _launch_fill(op, t, dist, values_per_counter, a, b, arg_types, generator):
     """Fill tensor ``t`` (any layout) with kernel family ``<dist>_<type>``; parameters a, b."""
     n = t.numel()
     if n == 0:
         return t
-    check_index_range(op, t)
-    dev = t._storage.device
-    gen = _generator_for(op, generator, dev)
+    gen = _generator_for(op, generator, t._storage.device)
     counters = -(-n // values_per_counter)
     key, ctr = gen._take(counters)
-    prg = _programs(dev)
-    name = f"{dist}_{t.dtype.cl}"
-    ta, tb = arg_types
-    if t.is_contiguous():
-        k = prg.kernel(name + "_c", [_I32, None, _I32, _U64, _U64, ta, tb])
-        launch_1d(dev, k, counters, n, t._storage.buffer, t._offset, key, ctr, ta(a), tb(b))
-    else:
-        m = strided_meta(op, t._shape, [(t._offset, t._stride)])
-        k = prg.kernel(name + "_n", [_I32, None, _U64, _U64, ta, tb, None])
-        launch_1d(dev, k, counters, n, t._storage.buffer, key, ctr, ta(a), tb(b), m)
+    random_kernels.fill(op, t, dist, counters, key, ctr, a, b, arg_types)
     return t
 
 
@@ -226,16 +212,10 @@ def _bernoulli_tensor_into(op, out, p, generator):
     if p._storage.device is not dev:
         raise DeviceError(f"{op}: probabilities are on {p._storage.device}, the tensor on {dev}")
     p = cast(p, dtypes.float32)   # draws compare 24-bit uniforms: float32 probabilities suffice
-    check_index_range(op, out, p)
     gen = _generator_for(op, generator, dev)
     counters = -(-n // 4)
     key, ctr = gen._take(counters)
-    m = strided_meta(op, out._shape, [(out._offset, out._stride),
-                                      (p._offset, broadcast_strides(out._shape, p._shape,
-                                                                    p._stride))])
-    k = _programs(dev).kernel(f"bernoulli_p_{out.dtype.cl}",
-                                [_I32, None, None, _U64, _U64, None])
-    launch_1d(dev, k, counters, n, out._storage.buffer, p._storage.buffer, key, ctr, m)
+    random_kernels.bernoulli_p(op, out, p, counters, key, ctr)
     return out
 
 
@@ -433,18 +413,10 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
     t = Tensor._empty(shape, dt, dev)
     n = t.numel()
     if n:
-        check_index_range("normal", t, mean, std)
         gen = _generator_for("normal", generator, dev)
         v = 4 if dt is dtypes.float32 else 2
         key, ctr = gen._take(-(-n // v))
-        m = strided_meta("normal", shape, [
-            (t._offset, t._stride),
-            (mean._offset, broadcast_strides(shape, mean._shape, mean._stride)),
-            (std._offset, broadcast_strides(shape, std._shape, std._stride))])
-        k = _programs(dev).kernel(f"normal_tensor_{dt.cl}",
-                                    [_I32, None, None, None, _U64, _U64, None])
-        launch_1d(dev, k, -(-n // v), n, t._storage.buffer, mean._storage.buffer,
-                  std._storage.buffer, key, ctr, m)
+        random_kernels.normal_tensor(t, mean, std, -(-n // v), key, ctr)
         # negative std entries are not rejected: that check would need a read-back
     return _finish(_into_out("normal", t, out), requires_grad)
 
@@ -516,18 +488,9 @@ def multinomial(t, num_samples, replacement=False, *, generator=None, out=None):
     dev = t._storage.device
     gen = _generator_for("multinomial", generator, dev)
     key, ctr = gen._take(rows * s)
-    prg = _programs(dev)
-    arg_types = [_I32, _I32, _I32, None, _I32, None, _U64, _U64]
-    if replacement:
-        probs = contiguous(t)
-        kern = prg.kernel(f"multinomial_repl_{t.dtype.cl}", arg_types)
-        launch_1d(dev, kern, rows * s, rows, k, s, probs._storage.buffer, probs._offset,
-                  res._storage.buffer, key, ctr)
-    else:
-        work = clone(t)   # the kernel marks drawn categories in this copy
-        kern = prg.kernel(f"multinomial_norepl_{t.dtype.cl}", arg_types)
-        launch_1d(dev, kern, rows, rows, k, s, work._storage.buffer, work._offset,
-                  res._storage.buffer, key, ctr)
+    # without replacement the kernel marks drawn categories in a copy
+    probs = contiguous(t) if replacement else clone(t)
+    random_kernels.multinomial(probs, res, rows, k, s, key, ctr, replacement)
     return _into_out("multinomial", res, out)
 
 
