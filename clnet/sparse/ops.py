@@ -10,7 +10,7 @@ backward is written with differentiable ops, so gradients of gradients work:
 import numpy as np
 
 from .. import dtypes, graph
-from ..backend.programs import ProgramCache
+from ..kernels.sparse import spmm_csr
 from ..ops import linalg as _linalg
 from ..ops._layout import same_device
 from ..ops.copy import contiguous, from_numpy_to, write_out
@@ -20,7 +20,6 @@ from ..tensor import Tensor
 from .coo import SparseCOOTensor, sparse_coo_tensor, unsupported
 
 _I32 = np.int32
-_LOCAL = 64
 
 
 class _Plan:
@@ -64,26 +63,13 @@ def _plan(s):
     return c, c._csr
 
 
-_program = ProgramCache("sparse", lambda dev, dt: (("T", dt.cl),))
-
-
 def _spmm(plan, values, x):
     """plan's matrix (with ``values`` in its entry order) @ x (K x N, any strides)."""
     M, K, N = plan.M, plan.K, x._shape[1]
     dev, dt = x._storage.device, x.dtype
     out = zeros((M, N), dtype=dt, device=dev)
     if plan.nnz and M and N:
-        v = contiguous(values.detach())
-        xd = x.detach()
-        lx = 1
-        while lx < min(N, _LOCAL):
-            lx *= 2
-        ly = _LOCAL // lx
-        k = _program(dev, dt).kernel("spmm_csr", [_I32, _I32, _I32, None, None, None, _I32,
-                                                  None, _I32, _I32, _I32, None])
-        k(dev.queue, (-(-N // lx) * lx, -(-M // ly) * ly), (lx, ly), M, N, K,
-          plan.row_ptr._storage.buffer, plan.col._storage.buffer, v._storage.buffer, v._offset,
-          xd._storage.buffer, xd._offset, xd._stride[0], xd._stride[1], out._storage.buffer)
+        spmm_csr(M, K, plan.row_ptr, plan.col, contiguous(values.detach()), x.detach(), out)
     if graph.recording(values, x):
         vg, xg = values.requires_grad, x.requires_grad
 
