@@ -1,5 +1,5 @@
 """Normalisation: batch_norm, layer_norm, group_norm, rms_norm (torch.nn.functional's signatures).
-Kernels: cl_kernels/norm.cl.
+Kernels: cl_kernels/norm.cl, launched by clnet/kernels/norm.py.
 
 Two kernel layouts per device (``dev.tuning["norm.ls"]``, see norm.cl): GPUs give each row /
 channel a work-group of 64 work-items; CPU drivers give each one work-item walking it in vectors,
@@ -23,9 +23,10 @@ import numbers
 import numpy as np
 
 from .. import graph
-from ..backend.programs import ProgramCache
+from ..kernels.norm import (RMS, batch_norm_bwd_reduce, batch_norm_eval_coefs, batch_norm_stats,
+                            channel_affine, layer_norm_bwd, layer_norm_fwd)
 from ..tensor import Tensor
-from ._layout import check_index_range, numel, row_groups, row_local, same_device
+from ._layout import numel, same_device
 from .copy import cast, contiguous, fill_into
 from .creation import zeros
 from .pointwise import rsqrt  # type: ignore[attr-defined]  # made by a loop in ops
@@ -36,10 +37,6 @@ from .views import reshape
 # arguments in another order: it is ``torch_batch_norm`` here, exported as clnet.batch_norm.
 __all__ = ["layer_norm", "group_norm", "rms_norm"]
 
-_LS_GPU = 64             # work-items per row / channel work-group in the GPU layout
-_PARAM_ITEMS = 8192      # work-items wanted by layer_norm_bwd_params (columns x row chunks)
-HAS_W, HAS_B, RMS = 1, 2, 4   # flags of the row kernels (norm.cl)
-_I32 = np.int32
 
 
 class CumulativeMomentum:
@@ -66,28 +63,6 @@ def effective_momentum(momentum, num_batches_tracked):
     if isinstance(num_batches_tracked, Tensor):
         return CumulativeMomentum(num_batches_tracked)
     return 1.0 / float(num_batches_tracked)
-
-
-def _local(dev):
-    """LS of cl_kernels/norm.cl on ``dev`` (row_local: "norm.ls")."""
-    return row_local(dev, "norm.ls", _LS_GPU)
-
-
-_programs = ProgramCache("norm", lambda dev, dt, ls: (("T", dt.cl), ("LS", ls),
-                                                       ("VW", 32 // dt.itemsize)))
-
-
-def _program(dev, dt):
-    return _programs(dev, dt, _local(dev))
-
-
-def _groups(dev, items):
-    return row_groups(dev, items, _local(dev))
-
-
-def _launch_items(dev, kernel, items, *args):
-    ls = _local(dev)
-    kernel(dev.queue, (_groups(dev, items) * ls,), (ls,), *args)
 
 
 def _data(t):
@@ -123,11 +98,6 @@ def _as_dtype(g, dt):
     return g if g.dtype is dt else cast(g, dt)
 
 
-def _buf_or(t, fallback):
-    """(buffer, offset) of t, or of ``fallback`` for an absent optional argument (not read)."""
-    return (t._storage.buffer, t._offset) if t is not None else (fallback._storage.buffer, 0)
-
-
 # ------------------------------------------------------------------ layer norm
 def _normalized_shape(op, x, normalized_shape):
     if isinstance(normalized_shape, numbers.Integral):
@@ -149,16 +119,7 @@ def _rows_forward(op, x, rows, n, G, S, w, b, flags, eps):
     mean = Tensor._empty((rows,), dt, dev)
     rstd = Tensor._empty((rows,), dt, dev)
     if rows and n:
-        check_index_range(op, x)
-        k = _program(dev, dt).kernel("layer_norm_fwd", [
-            _I32, _I32, _I32, _I32, None, _I32, None, _I32, None, _I32, _I32, dt.np.type, None,
-            None, None])
-        wb, wo = _buf_or(w, x)
-        bb, bo = _buf_or(b, x)
-        flags |= (HAS_W if w is not None else 0) | (HAS_B if b is not None else 0)
-        _launch_items(dev, k, rows, rows, n, G, S, x._storage.buffer, x._offset, wb, wo, bb, bo,
-                      flags, dt.np.type(eps), y._storage.buffer, mean._storage.buffer,
-                      rstd._storage.buffer)
+        layer_norm_fwd(op, x, rows, n, G, S, w, b, flags, eps, y, mean, rstd)
     return y, mean, rstd
 
 
@@ -200,39 +161,10 @@ def _rows_fused_grads(g, x, w, weight, bias, mean, rstd, rows, n, G, S, flags):
         if want_b:
             gb = zeros(bias._shape, dtype=dt, device=dev)
         return gx, gw, gb
-    prg = _program(dev, dt)
-    P = G * (n // S)                   # parameters (weight / bias elements)
-    fused = _local(dev) == 1           # the CPU layout adds the parameter partials in passing
     want = want_w or want_b
-    parts = _groups(dev, rows) if fused and want else 0
-    if fused and want:
-        gw_part = Tensor._empty((parts, P), dt, dev)
-        gb_part = Tensor._empty((parts, P), dt, dev)
-    else:
-        gw_part = gb_part = gx
-    k = prg.kernel("layer_norm_bwd_input", [_I32, _I32, _I32, _I32, None, _I32, None, _I32, None,
-                                            _I32, _I32, None, None, None, None, None, _I32])
-    wb, wo = _buf_or(w, x)
-    flags |= HAS_W if w is not None else 0
-    _launch_items(dev, k, rows, rows, n, G, S, gc._storage.buffer, gc._offset,
-                  x._storage.buffer, x._offset, wb, wo, flags, mean._storage.buffer,
-                  rstd._storage.buffer, gx._storage.buffer, gw_part._storage.buffer,
-                  gb_part._storage.buffer, int(fused and want))
-    if want and not fused:
-        batch = rows // G
-        cols = -(-P // _LS_GPU) * _LS_GPU
-        parts = max(1, min(batch, _PARAM_ITEMS // cols))
-        chunk = -(-batch // parts)
-        parts = -(-batch // chunk)
-        gw_part = Tensor._empty((parts, P), dt, dev)
-        gb_part = Tensor._empty((parts, P), dt, dev)
-        kp = prg.kernel("layer_norm_bwd_params", [_I32, _I32, _I32, _I32, _I32, None, _I32, None,
-                                                  _I32, None, None, None, None])
-        kp(dev.queue, (cols, parts), (_LS_GPU, 1), rows, n, G, S, chunk, gc._storage.buffer,
-           gc._offset, x._storage.buffer, x._offset, mean._storage.buffer, rstd._storage.buffer,
-           gw_part._storage.buffer, gb_part._storage.buffer)
+    gw_part, gb_part = layer_norm_bwd(gc, x, w, mean, rstd, rows, n, G, S, flags, gx, want)
     if want:
-        if parts > 1:
+        if gw_part._shape[0] > 1:
             gw_part = _sum(gw_part, 0) if want_w else None
             gb_part = _sum(gb_part, 0) if want_b else None
         if want_w:
@@ -386,42 +318,19 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     w = _data(weight) if weight is not None else None
     b = _data(bias) if bias is not None else None
     dev, dt = x.device, x.dtype
-    st = dt.np.type
     mean, rstd, scale, shift = (Tensor._empty((C,), dt, dev) for _ in range(4))
     y = Tensor._empty(input._shape, dt, dev)
-    flags = (1 if w is not None else 0) | (2 if b is not None else 0)
-    wb, wo = _buf_or(w, x)
-    bb, bo = _buf_or(b, x)
-    prg = _program(dev, dt) if C else None
     if C and training and N * S:
-        check_index_range(op, x)
-        update = running_mean is not None
-        rm = running_mean if update else mean
-        rv = running_var if update else mean
-        cb = count._storage.buffer if count is not None else mean._storage.buffer
-        k = prg.kernel("batch_norm_stats", [
-            _I32, _I32, _I32, None, _I32, st, None, _I32, None, _I32, _I32, None, None, None,
-            None, _I32, None, _I32, _I32, None, _I32, _I32, st, None, _I32, _I32])
-        _launch_items(dev, k, C, N, C, S, x._storage.buffer, x._offset, st(eps), wb, wo,
-          bb, bo, flags, mean._storage.buffer, rstd._storage.buffer, scale._storage.buffer,
-          shift._storage.buffer, int(update), rm._storage.buffer, rm._offset, rm._stride[0],
-          rv._storage.buffer, rv._offset, rv._stride[0], st(mom), cb,
-          count._offset if count is not None else 0, int(count is not None))
-        if update:
+        batch_norm_stats(op, x, N, C, S, eps, w, b, mean, rstd, scale, shift, running_mean,
+                         running_var, mom, count)
+        if running_mean is not None:
             running_mean._bump_version()
             running_var._bump_version()
     elif C and not training:
-        k = prg.kernel("batch_norm_eval_coefs", [
-            _I32, None, _I32, _I32, None, _I32, _I32, st, None, _I32, None, _I32, _I32, None,
-            None, None, None])
-        ls = _local(dev)
-        k(dev.queue, (-(-C // ls) * ls,), (ls,), C, running_mean._storage.buffer,
-          running_mean._offset, running_mean._stride[0], running_var._storage.buffer,
-          running_var._offset, running_var._stride[0], st(eps), wb, wo, bb, bo, flags,
-          mean._storage.buffer, rstd._storage.buffer, scale._storage.buffer,
-          shift._storage.buffer)
+        batch_norm_eval_coefs(x, C, running_mean, running_var, eps, w, b, mean, rstd, scale,
+                              shift)
     if y.numel():
-        _channel_affine(x, None, scale, None, shift, S, C, y)
+        channel_affine(x, None, scale, None, shift, S, C, y)
     if graph.recording(input, weight, bias):
         def backward(g):
             if graph.mode.grad_enabled:
@@ -430,25 +339,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         graph.record("NativeBatchNormBackward0", y, (input, weight, bias), backward,
                      saved=(input, weight, bias))
     return y
-
-
-def _channel_affine(x, g, a, k, d, S, C, out):
-    """out = a[c] * x + k[c] * g + d[c] over (N, C, S) (g, k optional)."""
-    dev, dt = x.device, x.dtype
-    total = out.numel()
-    kern = _program(dev, dt).kernel("channel_affine", [_I32, _I32, _I32, None, _I32, None, _I32,
-                                                       _I32, None, None, None, None])
-    gsrc = g if g is not None else x
-    kk = k if k is not None else a
-    ls = _local(dev)
-    if ls == 1:       # the CPU layout: a work-item per run of S elements, looping over runs
-        gsize, lsize = (_groups(dev, total // S),), (1,)
-    else:
-        gsize, lsize = (-(-total // ls) * ls,), (ls,)
-    kern(dev.queue, gsize, lsize, total, S, C, x._storage.buffer, x._offset,
-         gsrc._storage.buffer, gsrc._offset, int(g is not None), a._storage.buffer,
-         kk._storage.buffer, d._storage.buffer, out._storage.buffer)
-    return out
 
 
 def _batch_norm_fused_grads(g, x, w, weight, bias, mean, rstd, training, N, C, S):
@@ -460,18 +350,12 @@ def _batch_norm_fused_grads(g, x, w, weight, bias, mean, rstd, training, N, C, S
         for t in (grad_w, grad_b):
             fill_into(t, 0)
     else:
-        k = _program(dev, dt).kernel("batch_norm_bwd_reduce", [
-            _I32, _I32, _I32, None, _I32, None, _I32, None, None, None, _I32, _I32, _I32, None,
-            None, None, None, None])
-        wb, wo = _buf_or(w, x)
-        _launch_items(dev, k, C, N, C, S, gc._storage.buffer, gc._offset,
-          x._storage.buffer, x._offset, mean._storage.buffer, rstd._storage.buffer, wb, wo,
-          int(w is not None), int(bool(training)), grad_w._storage.buffer,
-          grad_b._storage.buffer, kg._storage.buffer, kx._storage.buffer, k0._storage.buffer)
+        batch_norm_bwd_reduce(gc, x, N, C, S, mean, rstd, w, training, grad_w, grad_b, kg, kx,
+                              k0)
         if training:
-            _channel_affine(x, gc, kx, kg, k0, S, C, gx)
+            channel_affine(x, gc, kx, kg, k0, S, C, gx)
         else:
-            _channel_affine(gc, None, kg, None, k0, S, C, gx)
+            channel_affine(gc, None, kg, None, k0, S, C, gx)
     gw = grad_w if weight is not None and weight.requires_grad else None
     gb = grad_b if bias is not None and bias.requires_grad else None
     return gx, gw, gb
