@@ -1,7 +1,7 @@
 """Reductions with PyTorch's names and semantics: sum, mean, prod, max/min (+ indices), amax/amin,
 argmax/argmin, var/std (+ _mean), norm, logsumexp, all/any, count_nonzero, each with its backward
-rule (the ``record_*`` functions at the end, written with differentiable ops so that gradients of
-gradients work). Launch machinery: clnet/kernels/reduce.py; kernels: cl_kernels/reduce.cl.
+rule right after it (the ``record_*`` functions, written with differentiable ops so that gradients
+of gradients work). Launch machinery: clnet/kernels/reduce.py; kernels: cl_kernels/reduce.cl.
 Cumulative ops live in scan.py; ``reduce_sum_to_shape`` (broadcast gradients) in views.py.
 """
 import collections
@@ -104,6 +104,26 @@ def _empty_check(op, t, rdims, dim_given):
                                       f"(input shape {list(t._shape)}).")
 
 
+# backward helpers: a reduced gradient seen with the reduced dims kept, spread back
+def _unreduce(g, x_shape, rdims, keepdim):
+    """Broadcast a reduced gradient back over the reduced dims of ``x_shape``."""
+    if not keepdim:
+        shape = [1 if d in rdims else s for d, s in enumerate(x_shape)]
+        g = reshape(g, shape)
+    return expand(g, x_shape)
+
+
+def _cast_back(g, x):
+    return g if g.dtype is x.dtype else cast(g, x.dtype)
+
+
+def _keep(t, rdims, keepdim, x_shape):
+    """A reduced output viewed with the reduced dims kept (size 1), for broadcasting."""
+    if keepdim:
+        return t
+    return reshape(t, [1 if d in rdims else s for d, s in enumerate(x_shape)])
+
+
 # ------------------------------------------------------------------ sum / mean / prod
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     _check_tensor("sum", input)
@@ -137,6 +157,45 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     out = _reduce("prod", x, rdims, keepdim, "prod", 1)
     out = _cast_for(out, dtype) if dtype is not None else out
     return record_prod(x, out, rdims, keepdim)
+
+
+def record_sum(name, x, out, rdims, keepdim, scale=1.0):
+    """sum (scale 1) and mean (scale 1/N): the gradient is g spread over the reduced dims."""
+    if not (graph.recording(x) and out.dtype.is_floating_point):
+        return out
+    shape = x._shape
+
+    def backward(g):
+        gx = _unreduce(g, shape, rdims, keepdim)
+        if scale != 1.0:
+            gx = gx * scale
+        return (_cast_back(gx, x),)
+    graph.record(name, out, (x,), backward)
+    return out
+
+
+def record_prod(x, out, rdims, keepdim):
+    """d prod / d x_i = product of the others: out / x_i without zeros; with exactly one zero in a
+    slice only that element gets a gradient (the product of the others); with two, none does."""
+    if not graph.recording(x):
+        return out
+    so = graph.SavedOutput(out)
+    shape = x._shape
+
+    def backward(g):
+        o = _keep(so.unpack(), rdims, keepdim, shape)
+        gk = _keep(g, rdims, keepdim, shape)
+        is_zero = x == 0
+        zeros_in_slice = sum(P.where(is_zero, 1.0, 0.0), rdims, keepdim=True)
+        safe_x = P.where(is_zero, 1.0, x)
+        others_nonzero = prod(safe_x, rdims, keepdim=True)
+        no_zero = o / safe_x
+        one_zero = P.where(is_zero, others_nonzero, 0.0)
+        grad = P.where(zeros_in_slice == 0, no_zero,
+                       P.where(zeros_in_slice == 1, one_zero, 0.0))
+        return (grad * gk,)
+    graph.record("ProdBackward0", out, (x,), backward, (x,), (so,))
+    return out
 
 
 # ------------------------------------------------------------------ max / min / arg*
@@ -179,6 +238,40 @@ def _extreme(op, input, dim, keepdim, other):
     values, indices = record_with_indices(op.capitalize() + "Backward0", input, values, indices,
                                              input._wrap_dim(dim) if input.dim() else 0, keepdim)
     return (max_return if op == "max" else min_return)(values, indices)
+
+
+def record_extreme_all(name, x, out, rdims, keepdim):
+    """max()/min()/amax/amin/inf-norm style: the gradient is shared evenly by all elements equal
+    to the result (PyTorch's rule for reductions without indices)."""
+    if not (graph.recording(x) and out.dtype.is_floating_point):
+        return out
+    so = graph.SavedOutput(out)
+    shape = x._shape
+
+    def backward(g):
+        o = _keep(so.unpack().detach(), rdims, keepdim, shape)
+        mask = P.where(x == o, 1.0, 0.0)
+        count = sum(mask, rdims, keepdim=True)
+        return (mask * (_keep(g, rdims, keepdim, shape) / count),)
+    graph.record(name, out, (x,), backward, (x,), (so,))
+    return out
+
+
+def record_with_indices(name, x, values, indices, dim, keepdim):
+    """max/min over a dim: the gradient goes to the chosen index (scatter into zeros)."""
+    if not (graph.recording(x) and values.dtype.is_floating_point):
+        return values, indices
+    shape = x._shape
+
+    def backward(g, _unused_indices_grad=None):
+        if not shape:
+            return (g,)
+        gk = g if keepdim else unsqueeze(g, dim)
+        ik = indices if keepdim else unsqueeze(indices, dim)
+        z = zeros(shape, dtype=g.dtype, device=g.device)
+        return (scatter(z, dim, ik, gk),)
+    graph.record(name, values, (x,), backward)
+    return values, indices
 
 
 def max(input, dim=None, keepdim=False, *, other=None):
@@ -266,6 +359,30 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return _var_impl("std_mean", input, dim, unbiased, keepdim, correction, True)
 
 
+def record_var(name, x, out, rdims, keepdim, n, correction, is_std):
+    """var: g * 2 (x - mean) / (N - c); std: g * (x - mean) / ((N - c) std)."""
+    if not graph.recording(x):
+        return out
+    so = graph.SavedOutput(out)
+    shape = x._shape
+    dof = _builtin_max(n - correction, 0)
+
+    def backward(g):
+        m = mean(x, rdims, keepdim=True)       # recomputed so that it is differentiable
+        gk = _keep(g, rdims, keepdim, shape)
+        centred = x - m
+        if is_std:
+            s = _keep(so.unpack(), rdims, keepdim, shape)
+            # PyTorch's rule: where the std is 0 (constant data) the gradient is 0, not 0/0
+            grad = P.where(s == 0, 0.0, gk * centred / (s * dof)) if dof else \
+                gk * centred * math.inf
+        else:
+            grad = gk * centred * (2.0 / dof) if dof else gk * centred * math.inf
+        return (grad,)
+    graph.record("StdBackward0" if is_std else "VarBackward0", out, (x,), backward, (x,), (so,))
+    return out
+
+
 # ------------------------------------------------------------------ norm / logsumexp
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm over ``dim`` (all dims by default), like ``torch.norm`` for p in
@@ -299,152 +416,6 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     return record_norm(x, out, rdims, keepdim, p)
 
 
-def logsumexp(input, dim, keepdim=False):
-    """log(sum(exp(x))) over ``dim``, computed as m + log(sum(exp(x - m))) with m the max (0
-    where the max is infinite, as PyTorch does, so all -inf gives -inf and +inf gives inf)."""
-    _check_tensor("logsumexp", input)
-    x = input if input.dtype.is_floating_point else cast(input, dtypes.get_default_dtype())
-    rdims = _reduce_dims("logsumexp", x, dim)
-    shift = _reduce("logsumexp", x, rdims, False, "max", 0, post=L.POST_INF_TO_ZERO)
-    out = _reduce("logsumexp", x, rdims, keepdim, "sumexp", -math.inf, param=shift,
-                  post=L.POST_LOG_ADD)
-    return record_logsumexp(x, out, rdims, keepdim)
-
-
-# ------------------------------------------------------------------ logical / counting
-def all(input, dim=None, keepdim=False):
-    _check_tensor("all", input)
-    return _reduce("all", input, _reduce_dims("all", input, dim), keepdim, "all", True)
-
-
-def any(input, dim=None, keepdim=False):
-    _check_tensor("any", input)
-    return _reduce("any", input, _reduce_dims("any", input, dim), keepdim, "any", False)
-
-
-def count_nonzero(input, dim=None):
-    _check_tensor("count_nonzero", input)
-    return _reduce("count_nonzero", input, _reduce_dims("count_nonzero", input, dim), False,
-                   "count", 0)
-
-
-# ------------------------------------------------------------------ backward rules
-def _unreduce(g, x_shape, rdims, keepdim):
-    """Broadcast a reduced gradient back over the reduced dims of ``x_shape``."""
-    if not keepdim:
-        shape = [1 if d in rdims else s for d, s in enumerate(x_shape)]
-        g = reshape(g, shape)
-    return expand(g, x_shape)
-
-
-def _cast_back(g, x):
-    return g if g.dtype is x.dtype else cast(g, x.dtype)
-
-
-def _keep(t, rdims, keepdim, x_shape):
-    """A reduced output viewed with the reduced dims kept (size 1), for broadcasting."""
-    if keepdim:
-        return t
-    return reshape(t, [1 if d in rdims else s for d, s in enumerate(x_shape)])
-
-
-def record_sum(name, x, out, rdims, keepdim, scale=1.0):
-    """sum (scale 1) and mean (scale 1/N): the gradient is g spread over the reduced dims."""
-    if not (graph.recording(x) and out.dtype.is_floating_point):
-        return out
-    shape = x._shape
-
-    def backward(g):
-        gx = _unreduce(g, shape, rdims, keepdim)
-        if scale != 1.0:
-            gx = gx * scale
-        return (_cast_back(gx, x),)
-    graph.record(name, out, (x,), backward)
-    return out
-
-
-def record_prod(x, out, rdims, keepdim):
-    """d prod / d x_i = product of the others: out / x_i without zeros; with exactly one zero in a
-    slice only that element gets a gradient (the product of the others); with two, none does."""
-    if not graph.recording(x):
-        return out
-    so = graph.SavedOutput(out)
-    shape = x._shape
-
-    def backward(g):
-        o = _keep(so.unpack(), rdims, keepdim, shape)
-        gk = _keep(g, rdims, keepdim, shape)
-        is_zero = x == 0
-        zeros_in_slice = sum(P.where(is_zero, 1.0, 0.0), rdims, keepdim=True)
-        safe_x = P.where(is_zero, 1.0, x)
-        others_nonzero = prod(safe_x, rdims, keepdim=True)
-        no_zero = o / safe_x
-        one_zero = P.where(is_zero, others_nonzero, 0.0)
-        grad = P.where(zeros_in_slice == 0, no_zero,
-                       P.where(zeros_in_slice == 1, one_zero, 0.0))
-        return (grad * gk,)
-    graph.record("ProdBackward0", out, (x,), backward, (x,), (so,))
-    return out
-
-
-def record_extreme_all(name, x, out, rdims, keepdim):
-    """max()/min()/amax/amin/inf-norm style: the gradient is shared evenly by all elements equal
-    to the result (PyTorch's rule for reductions without indices)."""
-    if not (graph.recording(x) and out.dtype.is_floating_point):
-        return out
-    so = graph.SavedOutput(out)
-    shape = x._shape
-
-    def backward(g):
-        o = _keep(so.unpack().detach(), rdims, keepdim, shape)
-        mask = P.where(x == o, 1.0, 0.0)
-        count = sum(mask, rdims, keepdim=True)
-        return (mask * (_keep(g, rdims, keepdim, shape) / count),)
-    graph.record(name, out, (x,), backward, (x,), (so,))
-    return out
-
-
-def record_with_indices(name, x, values, indices, dim, keepdim):
-    """max/min over a dim: the gradient goes to the chosen index (scatter into zeros)."""
-    if not (graph.recording(x) and values.dtype.is_floating_point):
-        return values, indices
-    shape = x._shape
-
-    def backward(g, _unused_indices_grad=None):
-        if not shape:
-            return (g,)
-        gk = g if keepdim else unsqueeze(g, dim)
-        ik = indices if keepdim else unsqueeze(indices, dim)
-        z = zeros(shape, dtype=g.dtype, device=g.device)
-        return (scatter(z, dim, ik, gk),)
-    graph.record(name, values, (x,), backward)
-    return values, indices
-
-
-def record_var(name, x, out, rdims, keepdim, n, correction, is_std):
-    """var: g * 2 (x - mean) / (N - c); std: g * (x - mean) / ((N - c) std)."""
-    if not graph.recording(x):
-        return out
-    so = graph.SavedOutput(out)
-    shape = x._shape
-    dof = _builtin_max(n - correction, 0)
-
-    def backward(g):
-        m = mean(x, rdims, keepdim=True)       # recomputed so that it is differentiable
-        gk = _keep(g, rdims, keepdim, shape)
-        centred = x - m
-        if is_std:
-            s = _keep(so.unpack(), rdims, keepdim, shape)
-            # PyTorch's rule: where the std is 0 (constant data) the gradient is 0, not 0/0
-            grad = P.where(s == 0, 0.0, gk * centred / (s * dof)) if dof else \
-                gk * centred * math.inf
-        else:
-            grad = gk * centred * (2.0 / dof) if dof else gk * centred * math.inf
-        return (grad,)
-    graph.record("StdBackward0" if is_std else "VarBackward0", out, (x,), backward, (x,), (so,))
-    return out
-
-
 def record_norm(x, out, rdims, keepdim, p):
     if not (graph.recording(x) and out.dtype.is_floating_point):
         return out
@@ -472,6 +443,18 @@ def record_norm(x, out, rdims, keepdim, p):
     return out
 
 
+def logsumexp(input, dim, keepdim=False):
+    """log(sum(exp(x))) over ``dim``, computed as m + log(sum(exp(x - m))) with m the max (0
+    where the max is infinite, as PyTorch does, so all -inf gives -inf and +inf gives inf)."""
+    _check_tensor("logsumexp", input)
+    x = input if input.dtype.is_floating_point else cast(input, dtypes.get_default_dtype())
+    rdims = _reduce_dims("logsumexp", x, dim)
+    shift = _reduce("logsumexp", x, rdims, False, "max", 0, post=L.POST_INF_TO_ZERO)
+    out = _reduce("logsumexp", x, rdims, keepdim, "sumexp", -math.inf, param=shift,
+                  post=L.POST_LOG_ADD)
+    return record_logsumexp(x, out, rdims, keepdim)
+
+
 def record_logsumexp(x, out, rdims, keepdim):
     if not graph.recording(x):
         return out
@@ -483,3 +466,20 @@ def record_logsumexp(x, out, rdims, keepdim):
         return (_keep(g, rdims, keepdim, shape) * P.exp(x - o),)
     graph.record("LogsumexpBackward0", out, (x,), backward, (x,), (so,))
     return out
+
+
+# ------------------------------------------------------------------ logical / counting
+def all(input, dim=None, keepdim=False):
+    _check_tensor("all", input)
+    return _reduce("all", input, _reduce_dims("all", input, dim), keepdim, "all", True)
+
+
+def any(input, dim=None, keepdim=False):
+    _check_tensor("any", input)
+    return _reduce("any", input, _reduce_dims("any", input, dim), keepdim, "any", False)
+
+
+def count_nonzero(input, dim=None):
+    _check_tensor("count_nonzero", input)
+    return _reduce("count_nonzero", input, _reduce_dims("count_nonzero", input, dim), False,
+                   "count", 0)
