@@ -191,6 +191,13 @@ def to_host_values(stored, d):
     return bfloat16_values(stored) if d is bfloat16 else stored
 
 
+def round_scalar(value, d):
+    """A Python float rounded to 16-bit dtype ``d`` (as a Python float)."""
+    if d is bfloat16:
+        return float(bfloat16_values(bfloat16_bits([value]))[0])
+    return float(np.float16(value)) if d is float16 else value
+
+
 def from_host_values(values, d):
     """The array of host ``values`` to store as dtype ``d`` (bfloat16: its bits)."""
     if d is bfloat16:

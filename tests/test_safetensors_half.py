@@ -1,9 +1,9 @@
 """Half-precision checkpoints: F16 and BF16 safetensors entries (files written by hand to the
-safetensors format: 8-byte header length, JSON header, little-endian data) load as float32 with
-the values torch's own conversion gives (``torch.tensor(..., dtype=torch.bfloat16).float()``),
-into a dict and through ``load_state_dict``; 8/16-bit integer entries widen as torch storages
-do; damaged half entries still give the clear errors. torch.save of a half model loads the
-same way."""
+safetensors format: 8-byte header length, JSON header, little-endian data) load as float16 and
+bfloat16, as torch loads them, with exactly the file's values, into a dict and through
+``load_state_dict`` (which copies them into a float32 model's dtype); 8/16-bit integer entries
+widen as torch storages do; damaged half entries still give the clear errors. torch.save of a
+half model loads the same way."""
 import io
 import json
 import struct
@@ -52,7 +52,7 @@ def load_bytes(blob):
 
 
 @pytest.mark.parametrize("make", [f16, bf16], ids=["F16", "BF16"])
-def test_half_entries_load_as_float32_with_torchs_values(make, tmp_path):
+def test_half_entries_keep_their_dtype_and_torchs_values(make, tmp_path):
     code, shape, raw, expected = make(SPECIAL + [0.1 * i for i in range(10)], (4, 6))
     small = make([1.0, -0.5, 2.0], (3,))
     blob = safetensors_bytes({"w": (code, shape, raw), "b": small[:3],
@@ -62,10 +62,11 @@ def test_half_entries_load_as_float32_with_torchs_values(make, tmp_path):
     for loaded in (clnet.load(str(path)), load_bytes(blob)):
         assert list(loaded) == ["w", "b", "s"]
         w = loaded["w"]
-        assert w.dtype == clnet.float32 and tuple(w.shape) == shape
-        np.testing.assert_array_equal(w.numpy(), expected)     # exact, NaN where torch has NaN
-        np.testing.assert_array_equal(loaded["b"].numpy(), small[3])
-        assert loaded["s"].shape == () and loaded["s"].dtype == clnet.float32
+        want = clnet.float16 if code == "F16" else clnet.bfloat16
+        assert w.dtype == want and tuple(w.shape) == shape
+        np.testing.assert_array_equal(w.float().numpy(), expected)  # exact, NaN where torch's
+        np.testing.assert_array_equal(loaded["b"].float().numpy(), small[3])
+        assert loaded["s"].shape == () and loaded["s"].dtype == want
     # the conversion is the one torch does, not a float32 re-rounding of the decimal values
     finite = np.isfinite(expected.reshape(-1))
     decimal = np.asarray(SPECIAL + [0.1 * i for i in range(10)], np.float32)
@@ -121,7 +122,7 @@ def test_damaged_half_entries_keep_the_clear_errors(tmp_path):
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_torch_save_of_a_half_model_loads_into_float32(dtype):
+def test_torch_save_of_a_half_model_loads_into_float32_and_16_bit_models(dtype):
     torch.manual_seed(1)
     ref = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 2))
     ref = ref.to(dtype)
@@ -133,3 +134,11 @@ def test_torch_save_of_a_half_model_loads_into_float32(dtype):
     for (name, p), (tname, tp) in zip(model.state_dict().items(), ref.state_dict().items()):
         assert name == tname and p.dtype == clnet.float32
         np.testing.assert_array_equal(p.numpy(), tp.float().numpy())
+    # the state dict keeps torch's dtype; a model of that dtype takes it as it is
+    want = clnet.float16 if dtype == torch.float16 else clnet.bfloat16
+    assert all(v.dtype is want for v in state.values())
+    half = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 2)).to(want)
+    half.load_state_dict(state)
+    for p, tp in zip(half.state_dict().values(), ref.state_dict().values()):
+        assert p.dtype is want
+        np.testing.assert_array_equal(p.float().numpy(), tp.float().numpy())

@@ -134,7 +134,7 @@ def test_clnet_reads_torch_tensors_and_views(zipped):
     assert got["s"].stride() == (6, 2) and got["s"]._offset == 6
 
 
-def test_torch_dtypes_clnet_lacks_load_as_the_nearest_one():
+def test_torch_dtypes_load_as_their_own_or_the_nearest_one():
     vals = [0, 1, 100, -7]
     obj = {"f16": torch.tensor([0.5, -2.25, 65504.0], dtype=torch.float16),
            "bf16": torch.tensor([1.5, -3.0, 1e30], dtype=torch.bfloat16),
@@ -145,13 +145,14 @@ def test_torch_dtypes_clnet_lacks_load_as_the_nearest_one():
            "u32": torch.tensor([2**32 - 1], dtype=torch.uint32),
            "dtype": torch.float16, "f32": torch.float32}
     got = _clnet_load(_torch_bytes(obj))
-    want = {"f16": clnet.float32, "bf16": clnet.float32, "i8": clnet.int32, "u8": clnet.int32,
+    want = {"f16": clnet.float16, "bf16": clnet.bfloat16, "i8": clnet.int32, "u8": clnet.int32,
             "i16": clnet.int32, "u16": clnet.int32, "u32": clnet.int64}
     for k, dt in want.items():
         assert got[k].dtype is dt, k
-        np.testing.assert_array_equal(got[k].numpy(), obj[k].to(torch.float64 if
+        host = got[k].float().numpy() if dt.is_floating_point else got[k].numpy()
+        np.testing.assert_array_equal(host, obj[k].to(torch.float64 if
                                       dt.is_floating_point else torch.int64).numpy())
-    assert got["dtype"] is clnet.float32 and got["f32"] is clnet.float32
+    assert got["dtype"] is clnet.float16 and got["f32"] is clnet.float32
     with pytest.raises(CheckpointError, match="torch.ComplexFloatStorage data, which clnet has no dtype"):
         _clnet_load(_torch_bytes({"c": torch.ones(2, dtype=torch.complex64)}))
 

@@ -5,7 +5,8 @@ import numpy as np
 
 from ..backend.device_errors import error_flag
 from ..backend.programs import ProgramCache
-from .copy import contiguous_copy
+from ..tensor import Tensor
+from .copy import contiguous_copy, copy_into
 from .layout import check_index_range, launch_1d
 
 _program = ProgramCache("check", lambda dev, dt: (("T", dt.cl),))   # (dev, dtype)
@@ -16,7 +17,11 @@ def check_unit_interval(op, x):
     n = x.numel()
     if n == 0:
         return
-    c = contiguous_copy(x)
+    if x.dtype.compute is not x.dtype:
+        # a 16-bit float: checked on its float32 values (exact), as every 16-bit op computes
+        c = copy_into(Tensor._empty(x._shape, x.dtype.compute, x._storage.device), x, op)
+    else:
+        c = contiguous_copy(x)
     check_index_range(op, c)
     dev = c._storage.device
     k = _program(dev, c.dtype).kernel("check_unit_interval", [np.int32, None, np.int32, None])

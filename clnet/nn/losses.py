@@ -201,7 +201,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
     valid = t2 != ignore_index
     safe = P.where(valid, t2, 0)
     picked = reshape(gather(x2, 1, reshape(safe, (-1, 1))), (-1,))
-    w = P.where(valid, 1.0, 0.0) if weight is None else P.where(
+    # in the input's dtype: a float32 mask would promote a 16-bit loss to float32
+    w = cast(P.where(valid, 1.0, 0.0), input.dtype) if weight is None else P.where(
         valid, index_select(cast(weight, input.dtype), 0, safe), 0.0)
     loss = -(picked * w)
     if reduction == "none":

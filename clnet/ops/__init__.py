@@ -11,7 +11,16 @@ from . import softmax
 from . import norm, dropout, embedding
 from . import inplace_views   # installs graph.view_hooks (autograd of in-place ops on views)
 from . import numeric, tensor_algebra
+from . import activations, arithmetic, numeric_pointwise, opmath, rnn, tensor_shape, unary_math
+
+# float16/bfloat16 compute in float32, rounded once per op (opmath.py): every public function of
+# the families, rebound here before tensor_methods.py, the facade and nn take them
+_WRAPPED = [activations, arithmetic, unary_math, pointwise, pointwise_methods, random, views,
+            index, subscripts, join, sort, linalg, reduce, scan, conv, pool, softmax, norm,
+            dropout, embedding, numeric, numeric_pointwise, tensor_algebra, tensor_shape, rnn]
+for _mod in _WRAPPED:
+    opmath.wrap_module(_mod, {m.__name__ for m in _WRAPPED})
 from .tensor_methods import TENSOR_METHODS
 
 for _name, _method in TENSOR_METHODS.items():
-    setattr(Tensor, _name, _method)
+    setattr(Tensor, _name, opmath.wrap_method(_name, _method))

@@ -126,7 +126,7 @@ def _fast_binary(op, a, b):
     """The common case at the lowest host cost: a contiguous floating-point tensor with a Python
     number or a same-shape, same-dtype contiguous tensor, nothing to record. None otherwise."""
     dt = a.dtype
-    if not dt.is_floating_point or op in _NOT_FAST:
+    if not dt.is_floating_point or op in _NOT_FAST or dt.compute is not dt:
         return None
     tb = type(b)
     if tb is Tensor:
@@ -194,6 +194,8 @@ def binary(op, a, b, out=None, opname=None, _record=True):
     if ct is dtypes.bool_ and op in _NO_BOOL:
         ct = dtypes.int64
     out_dt = dtypes.bool_ if op in _COMPARE else ct
+    if ct.compute is not ct:
+        return _binary_in_float32(op, a, b, out, name, _record, out_dt)
     given_out = out is not None
     if out is None:
         out = Tensor._empty(shape, out_dt, dev)
@@ -218,6 +220,35 @@ def binary(op, a, b, out=None, opname=None, _record=True):
             raise RuntimeError(f"{name}(): functions with out=... arguments don't support "
                                "automatic differentiation")
         _record_binary(op, a, b, out)
+    return out
+
+
+def _up(x):
+    """A 16-bit tensor operand as float32 (recorded cast); anything else as it is."""
+    return cast(x, dtypes.float32) if isinstance(x, Tensor) and x.dtype.compute is not x.dtype \
+        else x
+
+
+# the kernel ops whose Python-number operand PyTorch rounds to a 16-bit dtype (opmath.py)
+_ROUNDED_SCALAR = frozenset(("add", "sub", "remainder", "fmod", "pow"))
+
+
+def _binary_in_float32(op, a, b, out, name, record, out_dt):
+    """A 16-bit result computed in float32 and rounded once (ops/opmath.py: PyTorch CPU's
+    opmath); here for the families that call the engine directly with 16-bit tensors."""
+    if op in _ROUNDED_SCALAR:     # PyTorch rounds such a Python number to the 16-bit dtype
+        ct = out_dt if out_dt.is_floating_point else (a if isinstance(a, Tensor) else b).dtype
+        a, b = (dtypes.round_scalar(x, ct) if type(x) is float else x for x in (a, b))
+    if out is None:
+        r = binary(op, _up(a), _up(b), opname=name, _record=record)
+        return cast(r, out_dt) if r.dtype is not out_dt else r
+    if record and graph.mode.grad_enabled and any(
+            isinstance(x, Tensor) and x.requires_grad for x in (a, b)):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support "
+                           "automatic differentiation")
+    r = binary(op, _up(a), _up(b), opname=name, _record=False)
+    _check_out(name, out, r._shape, out_dt)
+    copy_into(out, r, name)
     return out
 
 
@@ -310,6 +341,16 @@ def unary(op, a, p0=0, p1=0, out=None, float_only=True, out_dtype=None, opname=N
     if float_only and not ct.is_floating_point:
         ct = dtypes.get_default_dtype()
     od = out_dtype or ct
+    if ct.compute is not ct:      # 16-bit: in float32, rounded once (see _binary_in_float32)
+        r = unary(op, cast(a, dtypes.float32), p0, p1, float_only=float_only,
+                  out_dtype=None if od is ct else od, opname=name,
+                  _record=_record and out is None)
+        r = cast(r, od) if r.dtype is not od else r
+        if out is None:
+            return r
+        _check_out(name, out, a._shape, od)
+        copy_into(out, r, name)
+        return out
     src = a if a.dtype is ct else cast(a, ct)
     given_out = out is not None
     if out is None:

@@ -86,7 +86,7 @@ class _Storages:
 def storage_bytes(storage, dt):
     """The whole storage's bytes, little-endian (a host round trip)."""
     n = storage.nbytes // dt.itemsize
-    host = Tensor._make(storage, (n,), (1,), 0, dt).numpy()
+    host = Tensor._make(storage, (n,), (1,), 0, dt)._host_array()   # bfloat16: its bits
     return np.ascontiguousarray(host, dtype=host.dtype.newbyteorder("<")).view(np.uint8)
 
 

@@ -389,9 +389,10 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     ``clnet.save``, ``torch.save`` (zip or legacy format) or
     ``clnet.serialization.save_safetensors`` (and any safetensors file, as a dict of its
     tensors), its tensors on ``map_location`` (a device or name; None: the default device,
-    whatever device the tensors were saved from). clnet has no 16-bit float: float16 and
-    bfloat16 tensors (F16/BF16 safetensors entries, torch storages) load as float32 with
-    exactly their values, 8- and 16-bit integers as int32, uint32 as int64.
+    whatever device the tensors were saved from). float16 and bfloat16 tensors (F16/BF16
+    safetensors entries, torch storages) keep their dtype, as in torch (``load_state_dict``
+    copies them into each parameter's dtype); 8- and 16-bit integers load as int32, uint32 as
+    int64.
 
     ``weights_only=True`` (the default, as in PyTorch): a pickle is read by an allow-list
     unpickler that builds only tensors, Parameters, containers, numbers, strings, dtypes,

@@ -30,8 +30,8 @@ class FileFault(Exception):
 
 class DtypeSpec:
     """An element type as a torch file stores it: the bytes' numpy type (little-endian) and the
-    clnet dtype it loads as (the nearest one that holds every value: float16 and bfloat16 as
-    float32, int8/uint8/int16/uint16 as int32, uint32 as int64)."""
+    clnet dtype it loads as (its own, or the nearest one that holds every value: int8/uint8/
+    int16/uint16 as int32, uint32 as int64)."""
 
     def __init__(self, torch_name, file_np, dtype, storage=None):
         self.torch_name, self.file_np, self.dtype = torch_name, np.dtype(file_np), dtype
@@ -41,7 +41,8 @@ class DtypeSpec:
         return f"torch.{self.torch_name}"
 
     def to_clnet(self, raw, byteorder):
-        """The clnet-typed host array of a storage's raw bytes."""
+        """The host array of a storage's values in its clnet dtype (bfloat16's as float32: they
+        are exact, and the upload rounds nothing)."""
         file_np = self.file_np.newbyteorder(">" if byteorder == "big" else "<") \
             if self.file_np.itemsize > 1 else self.file_np
         host = np.frombuffer(raw, file_np)
@@ -55,8 +56,8 @@ class DtypeSpec:
 _SPECS = [
     DtypeSpec("float32", "<f4", dtypes.float32, "FloatStorage"),
     DtypeSpec("float64", "<f8", dtypes.float64, "DoubleStorage"),
-    DtypeSpec("float16", "<f2", dtypes.float32, "HalfStorage"),
-    DtypeSpec("bfloat16", "<u2", dtypes.float32, "BFloat16Storage"),
+    DtypeSpec("float16", "<f2", dtypes.float16, "HalfStorage"),
+    DtypeSpec("bfloat16", "<u2", dtypes.bfloat16, "BFloat16Storage"),
     DtypeSpec("int64", "<i8", dtypes.int64, "LongStorage"),
     DtypeSpec("int32", "<i4", dtypes.int32, "IntStorage"),
     DtypeSpec("int16", "<i2", dtypes.int32, "ShortStorage"),

@@ -37,7 +37,8 @@ def _header_bytes(enc, structure):
 
 
 def _host_bytes(t):
-    host = t.numpy()         # contiguous copy of any view (a host round trip per tensor)
+    # contiguous copy of any view (a host round trip per tensor); bfloat16 as its uint16 bits
+    host = t._host_array()
     host = np.ascontiguousarray(host, dtype=host.dtype.newbyteorder("<"))
     return host.reshape(-1).view(np.uint8)
 

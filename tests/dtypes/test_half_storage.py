@@ -63,6 +63,15 @@ def test_result_type_of_tensors_and_0d_tensors_matches_torch(a, b):
         assert result_type(ca, cb).name == str(torch.result_type(ta, tb)).split(".")[-1]
 
 
+@pytest.mark.parametrize("name", HALF)
+@pytest.mark.parametrize("scalar", [2, 2.5, True])
+def test_a_python_scalar_keeps_the_16_bit_dtype(name, scalar):
+    t = clnet.ones(4, dtype=c(name))
+    assert (t + scalar).dtype is c(name)
+    assert (t * scalar).dtype is c(name)
+    assert str((torch.ones(4, dtype=tdt(name)) + scalar).dtype) == f"torch.{name}"
+
+
 def test_dtype_attributes_and_names():
     assert clnet.half is clnet.float16
     for name in HALF:
@@ -168,6 +177,9 @@ def test_creation_functions(name):
     assert clnet.full_like(x, 2.5, dtype=d).dtype is d
     assert clnet.empty(3, dtype=d).dtype is d
     assert x.new_zeros(2, dtype=d).dtype is d
+    for fn in (clnet.rand, clnet.randn):
+        r = fn(1000, dtype=d)
+        assert r.dtype is d and abs(float(r.float().mean())) < 0.6
     assert clnet.zeros(2, dtype=d, requires_grad=True).requires_grad
 
 
