@@ -1,4 +1,4 @@
-"""The per-device tuning store: parameters ``clnet tune`` measured, kept in one JSON file per device.
+"""The per-device tuning store: what ``clnet tune`` measured, one JSON file per device.
 
 Where: ``$CLNET_TUNING_CACHE`` when set (a folder; tests point it at a temporary one), else
 ``$XDG_CACHE_HOME/clnet/tuning/``, else ``~/.cache/clnet/tuning/``. One file per (platform,
@@ -63,7 +63,8 @@ def cache_path(dev):
     """The device's tuning file: names plus a short hash of the two full names (two devices whose
     names slug alike still get two files)."""
     digest = hashlib.sha1(f"{dev.platform_name}\0{dev.name}".encode()).hexdigest()[:10]
-    return os.path.join(cache_dir(), f"{_slug(dev.platform_name)}--{_slug(dev.name)}--{digest}.json")
+    name = f"{_slug(dev.platform_name)}--{_slug(dev.name)}--{digest}.json"
+    return os.path.join(cache_dir(), name)
 
 
 # ---------------------------------------------------------------------------------- validation

@@ -4,10 +4,12 @@ For each kernel family (clnet/tuning/families.py) and each candidate parameter v
 (a shape the training workloads use) is run once with the DEFAULT parameters to get the reference
 result and time, then with the candidate: a candidate that fails to build or launch on the device
 is skipped (the reason is kept), one whose result differs from the default's beyond float32
-rounding is refused, and the rest are timed as the median of several runs after a warm-up, each
-run ended by a device synchronize. The candidate with the lowest geometric mean time over the
-cases wins when it beats the default by more than the noise margin; the device's tuning file
-(backend/tuning.py) then holds it, and every later process uses it.
+rounding is refused, and the rest are timed beside the default (the two alternate, so a change of
+load on a shared machine hits both alike) as medians of several runs after a warm-up, each run
+ended by a device synchronize. The candidate with the lowest geometric mean time over the
+cases wins when it beats the default by more than the noise margin and slows no case down by more
+than WORST; the device's tuning file (backend/tuning.py) then holds it, and every later process
+uses it.
 """
 import math
 import statistics
@@ -20,6 +22,7 @@ from tqdm import tqdm
 from ..backend import tuning as store
 
 MARGIN = 0.97      # a candidate must be 3% faster than the default (geometric mean) to replace it
+WORST = 1.10       # ... and slow no case down by more than 10% (no regression bought by an average)
 
 
 class Case:
@@ -73,6 +76,28 @@ def time_run(dev, run, repeats, budget_s=None):
     return statistics.median(times)
 
 
+def time_pair(dev, run, use_a, use_b, repeats, budget_s=None):
+    """Median seconds of ``run`` with parameters a and with b (``use_a()``/``use_b()`` put them
+    in place), after a warm-up of each, timed alternately (a b, b a, a b, ...) so that a change
+    of load on a shared machine hits both alike: the ratio is what decides."""
+    for use in (use_a, use_b):
+        use()
+        run()
+        dev.synchronize()
+    ta, tb = [], []
+    for i in range(repeats):
+        order = ((use_a, ta), (use_b, tb)) if i % 2 == 0 else ((use_b, tb), (use_a, ta))
+        for use, times in order:
+            use()
+            t0 = time.perf_counter()
+            run()
+            dev.synchronize()
+            times.append(time.perf_counter() - t0)
+        if budget_s is not None and i >= 2 and sum(ta) + sum(tb) > budget_s:
+            break
+    return statistics.median(ta), statistics.median(tb)
+
+
 class Outcome:
     """What one family's search found: per candidate a status, per case the default's and the
     winner's time."""
@@ -116,9 +141,9 @@ def search_family(dev, family, quick=False, repeats=None, progress=True):
             refs.append(_host(run()))
             base.append(time_run(dev, run, repeats, budget))
             bar.update()
-        best, best_score, best_times = default, 1.0, base
+        best, best_score, best_rows = default, 1.0, list(zip(base, base))
         for cand in candidates:
-            times = []
+            pairs = []
             try:
                 family.apply(dev, cand)
                 for (case, run), ref in zip(prepared, refs):
@@ -126,7 +151,8 @@ def search_family(dev, family, quick=False, repeats=None, progress=True):
                     if not close(ref, got, case.tol):
                         out.refused.append((cand, case.label))
                         break
-                    times.append(time_run(dev, run, repeats, budget))
+                    pairs.append(time_pair(dev, run, lambda: family.apply(dev, default),
+                                           lambda: family.apply(dev, cand), repeats, 2 * budget))
                     bar.update()
             except Exception as e:      # noqa: BLE001 - a candidate this device cannot build
                 # or launch (a compiler error, too many registers or work-items, out of
@@ -136,18 +162,19 @@ def search_family(dev, family, quick=False, repeats=None, progress=True):
                 dev.synchronize()
                 continue
             finally:
-                bar.update(len(prepared) - len(times))
-            if len(times) < len(prepared):
+                bar.update(len(prepared) - len(pairs))
+            if len(pairs) < len(prepared):
                 continue
-            score = math.exp(sum(math.log(t / b) for t, b in zip(times, base)) / len(base))
+            ratios = [c / d for d, c in pairs]
+            score = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
             out.timed.append((cand, score))
-            if score < best_score:
-                best, best_score, best_times = cand, score, times
+            if score < best_score and max(ratios) <= WORST:
+                best, best_score, best_rows = cand, score, pairs
         if best_score > MARGIN:
-            best, best_times = default, base    # within the noise: keep the default
+            best, best_rows = default, list(zip(base, base))   # within the noise: the default
         out.best = best
-        out.rows = [(case.label, case.unit, case.work, b, t)
-                    for (case, _), b, t in zip(prepared, base, best_times)]
+        out.rows = [(case.label, case.unit, case.work, d, c)
+                    for (case, _), (d, c) in zip(prepared, best_rows)]
     finally:
         bar.close()
         family.reset(dev)
@@ -193,16 +220,30 @@ def format_outcomes(outcomes):
     return "\n".join(lines)
 
 
+def describe(value, default=None):
+    """A parameter value in one short line: a GEMM tile set as 'cpu TM=192 TN=256 ...', a dict of
+    launch parameters as the entries that differ from ``default``."""
+    if isinstance(value, dict):
+        if "style" in value:
+            return value["style"] + " " + " ".join(f"{k}={value[k]}" for k in
+                                                   ("TM", "TN", "TK", "WM", "WN", "VW"))
+        diff = {k: v for k, v in value.items() if default is None or default.get(k) != v}
+        return " ".join(f"{k}={v}" for k, v in diff.items()) or "the defaults"
+    return str(value)
+
+
 def format_choices(outcomes):
     """One line per family: what was kept and why, and what was skipped or refused."""
     lines = []
     for o in outcomes:
         if o.improved:
-            lines.append(f"{o.family}: tuned {o.best} (default {o.default})")
+            lines.append(f"{o.family}: tuned {describe(o.best, o.default)} "
+                         f"(default {describe(o.default, o.best)})")
         else:
-            lines.append(f"{o.family}: the default {o.default} stays (no candidate was more "
-                         f"than {100 * (1 - MARGIN):.0f}% faster)")
-        lines += [f"  skipped {c}: {why}" for c, why in o.skipped]
-        lines += [f"  refused {c}: its result differs from the default's on {label}"
-                  for c, label in o.refused]
+            lines.append(f"{o.family}: the default stays, {describe(o.default)} (no candidate "
+                         f"was {100 * (1 - MARGIN):.0f}% faster without a case "
+                         f"{100 * (WORST - 1):.0f}% slower)")
+        lines += [f"  skipped {describe(c, o.default)}: {why}" for c, why in o.skipped]
+        lines += [f"  refused {describe(c, o.default)}: its result differs from the default's "
+                  f"on {label}" for c, label in o.refused]
     return "\n".join(lines)
