@@ -11,6 +11,11 @@
 #ifdef HAS_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #endif
+/* -DHAS_FP16: a program compiled for T=half on a device reporting cl_khr_fp16 (the elementwise
+ * family's native float16 path, kernels/elementwise.py); without it half is a storage type only */
+#ifdef HAS_FP16
+#pragma OPENCL EXTENSION cl_khr_fp16 : enable
+#endif
 
 #define MAXD 8
 #define MAXOPS 4

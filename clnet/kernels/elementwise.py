@@ -18,8 +18,8 @@ from .layout import LOCAL_1D, broadcast_strides
 
 _I32 = np.int32
 _VW = 4  # elements per work-item in the *_c kernels (VW in elementwise.cl)
-_KIND = {"float": "IS_FLOAT", "double": "IS_FLOAT", "int": "IS_INT", "long": "IS_INT",
-         "uchar": "IS_BOOL"}
+_KIND = {"float": "IS_FLOAT", "double": "IS_FLOAT", "half": "IS_FLOAT", "int": "IS_INT",
+         "long": "IS_INT", "uchar": "IS_BOOL"}
 
 
 # the *_v kernels: elements per work-item (VW in elementwise.cl: one 256-bit vector)
@@ -36,6 +36,8 @@ VEC_BINARY = frozenset(("fmod", "pow", "atan2", "hypot", "sigmoid_backward", "ta
 
 def _defines(dev, dt):
     defines = (("T", dt.cl), (_KIND[dt.cl], 1))
+    if dt is dtypes.float16:        # native half (native_half below): the extension's pragma
+        defines += (("HAS_FP16", 1),)
     if dt.cl in _VEC_W:
         defines += (("VW", _VEC_W[dt.cl]),)
     if dt.cl == "float":
@@ -54,6 +56,14 @@ def vec_width(dev, op, ct, ops):
     if use is None:
         use = dev.tuning["elementwise.vec"] = 1 if dev.kind == "CPU" else 0
     return _VEC_W[ct.cl] if use else 0
+
+
+def native_half(dev, dt):
+    """True when the elementwise kernels run float16 natively on ``dev``: it reports
+    cl_khr_fp16 and the half program has not failed to build there (``dev.tuning
+    ["elementwise.half"]``, 0 after a failure, may also be set to 0 to force the float32 path).
+    Elsewhere, and for bfloat16 always, a 16-bit op computes in float32 (ops/opmath.py)."""
+    return dt is dtypes.float16 and dev.has_fp16 and dev.tuning.get("elementwise.half", 1) == 1
 
 
 def launch_w(dev, kernel, n, w, *args):

@@ -16,8 +16,9 @@ import numbers
 import numpy as np
 
 from .. import dtypes, graph
+from ..errors import KernelBuildError
 from ..kernels.elementwise import (FAST_KERNELS, fast_kernel, launch_binary, launch_unary,
-                                   scalar_type, ternary_contiguous, ternary_strided)
+                                   native_half, scalar_type, ternary_contiguous, ternary_strided)
 from ..kernels.layout import _INT32_BYTES, broadcast_shapes, check_index_range, same_device
 from ..tensor import Storage, Tensor
 from .copy import cast, clone, copy_into
@@ -194,7 +195,7 @@ def binary(op, a, b, out=None, opname=None, _record=True):
     if ct is dtypes.bool_ and op in _NO_BOOL:
         ct = dtypes.int64
     out_dt = dtypes.bool_ if op in _COMPARE else ct
-    if ct.compute is not ct:
+    if ct.compute is not ct and not native_half(dev, ct):
         return _binary_in_float32(op, a, b, out, name, _record, out_dt)
     given_out = out is not None
     if out is None:
@@ -211,7 +212,13 @@ def binary(op, a, b, out=None, opname=None, _record=True):
     if not b_t:
         b = _py_scalar(b, ct, name)
     check_index_range(name, target, *(x for x in (a, b) if isinstance(x, Tensor)))
-    launch_binary(op, a, b, target, ct)
+    try:
+        launch_binary(op, a, b, target, ct)
+    except KernelBuildError:
+        if ct.compute is ct:
+            raise
+        give_up_native_half(dev)
+        return _binary_in_float32(op, a, b, out if given_out else None, name, _record, out_dt)
     if target is not out:
         copy_into(out, target, name)
     if _record and graph.mode.grad_enabled and (
@@ -221,6 +228,12 @@ def binary(op, a, b, out=None, opname=None, _record=True):
                                "automatic differentiation")
         _record_binary(op, a, b, out)
     return out
+
+
+def give_up_native_half(dev):
+    """The half program failed to build on a device reporting cl_khr_fp16: float16 computes in
+    float32 there from now on (kernels/elementwise.py's native_half)."""
+    dev.tuning["elementwise.half"] = 0
 
 
 def _up(x):
@@ -341,7 +354,8 @@ def unary(op, a, p0=0, p1=0, out=None, float_only=True, out_dtype=None, opname=N
     if float_only and not ct.is_floating_point:
         ct = dtypes.get_default_dtype()
     od = out_dtype or ct
-    if ct.compute is not ct:      # 16-bit: in float32, rounded once (see _binary_in_float32)
+    if ct.compute is not ct and not native_half(a._storage.device, ct):
+        # 16-bit: in float32, rounded once (see _binary_in_float32)
         r = unary(op, cast(a, dtypes.float32), p0, p1, float_only=float_only,
                   out_dtype=None if od is ct else od, opname=name,
                   _record=_record and out is None)
@@ -360,7 +374,14 @@ def unary(op, a, p0=0, p1=0, out=None, float_only=True, out_dtype=None, opname=N
         _check_out(name, out, a._shape, od)
         target = out if out.dtype is od else Tensor._empty(a._shape, od, a._storage.device)
     check_index_range(name, src, target)
-    launch_unary(op, src, target, ct, p0, p1)
+    try:
+        launch_unary(op, src, target, ct, p0, p1)
+    except KernelBuildError:
+        if ct.compute is ct:
+            raise
+        give_up_native_half(a._storage.device)
+        return unary(op, a, p0, p1, out=out if given_out else None, float_only=float_only,
+                     out_dtype=out_dtype, opname=opname, _record=_record)
     if target is not out:
         copy_into(out, target, name)
     if _record and src.requires_grad and graph.mode.grad_enabled:

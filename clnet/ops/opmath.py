@@ -21,15 +21,21 @@ ops/__init__.py applies ``wrap`` in one place: to every Tensor method and every 
 of the op families, except the ops that only move or reinterpret storage (views, copies, casts,
 fills, creation), which handle 16-bit storage themselves (STORAGE_OPS). The elementwise engine
 (elementwise.py's binary/unary) applies the same rule where the families call it directly (a
-backward rule with a 16-bit gradient). A float32 call costs one scan of the arguments."""
+backward rule with a 16-bit gradient). A float32 call costs one scan of the arguments.
+
+Native float16: on a device reporting cl_khr_fp16, the elementwise family (NATIVE_MODULES) runs
+float16 kernels itself (kernels/elementwise.py's native_half); a build failure of the half
+program there falls back to float32 for good. No device here reports cl_khr_fp16 (PoCL, Oclgrind):
+that path is untested; the fallback is tested by pretending."""
 import functools
 import types
 
 from .. import dtypes
+from ..errors import KernelBuildError
+from ..kernels.elementwise import native_half
 from ..tensor import Tensor
 from .copy import cast, write_out
 
-HALF = dtypes.HALF_TYPES
 _F16, _BF16 = dtypes.float16, dtypes.bfloat16
 
 # ops that move or reinterpret 16-bit storage as it is (no arithmetic): not wrapped
@@ -55,6 +61,42 @@ STORAGE_OPS = frozenset((
     # writes or reads through them (views.basic_index: t[idx] = v writes through its view)
     "basic_index", "time_steps", "row_operand",
 ))
+
+
+# the modules whose ops run float16 natively where the device has cl_khr_fp16: the elementwise
+# engine's callers, and the Tensor-method adapters that only call other (wrapped) ops
+NATIVE_MODULES = frozenset(("clnet.ops.activations", "clnet.ops.arithmetic",
+                            "clnet.ops.unary_math", "clnet.ops.pointwise_methods",
+                            "clnet.ops.tensor_methods"))
+
+
+def _native_call(args, kwargs):
+    """The device when every 16-bit tensor argument is float16 on a device that runs float16
+    natively (and no bfloat16 is involved), else None."""
+    dev = None
+    for a in list(args) + list(kwargs.values()):
+        for x in (a if type(a) is list or type(a) is tuple else (a,)):
+            if x is _BF16:
+                return None
+            if isinstance(x, Tensor) and x.dtype.itemsize == 2:
+                dev = x._storage.device
+                if not native_half(dev, x.dtype):
+                    return None
+    return dev
+
+
+def _run(fn, args, kwargs, name, native, inplace):
+    """A call that involves a 16-bit float: natively where allowed, else through float32."""
+    if native:
+        dev = _native_call(args, kwargs)
+        if dev is not None:
+            try:
+                return fn(*args, **kwargs)
+            except KernelBuildError:
+                dev.tuning["elementwise.half"] = 0     # this device's half program fails
+    if inplace:
+        return run_inplace_in_float32(fn, args[0], args[1:], kwargs, name)
+    return run_in_float32(fn, args, kwargs, name)
 
 
 def _is_half_tensor(x):
@@ -186,12 +228,13 @@ def wrap(fn, name=None):
     inplace = name.endswith("_") and not name.endswith("__") or name in _INPLACE_DUNDERS
     if name == "setitem":
         return wrap_setitem(fn)
+    native = fn.__module__ in NATIVE_MODULES
 
     if inplace:
         @functools.wraps(fn)
         def op(*args, **kwargs):
             if args and _involves_half(args, kwargs):
-                return run_inplace_in_float32(fn, args[0], args[1:], kwargs, name)
+                return _run(fn, args, kwargs, name, native, True)
             return fn(*args, **kwargs)
     else:
         @functools.wraps(fn)
@@ -200,12 +243,12 @@ def wrap(fn, name=None):
             for a in args:
                 if isinstance(a, Tensor):
                     if a.dtype.itemsize == 2:      # only the 16-bit floats are 2 bytes
-                        return run_in_float32(fn, args, kwargs, name)
+                        return _run(fn, args, kwargs, name, native, False)
                 elif a is _F16 or a is _BF16 or (type(a) is list or type(a) is tuple) and (
                         _involves_half(a, None)):
-                    return run_in_float32(fn, args, kwargs, name)
+                    return _run(fn, args, kwargs, name, native, False)
             if kwargs and _involves_half(kwargs.values(), None):
-                return run_in_float32(fn, args, kwargs, name)
+                return _run(fn, args, kwargs, name, native, False)
             return fn(*args, **kwargs)
     op._opmath = True
     return op

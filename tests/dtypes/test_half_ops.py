@@ -292,3 +292,33 @@ def test_gradient_of_a_mixed_op_reaches_each_input_in_its_dtype(name):
     c = clnet.randn(1, 3, dtype=dt, requires_grad=True)
     c.expand(5, 3).sum().backward()
     exact(c.grad, torch.full((1, 3), 5.0, dtype=getattr(torch, name)))
+
+
+# ------------------------------------------------------------------------------ native half
+def test_which_float16_path_this_device_takes():
+    """Native float16 kernels need cl_khr_fp16; PoCL and Oclgrind here report no such thing, so
+    the float32 path above is the one tested here (the native path is untested)."""
+    from clnet.kernels.elementwise import native_half
+    dev = clnet.default_device()
+    assert native_half(dev, clnet.float16) == dev.has_fp16
+    assert not native_half(dev, clnet.bfloat16)       # bfloat16 never has native arithmetic
+
+
+def test_a_half_program_that_fails_to_build_falls_back_to_float32(monkeypatch):
+    """Pretend the device reports cl_khr_fp16: where the half program cannot be built (as on
+    PoCL, which has no half arithmetic), float16 ops still give torch's results, through
+    float32, and the device is marked so the build is not tried again."""
+    dev = clnet.default_device()
+    if dev.has_fp16:
+        pytest.skip("the device has cl_khr_fp16: the native path runs for real")
+    monkeypatch.setattr(dev, "has_fp16", True)
+    monkeypatch.setitem(dev.tuning, "elementwise.half", 1)
+    x, tx = pair(data((3, 10)), "float16")
+    exact(x + x * 0.5, tx + tx * 0.5)
+    assert dev.tuning["elementwise.half"] == 0
+    dev.tuning["elementwise.half"] = 1
+    exact(clnet.where(x > 0, x, -x), torch.where(tx > 0, tx, -tx))     # a ternary kernel
+    assert dev.tuning["elementwise.half"] == 0
+    dev.tuning["elementwise.half"] = 1
+    exact(x.exp(), tx.exp())                                          # a unary kernel
+    assert dev.tuning["elementwise.half"] == 0

@@ -61,5 +61,47 @@ def views_made_contiguous(dev):
               b.transpose(0, 2, 1, 3))
 
 
+def _rounded(a, half):
+    """float32 values of ``a`` rounded to 16-bit ``half`` through float32, as copy.cl does."""
+    f = np.asarray(a, np.float32)
+    if half == "float16":
+        return f.astype(np.float16).astype(np.float32)
+    return clnet.dtypes.bfloat16_values(clnet.dtypes.bfloat16_bits(f))
+
+
+_NP = {"float32": np.float32, "float64": np.float64, "int32": np.int32, "int64": np.int64,
+       "bool": np.bool_}
+
+
+def casts_with_16_bit_floats(dev):
+    """copy.cl's COPY16 kernels: every dtype to and from float16/bfloat16 (contiguous and
+    strided, both sides), 16-bit to 16-bit (bits, and across the two formats), 16-bit fills."""
+    names = dtype_names(dev)
+    for half in ("float16", "bfloat16"):
+        hd = getattr(clnet, half)
+        other = getattr(clnet, "bfloat16" if half == "float16" else "float16")
+        for src in names:                     # every dtype -> 16-bit, both layouts
+            a = host(src, (5, 13), seed=4)
+            for t in layouts(a, dev):
+                check(t.to(hd).float(), _rounded(a.astype(np.float32), half), rtol=0, atol=0)
+        a = host("float32", (5, 13), seed=5)
+        want = _rounded(a, half)
+        h = clnet.tensor(a, device=dev).to(hd)
+        for src, w in ((h, want), (h.t(), want.T), (h[:, ::2], want[:, ::2])):
+            for dst in names:                 # 16-bit -> every dtype, both layouts
+                check(src.to(getattr(clnet, dst)), w.astype(_NP[dst]) if dst != "bool"
+                      else w != 0, rtol=0, atol=0)
+            check(src.clone().float(), w, rtol=0, atol=0)            # 16-bit -> 16-bit: bits
+            check(src.to(other).float(), _rounded(w, other.name), rtol=0, atol=0)
+        for shape in EDGE_SHAPES:             # fill_ushort_c (the value's bits)
+            check(clnet.full(shape, 0.1, dtype=hd, device=dev).float(),
+                  np.full(shape, _rounded(0.1, half)), rtol=0, atol=0)
+        t = clnet.zeros(5, 13, dtype=hd, device=dev)
+        fill_into(t[:, ::2], -2.5)            # fill_ushort_n
+        w = np.zeros((5, 13), np.float32)
+        w[:, ::2] = -2.5
+        check(t.float(), w, rtol=0, atol=0)
+
+
 CASES = [casts_between_every_dtype_pair, fills_of_every_dtype, creation_ops,
-         views_made_contiguous]
+         views_made_contiguous, casts_with_16_bit_floats]
