@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -214,6 +215,40 @@ def test_wrong_and_broken_candidates_are_refused_or_skipped(dev):
     assert sorted(c for c, _ in o.timed) == ["a", "b"]
     assert o.best in ("default", "a", "b")
     assert len(o.rows) == 1 and o.rows[0][3] > 0
+
+
+class SleepyFamily(FakeFamily):
+    """Candidates that take a known time: 'fast' beats the default, and its neighbour 'faster'
+    (offered only in a full search's second round) beats it."""
+
+    SLEEP = {"default": 0.03, "fast": 0.015, "slow": 0.045, "faster": 0.006}
+
+    def candidates(self, dev, quick):
+        return ["slow", "fast"]
+
+    def neighbours(self, dev, best):
+        return ["faster", "fast"] if best == "fast" else []
+
+    def cases(self, dev, quick):
+        def setup():
+            x = clnet.ones(4, device=self.dev)
+
+            def run():
+                time.sleep(self.SLEEP[self.current])
+                return [x]
+            return run
+        return [search.Case("sleep", setup, 1.0, "GB/s")]
+
+
+@pytest.mark.parametrize("quick, best", [(True, "fast"), (False, "faster")])
+def test_the_fastest_is_kept_and_a_full_search_tries_its_neighbours(dev, quick, best):
+    o = search.search_family(dev, SleepyFamily(dev), quick=quick, repeats=3, progress=False)
+    assert o.best == best and o.improved
+    assert [c for c, _ in o.timed] == ["slow", "fast"] + ([] if quick else ["faster"])
+    label, unit, work, before, after = o.rows[0]
+    assert before > after and 1.5 < before / after < 10
+    table = search.format_outcomes([o])
+    assert "fake" in table and "speedup" in table and "sleep" in table
 
 
 def test_a_gemm_candidate_that_does_not_build_is_skipped(store, dev, monkeypatch):

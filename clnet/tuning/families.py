@@ -108,6 +108,25 @@ class GemmFamily:
     def candidates(self, dev, quick):
         return gemm_candidates(dev, quick)
 
+    def neighbours(self, dev, cfg):
+        """The full search's second round: other tile extents and K steps around the first
+        round's best register block (which sets how the micro-kernel uses the registers; the
+        extents set how tiles meet the caches or the local memory)."""
+        wm, wn = cfg["WM"], cfg["WN"]
+        if cfg["style"] == "cpu":
+            tms = (96, 192, 384) if not tiny() else (96,)
+            extents = [(tm // wm * wm, tn, tk) for tm in tms for tn in (128, 256, 512)
+                       for tk in (128, 256, 512)]
+        else:
+            extents = [(tm, tn, tk) for tm in (32, 64, 128) for tn in (32, 64, 128)
+                       for tk in (8, 16, 32)]
+        out = []
+        for tm, tn, tk in extents:
+            c = dict(cfg, TM=tm, TN=tn, TK=tk)
+            if c != cfg and _fits(dev, c) and c not in out:
+                out.append(c)
+        return out[:2] if tiny() else out
+
     def apply(self, dev, cfg):
         dev.tuning[self.table] = {"float": dict(cfg),
                                   "double": gemm_kernels.default_tuning(dev)["double"]}

@@ -121,6 +121,35 @@ def _describe(exc):
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:200]
 
 
+def _try(dev, family, out, cand, default, prepared, refs, repeats, budget, bar):
+    """Check ``cand`` against the reference results, then time it beside the default on every
+    case: (geometric mean of the time ratios, [(default s, candidate s)]), or (None, None) when
+    it was skipped or refused (recorded in ``out``)."""
+    pairs = []
+    try:
+        family.apply(dev, cand)
+        for (case, run), ref in zip(prepared, refs):
+            got = _host(run())
+            if not close(ref, got, case.tol):
+                out.refused.append((cand, case.label))
+                return None, None
+            pairs.append(time_pair(dev, run, lambda: family.apply(dev, default),
+                                   lambda: family.apply(dev, cand), repeats, 2 * budget))
+            bar.update()
+    except Exception as e:      # noqa: BLE001 - a candidate this device cannot build or launch
+        # (a compiler error, too many registers or work-items, out of resources) is a candidate
+        # to skip, never a failed run
+        out.skipped.append((cand, _describe(e)))
+        family.apply(dev, default)
+        dev.synchronize()
+        return None, None
+    finally:
+        bar.update(len(prepared) - len(pairs))
+    score = math.exp(sum(math.log(c / d) for d, c in pairs) / len(pairs))
+    out.timed.append((cand, score))
+    return score, pairs
+
+
 def search_family(dev, family, quick=False, repeats=None, progress=True):
     """Search ``family``'s candidates on ``dev``; returns an Outcome. ``dev.tuning`` is left with
     the family's keys removed, so the next launch reads the tuning store again."""
@@ -142,34 +171,24 @@ def search_family(dev, family, quick=False, repeats=None, progress=True):
             base.append(time_run(dev, run, repeats, budget))
             bar.update()
         best, best_score, best_rows = default, 1.0, list(zip(base, base))
-        for cand in candidates:
-            pairs = []
-            try:
-                family.apply(dev, cand)
-                for (case, run), ref in zip(prepared, refs):
-                    got = _host(run())
-                    if not close(ref, got, case.tol):
-                        out.refused.append((cand, case.label))
-                        break
-                    pairs.append(time_pair(dev, run, lambda: family.apply(dev, default),
-                                           lambda: family.apply(dev, cand), repeats, 2 * budget))
-                    bar.update()
-            except Exception as e:      # noqa: BLE001 - a candidate this device cannot build
-                # or launch (a compiler error, too many registers or work-items, out of
-                # resources) is a candidate to skip, never a failed run
-                out.skipped.append((cand, _describe(e)))
-                family.apply(dev, default)
-                dev.synchronize()
-                continue
-            finally:
-                bar.update(len(prepared) - len(pairs))
-            if len(pairs) < len(prepared):
-                continue
-            ratios = [c / d for d, c in pairs]
-            score = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-            out.timed.append((cand, score))
-            if score < best_score and max(ratios) <= WORST:
-                best, best_score, best_rows = cand, score, pairs
+        tried = []
+        # a second round (full searches of families that offer it): the neighbours of the
+        # first round's winner, e.g. other tile extents around the best register block
+        for round_ in (1, 2):
+            if round_ == 2:
+                more = getattr(family, "neighbours", None)
+                if quick or more is None or best is default:
+                    break
+                candidates = [c for c in more(dev, best) if c != default and c not in tried]
+                bar.total += len(cases) * len(candidates)
+                bar.refresh()
+            for cand in candidates:
+                tried.append(cand)
+                score, pairs = _try(dev, family, out, cand, default, prepared, refs, repeats,
+                                    budget, bar)
+                if score is not None and score < best_score and \
+                        max(c / d for d, c in pairs) <= WORST:
+                    best, best_score, best_rows = cand, score, pairs
         if best_score > MARGIN:
             best, best_rows = default, list(zip(base, base))   # within the noise: the default
         out.best = best
