@@ -7,12 +7,17 @@ contiguous runs (element offset + n) and the state buffers as contiguous tensors
 A non-contiguous parameter (rare: parameters are created contiguous) is updated through a
 contiguous copy that is written back; a non-contiguous gradient is made contiguous first; a
 state that is a view is updated through a dense copy. Nothing here waits for the device.
+
+A float16/bfloat16 parameter (its states in its dtype, as torch's) is updated as PyTorch's
+kernels do for them: parameter, gradient and states read as float32, the update computed in
+float32, and the parameter and states written back rounded once (ops/opmath.py's rule).
 """
+from .. import dtypes
 from ..kernels.layout import check_index_range, same_device
 from ..kernels.optim import (AMSGRAD, CENTERED, FIRST, MAXIMIZE, MOMENTUM,  # noqa: F401 (flags)
                              NESTEROV, update_kernel)
 from ..ops.copy import clone, contiguous, copy_into
-from ..ops.creation import full, zeros
+from ..ops.creation import empty, full, zeros
 
 
 def state_buffer(p, fill=0.0):
@@ -21,6 +26,11 @@ def state_buffer(p, fill=0.0):
     if fill == 0.0:
         return zeros(p._shape, dtype=p.dtype, device=dev)
     return full(p._shape, fill, dtype=p.dtype, device=dev)
+
+
+def _float32(t):
+    """A contiguous float32 copy of ``t`` (recording nothing: optimizer steps are not graphed)."""
+    return copy_into(empty(t._shape, dtype=dtypes.float32, device=t._storage.device), t)
 
 
 def fused_update(opt_name, kernel_name, p, states, scalars, flags):
@@ -34,10 +44,16 @@ def fused_update(opt_name, kernel_name, p, states, scalars, flags):
     check_index_range(opt_name, p, grad)
     if not grad.is_contiguous():
         grad = contiguous(grad)
-    target = p if p.is_contiguous() else contiguous(p)
-    # a state that is a view (one a user assigned, say) is updated through a dense copy
-    dense = {k: s if s is None or (s.is_contiguous() and s._offset == 0) else clone(s)
-             for k, s in states.items()}
+    if p.dtype.compute is not p.dtype or grad.dtype.compute is not grad.dtype:
+        # 16-bit: float32 copies of all of them (contiguous, from element 0), written back below
+        target = _float32(p)
+        grad = _float32(grad)
+        dense = {k: None if s is None else _float32(s) for k, s in states.items()}
+    else:
+        target = p if p.is_contiguous() else contiguous(p)
+        # a state that is a view (one a user assigned, say) is updated through a dense copy
+        dense = {k: s if s is None or (s.is_contiguous() and s._offset == 0) else clone(s)
+                 for k, s in states.items()}
     update_kernel(kernel_name).launch(opt_name, target, grad, dense, scalars, flags)
     if target is not p:
         copy_into(p, target)

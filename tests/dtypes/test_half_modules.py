@@ -119,3 +119,33 @@ def test_a_half_checkpoint_loads_into_a_float32_model_by_copy():
     assert model.weight.dtype is clnet.float32
     np.testing.assert_array_equal(model.weight.detach().numpy(),
                                   ref.weight.detach().float().numpy())
+
+
+@pytest.mark.parametrize("name", HALF)
+@pytest.mark.parametrize("opt,kw", [("SGD", dict(lr=0.05, momentum=0.9)), ("Adam", dict(lr=0.01)),
+                                    ("AdamW", dict(lr=0.01)), ("RMSprop", dict(lr=0.01)),
+                                    ("Adagrad", dict(lr=0.05))])
+def test_optimizer_steps_on_16_bit_parameters(name, opt, kw):
+    """States in the parameter's dtype, as torch's; the update computed in float32 and each of
+    parameter and states rounded once (torch's foreach path rounds after each of its ops):
+    within a few 16-bit ulps of the parameter's magnitude after three steps."""
+    rng = np.random.default_rng(4)
+    w0 = rng.standard_normal((3, 4)).astype(np.float32)
+    x0 = rng.standard_normal((5, 4)).astype(np.float32)
+    results = []
+    for lib in (clnet, torch):
+        dt = getattr(lib, name)
+        w = lib.tensor(w0).to(dt).requires_grad_()
+        x = lib.tensor(x0).to(dt)
+        o = getattr(lib.optim, opt)([w], **kw)
+        for _ in range(3):
+            o.zero_grad()
+            (x @ w.t()).float().pow(2).mean().backward()
+            o.step()
+        assert w.dtype == dt
+        for state in o.state[w].values():
+            if hasattr(state, "dtype") and state.dim() > 0:
+                assert state.dtype == dt
+        results.append(w.detach().float().numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=0,
+                               atol=4 * EPS[name] * np.abs(results[1]).max())
