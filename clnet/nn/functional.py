@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 import math
+import sys
 
 from .. import dtypes
 from ..tensor import Tensor
@@ -14,6 +15,7 @@ from ..autograd.grad_mode import no_grad
 from ..ops.creation import arange, tensor as make_tensor
 from ..ops.index import index_select
 
+from ..ops import autocast as _autocast
 from ..ops import pointwise as _pointwise
 from ..ops import reduce as R
 from ..ops.index import one_hot  # noqa: F401
@@ -302,3 +304,7 @@ def upsample(input: Tensor, size: Optional[_size_any_t] = None,
              align_corners: Optional[bool] = None) -> Tensor:
     return interpolate(input, size, scale_factor, mode, align_corners)
 
+
+# autocast (ops/autocast.py): scaled_dot_product_attention, bilinear, cosine_similarity and the
+# losses re-exported here cast their inputs at entry
+_autocast.wrap_module(sys.modules[__name__])

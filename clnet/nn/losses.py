@@ -4,9 +4,11 @@ come from autograd), except cross-entropy with class indices, which is one fused
 from __future__ import annotations
 
 from typing import Any, Optional
+import sys
 import warnings
 
 from .. import dtypes, graph
+from ..ops import autocast as _autocast
 from ..ops import pointwise as _pointwise
 from ..ops import reduce as R
 from ..ops.checks import check_unit_interval
@@ -326,3 +328,6 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor, full: bool = F
         loss = loss + 0.9189385332046727   # 0.5 * log(2 pi)
     return _reduce(loss, reduction, "gaussian_nll_loss")
 
+
+# autocast (ops/autocast.py): the listed losses (torch's float32 lists) cast their inputs at entry
+_autocast.wrap_module(sys.modules[__name__])

@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional, Sequence
 import itertools
 import math
+import sys
 import warnings
 
 from .. import dtypes
+from ..ops import autocast as _autocast
 from ..ops import pointwise as P
 from ..ops.creation import linspace, ones, zeros
 from ..ops.index import gather
@@ -190,3 +192,7 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
         term = weight * _read(flat, index, spatial)
         out = term if out is None else out + term
     return out.reshape(n, c, *out_spatial)
+
+
+# autocast (ops/autocast.py): grid_sample (torch's grid_sampler) casts its inputs at entry
+_autocast.wrap_module(sys.modules[__name__])

@@ -20,7 +20,20 @@ _WRAPPED = [activations, arithmetic, unary_math, pointwise, pointwise_methods, r
             dropout, embedding, numeric, numeric_pointwise, tensor_algebra, tensor_shape, rnn]
 for _mod in _WRAPPED:
     opmath.wrap_module(_mod, {m.__name__ for m in _WRAPPED})
+from . import activations, arithmetic, numeric_pointwise, rnn, unary_math
+from . import autocast as _autocast
+
+# autocast (autocast.py): torch's listed ops cast their inputs at entry; wrapped after the rest
+# so its casts come first, and before tensor_methods.py, the facade and nn take the functions
+for _mod in (activations, arithmetic, unary_math, pointwise, numeric_pointwise, index, join,
+             linalg, reduce, scan, conv, softmax, norm, numeric, tensor_algebra, rnn):
+    _autocast.wrap_module(_mod)
 from .tensor_methods import TENSOR_METHODS
 
 for _name, _method in TENSOR_METHODS.items():
     setattr(Tensor, _name, opmath.wrap_method(_name, _method))
+
+# the listed ops' Tensor methods (x.matmul, x @ w, x.softmax, x.sum...) join autocast too
+for _name in _autocast.FUNCTION_OPS:
+    if isinstance(Tensor.__dict__.get(_name), type(_autocast.wrap_function)):
+        setattr(Tensor, _name, _autocast.wrap_function(Tensor.__dict__[_name], _name))

@@ -201,8 +201,11 @@ def _run(name, fn, sig, active, args, kwargs):
         bound = sig.bind(*args, **kwargs)
         first = next(iter(bound.arguments.values()), None)
         if bound.arguments.get("dtype") is None and _eligible(first):
+            # dtype=float32 converts the input before computing: the same as casting it first,
+            # which also keeps a 16-bit input's result from rounding back to 16 bits
             bound.arguments["dtype"] = dtypes.float32
-            args, kwargs = bound.args, bound.kwargs
+            args, kwargs = _map_args(lambda a: _cached_cast(a, dtypes.float32, lower),
+                                     bound.args, bound.kwargs)
     s = state
     s.active = None             # the op's own inner calls are not autocast again (torch's guard)
     try:
