@@ -188,6 +188,10 @@ SCHEMA = {
                        doc="stop after this many training steps, even mid-epoch"),
     "grad_clip": Field((float, int, type(None)), None, min=0.0,
                        doc="clip the gradients' total norm to this value (clip_grad_norm_)"),
+    "precision": Field(str, "fp32", choices=("fp32", "bf16", "fp16"),
+                       doc="fp32; bf16: forward and loss under clnet.autocast(bfloat16); fp16: "
+                           "under autocast(float16) with a GradScaler (its state is "
+                           "checkpointed). Weights stay float32 (mixed precision)"),
     "checkpoint": Field(dict, {},
                         doc="when checkpoints are written and how many are kept", schema={
         "dir": Field((str, type(None)), None, doc="default: <run>/checkpoints"),

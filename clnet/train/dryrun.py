@@ -35,8 +35,9 @@ def dry_run(trainer):
     rng = get_rng_state()
     try:
         model.train()
-        out = _forward(trainer, x)
-        loss, logits, target = _loss(trainer, out, y)
+        with trainer.amp_context():             # the config's precision, as fit() runs
+            out = _forward(trainer, x)
+            loss, logits, target = _loss(trainer, out, y)
         if loss.numel() != 1:
             spec = cfg["loss"]
             key = "loss.reduction" if isinstance(spec, dict) and "reduction" in spec else "loss"

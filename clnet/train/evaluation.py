@@ -3,19 +3,34 @@ the configured metrics, and the metrics of a whole split (``Trainer.evaluate``).
 from __future__ import annotations
 
 from typing import Any, Dict
+import contextlib
 import math
 
+from ..amp import autocast
 from ..autograd import no_grad
+from ..dtypes import bfloat16, float16
 from ..data import DataLoader, Subset
 from .sums import EpochSums
 
+
+_AMP_DTYPES = {"bf16": bfloat16, "fp16": float16}
 
 class Evaluation:
     """The Trainer's evaluation methods (a mixin: it reads the Trainer's model, loss, metrics,
     splits and, in an MPI job, ``dist``)."""
 
+    def amp_context(self):
+        """The config's precision over a forward and its loss: bf16/fp16 run under
+        clnet.autocast with torch's op lists of the device's kind (CUDA's on an OpenCL GPU, CPU's
+        otherwise), fp32 under nothing."""
+        dt = _AMP_DTYPES.get(self.cfg.get("precision", "fp32"))
+        if dt is None:
+            return contextlib.nullcontext()
+        return autocast("cuda" if self.device.kind == "GPU" else "cpu", dtype=dt)
+
     def _loss_and_logits(self, x, y):
-        return self._loss(self.model(x), y)
+        with self.amp_context():
+            return self._loss(self.model(x), y)
 
     def _loss(self, out, y):
         """(loss, logits, target): sequence models' (N, T, V) outputs are flattened to

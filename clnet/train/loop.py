@@ -91,7 +91,7 @@ class TrainingLoop:
         if self._runlog is not None:
             self._runlog.finish(self.history, test, extra={
                 "run_id": self.run_id, "checkpoint": final, "resumed_from": self.resumed_from,
-                "stopped": self.stop_reason})
+                "stopped": self.stop_reason, "precision": cfg.get("precision", "fp32")})
         return {"run_dir": self.run_dir, "checkpoint": final, "test": test,
                 "history": self.history, "stopped": self.stop_reason}
 
@@ -147,15 +147,23 @@ class TrainingLoop:
                     self._pending = self._merged(acc).result()
                     self._acc = EpochSums()
                     break
-            loss, logits, target = self._loss(self.ddp(x) if self.ddp is not None
-                                              else model(x), y)
+            with self.amp_context():                  # precision bf16/fp16: autocast
+                loss, logits, target = self._loss(self.ddp(x) if self.ddp is not None
+                                                  else model(x), y)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler = self.scaler                      # precision fp16: loss scaling
+            (loss if scaler is None else scaler.scale(loss)).backward()
             if self.cfg["grad_clip"]:
+                if scaler is not None:
+                    scaler.unscale_(opt)              # clip the true gradients
                 clip_grad_norm_(model.parameters(), self.cfg["grad_clip"])
             lr = opt.param_groups[0]["lr"]            # before a per-step scheduler moves it
             with sigint_deferred():                   # the update and its count, whole
-                opt.step()
+                if scaler is None:
+                    opt.step()
+                else:                                 # skipped on inf/NaN gradients
+                    scaler.step(opt)
+                    scaler.update()
                 if self.sched_name in PER_STEP_SCHEDULERS:
                     self.scheduler.step()
                 self.step += 1

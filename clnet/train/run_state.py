@@ -28,6 +28,7 @@ class RunState:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "rng": get_rng_state(),
             # an interrupted step restarts from its batch (its update was not applied)
             "loader": self._resume_point or self.train_loader.state_dict(),
@@ -80,6 +81,8 @@ class RunState:
         restore("optimizer", path, self.optimizer.load_state_dict, state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
             restore("scheduler", path, self.scheduler.load_state_dict, state["scheduler"])
+        if self.scaler is not None and state.get("scaler"):
+            restore("GradScaler", path, self.scaler.load_state_dict, state["scaler"])
         restore("RNG", path, set_rng_state, state["rng"])
         restore("data loader", path, self.train_loader.load_state_dict, state["loader"])
         self.epoch, self.step = restore("position", path, lambda: (int(state["epoch"]),

@@ -22,6 +22,7 @@ import datetime
 import os
 import sys
 
+from ..amp import GradScaler
 from ..backend import set_default_device
 from ..errors import DeviceError
 from ..ops.random import manual_seed
@@ -79,6 +80,9 @@ class Trainer(TrainingLoop, Evaluation, RunState):
             self.ddp = DistributedDataParallel(self.model)
         self.loss_name, self.loss_fn, self.loss_args = build_loss(cfg)
         self.optimizer = self._make_optimizer()
+        # precision fp16: torch's GradScaler defaults; its state goes into checkpoints
+        self.scaler = (GradScaler("cuda" if self.device.kind == "GPU" else "cpu")
+                       if cfg.get("precision") == "fp16" else None)
         self.scheduler, self.sched_name = self._make_scheduler(self.optimizer)
         self.metrics = list(dict.fromkeys(cfg["metrics"]))
         self._callbacks = arrange(from_config(cfg) + list(callbacks or ()))
@@ -143,7 +147,10 @@ class Trainer(TrainingLoop, Evaluation, RunState):
                 f"data: {self.cfg['data']['dataset']} train {len(self.train_set)}"
                 + (f", val {len(self.val_set)}" if self.val_set is not None else "")
                 + (f", test {len(self.test_set)}" if self.test_set is not None else "")
-                + f"; device {self.device} ({self.device.name})")
+                + f"; device {self.device} ({self.device.name})"
+                + ("" if self.cfg.get("precision", "fp32") == "fp32" else
+                   f"; precision {self.cfg['precision']} (autocast"
+                   + (", GradScaler)" if self.scaler is not None else ")")))
         if self.dist is not None:
             k, bs = self.dist.world_size, self.cfg["data"]["batch_size"]
             text += (f"\n{self.dist.describe()}; batch {bs} per rank, {k * bs} per step "
