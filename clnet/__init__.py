@@ -5,7 +5,7 @@
 from ._version import __version__
 from .errors import CheckpointError, DeviceError, KernelBuildError, OutOfMemoryError
 from .dtypes import (bool_ as bool, bfloat16, dtype, finfo, float16, float32, float64,
-                     get_default_dtype, half, int32, int64, set_default_dtype)
+                     get_default_dtype, half, int32, int64, promote_types, set_default_dtype)
 from .dtypes import float32 as float, float64 as double, int32 as int, int64 as long  # noqa
 from .backend.devices import devices  # noqa: F401 (the function; clnet.backend.devices is the module)
 from .backend import (Device, default_device, device, empty_cache,
