@@ -19,12 +19,12 @@ from ..autograd.grad_mode import no_grad
 from ..ops.copy import from_numpy_to
 from ..ops.join import cat
 from ..tensor import Tensor
-from .process_group import (DistBackendError, ReduceOp, _mpi, group_rank_of, member_comm,
+from .process_group import (DistBackendError, ReduceOp, group_rank_of, member_comm, mpi_module,
                             wait_request)
 
-__all__ = ["Work", "barrier", "all_reduce", "broadcast", "reduce", "all_gather", "all_gather_into_tensor",
-           "reduce_scatter", "reduce_scatter_tensor", "gather", "scatter", "all_gather_object",
-           "broadcast_object_list", "gather_object"]
+__all__ = ["Work", "barrier", "all_reduce", "broadcast", "reduce", "all_gather",
+           "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor", "gather", "scatter",
+           "all_gather_object", "broadcast_object_list", "gather_object"]
 
 
 class Work:
@@ -122,7 +122,7 @@ def _mpi_op(op, t, what):
     if not isinstance(op, ReduceOp.RedOpType):
         raise TypeError(f"clnet.distributed.{what}: op must be a clnet.distributed.ReduceOp, got "
                         f"{op!r}")
-    MPI = _mpi()
+    MPI = mpi_module()
     name = op.name
     if t.dtype.np == np.bool_:
         if name == "AVG":
@@ -172,7 +172,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     g = member_comm(group, what)
     mop = _mpi_op(op, tensor, what)
     host = _host(tensor)
-    req = g.comm.Iallreduce(_mpi().IN_PLACE, host, mop)
+    req = g.comm.Iallreduce(mpi_module().IN_PLACE, host, mop)
 
     def finish():
         _average(host, op, g)

@@ -80,7 +80,7 @@ def is_mpi_available():
     return True
 
 
-def _mpi():
+def mpi_module():
     try:
         # optional dependency (clnet[distributed]), imported on first use with a clear error
         from mpi4py import MPI
@@ -184,7 +184,7 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     seconds = _as_timeout(timeout)
     want_size = world_size if world_size not in (None, -1) else _env_int("WORLD_SIZE")
     want_rank = rank if rank not in (None, -1) else _env_int("RANK")
-    MPI = _mpi()
+    MPI = mpi_module()
     comm = MPI.COMM_WORLD
     size, me = comm.Get_size(), comm.Get_rank()
     if want_size is not None and want_size != size:
@@ -252,7 +252,7 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None,
         raise ValueError(f"clnet.distributed.new_group: ranks {ranks} must be distinct ranks of "
                          f"the default group (0 to {size - 1})")
     me = world.rank()
-    MPI = _mpi()
+    MPI = mpi_module()
     color = 0 if me in ranks else MPI.UNDEFINED
     key = ranks.index(me) if me in ranks else 0
     comm = world.comm.Split(color, key)
@@ -343,4 +343,4 @@ def abort_job(message, code=1, details=None):
     # the launcher forwards a rank's output from a pipe; MPI_Abort tears the job down at once,
     # and on a loaded machine the message was lost before it was forwarded: give it a moment
     time.sleep(_ABORT_GRACE_S)
-    _mpi().COMM_WORLD.Abort(code)
+    mpi_module().COMM_WORLD.Abort(code)

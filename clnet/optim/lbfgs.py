@@ -22,7 +22,7 @@ from ..autograd.grad_mode import enable_grad, no_grad
 from ..ops.creation import zeros
 from ..ops.join import cat, stack
 from ..tensor import Tensor
-from .optimizer import Optimizer, _state_value_for
+from .optimizer import Optimizer, state_value_for
 
 if TYPE_CHECKING:
     from ..types import ParamsT
@@ -396,7 +396,7 @@ class LBFGS(Optimizer):
             st["ro"] = [float(v) for v in st["ro"]]
         for key in ("old_dirs", "old_stps", "al"):
             if st.get(key) is not None:
-                st[key] = [None if v is None else _state_value_for(p, key, v) for v in st[key]]
+                st[key] = [None if v is None else state_value_for(p, key, v) for v in st[key]]
 
 
 __all__ = ["LBFGS"]

@@ -236,7 +236,7 @@ class Optimizer:
         for k, v in state_dict["state"].items():
             if k in id_map:
                 p = id_map[k]
-                state[p] = {key: _state_value_for(p, key, val) for key, val in v.items()}
+                state[p] = {key: state_value_for(p, key, val) for key, val in v.items()}
             else:
                 state[k] = v
         new_groups = []
@@ -267,7 +267,7 @@ class Optimizer:
         return "\n".join(lines)
 
 
-def _state_value_for(p, key, value):
+def state_value_for(p, key, value):
     """A loaded state entry placed for parameter ``p``: 'step' becomes a host float; tensors
     (clnet, PyTorch or numpy) go to p's device, floating ones in p's dtype."""
     if key == "step":

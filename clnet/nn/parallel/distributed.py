@@ -337,7 +337,7 @@ class DistributedDataParallel(Module):
         if self.find_unused_parameters:
             unused = {id(p) for p in state["unused"]}
             flags = np.array([0 if id(p) in unused else 1 for p in state["params"]], np.int32)
-            MPI = dist.process_group._mpi()
+            MPI = dist.process_group.mpi_module()
             dist.process_group.wait_request(
                 self._group.comm.Iallreduce(MPI.IN_PLACE, flags, MPI.MAX), self._group,
                 "DistributedDataParallel find_unused_parameters all_reduce")
@@ -424,7 +424,7 @@ class _Reducer(threading.Thread):
             self.cv.notify()
 
     def run(self):
-        MPI = dist.process_group._mpi()
+        MPI = dist.process_group.mpi_module()
         try:
             pending = []
             nxt = 0
