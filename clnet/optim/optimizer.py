@@ -267,7 +267,7 @@ class Optimizer:
         return "\n".join(lines)
 
 
-def state_value_for(p, key, value):
+def state_value_for(p: Tensor, key: str, value: Any) -> Any:
     """A loaded state entry placed for parameter ``p``: 'step' becomes a host float; tensors
     (clnet, PyTorch or numpy) go to p's device, floating ones in p's dtype."""
     if key == "step":

@@ -161,7 +161,6 @@ class ConvFamily(GemmFamily):
 
     name = "conv"
     table = "conv.gemm"
-    falls_back_to = "gemm"      # untuned, conv runs GEMM's tiles (kernels/gemm.py gemm_tuning)
 
     def cases(self, dev, quick):
         shapes = [("LeNet conv1 64x1x28x28, 6x5x5", (64, 1, 28, 28), (6, 1, 5, 5), 2),
