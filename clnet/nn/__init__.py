@@ -5,6 +5,6 @@ from .containers import (Flatten, Identity, ModuleDict, ModuleList, ParameterDic
                          Sequential, Unflatten)
 from . import init, utils  # noqa: F401
 from .modules import *  # noqa: F401,F403
-from . import functional, losses  # noqa: F401
+from . import functional, functional_losses  # noqa: F401
 from . import parallel  # noqa: F401
 from .parallel import DataParallel, DistributedDataParallel  # noqa: F401

@@ -1,7 +1,8 @@
 """``clnet.nn.functional``: torch.nn.functional's names and signatures over clnet ops.
 
-Activations, softmax, linear, attention and the small helpers live here; losses in
-``clnet/nn/losses.py``; kernels for convolution, pooling and normalisation in ``clnet/ops``.
+Activations, softmax, linear, attention and the small helpers live here; the loss functions in
+``clnet/nn/functional_losses.py`` (their modules are in nn/modules/loss.py); kernels for
+convolution, pooling and normalisation in ``clnet/ops``.
 """
 from __future__ import annotations
 
@@ -32,9 +33,9 @@ from ..ops.pool import pad as _constant_pad
 from ..ops.softmax import log_softmax, softmax
 from ..ops.tensor_shape import pixel_shuffle, pixel_unshuffle  # noqa: F401
 from ..ops.views import transpose
-from .losses import *  # noqa: F401,F403
+from .functional_losses import *  # noqa: F401,F403
 from .vision import affine_grid, grid_sample  # noqa: F401
-from .losses import __all__ as _loss_names
+from .functional_losses import __all__ as _loss_names
 
 if TYPE_CHECKING:
     from .common_types import _ratio_any_t, _size_any_t

@@ -1,5 +1,5 @@
-"""Value checks on device data for the op families and losses (``nn/losses.py``'s BCE input
-check); the launch is clnet/kernels/check.py (cl_kernels/check.cl)."""
+"""Value checks on device data for the op families and losses (the BCE input check of
+``nn/functional_losses.py``); the launch is clnet/kernels/check.py (cl_kernels/check.cl)."""
 from ..kernels.check import check_unit_interval
 
 __all__ = ["check_unit_interval"]

@@ -1,9 +1,10 @@
-"""Loss modules (``nn.CrossEntropyLoss()`` ...) over the functions in clnet/nn/losses.py."""
+"""Loss modules (``nn.CrossEntropyLoss()`` ...) over the loss functions in
+clnet/nn/functional_losses.py."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from .. import losses as L
+from .. import functional_losses as L
 from ..module import Module
 
 if TYPE_CHECKING:
