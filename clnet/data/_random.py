@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Iterator, Union
 
 import numpy as np
 
-from ..ops._generator import default_generator
+from ..ops.generator import default_generator
 
 if TYPE_CHECKING:
-    from ..ops._generator import Generator
+    from ..ops.generator import Generator
 
 _local = threading.local()
 _fallback = np.random.default_rng()

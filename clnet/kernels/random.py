@@ -1,7 +1,7 @@
 """random.cl's launches: Philox-4x32-10 draws into tensors of any layout (uniform, normal,
 exponential, integer ranges, Bernoulli with a scalar or a broadcast tensor of probabilities,
 normal with tensor mean/std) and multinomial sampling. Each launch takes the Philox ``key`` and
-first ``counter`` that the caller reserved from its generator (clnet/ops/_generator.py); each
+first ``counter`` that the caller reserved from its generator (clnet/ops/generator.py); each
 work-item turns one counter into up to four values. clnet/ops/random.py holds the ops.
 """
 import numpy as np

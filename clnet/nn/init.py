@@ -19,7 +19,7 @@ from ..ops.numeric_pointwise import erfinv
 from ..tensor import Tensor
 
 if TYPE_CHECKING:
-    from ..ops._generator import Generator
+    from ..ops.generator import Generator
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_",
            "zeros_", "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",

@@ -1,6 +1,6 @@
 """Random numbers on the device: sampling functions and in-place fills.
 Kernels: cl_kernels/random.cl (Philox4x32-10, counter-based), launched by kernels/random.py;
-generators: ops/_generator.py.
+generators: ops/generator.py.
 
 Every launch takes its counters from a Generator (the default one of the tensor's device unless
 ``generator=`` is given) and never reads anything back, except ``multinomial``, which validates
@@ -18,7 +18,7 @@ from ..backend.devices import device as _device
 from ..kernels import random as random_kernels
 from ..errors import DeviceError
 from ..tensor import Tensor
-from ._generator import (Generator, fork_rng, generator_for as _generator_for, get_rng_state,
+from .generator import (Generator, fork_rng, generator_for as _generator_for, get_rng_state,
                          initial_seed, manual_seed, philox4x32_10_host, seed, set_rng_state)
 from ._layout import broadcast_shapes, check_index_range
 from .copy import cast, clone, contiguous, copy_into, from_numpy_to

@@ -83,7 +83,7 @@ def test_device_words_bitwise_equal_reference(seed, offset, counters):
 
 
 def test_host_philox_of_randperm_matches_reference():
-    from clnet.ops._generator import philox4x32_10_host
+    from clnet.ops.generator import philox4x32_10_host
     got = philox4x32_10_host(0xDEADBEEF12345678, np.arange(M32 - 3, M32 + 5, dtype=np.uint64))
     np.testing.assert_array_equal(got, ref_words(0xDEADBEEF12345678, M32 - 3, 8))
 
