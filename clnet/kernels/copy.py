@@ -10,7 +10,7 @@ from .. import dtypes
 from ..backend.programs import ProgramCache
 from ..tensor import Tensor
 from .layout import (LOCAL_1D, MAXD, MAXOPS, broadcast_shapes, broadcast_strides,
-                     check_index_range, collapse)
+                     check_index_range, collapse, launch_1d)
 
 _I32 = np.int32
 _VW = 4            # elements per work-item of the *_c kernels (VW in copy.cl and elementwise.cl)
@@ -123,13 +123,19 @@ def copy_into(dst, src, op="copy_"):
     src_st = broadcast_strides(shape, src._shape, src._stride)
     if dst.is_contiguous() and src._shape == shape and src.is_contiguous():
         k = prg.kernel(f"copy_{s}_{d}_c", [_I32, None, _I32, None, _I32])
-        launch_vec(dev, k, n, n, src._storage.buffer, src._offset, dst._storage.buffer,
-                   dst._offset)
+        launch = launch_1d if _one_per_item(src.dtype, dst.dtype) else launch_vec
+        launch(dev, k, n, n, src._storage.buffer, src._offset, dst._storage.buffer, dst._offset)
     else:
         k = prg.kernel(f"copy_{s}_{d}_n", [_I32, None, None, None])
         strided_launch(op, dev, k, n, shape, [(dst._offset, dst._stride), (src._offset, src_st)],
                        n, src._storage.buffer, dst._storage.buffer)
     return dst
+
+
+def _one_per_item(a, b):
+    """copy.cl's COPY16_1_KERNELS: a cast between bfloat16 and a type that is neither 16-bit
+    float takes one element per work-item (launch_1d) instead of launch_vec's four."""
+    return a is not b and dtypes.bfloat16 in (a, b) and dtypes.float16 not in (a, b)
 
 
 def fill_into(dst, value):

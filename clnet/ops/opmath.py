@@ -179,6 +179,19 @@ def _round_scalars(args, kwargs, name, dt):
     return args, kwargs
 
 
+def _call_with_float32_default(fn, args, kwargs):
+    """``fn(*args, **kwargs)``, under a 16-bit default dtype (``set_default_dtype(bfloat16)``)
+    with float32 as the default meanwhile: kernels only see float32 (the caller rounds)."""
+    default = dtypes.get_default_dtype()
+    if default.compute is default:
+        return fn(*args, **kwargs)
+    dtypes.set_default_dtype(dtypes.float32)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        dtypes.set_default_dtype(default)
+
+
 def run_in_float32(fn, args, kwargs, name):
     """``fn(*args, **kwargs)`` with 16-bit tensors computed in float32 (the module docstring)."""
     plan = _Plan()
@@ -190,7 +203,11 @@ def run_in_float32(fn, args, kwargs, name):
     dt = plan.target()
     if dt is not None:
         args, kwargs = _round_scalars(args, kwargs, name, dt)
-    r = fn(*args, **kwargs)
+    r = _call_with_float32_default(fn, args, kwargs)
+    default = dtypes.get_default_dtype()
+    if dt is None and default.compute is not default and plan.result is None and \
+            plan.floats == [None, None]:
+        dt = default    # no floating input: a float32 result is the 16-bit default's
     if dt is not None:
         r = plan.down(r, dt)
     if leaf and isinstance(r, Tensor):
@@ -212,7 +229,7 @@ def run_inplace_in_float32(fn, self, args, kwargs, name):
     args = [plan.up(a) for a in args]
     kwargs = {k: plan.up(v) for k, v in kwargs.items()}
     args, kwargs = _round_scalars(args, kwargs, name, self.dtype)
-    r = fn(work, *args, **kwargs)
+    r = _call_with_float32_default(fn, [work] + args, kwargs)
     self.copy_(work)
     return self if r is work else r
 
@@ -233,7 +250,7 @@ def wrap(fn, name=None):
     if inplace:
         @functools.wraps(fn)
         def op(*args, **kwargs):
-            if args and _involves_half(args, kwargs):
+            if args and (_involves_half(args, kwargs) or dtypes.get_default_dtype().itemsize == 2):
                 return _run(fn, args, kwargs, name, native, True)
             return fn(*args, **kwargs)
     else:
@@ -247,23 +264,12 @@ def wrap(fn, name=None):
                 elif a is _F16 or a is _BF16 or (type(a) is list or type(a) is tuple) and (
                         _involves_half(a, None)):
                     return _run(fn, args, kwargs, name, native, False)
-            if kwargs and _involves_half(kwargs.values(), None):
+            if kwargs and _involves_half(kwargs.values(), None) or \
+                    dtypes.get_default_dtype().itemsize == 2:    # set_default_dtype(bfloat16)
                 return _run(fn, args, kwargs, name, native, False)
             return fn(*args, **kwargs)
     op._opmath = True
     return op
-
-
-def wrap_getitem(fn):
-    """``t[idx]``: a view for basic indices (storage as it is); an advanced index (a tensor or
-    a list in it) gathers, in float32 for a 16-bit tensor like every other op."""
-    @functools.wraps(fn)
-    def getitem(self, idx):
-        if self.dtype.compute is not self.dtype and _advanced(idx):
-            return cast(fn(cast(self, dtypes.float32), idx), self.dtype)
-        return fn(self, idx)
-    getitem._opmath = True
-    return getitem
 
 
 def _advanced(idx):
@@ -272,10 +278,12 @@ def _advanced(idx):
 
 
 def wrap_method(name, method):
-    """A Tensor method of tensor_methods.py's table, wrapped as its name says (``t[idx]`` and
-    ``t[idx] = v`` only for advanced indices)."""
+    """A Tensor method of tensor_methods.py's table, wrapped as its name says (``t[idx] = v``
+    only for advanced indices). ``t[idx]`` stays views.getitem itself: a basic index is a view,
+    and the advanced gather it hands to ``views.beyond_views`` is wrapped with the views module
+    (ops/__init__.py)."""
     if name == "__getitem__":
-        return wrap_getitem(method)
+        return method
     if name == "__setitem__":
         return wrap_setitem(method)
     return wrap(method, name)

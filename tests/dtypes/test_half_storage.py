@@ -212,3 +212,30 @@ def test_printing_matches_torch(name):
     want = repr(torch.tensor(v, dtype=tdt(name)))
     assert got == want.replace("torch.", "clnet.")
     assert repr(clnet.tensor([1.0, 2.0], dtype=c(name))) == f"tensor([1., 2.], dtype=clnet.{name})"
+
+
+@pytest.mark.parametrize("name", HALF)
+def test_a_16_bit_default_dtype_as_torch(name):
+    """set_default_dtype(bfloat16): creation, random draws, integer -> float ops and new layers
+    give the 16-bit dtype; explicit float32 stays float32; an op's values as torch's."""
+    got, want = {}, {}
+    for lib, res in ((clnet, got), (torch, want)):
+        lib.set_default_dtype(getattr(lib, name))
+        try:
+            a = lib.arange(6)
+            res["randn"] = lib.randn(3).dtype
+            res["rand"] = lib.rand(2, 2).dtype
+            res["tensor"] = lib.tensor([1.5]).dtype
+            res["div"] = (a / 3).dtype
+            res["div_values"] = (a / 3).tolist()
+            res["exp"] = a.exp().tolist()
+            res["sum"] = a.sum().dtype
+            res["linear"] = lib.nn.Linear(2, 3).weight.dtype
+            res["float32"] = lib.ones(2, dtype=lib.float32).sum().dtype
+            res["mixed"] = (lib.ones(2, dtype=lib.float32) + a[:2]).dtype
+        finally:
+            lib.set_default_dtype(lib.float32)
+    norm = {k: (str(v).split(".")[-1] if not isinstance(v, list) else v) for k, v in got.items()}
+    assert norm == {k: (str(v).split(".")[-1] if not isinstance(v, list) else v)
+                    for k, v in want.items()}
+    assert clnet.get_default_dtype() is clnet.float32
