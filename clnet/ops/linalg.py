@@ -83,7 +83,7 @@ def mm(input, mat2):
         _mismatch("mm", input, mat2, K, K2)
     out = Tensor._empty((M, N), dt, dev)
     gemm("mm", (), M, N, K, (input, input._offset, (), *input._stride),
-          (mat2, mat2._offset, (), *mat2._stride), (out, 0, (), N, 1))
+         (mat2, mat2._offset, (), *mat2._stride), (out, 0, (), N, 1))
     return _record_mm("MmBackward0", input, mat2, out)
 
 
@@ -148,7 +148,7 @@ def matmul(input, other):
     b_bst = broadcast_strides(batch, b_batch, other._stride[:len(b_batch)])
     c_bst = out._stride[:len(batch)]
     gemm("matmul", batch, M, N, K, (input, input._offset, tuple(a_bst), sam, sak),
-          (other, other._offset, tuple(b_bst), sbk, sbn), (out, 0, tuple(c_bst), N, 1))
+         (other, other._offset, tuple(b_bst), sbk, sbn), (out, 0, tuple(c_bst), N, 1))
     return _record_matmul(input, other, out)
 
 
@@ -199,7 +199,7 @@ def _dot(op, a, b, dev, dt):
                          f"must have the same number of elements")
     out = Tensor._empty((), dt, dev)
     gemm(op, (), 1, 1, a._shape[0], (a, a._offset, (), 0, a._stride[0]),
-          (b, b._offset, (), b._stride[0], 0), (out, 0, (), 0, 0))
+         (b, b._offset, (), b._stride[0], 0), (out, 0, (), 0, 0))
     return out
 
 
@@ -230,7 +230,7 @@ def mv(input, vec):
         _mismatch("mv", input, vec, K, vec._shape[0])
     out = Tensor._empty((M,), dt, dev)
     gemm("mv", (), M, 1, K, (input, input._offset, (), *input._stride),
-          (vec, vec._offset, (), vec._stride[0], 0), (out, 0, (), 1, 0))
+         (vec, vec._offset, (), vec._stride[0], 0), (out, 0, (), 1, 0))
     return _record_mv("MvBackward0", None, input, vec, out)
 
 
@@ -269,7 +269,7 @@ def outer(input, vec2):
     M, N = input._shape[0], vec2._shape[0]
     out = Tensor._empty((M, N), dt, dev)
     gemm("outer", (), M, N, 1, (input, input._offset, (), input._stride[0], 0),
-          (vec2, vec2._offset, (), 0, vec2._stride[0]), (out, 0, (), N, 1))
+         (vec2, vec2._offset, (), 0, vec2._stride[0]), (out, 0, (), N, 1))
     return _record_outer(input, vec2, out)
 
 
@@ -295,7 +295,7 @@ def inner(input, other):
         t = contiguous(t)
         out = Tensor._empty(t._shape, dt, dev)
         gemm("inner", (), 1, t.numel(), 1, (s, s._offset, (), 0, 0), (t, t._offset, (), 0, 1),
-              (out, 0, (), 0, 1))
+             (out, 0, (), 0, 1))
         return _record_inner(input, other, out)
     K, K2 = input._shape[-1], other._shape[-1]
     if K != K2:
@@ -304,7 +304,7 @@ def inner(input, other):
     M, N = a._shape[0], b._shape[0]
     out = Tensor._empty(input._shape[:-1] + other._shape[:-1], dt, dev)
     gemm("inner", (), M, N, K, (a, a._offset, (), *a._stride),
-          (b, b._offset, (), b._stride[1], b._stride[0]), (out, 0, (), N, 1))
+         (b, b._offset, (), b._stride[1], b._stride[0]), (out, 0, (), N, 1))
     return _record_inner(input, other, out)
 
 
@@ -355,7 +355,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     out = Tensor._empty((M, N), dt, dev)
     X = (input, input._offset, (), st[0], st[1]) if beta != 0 else None
     gemm("addmm", (), M, N, K, (mat1, mat1._offset, (), *mat1._stride),
-          (mat2, mat2._offset, (), *mat2._stride), (out, 0, (), N, 1), X, alpha, beta)
+         (mat2, mat2._offset, (), *mat2._stride), (out, 0, (), N, 1), X, alpha, beta)
     return _record_addmm("AddmmBackward0", input, mat1, mat2, out, beta, alpha)
 
 
@@ -374,7 +374,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     out = Tensor._empty((nb, M, N), dt, dev)
     X = (input, input._offset, (st[0],), st[1], st[2]) if beta != 0 else None
     gemm("baddbmm", (nb,), M, N, K, _op3(batch1), _op3(batch2), (out, 0, (M * N,), N, 1),
-          X, alpha, beta)
+         X, alpha, beta)
     return _record_addmm("BaddbmmBackward0", input, batch1, batch2, out, beta, alpha,
                           batched=True)
 
@@ -409,7 +409,7 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
     out = Tensor._empty((M,), dt, dev)
     X = (input, input._offset, (), st[0], 0) if beta != 0 else None
     gemm("addmv", (), M, 1, K, (mat, mat._offset, (), *mat._stride),
-          (vec, vec._offset, (), vec._stride[0], 0), (out, 0, (), 1, 0), X, alpha, beta)
+         (vec, vec._offset, (), vec._stride[0], 0), (out, 0, (), 1, 0), X, alpha, beta)
     return _record_mv("AddmvBackward0", input, mat, vec, out, beta, alpha)
 
 
