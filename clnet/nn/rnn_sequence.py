@@ -22,6 +22,7 @@ from ..ops.join import flip, stack
 from ..kernels.gemm import gemm
 from ..kernels.rnn import (gru_cell_bwd, gru_cell_fwd, lstm_cell_bwd, lstm_cell_fwd, rnn_act_bwd,
                            rnn_act_fwd)
+from ..ops import opmath
 from ..ops.linalg import addmm, mm
 from ..ops.pointwise import relu, tanh
 from ..ops.rnn import gru_cell, lstm_step, row_operand, time_steps
@@ -298,3 +299,10 @@ def _rnn_layer_recompute(proj, h0, w_hh, use_relu, reverse, g_out, g_h):
     finally:
         graph.set_grad_enabled_flag(prev)
     return tuple(next(grads) if x.requires_grad else None for x in args)
+
+
+# float16/bfloat16 (ops/opmath.py): a layer reads 16-bit inputs and weights as float32 (the cell
+# kernels compute in float32) and rounds its outputs once, as the op families do
+lstm_layer = opmath.wrap(lstm_layer)
+gru_layer = opmath.wrap(gru_layer)
+rnn_layer = opmath.wrap(rnn_layer)

@@ -154,3 +154,45 @@ def test_optimizer_steps_on_16_bit_parameters(name, opt, kw):
         results.append(w.detach().float().numpy())
     np.testing.assert_allclose(results[0], results[1], rtol=0,
                                atol=4 * EPS[name] * np.abs(results[1]).max())
+
+
+_LAYERS = {
+    "LSTM": (lambda L: L.nn.LSTM(6, 5, batch_first=True, num_layers=2), (2, 4, 6)),
+    "GRU": (lambda L: L.nn.GRU(6, 5, bidirectional=True), (4, 2, 6)),
+    "RNN": (lambda L: L.nn.RNN(6, 5), (4, 2, 6)),
+    "BatchNorm2d": (lambda L: L.nn.BatchNorm2d(3), (2, 3, 4, 4)),
+    "GroupNorm": (lambda L: L.nn.GroupNorm(2, 4), (2, 4, 3, 3)),
+    "ConvTranspose2d": (lambda L: L.nn.ConvTranspose2d(3, 2, 3, stride=2), (1, 3, 4, 4)),
+    "TransformerEncoderLayer": (lambda L: L.nn.TransformerEncoderLayer(
+        8, 2, 16, dropout=0.0, batch_first=True), (2, 5, 8)),
+    "Embedding": (lambda L: L.nn.Embedding(10, 4), None),
+}
+
+
+@pytest.mark.parametrize("name", HALF)
+@pytest.mark.parametrize("layer", sorted(_LAYERS))
+def test_16_bit_layers_match_torch(name, layer):
+    """Output dtype as torch's and values within a few 16-bit ulps of the output's magnitude
+    (recurrent layers: each step's cell computes in float32 and rounds once per layer output,
+    torch's CPU kernels round per op)."""
+    make, shape = _LAYERS[layer]
+    torch.manual_seed(0)
+    ref, model = make(torch), make(clnet)
+    model.load_state_dict({k: clnet.tensor(v.numpy()) for k, v in ref.state_dict().items()})
+    dt, tdt = getattr(clnet, name), getattr(torch, name)
+    ref, model = ref.to(tdt), model.to(dt)
+    if shape is None:
+        idx = np.array([[1, 2, 9], [0, 3, 3]])
+        x, tx = clnet.tensor(idx), torch.tensor(idx)
+    else:
+        a = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+        x, tx = clnet.tensor(a).to(dt).requires_grad_(), torch.tensor(a).to(tdt)
+    out, want = model(x), ref(tx)
+    if isinstance(want, tuple):
+        out, want = out[0], want[0]
+    assert out.dtype is dt and str(want.dtype) == f"torch.{name}"
+    w = want.detach().float().numpy()
+    np.testing.assert_allclose(out.detach().float().numpy(), w, rtol=0,
+                               atol=4 * EPS[name] * np.abs(w).max())
+    out.float().sum().backward()
+    assert all(p.grad is None or p.grad.dtype is dt for p in model.parameters())
