@@ -16,7 +16,8 @@ import numpy as np
 import pyopencl as cl
 
 from ..autograd.grad_mode import no_grad
-from ..ops.copy import from_numpy_to
+from .. import dtypes
+from ..ops.copy import upload_stored
 from ..ops.join import cat
 from ..tensor import Tensor
 from .process_group import (DistBackendError, ReduceOp, group_rank_of, member_comm, mpi_module,
@@ -88,7 +89,10 @@ def _check(t, what, arg="tensor"):
 
 
 def _host(t):
-    """The tensor's data as a contiguous numpy array (one device read); bool as uint8 for MPI."""
+    """The tensor's data as a contiguous numpy array (one device read); bool as uint8 for MPI,
+    float16/bfloat16 as float32 (MPI has no 16-bit float; the values are exact in float32)."""
+    if t.dtype.compute is not t.dtype:
+        return np.ascontiguousarray(t._host_values(), dtype=np.float32)
     a = np.ascontiguousarray(t.numpy())
     return a.view(np.uint8) if a.dtype == np.bool_ else a
 
@@ -99,7 +103,9 @@ def write_host(t, host):
     host = np.ascontiguousarray(host).reshape(t.shape)
     if host.dtype == np.uint8 and t.dtype.np == np.bool_:
         host = host.view(np.bool_)
-    if host.dtype != t.dtype.np:
+    if t.dtype.compute is not t.dtype:      # 16-bit: float32 values rounded to its bits
+        host = dtypes.from_host_values(host, t.dtype)
+    elif host.dtype != t.dtype.np:
         host = host.astype(t.dtype.np)
     if not host.size:
         return
@@ -109,7 +115,7 @@ def write_host(t, host):
         t._bump_version()
     else:
         with no_grad():
-            t.copy_(from_numpy_to(host, t.device, t.dtype))
+            t.copy_(upload_stored(host, t.device, t.dtype))
 
 
 _BOOL_OPS = {"SUM": "LOR", "MAX": "LOR", "BOR": "LOR", "PRODUCT": "LAND", "MIN": "LAND",
@@ -418,7 +424,7 @@ def _root(g, global_rank, group_rank, what, arg):
 
 def _wire(t):
     """The numpy dtype a tensor travels as (bool as uint8)."""
-    return np.uint8 if t.dtype.np == np.bool_ else t.dtype.np
+    return np.uint8 if t.dtype.np == np.bool_ else t.dtype.compute.np    # 16-bit as float32
 
 
 def _broadcast_coalesced(tensors, src=0, group=None):

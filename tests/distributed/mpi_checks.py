@@ -448,6 +448,57 @@ def ddp_shape_mismatch_names_the_rank_and_parameter():
         raise AssertionError("mismatched shapes were not detected")
 
 
+def _rounded(a, name):
+    """float32 values of ``a`` rounded to 16-bit dtype ``name`` (numpy's RNE, clnet's bf16)."""
+    if name == "float16":
+        return a.astype(np.float16).astype(np.float32)
+    return clnet.dtypes.bfloat16_values(clnet.dtypes.bfloat16_bits(a))
+
+
+@check
+def collectives_of_16_bit_floats():
+    """float16/bfloat16 travel and sum as float32 (MPI has no 16-bit float) and are rounded
+    once into the tensor: all_reduce, broadcast, all_gather."""
+    for name in ("float16", "bfloat16"):
+        dt = getattr(clnet, name)
+        ins = [_rounded(data(r, 33, "float32"), name) for r in range(WORLD)]
+        x = clnet.tensor(ins[RANK], dtype=dt)
+        dist.all_reduce(x)
+        assert x.dtype is dt
+        same(x.float(), _rounded(reduced("SUM", ins), name), f"all_reduce {name}")
+        y = clnet.tensor(ins[RANK], dtype=dt)[::2]                    # a strided view
+        dist.broadcast(y, src=1)
+        same(y.float(), ins[1][::2], f"broadcast {name}")
+        outs = [clnet.zeros(33, dtype=dt) for _ in range(WORLD)]
+        dist.all_gather(outs, clnet.tensor(ins[RANK], dtype=dt))
+        for r in range(WORLD):
+            same(outs[r].float(), ins[r], f"all_gather {name} from rank {r}")
+
+
+@check
+def ddp_of_a_bfloat16_model():
+    """bfloat16 gradients are averaged in float32 and rounded once: every rank's .grad is the
+    bfloat16 rounding of the mean of the ranks' bfloat16 gradients."""
+    model = mlp(0).bfloat16()
+    ddp = DDP(model)
+    rng = np.random.default_rng([11, RANK])
+    x = clnet.tensor(rng.standard_normal((4, 6)).astype(np.float32), dtype=clnet.bfloat16)
+    y = clnet.tensor(rng.integers(0, 3, 4))
+    F.cross_entropy(ddp(x), y).backward()
+    local = mlp(0).bfloat16()
+    grads = []
+    for r in range(WORLD):
+        local.zero_grad()
+        rr = np.random.default_rng([11, r])
+        xr = clnet.tensor(rr.standard_normal((4, 6)).astype(np.float32), dtype=clnet.bfloat16)
+        F.cross_entropy(local(xr), clnet.tensor(rr.integers(0, 3, 4))).backward()
+        grads.append([p.grad.float().numpy() for p in local.parameters()])
+    for k, p in enumerate(model.parameters()):
+        assert p.grad.dtype is clnet.bfloat16
+        want = _rounded((grads[0][k] + grads[1][k]) / WORLD, "bfloat16")
+        same(p.grad.float(), want, f"DDP bfloat16 grad {k}")
+
+
 def main(out_dir):
     results = {}
     for name, fn in CHECKS.items():

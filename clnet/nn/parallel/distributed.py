@@ -64,8 +64,10 @@ class _Bucket:
         self.numel = n
         self.dtype = params[0].dtype
         self.device = params[0].device
-        self.flat = zeros(n, dtype=self.dtype, device=self.device)
-        self.host = np.empty(n, self.dtype.np)
+        # float16/bfloat16 gradients travel and sum as float32 (MPI has no 16-bit float, and a
+        # sum of bfloat16 bits as integers would be garbage); _write_grads rounds them back
+        self.flat = zeros(n, dtype=self.dtype.compute, device=self.device)
+        self.host = np.empty(n, self.dtype.compute.np)
         self.reset()
 
     def reset(self):
@@ -355,7 +357,13 @@ class DistributedDataParallel(Module):
                     if used is not None and id(p) not in used:
                         continue              # no rank used it: .grad stays as it was
                     view = b.flat[off:off + p.numel()].view(p.shape)
-                    if self.gradient_as_bucket_view:
+                    if view.dtype is not p.dtype:       # a 16-bit parameter: no alias
+                        view = view.to(p.dtype)
+                        if p.grad is None or self.gradient_as_bucket_view:
+                            p.grad = view
+                        else:
+                            p.grad.copy_(view)
+                    elif self.gradient_as_bucket_view:
                         p.grad = view
                     elif p.grad is None:
                         p.grad = view.clone()
