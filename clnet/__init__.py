@@ -60,6 +60,7 @@ from .autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
                        set_grad_enabled)
 
 is_tensor = lambda obj: isinstance(obj, Tensor)  # noqa: E731
+is_floating_point = lambda input: input.is_floating_point()  # noqa: E731 (float16/bfloat16 too)
 
 
 def __getattr__(name):

@@ -78,6 +78,7 @@ def test_dtype_attributes_and_names():
         d = c(name)
         assert d.is_floating_point and d.itemsize == 2 and repr(d) == f"clnet.{name}"
         assert clnet.zeros(2, dtype=d).is_floating_point()
+        assert clnet.is_floating_point(clnet.zeros(2, dtype=d))
         assert clnet.dtypes.to_dtype(name) is d
     assert clnet.dtypes.to_dtype("half") is clnet.float16
     assert clnet.dtypes.to_dtype(np.float16) is clnet.float16
