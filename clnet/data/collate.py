@@ -41,6 +41,10 @@ def default_collate(batch: Sequence[Any]) -> Any:
         return _stack([np.asarray(b) for b in batch])
     if isinstance(elem, Tensor):
         # a host read-back per sample: datasets should hold numpy arrays, not device tensors
+        if elem.dtype is dtypes.bfloat16:
+            raise TypeError("default_collate: the samples are bfloat16 tensors, which host "
+                            "batches (numpy) have no type for; return float32 samples and cast "
+                            "each batch on the device (x.bfloat16())")
         return _stack([b.numpy() for b in batch])
     if isinstance(elem, np.generic):
         return np.array(batch, dtype=elem.dtype)

@@ -111,6 +111,10 @@ class TensorDataset(Dataset):
         key = self._key(t)
         cached = self._host[i]
         if cached is None or any(a is not b and a != b for a, b in zip(cached[0], key)):
+            if t.dtype is dtypes.bfloat16:
+                raise TypeError(f"TensorDataset: tensor {i} is bfloat16, which the loader's host "
+                                "batches (numpy) have no type for; keep the dataset in float32 "
+                                "and cast each batch on the device (x.bfloat16())")
             cached = self._host[i] = (key, t.numpy())
         return cached[1]
 

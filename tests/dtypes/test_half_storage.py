@@ -240,3 +240,19 @@ def test_a_16_bit_default_dtype_as_torch(name):
     assert norm == {k: (str(v).split(".")[-1] if not isinstance(v, list) else v)
                     for k, v in want.items()}
     assert clnet.get_default_dtype() is clnet.float32
+
+
+def test_data_loader_batches_of_16_bit_tensors():
+    """float16 samples batch as float16 (numpy has float16); bfloat16 ones are refused with a
+    clear error (numpy has no bfloat16 for the host batches)."""
+    from clnet.data import DataLoader, TensorDataset
+    x = np.random.default_rng(5).standard_normal((6, 3)).astype(np.float16)
+    xb, = next(iter(DataLoader(TensorDataset(clnet.tensor(x)), batch_size=4)))
+    assert xb.dtype is clnet.float16
+    np.testing.assert_array_equal(xb.numpy(), x[:4])
+    loader = DataLoader(TensorDataset(clnet.tensor(x).bfloat16()), batch_size=4)
+    with pytest.raises(TypeError, match="bfloat16.*float32"):
+        next(iter(loader))
+    samples = [clnet.ones(2, dtype=clnet.bfloat16) for _ in range(3)]
+    with pytest.raises(TypeError, match="bfloat16.*float32"):
+        next(iter(DataLoader(samples, batch_size=3)))
