@@ -9,7 +9,7 @@ from .. import dtypes
 from ..autograd import enable_grad
 from ..nn import functional as F
 from ..ops import creation, pointwise
-from ..ops._layout import broadcast_shapes
+from ..kernels.layout import broadcast_shapes
 from ..tensor import Size, Tensor
 
 __all__ = ["broadcast_all", "logits_to_probs", "clamp_probs", "probs_to_logits",

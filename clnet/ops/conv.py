@@ -18,7 +18,7 @@ from .. import graph
 from ..tensor import Tensor
 from ..kernels.conv import ConvGeom, channel_sum, col2im, im2col, to_cnhw
 from ..kernels.gemm import gemm
-from ._layout import int_tuple, same_device
+from ..kernels.layout import int_tuple, same_device
 from .copy import copy_into, fill_into
 
 __all__ = ["conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d"]
@@ -198,7 +198,7 @@ def _channel_sum(y):
 
 
 # ---------------------------------------------------------------------------------- arguments
-_tuple = int_tuple   # (shared with the other family: _layout.int_tuple)
+_tuple = int_tuple   # (shared with the other family: kernels.layout.int_tuple)
 
 
 def _check_tensors(op, input, weight, bias):

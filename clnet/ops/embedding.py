@@ -16,7 +16,7 @@ import numpy as np
 from .. import dtypes, graph
 from ..kernels.embedding import embedding_bwd, embedding_renorm
 from ..tensor import Tensor
-from ._layout import check_index_range, same_device
+from ..kernels.layout import check_index_range, same_device
 from .copy import cast, contiguous, fill_into, from_numpy_to
 from .index import index_select, one_hot
 from .reduce import sum as _sum

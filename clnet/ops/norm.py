@@ -26,7 +26,7 @@ from .. import graph
 from ..kernels.norm import (RMS, batch_norm_bwd_reduce, batch_norm_eval_coefs, batch_norm_stats,
                             channel_affine, layer_norm_bwd, layer_norm_fwd)
 from ..tensor import Tensor
-from ._layout import numel, same_device
+from ..kernels.layout import numel, same_device
 from .copy import cast, contiguous, fill_into
 from .creation import zeros
 from .pointwise import rsqrt  # type: ignore[attr-defined]  # made by a loop in ops

@@ -15,7 +15,7 @@ from .. import dtypes, graph
 from ..tensor import Tensor
 from ..kernels.pool import (PoolGeom, avgpool_bwd, avgpool_fwd, maxpool_bwd, maxpool_fwd,
                             nearest_bwd, nearest_fwd, pool_gather)
-from ._layout import int_tuple
+from ..kernels.layout import int_tuple
 from .copy import copy_into, fill_into
 
 __all__ = ["max_pool2d", "max_pool1d", "avg_pool2d", "avg_pool1d", "adaptive_avg_pool2d",
@@ -100,7 +100,7 @@ def _avg_backward(gy, g):
 
 
 # ------------------------------------------------------------------------------------ arguments
-_tuple = int_tuple   # (shared with the other family: _layout.int_tuple)
+_tuple = int_tuple   # (shared with the other family: kernels.layout.int_tuple)
 
 
 def _as_4d(op, input):

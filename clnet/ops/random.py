@@ -20,7 +20,7 @@ from ..errors import DeviceError
 from ..tensor import Tensor
 from .generator import (Generator, fork_rng, generator_for as _generator_for, get_rng_state,
                         initial_seed, manual_seed, philox4x32_10_host, seed, set_rng_state)
-from ._layout import broadcast_shapes, check_index_range
+from ..kernels.layout import broadcast_shapes, check_index_range
 from .copy import cast, clone, contiguous, copy_into, from_numpy_to
 from .creation import _finish, _sizes, full
 

@@ -12,7 +12,7 @@ input's indices and the structure worked out from them (coalesce's merge, the pr
 so scaling an adjacency costs no second read of its indices.
 """
 from .. import dtypes
-from ..ops._layout import same_device
+from ..kernels.layout import same_device
 from ..ops.copy import cast
 from ..ops.elementwise import _is_num
 from ..ops.join import cat

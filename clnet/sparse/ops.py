@@ -12,7 +12,7 @@ import numpy as np
 from .. import dtypes, graph
 from ..kernels.sparse import spmm_csr
 from ..ops import linalg as _linalg
-from ..ops._layout import same_device
+from ..kernels.layout import same_device
 from ..ops.copy import contiguous, from_numpy_to, write_out
 from ..ops.creation import zeros
 from ..ops.index import index_select
