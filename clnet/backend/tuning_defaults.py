@@ -2,10 +2,12 @@
 
 Which entries are measured and which are guesses:
 
-  pocl (and every CPU device)   MEASURED on PoCL 3.0 (2-core AMD EPYC Zen 3 and Intel Xeon
-                                Ice Lake machines): the CPU GEMM tile set (one work-item per
-                                192x256 tile, 6x16 register block, 16-wide vectors), one
-                                work-item per softmax/norm row, the streaming reduce layout.
+  pocl (and every CPU device)   MEASURED on PoCL 3.0 on a 2-core AMD EPYC (Zen 3, AVX2): the
+                                CPU GEMM tile set (one work-item per 192x256 tile, 6x16
+                                register block, 16-wide vectors), one work-item per softmax /
+                                norm row, the streaming reduce layout. On AVX-512 CPUs (32
+                                vector registers) `clnet tune` finds bigger register blocks
+                                1.2-1.9x faster (benchmarks/RESULTS.md, a 2-core Ice Lake).
   nvidia, amd, intel, apple,    GUESSES, never run by clnet on such a GPU: the GEMM tiles are
   gpu (any other GPU)           CLBlast's published per-vendor default Xgemm parameters
                                 (src/database/kernels/xgemm/xgemm_32.hpp) carried over to
@@ -31,7 +33,7 @@ def _gpu(TM, TN, TK, WM, WN, VW):
 # kind "CPU": the measured CPU tile sets (double: half the register block's width, as a vector
 # register holds half as many doubles). Shrunk to the device's local memory by gemm.py.
 CPU = {
-    "source": "measured (PoCL 3.0, 2-core x86-64 with AVX2)",
+    "source": "measured (PoCL 3.0, 2-core AMD EPYC, AVX2)",
     "gemm": {"float": dict(style="cpu", TM=192, TN=256, TK=256, WM=6, WN=16, VW=16),
              "double": dict(style="cpu", TM=192, TN=256, TK=128, WM=6, WN=8, VW=8)},
     "softmax.ls": 1, "norm.ls": 1,
