@@ -260,6 +260,23 @@ def test_a_gemm_candidate_that_does_not_build_is_skipped(store, dev, monkeypatch
     assert "gemm" not in dev.tuning       # the next launch reads the store again
 
 
+def test_conv_keeps_its_default_when_gemm_is_tuned(store, dev, monkeypatch):
+    """Untuned, conv runs GEMM's tiles: when its own search keeps the default, the file says so
+    rather than letting conv follow GEMM's tuned tiles it was never measured with."""
+    def fake_search(dev, family, quick, repeats, progress):
+        o = search.Outcome(family.name)
+        o.default = family.default(dev)
+        o.best = dict(TUNED) if family.name == "gemm" else o.default
+        return o
+    monkeypatch.setattr(search, "search_family", fake_search)
+    search.tune(dev, [families.FAMILIES["gemm"], families.FAMILIES["conv"]])
+    params = tuning.status(dev)[1]["params"]
+    assert params["gemm"] == {"float": TUNED}
+    assert params["conv.gemm"] == {"float": gemm.default_tuning(dev)["float"]}
+    search.tune(dev, [families.FAMILIES["conv"]])     # alone: the same, GEMM's entry is kept
+    assert tuning.status(dev)[1]["params"] == params
+
+
 def test_close_tolerates_rounding_only():
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((200, 512)).astype(np.float32), \

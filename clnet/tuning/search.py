@@ -212,6 +212,11 @@ def tune(dev, families, quick=False, repeats=None, progress=True):
             params.pop(key, None)
         if o.improved:
             params.update(f.params(dev, o.best))
+    for f, o in zip(families, outcomes):
+        # a family whose untuned value falls back to another's (conv's tiles to GEMM's) keeps
+        # the default it was measured best with, rather than the other family's tuned value
+        if not o.improved and getattr(f, "falls_back_to", None) in params:
+            params.update(f.params(dev, o.default))
         results[f.name] = [dict(case=r[0], unit=r[1], default_s=r[3], tuned_s=r[4])
                            for r in o.rows]
     path = store.save(dev, params, results=results, quick=bool(quick))
