@@ -85,11 +85,16 @@ def clnet_modules():
 @contextlib.contextmanager
 def torch_is(backend):
     """Inside the block, ``import torch`` gives real torch (``"torch"``) or clnet (``"clnet"``)."""
+    # clnet's modules are imported before real torch's entries are saved and taken out: a
+    # library a clnet module imports may itself `import torch` (tensorboardX's writer does);
+    # with the entries gone, or loaded but not saved (then dropped after the run), a later
+    # `import torch` would load torch's C extension a second time (SystemError, then a crash)
+    aliases = clnet_modules() if backend == "clnet" else None
     saved = {k: v for k, v in sys.modules.items() if _is_torch_name(k)}
     if backend == "clnet":
         for k in saved:
             del sys.modules[k]
-        sys.modules.update(clnet_modules())
+        sys.modules.update(aliases)
     elif backend == "torch":
         importlib.import_module("torch")
         if sys.modules["torch"].__name__ != "torch":
