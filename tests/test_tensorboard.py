@@ -201,3 +201,17 @@ def test__add_scalar_values_reads_back_as_separate_scalars(tmp_path):
         w._add_scalar_values({"a": 1.0, "b": clnet.tensor(2.0)}, 3)
         w.add_scalar("a", 4.0, 4)
     assert scalars(str(tmp_path)) == {"a": [(3, 1.0), (4, 4.0)], "b": [(3, 2.0)]}
+
+
+def test_importing_the_writer_does_not_load_torch(tmp_path):
+    # tensorboardX imports torch when it is installed (2-3 s at every clnet train start here);
+    # the writer keeps it out, and torch still imports normally afterwards
+    import subprocess
+    import sys
+    code = ("import sys\n"
+            "from clnet.utils.tensorboard import SummaryWriter\n"
+            "assert 'torch' not in sys.modules, 'torch was loaded'\n"
+            f"w = SummaryWriter({str(tmp_path)!r}); w.add_scalar('a', 1.0, 0); w.close()\n"
+            "import torch\n"
+            "assert hasattr(torch, 'tensor')\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)

@@ -16,6 +16,7 @@ import itertools
 import os
 import socket
 import struct
+import sys
 import tempfile
 import threading
 import time
@@ -23,7 +24,28 @@ from datetime import datetime
 
 import numpy as np
 
+
+
+@contextlib.contextmanager
+def _without_loading_torch():
+    """tensorboardX's package imports torch when it is installed, only to recognise torch
+    tensors (which clnet never hands it): 2-3 s at the start of every ``clnet train`` here. A
+    None entry in sys.modules makes that ``import torch`` fail fast, which tensorboardX
+    handles; a torch (or a torch alias) already imported is left as it is."""
+    if "torch" in sys.modules:
+        yield
+        return
+    sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
+
+
 try:
+    with _without_loading_torch():
+        import tensorboardX  # noqa: F401  (its __init__ is where torch would be imported)
     from google.protobuf.struct_pb2 import ListValue
     from tensorboardX import summary as _summary
     from tensorboardX.proto.api_pb2 import DataType
