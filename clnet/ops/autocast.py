@@ -253,7 +253,14 @@ def wrap_function(fn, name):
     op = FUNCTION_OPS.get(name)
     if op is None or not callable(fn) or getattr(fn, "__autocast_op__", None):
         return fn
-    return autocast_op(op)(fn)
+    # one wrapper per function, whichever modules re-export it (opmath.wrap says why)
+    key = (fn, op)
+    if key not in _WRAPPERS:
+        _WRAPPERS[key] = autocast_op(op)(fn)
+    return _WRAPPERS[key]
+
+
+_WRAPPERS = {}
 
 
 def wrap_module(mod):

@@ -237,6 +237,12 @@ def run_inplace_in_float32(fn, self, args, kwargs, name):
     return self if r is work else r
 
 
+# one wrapper per (function, name): a function re-exported by several modules (activations.relu
+# as pointwise.relu and nn.functional.relu) stays one object everywhere, so pickle, which finds a
+# function by its __module__ and __qualname__, gets back the very object it was given
+_WRAPPERS = {}
+
+
 def wrap(fn, name=None):
     """``fn`` computing 16-bit floats in float32 (the module docstring); ``fn`` itself for a
     storage op, for what is not a plain function, and for a function already wrapped."""
@@ -245,6 +251,21 @@ def wrap(fn, name=None):
             or name.startswith("record_") or getattr(fn, "_opmath", False)):
         # (reduce.py's record_* attach a backward to a result the caller computed)
         return fn
+    # an alias (subtract for sub) that the name rules treat alike shares the wrapper
+    key = fn if _rules(name) == _rules(fn.__name__) else (fn, name)
+    if key not in _WRAPPERS:
+        _WRAPPERS[key] = _wrap(fn, name)
+    return _WRAPPERS[key]
+
+
+def _rules(name):
+    """What a wrapper does differently by its op's name."""
+    inplace = name.endswith("_") and not name.endswith("__") or name in _INPLACE_DUNDERS
+    return (name in STORAGE_OPS, name.startswith("record_"), inplace, name == "setitem",
+            name in ROUNDED_SCALAR_OPS)
+
+
+def _wrap(fn, name):
     inplace = name.endswith("_") and not name.endswith("__") or name in _INPLACE_DUNDERS
     if name == "setitem":
         return wrap_setitem(fn)
