@@ -2,7 +2,7 @@
 the configured metrics, and the metrics of a whole split (``Trainer.evaluate``)."""
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, ContextManager, Dict
 import contextlib
 import math
 
@@ -15,11 +15,12 @@ from .sums import EpochSums
 
 _AMP_DTYPES = {"bf16": bfloat16, "fp16": float16}
 
+
 class Evaluation:
     """The Trainer's evaluation methods (a mixin: it reads the Trainer's model, loss, metrics,
     splits and, in an MPI job, ``dist``)."""
 
-    def amp_context(self):
+    def amp_context(self) -> ContextManager[Any]:
         """The config's precision over a forward and its loss: bf16/fp16 run under
         clnet.autocast with torch's op lists of the device's kind (CUDA's on an OpenCL GPU, CPU's
         otherwise), fp32 under nothing."""
