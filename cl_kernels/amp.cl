@@ -1,10 +1,13 @@
 /* Automatic mixed precision: the device half of clnet.amp.GradScaler.
  *
- * Built with -DT=float|double (the gradient's element type). Every buffer travels with its element
- * offset. found_inf and the scale are float32 one-element tensors, the growth tracker int32, as
+ * Built with -DT=float|double (the gradient's element type) for the unscale kernel, or with
+ * -DAMP_SCALE_UPDATE for the scale update alone (one program per job, so that no program holds a
+ * kernel that is never launched from it). Every buffer travels with its element offset. found_inf and the scale are float32 one-element tensors, the growth tracker int32, as
  * in PyTorch, so the scaler never reads them back except once per step (GradScaler.step).
  */
 #include "common.h"
+
+#ifndef AMP_SCALE_UPDATE
 
 /* PyTorch's _amp_foreach_non_finite_check_and_unscale_ for one contiguous gradient: each of the
  * n elements from g_off is checked before it is multiplied (an inf or NaN input sets found_inf to
@@ -20,6 +23,8 @@ __kernel void amp_unscale(int n, __global T* g, int g_off,
     float s = inv_scale[inv_off];
     if (s != 1.0f) g[g_off + i] = (T)(v * (T)s);
 }
+
+#else
 
 /* PyTorch's _amp_update_scale_ (one work-item): after a step with an inf/NaN the scale is
  * multiplied by backoff_factor and the tracker reset; otherwise the tracker counts the step, and
@@ -44,3 +49,5 @@ __kernel void amp_update_scale(__global float* scale, int scale_off,
         }
     }
 }
+
+#endif

@@ -7,6 +7,7 @@ from ..dtypes import float32, float64, int32
 from .layout import buf, check_index_range, launch_1d, same_device
 
 _program = ProgramCache("amp", lambda dev, dt: (("T", dt.cl),))   # (dev, gradient dtype)
+_update_program = ProgramCache("amp", lambda dev: (("AMP_SCALE_UPDATE", None),))   # (dev)
 _UNSCALE_ARGS = [np.int32, None, np.int32, None, np.int32, None, np.int32]
 _UPDATE_ARGS = [None, np.int32, None, np.int32, None, np.int32, np.float32, np.float32, np.int32]
 
@@ -48,7 +49,7 @@ def update_scale(scale, growth_tracker, found_inf, growth_factor, backoff_factor
     _one_element(op, "found_inf", found_inf, float32)
     same_device(op, scale, growth_tracker, found_inf)
     dev = scale._storage.device
-    k = _program(dev, float32).kernel("amp_update_scale", _UPDATE_ARGS)
+    k = _update_program(dev).kernel("amp_update_scale", _UPDATE_ARGS)
     k(dev.queue, (1,), None, buf(scale), scale._offset, buf(growth_tracker),
       growth_tracker._offset, buf(found_inf), found_inf._offset, growth_factor, backoff_factor,
       int(growth_interval))
