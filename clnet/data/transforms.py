@@ -158,7 +158,7 @@ class RandomCrop:
         self.padding, self.fill = p, fill
         self._generator = None if generator is None else _rng(generator)
 
-    def __call__(self, x: Any) -> Any:
+    def _padded(self, x: Any) -> np.ndarray:
         a = np.asarray(x)
         if a.ndim < 2:
             raise ValueError(f"RandomCrop: expected an image (..., H, W), got shape {a.shape}")
@@ -171,9 +171,22 @@ class RandomCrop:
         if th > h or tw > w:
             raise ValueError(f"RandomCrop: crop size {self.size} is larger than the padded image "
                              f"({h}, {w})")
+        return a
+
+    def __call__(self, x: Any) -> Any:
+        a = self._padded(x)
+        (h, w), (th, tw) = a.shape[-2:], self.size
         rng = self._generator or current_rng()
         i = int(rng.integers(0, h - th + 1))
         j = int(rng.integers(0, w - tw + 1))
+        return a[..., i:i + th, j:j + tw].copy()
+
+    def centre(self, x: Any) -> Any:
+        """The same padding and window size, the window at the centre: the crop's deterministic
+        form, for evaluation and prediction."""
+        a = self._padded(x)
+        (h, w), (th, tw) = a.shape[-2:], self.size
+        i, j = (h - th) // 2, (w - tw) // 2
         return a[..., i:i + th, j:j + tw].copy()
 
     def __repr__(self) -> str:

@@ -105,26 +105,6 @@ def build_data(cfg, dist=None):
                    d["eval_batch_size"] or max(bs, 256))
 
 
-def _centre_crop(crop):
-    def apply(x):
-        a = np.asarray(x)
-        if a.ndim < 2:
-            raise ValueError(f"RandomCrop (as a centre crop): expected an image (..., H, W), "
-                             f"got shape {a.shape}")
-        left, top, right, bottom = crop.padding
-        if any(crop.padding):
-            widths = [(0, 0)] * (a.ndim - 2) + [(top, bottom), (left, right)]
-            a = np.pad(a, widths, constant_values=crop.fill)
-        h, w = a.shape[-2:]
-        th, tw = crop.size
-        if th > h or tw > w:
-            raise ValueError(f"RandomCrop: crop size {crop.size} is larger than the padded "
-                             f"image ({h}, {w})")
-        i, j = (h - th) // 2, (w - tw) // 2
-        return a[..., i:i + th, j:j + tw].copy()
-    return T.Lambda(apply)
-
-
 def eval_transform(transform):
     """``transform`` (a dataset's) for inference: random augmentations made deterministic."""
     if transform is None:
@@ -134,7 +114,7 @@ def eval_transform(transform):
     for t in parts:
         if isinstance(t, T.RandomHorizontalFlip):
             continue
-        out.append(_centre_crop(t) if isinstance(t, T.RandomCrop) else t)
+        out.append(T.Lambda(t.centre) if isinstance(t, T.RandomCrop) else t)
     return T.Compose(out) if out else None
 
 
