@@ -55,6 +55,8 @@ class Device:
         self._queue = None
         self._pool = None
         self.peak_allocated = 0
+        self.capture = None   # the clnet.graphs capture recording this device's launches, if any
+        self.launches = 0     # kernels launched so far (backend/launch.py counts them)
         self.programs = {}    # (family, defines) -> backend.programs.Program, see programs.get_program
         self.tuning = {}      # per-device tuned parameters (GEMM tiles...), filled lazily by ops
         self._init_lock = threading.Lock()

@@ -3,6 +3,7 @@ the device (the scaler reads found_inf back once per step, never once per parame
 import numpy as np
 
 from ..backend.programs import ProgramCache
+from ..backend.launch import enqueue
 from ..dtypes import float32, float64, int32
 from .layout import buf, check_index_range, launch_1d, same_device
 
@@ -50,6 +51,6 @@ def update_scale(scale, growth_tracker, found_inf, growth_factor, backoff_factor
     same_device(op, scale, growth_tracker, found_inf)
     dev = scale._storage.device
     k = _update_program(dev).kernel("amp_update_scale", _UPDATE_ARGS)
-    k(dev.queue, (1,), None, buf(scale), scale._offset, buf(growth_tracker),
-      growth_tracker._offset, buf(found_inf), found_inf._offset, growth_factor, backoff_factor,
-      int(growth_interval))
+    enqueue(dev, k, (1,), None, buf(scale), scale._offset, buf(growth_tracker),
+            growth_tracker._offset, buf(found_inf), found_inf._offset, growth_factor,
+            backoff_factor, int(growth_interval))

@@ -6,6 +6,7 @@ their backward rules (each written with the others, so gradients of gradients wo
 import numpy as np
 
 from ..backend.programs import ProgramCache
+from ..backend.launch import enqueue
 from ..tensor import Tensor
 from .copy import fill_into
 from .layout import buf, check_index_range, launch_1d
@@ -100,6 +101,6 @@ def channel_sum(y):
         return fill_into(out, 0)
     check_index_range("conv2d backward", y)
     k = _program(dev).kernel(f"channel_sum_{y.dtype.cl}", [None, None, None])
-    k(dev.queue, (c * _CS_LOCAL,), (_CS_LOCAL,), buf(y), buf(out),
-      _identity_geom().struct(y, dims=(n, c, h, w)))
+    enqueue(dev, k, (c * _CS_LOCAL,), (_CS_LOCAL,), buf(y), buf(out),
+            _identity_geom().struct(y, dims=(n, c, h, w)))
     return out

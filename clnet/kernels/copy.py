@@ -8,6 +8,7 @@ import pyopencl as cl
 
 from .. import dtypes
 from ..backend.programs import ProgramCache
+from ..backend.launch import enqueue
 from ..tensor import Tensor
 from .layout import (LOCAL_1D, MAXD, MAXOPS, broadcast_shapes, broadcast_strides,
                      check_index_range, collapse, launch_1d)
@@ -25,7 +26,7 @@ def launch_vec(dev, kernel, n, *args):
     """Launch a *_c kernel: one work-item per _VW elements, rounded up to whole work-groups."""
     local = _local(dev)
     items = (n + _VW - 1) // _VW
-    kernel(dev._queue or dev.queue, ((items + local - 1) // local * local,), (local,), *args)
+    enqueue(dev, kernel, ((items + local - 1) // local * local,), (local,), *args)
 
 
 _MAX_SPLIT_LAUNCHES = 64   # 4+ unmergeable dims: at most this many 3-D launches, else 1-D
@@ -69,7 +70,7 @@ def strided_launch(op, dev, kernel, n, shape, operands, *args):
     m[1:1 + pad] = 1
     for k, st in enumerate(cstrides):
         m[base + k * MAXD + pad: base + k * MAXD + pad + nd] = st
-    kernel(dev.queue, ((n + local - 1) // local * local,), (local,), *args, m)
+    enqueue(dev, kernel, ((n + local - 1) // local * local,), (local,), *args, m)
 
 
 def _layout_3d(local, cshape):
@@ -97,8 +98,8 @@ def _launch_3d(dev, kernel, local, layout, cstrides, offsets, args):
     m[1 + MAXD:1 + MAXD + len(offsets)] = offsets
     for k, st in enumerate(cstrides):
         m[base + k * MAXD: base + k * MAXD + len(dims)] = [st[d] for d in dims]
-    kernel(dev.queue, ((sizes[0] + local - 1) // local * local, sizes[1], sizes[2]),
-           (local, 1, 1), *args, m)
+    enqueue(dev, kernel, ((sizes[0] + local - 1) // local * local, sizes[1], sizes[2]),
+            (local, 1, 1), *args, m)
 
 
 _program = ProgramCache("copy")    # _program(dev): one program holds every dtype pair

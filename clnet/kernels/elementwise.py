@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import dtypes
 from ..backend.programs import ProgramCache
+from ..backend.launch import enqueue
 from ..tensor import Tensor
 from .copy import launch_vec, strided_launch
 from .layout import LOCAL_1D, broadcast_strides
@@ -70,7 +71,7 @@ def launch_w(dev, kernel, n, w, *args):
     """Launch a *_v kernel: one work-item per ``w`` elements, rounded up to whole work-groups."""
     local = LOCAL_1D if dev.max_work_group_size >= LOCAL_1D else dev.max_work_group_size
     items = (n + w - 1) // w
-    kernel(dev._queue or dev.queue, ((items + local - 1) // local * local,), (local,), *args)
+    enqueue(dev, kernel, ((items + local - 1) // local * local,), (local,), *args)
 
 
 def scalar_type(dt):

@@ -4,6 +4,7 @@ op, its index checks and its backward rules; the lookup itself is an index_selec
 import numpy as np
 
 from ..backend.programs import ProgramCache
+from ..backend.launch import enqueue
 
 _LOCAL = 64
 _I32 = np.int32
@@ -18,9 +19,9 @@ def embedding_renorm(svals, weight, max_norm, norm_type):
     dev, dt = weight._storage.device, weight.dtype
     k = _program(dev, dt).kernel(f"embedding_renorm_{svals.dtype.cl}", [
         _I32, _I32, _I32, None, None, _I32, _I32, _I32, dt.np.type, dt.np.type])
-    k(dev.queue, (-(-n // _LOCAL) * _LOCAL,), (_LOCAL,), n, D, V, svals._storage.buffer,
-      weight._storage.buffer, weight._offset, weight._stride[0], weight._stride[1],
-      dt.np.type(max_norm), dt.np.type(norm_type))
+    enqueue(dev, k, (-(-n // _LOCAL) * _LOCAL,), (_LOCAL,), n, D, V, svals._storage.buffer,
+            weight._storage.buffer, weight._offset, weight._stride[0], weight._stride[1],
+            dt.np.type(max_norm), dt.np.type(norm_type))
 
 
 def embedding_bwd(svals, perm, g, pad, scale_by_freq, gw):
@@ -34,6 +35,6 @@ def embedding_bwd(svals, perm, g, pad, scale_by_freq, gw):
     dev, dt = g._storage.device, g.dtype
     k = _program(dev, dt).kernel(f"embedding_bwd_{svals.dtype.cl}", [
         _I32, _I32, _I32, None, None, None, _I32, _I32, _I32, None])
-    k(dev.queue, (-(-D // _LOCAL) * _LOCAL, n), (_LOCAL, 1), n, D, V, svals._storage.buffer,
-      perm._storage.buffer, g._storage.buffer, g._offset, pad, int(scale_by_freq),
-      gw._storage.buffer)
+    enqueue(dev, k, (-(-D // _LOCAL) * _LOCAL, n), (_LOCAL, 1), n, D, V, svals._storage.buffer,
+            perm._storage.buffer, g._storage.buffer, g._offset, pad, int(scale_by_freq),
+            gw._storage.buffer)

@@ -18,6 +18,7 @@ import pyopencl as cl
 
 from ..backend import tuning, tuning_defaults
 from ..backend.programs import ProgramCache
+from ..backend.launch import enqueue
 from ..tensor import Tensor
 from .layout import buf, check_index_range, collapse, launch_1d
 
@@ -198,8 +199,8 @@ def _launch_dot(dev, dt, M, N, K, A, B, C, X, alpha, beta, table):
     kc = min(kc, -(-K // vw) * vw)
     nchunks = -(-K // kc)
     part = Tensor._empty((nchunks, M, N), dt, dev)
-    kp(dev.queue, (nchunks, nblocks), (1, 1), M, N, K, kc, buf(A[0]), int(A[1]), int(A[3]),
-       buf(B[0]), int(B[1]), int(B[4]), part._storage.buffer)
+    enqueue(dev, kp, (nchunks, nblocks), (1, 1), M, N, K, kc, buf(A[0]), int(A[1]), int(A[3]),
+            buf(B[0]), int(B[1]), int(B[4]), part._storage.buffer)
     use_x = X is not None
     if not use_x:
         X = C
@@ -234,12 +235,12 @@ def launch(dev, dt, M, N, K, nb, A, B, C, X, alpha, beta, table="gemm"):
         return
     if cfg["style"] == "cpu":
         tm, tn = cpu_tiles(cfg, M, N, nbatch, dev.cl_device.max_compute_units)
-        k(dev.queue, (-(-N // tn), -(-M // tm), nbatch), (1, 1, 1), M, N, K, nb[1], *args, *tail,
-          tm, tn)
+        enqueue(dev, k, (-(-N // tn), -(-M // tm), nbatch), (1, 1, 1), M, N, K, nb[1], *args, *tail,
+                tm, tn)
     else:
         nwi = (cfg["TM"] // cfg["WM"]) * (cfg["TN"] // cfg["WN"])
-        k(dev.queue, (-(-N // cfg["TN"]) * nwi, -(-M // cfg["TM"]), nbatch), (nwi, 1, 1),
-          M, N, K, nb[1], *args, *tail)
+        enqueue(dev, k, (-(-N // cfg["TN"]) * nwi, -(-M // cfg["TM"]), nbatch), (nwi, 1, 1),
+                M, N, K, nb[1], *args, *tail)
 
 
 def gemm(op, batch, M, N, K, A, B, C, X=None, alpha=1, beta=0, table="gemm"):

@@ -13,6 +13,7 @@ import pyopencl as cl
 from .. import dtypes
 from ..backend.device_errors import error_flag
 from ..backend.programs import ProgramCache
+from ..backend.launch import enqueue, refuse_in_capture
 from ..tensor import Tensor
 from .copy import contiguous_copy, fill_into, strided_launch
 from .layout import (LOCAL_1D, MAXD, MAXOPS, broadcast_strides, buf, check_index_range,
@@ -61,19 +62,19 @@ def nonzero_positions(x):
     groups = -(-n // (local * _NZ_PER))
     counts = Tensor._empty((groups,), dtypes.int32, dev)
     total = Tensor._empty((1,), dtypes.int32, dev)
-    q = dev.queue
-    prg.kernel(f"nz_count_{t}", [_I32, None, _I32, None])(
-        q, (groups * local,), (local,), n, buf(x), x._offset, buf(counts))
-    prg.kernel("nz_scan", [_I32, None, None])(q, (local,), (local,), groups, buf(counts),
-                                              buf(total))
     # data-dependent output size: the only host round trip of the indexing ops
+    refuse_in_capture(dev, "nonzero (and masked selection), whose output size is read back")
+    enqueue(dev, prg.kernel(f"nz_count_{t}", [_I32, None, _I32, None]),
+            (groups * local,), (local,), n, buf(x), x._offset, buf(counts))
+    enqueue(dev, prg.kernel("nz_scan", [_I32, None, None]), (local,), (local,), groups,
+            buf(counts), buf(total))
     host = np.empty(1, dtype=np.int32)
-    cl.enqueue_copy(q, host, buf(total), is_blocking=True)
+    cl.enqueue_copy(dev.queue, host, buf(total), is_blocking=True)
     count = int(host[0])
     positions = Tensor._empty((count,), dtypes.int32, dev)
     if count:
-        prg.kernel(f"nz_compact_{t}", [_I32, None, _I32, None, None])(
-            q, (groups * local,), (local,), n, buf(x), x._offset, buf(counts), buf(positions))
+        enqueue(dev, prg.kernel(f"nz_compact_{t}", [_I32, None, _I32, None, None]),
+                (groups * local,), (local,), n, buf(x), x._offset, buf(counts), buf(positions))
     return positions, count
 
 

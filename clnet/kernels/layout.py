@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..backend import tuning, tuning_defaults
+from ..backend.launch import enqueue
 from ..errors import DeviceError
 
 MAXD = 8
@@ -135,7 +136,7 @@ def row_groups(dev, items, local):
 def launch_1d(dev, kernel, n, *args):
     """Launch ``kernel`` over ``n`` work-items in work-groups of LOCAL_1D (the kernel bounds-checks)."""
     local = LOCAL_1D if dev.max_work_group_size >= LOCAL_1D else dev.max_work_group_size
-    kernel(dev.queue, (((n + local - 1) // local) * local,), (local,), *args)
+    enqueue(dev, kernel, (((n + local - 1) // local) * local,), (local,), *args)
 
 
 def buf(t):

@@ -11,6 +11,7 @@ absent. clnet/ops/norm.py holds the ops and their backward rules.
 import numpy as np
 
 from ..backend.programs import ProgramCache
+from ..backend.launch import enqueue
 from ..tensor import Tensor
 from .layout import check_index_range, row_groups, row_local
 
@@ -39,7 +40,7 @@ def groups(dev, items):
 
 def _launch_items(dev, kernel, items, *args):
     ls = local_size(dev)
-    kernel(dev.queue, (groups(dev, items) * ls,), (ls,), *args)
+    enqueue(dev, kernel, (groups(dev, items) * ls,), (ls,), *args)
 
 
 def _buf_or(t, fallback):
@@ -100,9 +101,9 @@ def layer_norm_bwd(g, x, w, mean, rstd, rows, n, G, S, flags, gx, want):
         gb_part = Tensor._empty((parts, P), dt, dev)
         kp = prg.kernel("layer_norm_bwd_params", [_I32, _I32, _I32, _I32, _I32, None, _I32, None,
                                                   _I32, None, None, None, None])
-        kp(dev.queue, (cols, parts), (LS_GPU, 1), rows, n, G, S, chunk, g._storage.buffer,
-           g._offset, x._storage.buffer, x._offset, mean._storage.buffer, rstd._storage.buffer,
-           gw_part._storage.buffer, gb_part._storage.buffer)
+        enqueue(dev, kp, (cols, parts), (LS_GPU, 1), rows, n, G, S, chunk, g._storage.buffer,
+                g._offset, x._storage.buffer, x._offset, mean._storage.buffer, rstd._storage.buffer,
+                gw_part._storage.buffer, gb_part._storage.buffer)
     return gw_part, gb_part
 
 
@@ -146,10 +147,11 @@ def batch_norm_eval_coefs(x, C, running_mean, running_var, eps, w, b, mean, rstd
         _I32, None, _I32, _I32, None, _I32, _I32, st, None, _I32, None, _I32, _I32, None,
         None, None, None])
     ls = local_size(dev)
-    k(dev.queue, (-(-C // ls) * ls,), (ls,), C, running_mean._storage.buffer,
-      running_mean._offset, running_mean._stride[0], running_var._storage.buffer,
-      running_var._offset, running_var._stride[0], st(eps), wb, wo, bb, bo, flags,
-      mean._storage.buffer, rstd._storage.buffer, scale._storage.buffer, shift._storage.buffer)
+    enqueue(dev, k, (-(-C // ls) * ls,), (ls,), C, running_mean._storage.buffer,
+            running_mean._offset, running_mean._stride[0], running_var._storage.buffer,
+            running_var._offset, running_var._stride[0], st(eps), wb, wo, bb, bo, flags,
+            mean._storage.buffer, rstd._storage.buffer, scale._storage.buffer,
+            shift._storage.buffer)
 
 
 def channel_affine(x, g, a, k, d, S, C, out):
@@ -165,9 +167,9 @@ def channel_affine(x, g, a, k, d, S, C, out):
         gsize, lsize = (groups(dev, total // S),), (1,)
     else:
         gsize, lsize = (-(-total // ls) * ls,), (ls,)
-    kern(dev.queue, gsize, lsize, total, S, C, x._storage.buffer, x._offset,
-         gsrc._storage.buffer, gsrc._offset, int(g is not None), a._storage.buffer,
-         kk._storage.buffer, d._storage.buffer, out._storage.buffer)
+    enqueue(dev, kern, gsize, lsize, total, S, C, x._storage.buffer, x._offset,
+            gsrc._storage.buffer, gsrc._offset, int(g is not None), a._storage.buffer,
+            kk._storage.buffer, d._storage.buffer, out._storage.buffer)
     return out
 
 

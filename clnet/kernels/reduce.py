@@ -16,6 +16,7 @@ import pyopencl as cl
 from .. import dtypes
 from ..backend import tuning as tuning_store, tuning_defaults
 from ..backend.programs import ProgramCache
+from ..backend.launch import enqueue
 from ..tensor import Tensor
 from .copy import contiguous_copy, fill_into
 from .layout import LOCAL_1D, check_index_range, numel
@@ -219,8 +220,8 @@ def run(op, p, out, *, param=None, map_a=0.0, post=POST_NONE, post_a=0.0):
     if use_rows:
         k = prg.kernel(f"r_{op}_rows", scalars + [_I32, None])
         scratch = cl.LocalMemory(local * out.dtype.itemsize)
-        k(dev.queue, (n_out * chunks * local,), (local,), *args,
-          cfg["reduce.interleave"], scratch)
+        enqueue(dev, k, (n_out * chunks * local,), (local,), *args,
+                cfg["reduce.interleave"], scratch)
     else:
         if use_colsv:
             k = prg.kernel(f"r_{op}_colsv", scalars + [_I32])
@@ -260,8 +261,8 @@ def run_arg(op, p, out_v, out_i, in_idx=None):
             None if chunks > 1 else out_i._storage.buffer, _buf(part_v), _buf(part_i)]
     if use_rows:
         k = prg.kernel(f"r_{op}_rows", scalars + [_I32, None, None])
-        k(dev.queue, (n_out * chunks * local,), (local,), *args, cfg["reduce.interleave"],
-          cl.LocalMemory(local * t.dtype.itemsize), cl.LocalMemory(local * 4))
+        enqueue(dev, k, (n_out * chunks * local,), (local,), *args, cfg["reduce.interleave"],
+                cl.LocalMemory(local * t.dtype.itemsize), cl.LocalMemory(local * 4))
     else:
         k = prg.kernel(f"r_{op}_cols", scalars)
         _launch(dev, k, n_out * chunks, args)
@@ -272,4 +273,4 @@ def run_arg(op, p, out_v, out_i, in_idx=None):
 
 def _launch(dev, kernel, n, args):
     local = LOCAL_1D if dev.max_work_group_size >= LOCAL_1D else dev.max_work_group_size
-    kernel(dev.queue, (((n + local - 1) // local) * local,), (local,), *args)
+    enqueue(dev, kernel, (((n + local - 1) // local) * local,), (local,), *args)

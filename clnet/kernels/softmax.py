@@ -9,6 +9,7 @@ import numpy as np
 
 from ..backend.device_errors import error_flag
 from ..backend.programs import ProgramCache
+from ..backend.launch import enqueue
 from .layout import check_index_range, row_groups, row_local
 
 _I32 = np.int32
@@ -29,9 +30,9 @@ def _kernel(dev, dt, name, arg_types):
 def _rows_launch(dev, kernel, rows, *args):
     ls = _row_local(dev)
     if ls == 1:     # the kernels loop over rows (row += groups)
-        kernel(dev.queue, (row_groups(dev, rows, 1),), (1,), *args)
+        enqueue(dev, kernel, (row_groups(dev, rows, 1),), (1,), *args)
     else:
-        kernel(dev.queue, (rows * ls,), (ls,), *args)
+        enqueue(dev, kernel, (rows * ls,), (ls,), *args)
 
 
 def softmax_fwd(op, x, y, rows, n, log_out):

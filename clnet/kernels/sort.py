@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import dtypes
 from ..backend.programs import ProgramCache
+from ..backend.launch import enqueue
 from ..tensor import Tensor
 from .layout import buf, launch_1d
 
@@ -45,13 +46,12 @@ def sort_rows(x, descending, out_len):
     keys = Tensor._empty((total,), x.dtype, dev)
     idx = Tensor._empty((total,), dtypes.int32, dev)
     desc = 1 if descending else 0
-    q = dev.queue
     k_init = prg.kernel(f"sort_init_{t}", [_I32, None, _I32, _I32, _I32, None, None])
     launch_1d(dev, k_init, total, total, buf(x), x._offset, L, P, buf(keys), buf(idx))
     span = min(chunk, _next_pow2(total))
     groups = -(-total // span)
     k_local = prg.kernel(f"sort_local_{t}", [_I32, None, None, _I32, _I32, _I32, _I32])
-    k_local(q, (groups * group,), (group,), total, buf(keys), buf(idx), L, P, desc, span)
+    enqueue(dev, k_local, (groups * group,), (group,), total, buf(keys), buf(idx), L, P, desc, span)
     if P > chunk:   # rows longer than a chunk: merge the sorted chunks pairwise, then larger
         k_global = prg.kernel(f"sort_merge_global_{t}",
                               [_I32, None, None, _I32, _I32, _I32, _I32, _I32])
@@ -63,8 +63,8 @@ def sort_rows(x, descending, out_len):
             while j >= chunk:
                 launch_1d(dev, k_global, npairs, npairs, buf(keys), buf(idx), L, P, desc, k, j)
                 j //= 2
-            k_merge(q, ((total // chunk) * group,), (group,), total, buf(keys), buf(idx), L, P,
-                    desc, k)
+            enqueue(dev, k_merge, ((total // chunk) * group,), (group,), total, buf(keys),
+                    buf(idx), L, P, desc, k)
             k *= 2
     vals = Tensor._empty((R, out_len), x.dtype, dev)
     inds = Tensor._empty((R, out_len), dtypes.int64, dev)

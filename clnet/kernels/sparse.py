@@ -5,6 +5,7 @@ plan from a coalesced COO tensor and holds the products and their backward rules
 import numpy as np
 
 from ..backend.programs import ProgramCache
+from ..backend.launch import enqueue
 
 _I32 = np.int32
 _LOCAL = 64
@@ -24,6 +25,6 @@ def spmm_csr(M, K, row_ptr, col, values, x, out):
     ly = _LOCAL // lx
     k = _program(dev, dt).kernel("spmm_csr", [_I32, _I32, _I32, None, None, None, _I32, None,
                                               _I32, _I32, _I32, None])
-    k(dev.queue, (-(-N // lx) * lx, -(-M // ly) * ly), (lx, ly), M, N, K,
-      row_ptr._storage.buffer, col._storage.buffer, values._storage.buffer, values._offset,
-      x._storage.buffer, x._offset, x._stride[0], x._stride[1], out._storage.buffer)
+    enqueue(dev, k, (-(-N // lx) * lx, -(-M // ly) * ly), (lx, ly), M, N, K,
+            row_ptr._storage.buffer, col._storage.buffer, values._storage.buffer, values._offset,
+            x._storage.buffer, x._offset, x._stride[0], x._stride[1], out._storage.buffer)

@@ -15,6 +15,7 @@ import numbers
 
 import numpy as np
 
+from ..backend.launch import enqueue
 from .. import dtypes, graph
 from ..errors import KernelBuildError
 from ..kernels.elementwise import (FAST_KERNELS, fast_kernel, launch_binary, launch_unary,
@@ -154,11 +155,11 @@ def _fast_binary(op, a, b):
     # launch_w inlined: this path is the per-op host cost of small tensors
     gsize = ((n + w - 1) // w + local - 1) // local * local
     if mode:
-        k(dev._queue, (gsize,), (local,), n, storage.buffer, a._offset, storage.buffer,
-          a._offset, 0.0, b, out._storage.buffer, 0, 1)
+        enqueue(dev, k, (gsize,), (local,), n, storage.buffer, a._offset, storage.buffer,
+                a._offset, 0.0, b, out._storage.buffer, 0, 1)
     else:
-        k(dev._queue, (gsize,), (local,), n, storage.buffer, a._offset, b._storage.buffer,
-          b._offset, 0.0, 0.0, out._storage.buffer, 0, 0)
+        enqueue(dev, k, (gsize,), (local,), n, storage.buffer, a._offset, b._storage.buffer,
+                b._offset, 0.0, 0.0, out._storage.buffer, 0, 0)
     return out
 
 
