@@ -41,6 +41,7 @@ from . import autograd
 from . import nn
 from .serialization import load, save
 from . import optim
+from . import graphs  # noqa: F401  (step capture and replay: torch.cuda's CUDA graphs)
 from . import data, utils, cuda, xpu  # noqa: F401  (utils.data, cuda, xpu: PyTorch's names)
 get_default_device = default_device   # torch.get_default_device: where new tensors go
 from . import sparse  # noqa: F401 (sparse COO tensors; gives Tensor is_sparse/layout/to_sparse)

@@ -11,9 +11,13 @@ import sys
 from .backend import devices as _devices, memory as _memory
 from .errors import DeviceError, OutOfMemoryError  # noqa: F401 (torch.cuda.OutOfMemoryError)
 from .amp import cuda as amp  # noqa: F401 (torch.cuda.amp: autocast/GradScaler for "cuda")
+from . import graphs  # noqa: F401 (torch.cuda.graphs)
+from .graphs import (graph_pool_handle, is_current_stream_capturing,  # noqa: F401
+                     make_graphed_callables)
 
 # `from torch.cuda.amp import GradScaler` imports the module path: this file is not a package
 sys.modules[__name__ + ".amp"] = amp
+sys.modules[__name__ + ".graphs"] = graphs
 
 
 def is_available():
@@ -167,3 +171,87 @@ def empty_cache():
 
 def set_per_process_memory_fraction(fraction, device=None):
     _memory.set_per_process_memory_fraction(fraction, _gpu(device))
+
+
+# ---- CUDA graphs and streams ---------------------------------------------------------------------
+def _capture_device(device=None):
+    """Where a torch.cuda capture or stream runs: the current GPU, or, on a machine without an
+    OpenCL GPU, clnet's default device (so a CUDA-graph program runs on PoCL's CPU device)."""
+    if device is not None:
+        return _devices.device(device) if not isinstance(device, int) else _gpu(device)
+    return _gpu(None) if _devices.gpus() else _devices.default_device()
+
+
+class CUDAGraph(graphs.Graph):
+    """``torch.cuda.CUDAGraph``: a ``clnet.graphs.Graph`` that captures on the current GPU (the
+    default device without one)."""
+
+    def capture_begin(self, pool=None, capture_error_mode="global", *, device=None):
+        super().capture_begin(pool, capture_error_mode, device=_capture_device(device))
+
+
+class graph(graphs.graph):
+    """``torch.cuda.graph``: ``clnet.graphs.graph`` on the current GPU (see CUDAGraph)."""
+
+    def __init__(self, cuda_graph, pool=None, stream=None, capture_error_mode="global"):
+        super().__init__(cuda_graph, pool, stream, capture_error_mode,
+                         device=getattr(stream, "device", None) or _capture_device())
+
+
+class Stream:
+    """``torch.cuda.Stream``. A clnet device has one in-order queue, which every stream of it
+    stands for: work on two streams runs in the order it was queued, so ``wait_stream`` and
+    ``wait_event`` hold already, and a side stream is as safe as torch's for warm-ups."""
+
+    def __init__(self, device=None, priority=0, **kwargs):
+        self.device = _capture_device(device)
+        self.priority = priority
+
+    def wait_stream(self, stream):
+        if not isinstance(stream, Stream):
+            raise TypeError(f"wait_stream takes a Stream, got {type(stream).__name__}")
+
+    def wait_event(self, event):
+        pass   # one in-order queue: everything queued before the event is done first
+
+    def synchronize(self):
+        self.device.synchronize()
+
+    def query(self):
+        """True once the queue's work is done (this waits for it: OpenCL has no cheap probe
+        of an in-order queue)."""
+        self.device.synchronize()
+        return True
+
+    def __eq__(self, other):
+        return isinstance(other, Stream) and other.device is self.device
+
+    def __hash__(self):
+        return hash(("stream", self.device))
+
+    def __repr__(self):
+        return f"<torch.cuda.Stream device={self.device} (the device's in-order queue)>"
+
+
+def current_stream(device=None):
+    return Stream(device)
+
+
+default_stream = current_stream
+
+
+class stream:
+    """``with torch.cuda.stream(s):``: the device's queue is every stream's, so this only checks
+    its argument."""
+
+    def __init__(self, stream):
+        if stream is not None and not isinstance(stream, Stream):
+            raise TypeError(f"torch.cuda.stream takes a Stream or None, got "
+                            f"{type(stream).__name__}")
+        self.stream = stream
+
+    def __enter__(self):
+        return self.stream
+
+    def __exit__(self, *exc_info):
+        return False

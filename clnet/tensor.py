@@ -24,6 +24,7 @@ from ._format import format_tensor
 from .backend.device_errors import check_device_errors
 from .backend.devices import cuda_device
 from .backend.devices import device as _resolve_device
+from .backend.launch import refuse_in_capture
 from .backend.memory import allocate
 from .errors import DeviceError
 
@@ -345,6 +346,8 @@ class Tensor:
 
     def _host_array(self) -> np.ndarray:
         """The stored elements on the host: numpy()'s array, and bfloat16's raw uint16 bits."""
+        refuse_in_capture(self._storage.device, "reading a tensor's values on the host "
+                          "(.item(), .numpy(), .tolist(), bool()/float()/int(), printing)")
         src = self if self.is_contiguous() else self.contiguous()
         out = np.empty(self._shape, dtype=self.dtype.np)
         if out.size:

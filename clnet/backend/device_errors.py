@@ -14,6 +14,8 @@ Only devices that ran such a kernel since the last check pay for the extra 16-by
 import numpy as np
 import pyopencl as cl
 
+from .launch import refuse_in_capture
+
 __all__ = ["error_flag", "check_device_errors", "ERR_TARGET_OUT_OF_BOUNDS",
            "ERR_INDEX_OUT_OF_BOUNDS", "ERR_INPUT_OUTSIDE_0_1"]
 
@@ -64,6 +66,7 @@ def check_device_errors(dev):
     ops = getattr(dev, "_error_flag_ops", ())
     if not ops:
         return
+    refuse_in_capture(dev, "a check of the device's error flag")
     dev._error_flag_ops = ()
     host = np.empty(4, np.int32)
     cl.enqueue_copy(dev.queue, host, dev._error_flag, is_blocking=True)

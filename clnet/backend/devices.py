@@ -14,6 +14,7 @@ import pyopencl.tools as cl_tools
 from ..errors import DeviceError
 from . import tuning
 from .device_errors import check_device_errors
+from .launch import refuse_in_capture
 
 _lock = threading.Lock()
 _devices = None
@@ -55,7 +56,8 @@ class Device:
         self._queue = None
         self._pool = None
         self.peak_allocated = 0
-        self.capture = None   # the clnet.graphs capture recording this device's launches, if any
+        self._capture = None  # the clnet.graphs capture recording this device's launches, if any
+        self.pending = None   # small elementwise ops not launched yet (kernels/chain.py)
         self.launches = 0     # kernels launched so far (backend/launch.py counts them)
         self.programs = {}    # (family, defines) -> backend.programs.Program, see programs.get_program
         self.tuning = {}      # per-device tuned parameters (GEMM tiles...), filled lazily by ops
@@ -83,9 +85,26 @@ class Device:
 
     @property
     def queue(self):
+        """The in-order queue, with every queued small op launched (kernels/chain.py): whoever
+        asks for the queue is about to use it directly (a copy to or from the host, say)."""
+        if self.pending is not None:
+            self.pending.flush()
         if self._queue is None:
             self._init()
         return self._queue
+
+    @property
+    def capture(self):
+        """The ``clnet.graphs`` capture recording this device's launches, or None."""
+        return self._capture
+
+    @capture.setter
+    def capture(self, cap):
+        # ops queued before a capture begins belong to the eager run, those queued inside it to
+        # the capture: launch them (or hand them to the capture) before the switch
+        if self.pending is not None:
+            self.pending.flush()
+        self._capture = cap
 
     @property
     def pool(self):
@@ -94,6 +113,7 @@ class Device:
         return self._pool
 
     def synchronize(self):
+        refuse_in_capture(self, "synchronize()")
         if self._queue is not None:
             self._queue.finish()
             check_device_errors(self)

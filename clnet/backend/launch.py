@@ -24,8 +24,10 @@ a replay would not run the Python that looked at them.
 def enqueue(dev, kernel, gsize, lsize, *args):
     """Enqueue ``kernel`` over ``gsize`` work-items in groups of ``lsize`` (None: the driver's
     choice) with ``args`` (numpy scalars or buffers, in the kernel's parameter order)."""
+    if dev.pending is not None:     # small ops queued before this one run first
+        dev.pending.flush()
     dev.launches += 1
-    cap = dev.capture
+    cap = dev._capture
     if cap is None:
         kernel(dev._queue or dev.queue, gsize, lsize, *args)
     else:
@@ -34,8 +36,10 @@ def enqueue(dev, kernel, gsize, lsize, *args):
 
 def enqueue_dynamic(dev, kernel, gsize, lsize, make_args):
     """``enqueue`` with arguments computed by ``make_args()`` at each run (see the module note)."""
+    if dev.pending is not None:
+        dev.pending.flush()
     dev.launches += 1
-    cap = dev.capture
+    cap = dev._capture
     if cap is None:
         kernel(dev._queue or dev.queue, gsize, lsize, *make_args())
     else:
@@ -44,7 +48,7 @@ def enqueue_dynamic(dev, kernel, gsize, lsize, make_args):
 
 def host_step(dev, fn):
     """Run ``fn()`` now, or, while capturing on ``dev``, at every replay (see the module note)."""
-    cap = dev.capture
+    cap = dev._capture
     if cap is None:
         fn()
     else:
@@ -55,4 +59,6 @@ def refuse_in_capture(dev, what):
     """Raise the capture's error naming ``what`` when ``dev`` is capturing a step."""
     cap = dev.capture
     if cap is not None:
-        raise cap.refusal(what)
+        err = cap.refusal(what)     # None: another thread's read, which its capture mode allows
+        if err is not None:
+            raise err

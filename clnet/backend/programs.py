@@ -81,6 +81,8 @@ class Program:
                                        f"kernel {name!r} is not in the program: {e}",
                                        self.device.name) from None
             k.set_scalar_arg_dtypes(arg_types)
+            # a captured launch (clnet.graphs) gets a kernel object of its own: it needs the types
+            k.clnet_arg_types = tuple(arg_types)
             self._kernels[name] = k
         return k
 

@@ -8,7 +8,7 @@ import pyopencl as cl
 
 from .. import dtypes
 from ..backend.programs import ProgramCache
-from ..backend.launch import enqueue
+from ..backend.launch import enqueue, host_step
 from ..tensor import Tensor
 from .layout import (LOCAL_1D, MAXD, MAXOPS, broadcast_shapes, broadcast_strides,
                      check_index_range, collapse, launch_1d)
@@ -182,8 +182,13 @@ def upload_stored(host, dev, dt):
     out = Tensor._empty(host.shape, dt, dev)
     if host.size:
         # the buffer is new, so the in-order queue has nothing pending on it: a non-blocking
-        # write keeps the host array alive through pyopencl's event until the copy is done
-        cl.enqueue_copy(dev.queue, out._storage.buffer, host, is_blocking=False)
+        # write keeps the host array alive through pyopencl's event until the copy is done.
+        # Inside a capture (clnet.graphs) the copy is recorded with a snapshot of the values and
+        # runs at every replay, in order with the kernels around it.
+        if dev.capture is not None:
+            host = host.copy()
+        buffer = out._storage.buffer
+        host_step(dev, lambda: cl.enqueue_copy(dev.queue, buffer, host, is_blocking=False))
     return out
 
 

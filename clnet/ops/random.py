@@ -44,9 +44,7 @@ def _launch_fill(op, t, dist, values_per_counter, a, b, arg_types, generator):
     if n == 0:
         return t
     gen = _generator_for(op, generator, t._storage.device)
-    counters = -(-n // values_per_counter)
-    key, ctr = gen._take(counters)
-    random_kernels.fill(op, t, dist, counters, key, ctr, a, b, arg_types)
+    random_kernels.fill(op, t, dist, -(-n // values_per_counter), gen, a, b, arg_types)
     return t
 
 
@@ -213,9 +211,7 @@ def _bernoulli_tensor_into(op, out, p, generator):
         raise DeviceError(f"{op}: probabilities are on {p._storage.device}, the tensor on {dev}")
     p = cast(p, dtypes.float32)   # draws compare 24-bit uniforms: float32 probabilities suffice
     gen = _generator_for(op, generator, dev)
-    counters = -(-n // 4)
-    key, ctr = gen._take(counters)
-    random_kernels.bernoulli_p(op, out, p, counters, key, ctr)
+    random_kernels.bernoulli_p(op, out, p, -(-n // 4), gen)
     return out
 
 
@@ -333,7 +329,8 @@ def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_g
 
     On GPUs the keys are drawn and sorted on the device; elsewhere (PoCL) the keys are computed
     on the host from the same counters and the permutation is uploaded once, which is ~3x faster
-    there than the device's bitonic sort. Both paths give identical permutations."""
+    there than the device's bitonic sort (except inside a graph capture). Both paths give
+    identical permutations."""
     n = _int_arg("randperm", "n", n)
     if n < 0:
         raise ValueError(f"randperm: n must be non-negative, got {n}")
@@ -349,7 +346,9 @@ def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_g
     gen = _generator_for("randperm", generator, dev)
     if n == 0:
         perm = Tensor._empty((0,), dt, dev)
-    elif dev.kind == "GPU":
+    elif dev.kind == "GPU" or dev.capture is not None:
+        # a captured step (clnet.graphs) must draw a new permutation at each replay: the
+        # device path reserves its counters as it launches; the host path's upload would not
         perm = cast(_randperm_device(n, gen, dev), dt)
     else:
         perm = _randperm_host(n, gen, dev, dt)
@@ -415,8 +414,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
     if n:
         gen = _generator_for("normal", generator, dev)
         v = 4 if dt is dtypes.float32 else 2
-        key, ctr = gen._take(-(-n // v))
-        random_kernels.normal_tensor(t, mean, std, -(-n // v), key, ctr)
+        random_kernels.normal_tensor(t, mean, std, -(-n // v), gen)
         # negative std entries are not rejected: that check would need a read-back
     return _finish(_into_out("normal", t, out), requires_grad)
 
@@ -487,10 +485,9 @@ def multinomial(t, num_samples, replacement=False, *, generator=None, out=None):
                          "<= 0)")
     dev = t._storage.device
     gen = _generator_for("multinomial", generator, dev)
-    key, ctr = gen._take(rows * s)
     # without replacement the kernel marks drawn categories in a copy
     probs = contiguous(t) if replacement else clone(t)
-    random_kernels.multinomial(probs, res, rows, k, s, key, ctr, replacement)
+    random_kernels.multinomial(probs, res, rows, k, s, gen, replacement)
     return _into_out("multinomial", res, out)
 
 

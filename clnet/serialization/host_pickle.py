@@ -17,6 +17,7 @@ import pyopencl as cl
 from ..autograd.grad_mode import no_grad
 from ..backend.device_errors import check_device_errors
 from ..backend.devices import default_device, device
+from ..backend.launch import refuse_in_capture
 from ..dtypes import to_dtype
 from ..errors import DeviceError
 from ..tensor import Storage, Tensor
@@ -29,6 +30,8 @@ _NOT_LEAF = ("Only Tensors created explicitly by the user (graph leaves) support
 
 
 def _storage_bytes(storage):
+    refuse_in_capture(storage.device, "saving or copying a tensor to the host (torch.save, "
+                      "pickle, deepcopy)")
     out = np.empty(storage.nbytes, np.uint8)
     if storage.nbytes:
         cl.enqueue_copy(storage.device.queue, out, storage.buffer, is_blocking=True)

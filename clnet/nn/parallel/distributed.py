@@ -38,6 +38,7 @@ from ...distributed import DistBackendError
 from ...ops.creation import zeros
 from ...autograd.engine import queue_callback
 from ...autograd.grad_mode import no_grad
+from ...backend.launch import refuse_in_capture
 from ...tensor import Tensor
 from ..module import Module
 from .comm import to_device
@@ -313,6 +314,8 @@ class DistributedDataParallel(Module):
                     view.zero_()
                 else:
                     view.copy_(p.grad.reshape(-1))
+        refuse_in_capture(b.device, "DistributedDataParallel's gradient all-reduce (an MPI "
+                          "exchange through host memory)")
         queue = b.device.queue
         b.event = cl.enqueue_copy(queue, b.host, b.flat._storage.buffer, is_blocking=False)
         queue.flush()
