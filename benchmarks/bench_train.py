@@ -1,5 +1,6 @@
-"""One training step of an MLP, a LeNet-style ConvNet and an LSTM in clnet beside PyTorch CPU
-(same as ``clnet bench train``). Run: python benchmarks/bench_train.py [--steps N]"""
+"""One training step of each model of clnet/benchmarks/train_models.py (MLP, tiny MLP, LeNet, LSTM,
+GRU, tiny GPT), clnet eager and captured beside PyTorch CPU (same as ``clnet bench train``).
+Run: python benchmarks/bench_train.py [--steps N] [--repeats N] [--model NAME] [--mode MODE]"""
 import sys
 
 from clnet.cli.main import main

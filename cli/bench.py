@@ -3,6 +3,9 @@ import json
 
 import click
 
+# --model's choices: the names from the models' module (numpy only; the timing module loads on use)
+from clnet.benchmarks.train_models import MODELS as TRAIN_MODELS
+
 
 @click.group()
 def bench():
@@ -40,15 +43,28 @@ def ops(quick, device_name, repeats, as_json):
 @bench.command()
 @click.option("--steps", type=click.IntRange(min=1), default=5, show_default=True,
               help="Training steps per timed round.")
-@click.option("--repeats", type=click.IntRange(min=5), default=5, show_default=True)
-@click.option("--model", "models", multiple=True, type=click.Choice(["mlp", "lenet", "lstm"]),
-              help="Which models (default: all three).")
-@click.option("--json", "as_json", is_flag=True)
-def train(steps, repeats, models, as_json):
-    """One training step of an MLP, a LeNet-style ConvNet and an LSTM, beside PyTorch CPU."""
+@click.option("--repeats", type=click.IntRange(min=5), default=5, show_default=True,
+              help="Timed rounds (median taken; at least 5).")
+@click.option("--model", "models", multiple=True, type=click.Choice(list(TRAIN_MODELS)),
+              help="Which models (repeatable; default: all).")
+@click.option("--mode", type=click.Choice(["eager", "captured", "both"]), default="both",
+              show_default=True,
+              help="clnet's step as Python each time (eager), captured once and replayed "
+                   "(clnet.graphs), or both.")
+@click.option("--device", "device_name", default=None,
+              help="Device to run clnet on (cl:N, a name substring, cpu, gpu); default: the default.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def train(steps, repeats, models, mode, device_name, as_json):
+    """One training step of each model (MLP, tiny MLP, LeNet, LSTM, GRU, tiny GPT), eager and
+    captured, beside PyTorch CPU: ms/step, speed, launches per step, host us per launch."""
     from clnet.benchmarks import train as bench_train
-    rows = bench_train.run(models or ("mlp", "lenet", "lstm"), steps=steps, repeats=repeats)
+    modes = bench_train.MODES if mode == "both" else (mode,)
+    rows = bench_train.run(models or TRAIN_MODELS, modes=modes, steps=steps, repeats=repeats,
+                           device=device_name)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
-    else:
-        click.echo(bench_train.format_rows(rows))
+        return
+    for line in bench_train.header_lines(steps, repeats, device=device_name):
+        click.echo(line)
+    click.echo()
+    click.echo(bench_train.format_rows(rows))

@@ -4,7 +4,8 @@ Measured (median of ``repeats`` runs after one warm-up run, each run ending with
   * SGEMM GFLOP/s at several square sizes (2*n^3 flops),
   * elementwise ``a + b`` GB/s on float32 vectors, allocating the result (3 * 4 bytes/element),
   * reduction ``x.sum()`` GB/s (4 bytes/element read),
-  * the host cost of one tiny op: ``y = y + 1`` on a 1-element tensor, 1,000 times, one sync.
+  * the host cost of one tiny op: ``y = y + 1`` on a 1-element tensor, 1,000 times, one sync
+    (clnet, numpy and torch in turns within each round, the best of ``repeats`` rounds).
 The ratio columns are speed ratios: above 1 means clnet is faster than that reference.
 numpy must be measured with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (they throttle its BLAS
 on this kind of machine), which is why :func:`openblas_warning` exists.
@@ -169,32 +170,59 @@ def sum_row(n, repeats, dev, torch):
     return row
 
 
-def tiny_op_row(chain, repeats, dev, torch):
-    """Host cost per op: a chain of tiny dependent ops, then one sync, divided by the chain length."""
-    row = Row(f"host cost, {chain} x (y = y + 1) on 1 element, 1 sync", "us/op", False)
-
-    def per_op(seconds):
-        return seconds / chain * 1e6
-
+def tiny_op_chains(chain, dev, torch):
+    """{framework: fn()} running ``y = y + 1`` ``chain`` times on a 1-element tensor; clnet's
+    ends with one sync, so its figure holds all device work of the chain."""
     def np_chain():
         y = np.zeros(1, np.float32)
         for _ in range(chain):
             y = y + 1
-    row.values["numpy"] = per_op(median_seconds(np_chain, repeats))
+    chains = {"numpy": np_chain}
     if torch is not None:
         def torch_chain():
             y = torch.zeros(1)
             for _ in range(chain):
                 y = y + 1
-        row.values["torch"] = per_op(median_seconds(torch_chain, repeats))
+        chains["torch"] = torch_chain
     if _has_op("__add__"):
         def clnet_chain():
             y = clnet.zeros(1, device=dev)
             for _ in range(chain):
                 y = y + 1
             clnet.synchronize(dev)
-        row.values["clnet"] = per_op(median_seconds(clnet_chain, repeats))
-    else:
+        chains["clnet"] = clnet_chain
+    return chains
+
+
+def best_seconds_in_turns(fns, repeats, settle=None):
+    """{name: best wall time} of each ``fns[name]()`` over ``repeats`` rounds after one warm-up
+    each; within a round the functions take turns (the order rotating from round to round),
+    each after a pause of ``settle`` seconds (default SETTLE_S). The best, not the median: host
+    overhead only ever gets slower under load, so the fastest run is the least disturbed."""
+    settle = SETTLE_S if settle is None else settle
+    names = list(fns)
+    for name in names:
+        fns[name]()
+    best = {name: float("inf") for name in names}
+    for rnd in range(max(repeats, 1)):
+        shift = rnd % len(names)
+        for name in names[shift:] + names[:shift]:
+            time.sleep(settle)
+            t0 = time.perf_counter()
+            fns[name]()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
+
+
+def tiny_op_row(chain, repeats, dev, torch):
+    """Host cost per op: a chain of tiny dependent ops, then one sync, divided by the chain
+    length; clnet, torch and numpy timed in turns in the same rounds, best of ``repeats``."""
+    row = Row(f"host cost, {chain} x (y = y + 1) on 1 element, 1 sync", "us/op", False,
+              f"best of {max(repeats, 1)}, in turns")
+    chains = tiny_op_chains(chain, dev, torch)
+    for name, seconds in best_seconds_in_turns(chains, repeats).items():
+        row.values[name] = seconds / chain * 1e6
+    if "clnet" not in chains:
         row.note = "clnet Tensor + not available yet"
     return row
 

@@ -1,112 +1,221 @@
-"""Training-step benchmark (issue 4): one optimizer step of three models in clnet and in PyTorch
-CPU on the same machine, same shapes, same kind of optimizer, timed in turns within each round.
+"""Training-step benchmark (issues 4 and 14): one optimizer step of each model of
+:mod:`clnet.benchmarks.train_models` in clnet and in PyTorch CPU on the same machine, same code,
+same shapes, same kind of optimizer, timed in turns within each round.
 
-- MLP 784-256-10, batch 128, SGD (momentum 0.9)
-- LeNet-style ConvNet (Conv2d(1,10,5)-MaxPool-ReLU-Conv2d(10,20,5)-MaxPool-ReLU-Linear(320,50)-
-  ReLU-Linear(50,10)), batch 64, SGD (momentum 0.9)
-- LSTM (seq 32, batch 32, input 128, hidden 128) + Linear head over 128 classes, Adam
+A step is ``zero_grad``, forward, cross-entropy, backward, optimizer step. Two modes:
 
-A step is forward, cross-entropy, backward, optimizer step; clnet's steps are followed by one
-synchronisation (what a training loop waits for when it prints), so the figure includes all
-device work. Medians over ``repeats`` rounds of ``steps`` steps each, after warm-up.
+- ``eager``: the step's Python runs every time.
+- ``captured``: clnet runs the step through ``clnet.graphs.graphed_step`` (captured once,
+  replayed after); PyTorch CPU has no CUDA graphs, so its figure in this mode is its eager step.
+
+Per model and mode: clnet's and torch's milliseconds per step (``steps`` steps and one
+synchronisation, ``loss.item()``, what a training loop waits for when it prints, so the figure
+includes all device work), speed = torch ms / clnet ms (above 1: clnet is faster), clnet's kernel
+launches per step (``dev.launches``, counted by ``clnet/backend/launch.py``) and host
+microseconds per launch: the time to issue the ``steps`` steps before the final synchronisation,
+per step, divided by the launches per step. Each figure is the median over ``repeats`` rounds
+after warm-up; the runners take turns within a round (the order rotates from round to round) and
+sleep ``settle`` seconds before each timed call so the other framework's worker threads idle, then
+run one untimed step so the timed ones find warm caches and awake threads of their own.
 """
+import importlib
+import math
+import os
 import statistics
 import time
 
 import numpy as np
 
 import clnet
+from .train_models import DESCRIPTIONS, MODELS, build_model, build_optimizer, make_data
+
+MODES = ("eager", "captured")
+FIELDS = ("model", "mode", "description", "clnet_ms", "torch_ms", "speed", "launches_per_step",
+          "host_us_per_launch", "note")
+SETTLE_S = 0.3
+TORCH_CAPTURED_NOTE = ("captured: the torch column is PyTorch's eager step "
+                       "(PyTorch has no CUDA graphs on CPU)")
 
 
-def _models(m):
-    nn = m.nn
-    mlp = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
-    lenet = nn.Sequential(nn.Conv2d(1, 10, 5), nn.MaxPool2d(2), nn.ReLU(), nn.Conv2d(10, 20, 5),
-                          nn.MaxPool2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(320, 50), nn.ReLU(),
-                          nn.Linear(50, 10))
-
-    class LSTMNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lstm = nn.LSTM(128, 128, batch_first=True)
-            self.head = nn.Linear(128, 128)
-
-        def forward(self, x):
-            out, _ = self.lstm(x)
-            return self.head(out).reshape(-1, 128)
-
-    return {"mlp": mlp, "lenet": lenet, "lstm": LSTMNet()}
+def _torch():
+    try:
+        return importlib.import_module("torch")
+    except ImportError:
+        return None
 
 
-def _data(rng):
-    return {
-        "mlp": (rng.standard_normal((128, 1, 28, 28)).astype(np.float32),
-                rng.integers(0, 10, 128)),
-        "lenet": (rng.standard_normal((64, 1, 28, 28)).astype(np.float32),
-                  rng.integers(0, 10, 64)),
-        "lstm": (rng.standard_normal((32, 32, 128)).astype(np.float32),
-                 rng.integers(0, 128, 32 * 32)),
-    }
+def _graphs():
+    """clnet.graphs, or None in a tree that does not have it yet (its captured rows say so)."""
+    try:
+        return importlib.import_module("clnet.graphs")
+    except ModuleNotFoundError as e:
+        if e.name != "clnet.graphs":
+            raise
+        return None
 
 
-def _stepper(m, name, model, x, y, sync):
-    opt = (m.optim.Adam(model.parameters(), lr=1e-3) if name == "lstm"
-           else m.optim.SGD(model.parameters(), lr=0.01, momentum=0.9))
-    xt, yt = m.tensor(x), m.tensor(y)
+def _train_fn(m, name, model):
+    """The step function, PyTorch's way: fn(x, y) -> loss."""
+    opt = build_optimizer(m, name, model.parameters())
     loss_fn = m.nn.CrossEntropyLoss()
 
-    def step():
+    def fn(x, y):
         opt.zero_grad()
-        loss = loss_fn(model(xt), yt)
+        loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
         return loss
+    return fn
 
-    def run(n):
+
+class Runner:
+    """Times ``steps`` calls of ``step()`` and one ``loss.item()``; counts ``dev``'s launches."""
+
+    def __init__(self, step, dev=None):
+        self.step, self.dev = step, dev
+
+    def __call__(self, steps, warm=1):
+        """(seconds per step, issuing seconds per step, launches per step or None) of ``steps``
+        steps after ``warm`` untimed ones (synchronised: after the pause between runners, the
+        first step pays for cold caches and sleeping worker threads, in either framework)."""
+        if warm:
+            for _ in range(warm):
+                loss = self.step()
+            loss.item()
+        launches0 = self.dev.launches if self.dev is not None else 0
         t0 = time.perf_counter()
-        for _ in range(n):
-            loss = step()
-        sync(loss)
-        return (time.perf_counter() - t0) / n
-    return run
+        for _ in range(steps):
+            loss = self.step()
+        t1 = time.perf_counter()          # every step issued; the device may still be working
+        loss.item()
+        t2 = time.perf_counter()
+        launches = (self.dev.launches - launches0) / steps if self.dev is not None else None
+        return (t2 - t0) / steps, (t1 - t0) / steps, launches
 
 
-def run(models=("mlp", "lenet", "lstm"), steps=5, repeats=5, warmup=3):
-    rows = []
-    data = _data(np.random.default_rng(0))
-    runners = {}
-    try:
-        import torch  # optional: PyTorch CPU is the comparison when it is installed
-        torch.manual_seed(0)
-        tmodels = _models(torch)
-        for name in models:
-            runners[("torch", name)] = _stepper(torch, name, tmodels[name], *data[name],
-                                                lambda loss: loss.item())
-    except ImportError:
-        torch = None
+def _clnet_runner(name, mode, data, dev, warmup):
+    """(Runner, note): the note says why there is no runner (captured, no clnet.graphs)."""
     clnet.manual_seed(0)
-    cmodels = _models(clnet)
+    model = build_model(clnet, name).to(dev)
+    fn = _train_fn(clnet, name, model)
+    x, y = (clnet.tensor(a, device=dev) for a in data)
+    if mode == "eager":
+        runner = Runner(lambda: fn(x, y), dev)
+    else:
+        graphs = _graphs()
+        if graphs is None:
+            return None, "clnet.graphs is not in this tree: no captured clnet figure"
+        step = graphs.graphed_step(fn, warmup=2)
+        runner = Runner(lambda: step(x, y), dev)
+    runner(max(warmup, 1), warm=0)
+    return runner, ""
+
+
+def _torch_runner(torch, name, data, warmup):
+    torch.manual_seed(0)
+    model = build_model(torch, name)
+    fn = _train_fn(torch, name, model)
+    x, y = (torch.from_numpy(a) for a in data)
+    runner = Runner(lambda: fn(x, y))
+    runner(max(warmup, 1), warm=0)
+    return runner
+
+
+def geomean(values):
+    values = [v for v in values if v is not None and v > 0 and math.isfinite(v)]
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def run(models=MODELS, modes=MODES, steps=5, repeats=5, warmup=3, settle=None, device=None):
+    """Rows (dicts with :data:`FIELDS`) per model and mode, then one geomean row per mode.
+
+    ``settle``: seconds of pause before each timed call (default :data:`SETTLE_S`)."""
+    settle = SETTLE_S if settle is None else settle
     for name in models:
-        runners[("clnet", name)] = _stepper(clnet, name, cmodels[name], *data[name],
-                                            lambda loss: loss.item())
-    for r in runners.values():
-        r(warmup)
+        if name not in MODELS:
+            raise ValueError(f"clnet bench train: unknown model {name!r}; choose from "
+                             f"{', '.join(MODELS)}")
+    for mode in modes:
+        if mode not in MODES:
+            raise ValueError(f"clnet bench train: unknown mode {mode!r}; choose from "
+                             f"{', '.join(MODES)}")
+    dev = clnet.device(device)
+    torch = _torch()
+    rng = np.random.default_rng(0)
+    rows = []
     for name in models:
-        times = {"clnet": [], "torch": []}
-        for _ in range(repeats):
-            for fw in ("clnet", "torch"):
-                if (fw, name) in runners:
-                    time.sleep(0.3)   # the other framework's worker threads stop spinning
-                    times[fw].append(runners[(fw, name)](steps) * 1e3)
-        c = statistics.median(times["clnet"])
-        t = statistics.median(times["torch"]) if times["torch"] else float("nan")
-        rows.append({"model": name, "clnet_ms": c, "torch_ms": t, "ratio": c / t})
+        data = make_data(name, rng)
+        runners, notes = {}, {}
+        for mode in modes:
+            runners[mode], notes[mode] = _clnet_runner(name, mode, data, dev, warmup)
+        if torch is not None:
+            runners["torch"] = _torch_runner(torch, name, data, warmup)
+        order = [k for k, r in runners.items() if r is not None]
+        samples = {k: [] for k in order}
+        for rnd in range(repeats):
+            shift = rnd % len(order)
+            for key in order[shift:] + order[:shift]:
+                time.sleep(settle)
+                samples[key].append(runners[key](steps))
+        med = {k: tuple(_median([s[i] for s in v]) for i in range(3)) for k, v in samples.items()}
+        torch_s = med["torch"][0] if "torch" in med else None
+        for mode in modes:
+            total, issue, launches = med.get(mode, (None, None, None))
+            rows.append({
+                "model": name, "mode": mode, "description": DESCRIPTIONS[name],
+                "clnet_ms": total * 1e3 if total is not None else None,
+                "torch_ms": torch_s * 1e3 if torch_s is not None else None,
+                "speed": torch_s / total if total and torch_s else None,
+                "launches_per_step": launches,
+                "host_us_per_launch": issue / launches * 1e6 if launches else None,
+                "note": notes[mode] or (TORCH_CAPTURED_NOTE if mode == "captured" else ""),
+            })
+    for mode in modes:
+        speeds = [r["speed"] for r in rows if r["mode"] == mode]
+        rows.append({"model": "geomean", "mode": mode, "description": "geometric mean of speed",
+                     "clnet_ms": None, "torch_ms": None, "speed": geomean(speeds),
+                     "launches_per_step": None, "host_us_per_launch": None,
+                     "note": "" if None not in speeds else "over the models with both figures"})
     return rows
 
 
+def header_lines(steps, repeats, device=None):
+    """What the figures are and where they were measured, the load average included."""
+    dev = clnet.device(device)
+    torch = _torch()
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    return [f"clnet {clnet.__version__} on {dev} = {dev.name} [{dev.platform_name}]; "
+            + (f"torch {torch.__version__} CPU ({torch.get_num_threads()} threads)" if torch
+               else "torch not installed: its column is empty"),
+            f"median of {repeats} rounds of {steps} steps, frameworks in turns; load average "
+            f"{load} (1, 5, 15 min)",
+            "speed = torch ms / clnet ms (above 1: clnet is faster); host us/launch = time to "
+            "issue a step before the sync / launches",
+            TORCH_CAPTURED_NOTE]
+
+
+def _fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
 def format_rows(rows):
-    lines = [f"{'model':<8} {'clnet ms/step':>14} {'torch ms/step':>14} {'clnet/torch':>12}"]
+    """A text table: one line per model and mode, the geomean row closing each mode."""
+    table = [["mode", "model", "clnet ms/step", "torch ms/step", "speed", "launches/step",
+              "host us/launch", "note"]]
     for r in rows:
-        lines.append(f"{r['model']:<8} {r['clnet_ms']:>14.2f} {r['torch_ms']:>14.2f} "
-                     f"{r['ratio']:>11.2f}x")
+        note = "" if r["note"] == TORCH_CAPTURED_NOTE else r["note"]
+        table.append([r["mode"], r["model"], _fmt(r["clnet_ms"], ".2f"),
+                      _fmt(r["torch_ms"], ".2f"),
+                      "-" if r["speed"] is None else f"{r['speed']:.2f}x",
+                      _fmt(r["launches_per_step"], ".0f"), _fmt(r["host_us_per_launch"], ".1f"),
+                      note])
+    widths = [max(len(row[c]) for row in table) for c in range(len(table[0]))]
+    lines = ["  ".join(cell.ljust(w) if c in (0, 1, 7) else cell.rjust(w)
+                       for c, (cell, w) in enumerate(zip(row, widths))).rstrip() for row in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
