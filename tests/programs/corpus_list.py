@@ -19,6 +19,7 @@ class Program:
     fast: bool = False           # in the default run (the rest are marked slow)
     needs: str = ""              # non-empty: fails today; the missing piece (strict xfail)
     raises: tuple = field(default=())  # the exception type names the missing piece raises
+    torch_needs: str = ""        # non-empty: what real torch needs to run it here (its run skips)
 
     @property
     def id(self):
@@ -48,6 +49,9 @@ PROGRAMS = [
             argv=("--threads", "0")),
     Program("fast_neural_style", f"{PE} fast_neural_style/neural_style/*.py"),
     Program("reinforce", f"{PE} reinforcement_learning/reinforce.py"),
+    # PyTorch CPU has no CUDA graphs: the program's run under real torch needs a CUDA GPU
+    Program("cuda_graphs", "pytorch/pytorch docs/source/notes/cuda.rst (CUDA Graphs)", fast=True,
+            torch_needs="a CUDA GPU (torch.cuda.Stream, CUDAGraph)"),
     # ---- pytorch/tutorials
     Program("nn_tutorial", f"{PT} beginner_source/nn_tutorial.py"),
     Program("neural_networks_tutorial", f"{PT} beginner_source/blitz/neural_networks_tutorial.py",

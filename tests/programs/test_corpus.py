@@ -19,6 +19,8 @@ def _params(programs, under_torch=False):
         marks = []
         if under_torch or not p.fast:
             marks.append(pytest.mark.slow)
+        if under_torch and p.torch_needs:
+            marks.append(pytest.mark.skip(reason=f"under real torch it needs {p.torch_needs}"))
         if p.needs and not under_torch:
             marks.append(pytest.mark.xfail(strict=True, reason=f"needs {p.needs}",
                                            raises=tuple(_exc(n) for n in p.raises) or None))
