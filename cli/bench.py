@@ -1,5 +1,6 @@
 """``clnet bench ...``: benchmarks printing clnet beside numpy and PyTorch CPU in one run."""
 import json
+import os
 
 import click
 
@@ -59,12 +60,14 @@ def train(steps, repeats, models, mode, device_name, as_json):
     captured, beside PyTorch CPU: ms/step, speed, launches per step, host us per launch."""
     from clnet.benchmarks import train as bench_train
     modes = bench_train.MODES if mode == "both" else (mode,)
+    load_before = os.getloadavg()
     rows = bench_train.run(models or TRAIN_MODELS, modes=modes, steps=steps, repeats=repeats,
                            device=device_name)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    for line in bench_train.header_lines(steps, repeats, device=device_name):
+    for line in bench_train.header_lines(steps, repeats, device=device_name,
+                                         load_before=load_before):
         click.echo(line)
     click.echo()
     click.echo(bench_train.format_rows(rows))

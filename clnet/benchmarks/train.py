@@ -184,11 +184,15 @@ def run(models=MODELS, modes=MODES, steps=5, repeats=5, warmup=3, settle=None, d
     return rows
 
 
-def header_lines(steps, repeats, device=None):
-    """What the figures are and where they were measured, the load average included."""
+def header_lines(steps, repeats, device=None, load_before=None):
+    """What the figures are and where they were measured, with the load average now and
+    ``load_before`` (``os.getloadavg()`` taken before the run): on a shared machine other
+    processes' work shows there, and PyTorch's threads slow down most when cores are busy."""
     dev = clnet.device(device)
     torch = _torch()
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    if load_before is not None:
+        load = " ".join(f"{v:.2f}" for v in load_before) + " before, " + load + " after"
     return [f"clnet {clnet.__version__} on {dev} = {dev.name} [{dev.platform_name}]; "
             + (f"torch {torch.__version__} CPU ({torch.get_num_threads()} threads)" if torch
                else "torch not installed: its column is empty"),
