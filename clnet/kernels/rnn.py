@@ -8,7 +8,9 @@ take every buffer with its offset. clnet/ops/rnn.py holds the cells and their ba
 """
 import numpy as np
 
+from ..backend.launch import enqueue
 from ..backend.programs import ProgramCache
+from ..tensor import Tensor
 from .layout import launch_1d
 
 _I32 = np.int32
@@ -112,3 +114,115 @@ def rnn_act_bwd(dev, dt, n):
                   _I32(goff), g2._storage.buffer, _I32(g2off), _I32(1), d._storage.buffer,
                   _I32(doff), _I32(int(use_relu)))
     return launch
+
+
+# ------------------------------------------------------------------ fused time steps (CPU)
+# Which devices run a sequence layer with the fused step kernels (rnn.cl built with RNN_STEP):
+# None = CPU drivers, where a launch costs more than a step's small GEMM; GPUs keep one GEMM
+# launch (many work-items per tile) plus one cell launch per step. Tests set True/False to run
+# either path on the device they have.
+FUSED_STEPS = None
+
+# Register blocks of the step kernels: forward RM rows x (gates x VW units); backward RB rows x
+# NU vectors of VW units (4 x 4 and 4 x 2 vector accumulators: within AVX2's 16 registers
+# for 8-wide vectors, and AVX-512's 32 for 16-wide ones, with room for the weight vectors).
+STEP_RM, STEP_RB, STEP_NU = 4, 4, 2
+
+
+def fused_steps(dev):
+    """Whether sequence layers on ``dev`` use the fused step kernels (see FUSED_STEPS)."""
+    if FUSED_STEPS is not None:
+        return FUSED_STEPS
+    return dev.kind == "CPU"
+
+
+def step_vector_width(dev, dt):
+    """The step kernels' VW: the device's native vector width for ``dt`` (2 to 16)."""
+    cd = dev.cl_device
+    n = cd.native_vector_width_double if dt.itemsize == 8 else cd.native_vector_width_float
+    return min(16, max(2, 1 << (max(int(n), 1).bit_length() - 1)))
+
+
+_step_programs = ProgramCache("rnn", lambda dev, dt, vw: (
+    ("T", dt.cl), ("VW", vw), ("RNN_STEP", None), ("RM", STEP_RM), ("RB", STEP_RB),
+    ("NU", STEP_NU)))
+
+
+class StepKernels:
+    """The fused step kernels of one (device, dtype, N, H): weight packing and per-step launches
+    whose constant arguments are converted once (a layer launches them every time step)."""
+
+    def __init__(self, dev, dt, N, H):
+        self.dev, self.dt, self.N, self.H = dev, dt, N, H
+        self.vw = vw = step_vector_width(dev, dt)
+        prg = _step_programs(dev, dt, vw)
+        i2 = [_I32, _I32]
+        self._pack_fwd = prg.kernel("rnn_pack_fwd", i2 + [None, _I32, _I32, _I32, None, _I32])
+        self._pack_bwd = prg.kernel("rnn_pack_bwd", i2 + [None, _I32, _I32, _I32, None, _I32])
+        self._lstm_fwd = prg.kernel("lstm_step_fwd", i2 + [None, _I32] + [None] + [_I32] * 2
+                                    + ([None] + [_I32] * 2) * 2 + [None, _I32])
+        self._lstm_bwd = prg.kernel("lstm_step_bwd", i2 + [None, _I32] + [None] + [_I32] * 3
+                                    + ([None] + [_I32] * 2) * 2 + [None, _I32]
+                                    + [None, _I32, _I32] + [None, _I32])
+        self._gru_fwd = prg.kernel("gru_step_fwd", i2 + [None, _I32] + [None, _I32, _I32]
+                                   + [None, _I32, _I32] + [None, _I32, _I32] + [None, _I32])
+        self._gru_bwd = prg.kernel("gru_step_bwd", i2 + [None, _I32] + [None] + [_I32] * 3
+                                   + [None, _I32] + [None, _I32, _I32] + [None, _I32]
+                                   + [None, _I32, None, _I32])
+        self._nh = (_I32(N), _I32(H))
+        self.fwd_size = (-(-H // vw), -(-N // STEP_RM))
+        self.bwd_size = (-(-H // (vw * STEP_NU)), -(-N // STEP_RB))
+
+    def pack(self, w, G, backward):
+        """W_hh (G*H, H) packed for the forward (Wf) or backward (Wb) step kernels (rnn.cl)."""
+        H = self.H
+        unit = self.vw * (STEP_NU if backward else 1)
+        n = -(-H // unit) * unit * G * H
+        out = Tensor._empty((n,), self.dt, self.dev)
+        k = self._pack_bwd if backward else self._pack_fwd
+        size = (unit, G * H, -(-H // unit)) if backward else (G * unit, H, -(-H // unit))
+        enqueue(self.dev, k, size, None, _I32(G), _I32(H), w._storage.buffer, _I32(w._offset),
+                _I32(w._stride[0]), _I32(w._stride[1]), out._storage.buffer, _I32(0))
+        return out
+
+    def lstm_fwd(self, wf, P, poff, prow, hs, hin, hout, cs, cin, cout, acts, aoff):
+        enqueue(self.dev, self._lstm_fwd, self.fwd_size, (1, 1), *self._nh,
+                wf._storage.buffer, _I32(0), P._storage.buffer, _I32(poff), _I32(prow),
+                hs._storage.buffer, _I32(hin), _I32(hout), cs._storage.buffer, _I32(cin),
+                _I32(cout), acts._storage.buffer, _I32(aoff))
+
+    def lstm_bwd(self, wb, dG, dnext, dcur, has_next, go, gooff, gorow, gx, gxoff, gxrow,
+                 acts, aoff, cs, cprev, ccur, dc):
+        enqueue(self.dev, self._lstm_bwd, self.bwd_size, (1, 1), *self._nh,
+                wb._storage.buffer, _I32(0), dG._storage.buffer, _I32(dnext), _I32(dcur),
+                _I32(has_next), go._storage.buffer, _I32(gooff), _I32(gorow),
+                gx._storage.buffer, _I32(gxoff), _I32(gxrow), acts._storage.buffer, _I32(aoff),
+                cs._storage.buffer, _I32(cprev), _I32(ccur), dc._storage.buffer,
+                _I32(dc._offset))
+
+    def gru_fwd(self, wf, P, poff, prow, bias, hs, hin, hout, acts, aoff):
+        b = bias if bias is not None else wf
+        enqueue(self.dev, self._gru_fwd, self.fwd_size, (1, 1), *self._nh,
+                wf._storage.buffer, _I32(0), P._storage.buffer, _I32(poff), _I32(prow),
+                b._storage.buffer, _I32(b._offset), _I32(bias is not None),
+                hs._storage.buffer, _I32(hin), _I32(hout), acts._storage.buffer, _I32(aoff))
+
+    def gru_bwd(self, wb, dGH, dnext, dcur, has_next, dGI, go, gooff, gorow, acts, aoff, hs,
+                hprev, carry):
+        enqueue(self.dev, self._gru_bwd, self.bwd_size, (1, 1), *self._nh,
+                wb._storage.buffer, _I32(0), dGH._storage.buffer, _I32(dnext), _I32(dcur),
+                _I32(has_next), dGI._storage.buffer, _I32(dcur), go._storage.buffer,
+                _I32(gooff), _I32(gorow), acts._storage.buffer, _I32(aoff),
+                hs._storage.buffer, _I32(hprev), carry._storage.buffer, _I32(carry._offset))
+
+
+_step_cache = {}
+
+
+def step_kernels(dev, dt, N, H):
+    """The StepKernels of (dev, dt, N, H), made once."""
+    key = (dev, dt.cl, N, H)
+    sk = _step_cache.get(key)
+    if sk is None:
+        sk = _step_cache[key] = StepKernels(dev, dt, N, H)
+    return sk

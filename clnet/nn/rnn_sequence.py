@@ -5,7 +5,9 @@ because their create_graph backward differentiates a recomputed sequence with au
 
 Each forward runs, per time step, one GEMM (h @ W_hh^T, with the step's input projection or
 b_hh as the addend) and one cell launch, all writing into whole-sequence buffers: no graph
-bookkeeping per step. Each backward runs, per step from the last, the cell's backward kernel
+bookkeeping per step. On CPU drivers (``kernels.rnn.fused_steps``) LSTM and GRU layers run ONE
+fused launch per step instead, forward and backward (GEMM and cell in one kernel: see the
+``_fused`` functions below). Each backward runs, per step from the last, the cell's backward kernel
 (the step's output gradient and the carried one summed inside) and one GEMM for the carried
 d h, then ONE GEMM over all steps for d W_hh. Under create_graph the backward rebuilds the
 sequence with the differentiable per-step ops and differentiates that, so gradients of
@@ -20,8 +22,8 @@ from ..autograd import grad
 from ..ops.copy import contiguous, copy_into
 from ..ops.join import flip, stack
 from ..kernels.gemm import gemm
-from ..kernels.rnn import (gru_cell_bwd, gru_cell_fwd, lstm_cell_bwd, lstm_cell_fwd, rnn_act_bwd,
-                           rnn_act_fwd)
+from ..kernels.rnn import (fused_steps, gru_cell_bwd, gru_cell_fwd, lstm_cell_bwd, lstm_cell_fwd,
+                           rnn_act_bwd, rnn_act_fwd, step_kernels)
 from ..ops import opmath
 from ..ops.linalg import addmm, mm
 from ..ops.pointwise import relu, tanh
@@ -74,6 +76,8 @@ def lstm_layer(proj: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor,
     dev, dt = proj._storage.device, proj.dtype
     L, N, G = proj._shape
     H = G // 4
+    if fused_steps(dev) and N * H:
+        return _lstm_fused(proj, h0, c0, w_hh, reverse)
     with_graph = graph.recording(proj, h0, c0, w_hh)
     prev = graph.set_grad_enabled_flag(False)
     try:
@@ -155,6 +159,8 @@ def gru_layer(proj: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Optional[Tensor] = N
     dev, dt = proj._storage.device, proj.dtype
     L, N, G = proj._shape
     H = G // 3
+    if fused_steps(dev) and N * H:
+        return _gru_fused(proj, h0, w_hh, b_hh, reverse)
     with_graph = graph.recording(proj, h0, w_hh, b_hh)
     prev = graph.set_grad_enabled_flag(False)
     try:
@@ -299,6 +305,157 @@ def _rnn_layer_recompute(proj, h0, w_hh, use_relu, reverse, g_out, g_h):
     finally:
         graph.set_grad_enabled_flag(prev)
     return tuple(next(grads) if x.requires_grad else None for x in args)
+
+
+# ------------------------------------------------------------------ fused steps (CPU drivers)
+# Buffers in SEQUENCE order (no flips for reverse directions, no copies for batch_first
+# projections, read in place through their strides): hs and cs hold L + 1 row blocks of (N, H),
+# a forward direction's step t reading block t and writing t + 1, a reverse one's reading t + 1
+# and writing t, so the output is a plain view either way.
+def _slots(t, reverse):
+    """(block read, block written) of h and c at sequence step t."""
+    return (t + 1, t) if reverse else (t, t + 1)
+
+
+def _step_rows(x, t):
+    """(element offset, row stride) of step t's rows in an (L, N, C) tensor with unit columns."""
+    return x._offset + t * x._stride[0], x._stride[1]
+
+
+def _unit_columns(x):
+    return x if x._shape[-1] <= 1 or x._stride[-1] == 1 else contiguous(x)
+
+
+def _fresh_rows(t, dt, dev):
+    """A contiguous (N, H) copy of ``t``, a buffer the step kernels may overwrite."""
+    out = Tensor._empty(tuple(t._shape), dt, dev)
+    copy_into(out, t)
+    return out
+
+
+def _hidden_states(h0, L, N, H, reverse, dt, dev):
+    hs = Tensor._empty((L + 1, N, H), dt, dev)
+    copy_into(_seq(hs, L if reverse else 0, N, H), h0)
+    return hs
+
+
+def _outputs(hs, L, N, H, reverse):
+    """(output (L, N, H), last state (N, H)) of a sequence-order buffer of states."""
+    out = Tensor._make(hs._storage, (L, N, H), (N * H, H, 1), 0 if reverse else N * H, hs.dtype)
+    return out, _seq(hs, 0 if reverse else L, N, H)
+
+
+def _prev_rows(hs, L, N, H, reverse):
+    """The (L * N, H) rows of every step's previous state, in sequence order."""
+    return Tensor._make(hs._storage, (L * N, H), (H, 1), N * H if reverse else 0, hs.dtype)
+
+
+def _lstm_fused(proj, h0, c0, w_hh, reverse):
+    """lstm_layer with one fused launch per step each way (rnn.cl, RNN_STEP). Saves the
+    activated gates, so the backward evaluates only tanh(c)."""
+    dev, dt = proj._storage.device, proj.dtype
+    L, N, G = proj._shape
+    H, nh = G // 4, N * G // 4
+    sk = step_kernels(dev, dt, N, H)
+    with_graph = graph.recording(proj, h0, c0, w_hh)
+    prev = graph.set_grad_enabled_flag(False)
+    try:
+        P = _unit_columns(proj)
+        wf = sk.pack(w_hh, 4, False)
+        hs = _hidden_states(h0, L, N, H, reverse, dt, dev)
+        cs = _hidden_states(c0, L, N, H, reverse, dt, dev)
+        acts = Tensor._empty((L, N, G), dt, dev)
+        for k in range(L):
+            t = L - 1 - k if reverse else k
+            src, dst = _slots(t, reverse)
+            sk.lstm_fwd(wf, P, *_step_rows(P, t), hs, src * nh, dst * nh, cs, src * nh,
+                        dst * nh, acts, t * N * G)
+        out, h_t = _outputs(hs, L, N, H, reverse)
+        c_t = _seq(cs, 0 if reverse else L, N, H)
+    finally:
+        graph.set_grad_enabled_flag(prev)
+    if not with_graph:
+        return out, h_t, c_t
+
+    def backward(g_out, g_h, g_c):
+        if graph.mode.grad_enabled:
+            return _lstm_layer_recompute(proj, h0, c0, w_hh, reverse, g_out, g_h, g_c)
+        go = _unit_columns(g_out)
+        gx, gxoff, gxrow = row_operand(g_h)
+        dc = _fresh_rows(g_c, dt, dev)
+        dG = Tensor._empty((L, N, G), dt, dev)
+        wb = sk.pack(w_hh, 4, True)
+        for k in range(L - 1, -1, -1):          # processing order, last step first
+            t = L - 1 - k if reverse else k
+            src, dst = _slots(t, reverse)
+            nxt = t - 1 if reverse else t + 1     # the step processed after t
+            sk.lstm_bwd(wb, dG, nxt * N * G if k < L - 1 else 0, t * N * G, int(k < L - 1), go,
+                        *_step_rows(go, t), gx, gxoff, gxrow, acts, t * N * G, cs, src * nh,
+                        dst * nh, dc)
+        first = L - 1 if reverse else 0
+        dh = mm(_seq(dG, first, N, G), w_hh)
+        d_w = None
+        if w_hh.requires_grad:
+            d_w = mm(Tensor._make(dG._storage, (L * N, G), (G, 1), 0, dt).t(),
+                     _prev_rows(hs, L, N, H, reverse))
+        return (dG, dh, dc, d_w)
+    graph.record("LstmLayerBackward0", (out, h_t, c_t), (proj, h0, c0, w_hh), backward,
+                 saved=(proj, h0, c0, w_hh))
+    return out, h_t, c_t
+
+
+def _gru_fused(proj, h0, w_hh, b_hh, reverse):
+    """gru_layer with one fused launch per step each way (rnn.cl, RNN_STEP). Saves r, z, n and
+    the hidden part of n's pre-activation per step."""
+    dev, dt = proj._storage.device, proj.dtype
+    L, N, G = proj._shape
+    H, nh = G // 3, N * G // 3
+    sk = step_kernels(dev, dt, N, H)
+    with_graph = graph.recording(proj, h0, w_hh, b_hh)
+    prev = graph.set_grad_enabled_flag(False)
+    try:
+        P = _unit_columns(proj)
+        bias = contiguous(b_hh) if b_hh is not None else None
+        wf = sk.pack(w_hh, 3, False)
+        hs = _hidden_states(h0, L, N, H, reverse, dt, dev)
+        acts = Tensor._empty((L, N, 4 * H), dt, dev)
+        for k in range(L):
+            t = L - 1 - k if reverse else k
+            src, dst = _slots(t, reverse)
+            sk.gru_fwd(wf, P, *_step_rows(P, t), bias, hs, src * nh, dst * nh, acts,
+                       t * N * 4 * H)
+        out, h_t = _outputs(hs, L, N, H, reverse)
+    finally:
+        graph.set_grad_enabled_flag(prev)
+    if not with_graph:
+        return out, h_t
+
+    def backward(g_out, g_h):
+        if graph.mode.grad_enabled:
+            return _gru_layer_recompute(proj, h0, w_hh, b_hh, reverse, g_out, g_h)
+        go = _unit_columns(g_out)
+        carry = _fresh_rows(g_h, dt, dev)
+        dGI = Tensor._empty((L, N, G), dt, dev)
+        dGH = Tensor._empty((L, N, G), dt, dev)
+        wb = sk.pack(w_hh, 3, True)
+        for k in range(L - 1, -1, -1):
+            t = L - 1 - k if reverse else k
+            nxt = t - 1 if reverse else t + 1
+            sk.gru_bwd(wb, dGH, nxt * N * G if k < L - 1 else 0, t * N * G, int(k < L - 1), dGI,
+                       go, *_step_rows(go, t), acts, t * N * 4 * H, hs,
+                       _slots(t, reverse)[0] * nh, carry)
+        first = L - 1 if reverse else 0
+        dh = addmm(carry, _seq(dGH, first, N, G), w_hh)
+        d_w = d_b = None
+        gh_rows = Tensor._make(dGH._storage, (L * N, G), (G, 1), 0, dt)
+        if w_hh.requires_grad:
+            d_w = mm(gh_rows.t(), _prev_rows(hs, L, N, H, reverse))
+        if b_hh is not None and b_hh.requires_grad:
+            d_b = gh_rows.sum(0)
+        return (dGI, dh, d_w, d_b)
+    graph.record("GruLayerBackward0", (out, h_t), (proj, h0, w_hh, b_hh), backward,
+                 saved=(proj, h0, w_hh) + ((b_hh,) if b_hh is not None else ()))
+    return out, h_t
 
 
 # float16/bfloat16 (ops/opmath.py): a layer reads 16-bit inputs and weights as float32 (the cell

@@ -60,11 +60,61 @@ def gru_cell_forward_and_backward(dev):
             assert np.all(np.isfinite(at.grad.numpy())) and bt.grad.shape == (N, 3 * H)
 
 
+def _both_paths(case):
+    """Run ``case(dev)`` on the fused step kernels (rnn.cl built with RNN_STEP) and on the
+    GEMM + cell launches, whichever the device would pick by default."""
+    from clnet.kernels import rnn as rnn_kernels
+
+    def run(dev):
+        saved = rnn_kernels.FUSED_STEPS
+        try:
+            for fused in (True, False):
+                rnn_kernels.FUSED_STEPS = fused
+                case(dev)
+        finally:
+            rnn_kernels.FUSED_STEPS = saved
+    run.__name__ = case.__name__
+    run.__doc__ = case.__doc__
+    return run
+
+
+def _lstm_ref(p, h, c, w, reverse):
+    L, H = p.shape[0], h.shape[1]
+    out = [None] * L
+    for t in (range(L - 1, -1, -1) if reverse else range(L)):
+        g = p[t] + h @ w.T
+        i, f, gg, o = (g[:, k * H:(k + 1) * H] for k in range(4))
+        c = _sig(f) * c + _sig(i) * np.tanh(gg)
+        h = _sig(o) * np.tanh(c)
+        out[t] = h
+    return np.stack(out)
+
+
+def _gru_ref(p, h, w, b, reverse):
+    L, H = p.shape[0], h.shape[1]
+    out = [None] * L
+    for t in (range(L - 1, -1, -1) if reverse else range(L)):
+        gh = h @ w.T + (b if b is not None else 0)
+        r = _sig(p[t, :, :H] + gh[:, :H])
+        z = _sig(p[t, :, H:2 * H] + gh[:, H:2 * H])
+        n = np.tanh(p[t, :, 2 * H:] + r * gh[:, 2 * H:])
+        h = (1 - z) * n + z * h
+        out[t] = h
+    return np.stack(out)
+
+
+def _f64(*ts):
+    return [t.detach().numpy().astype(np.float64) if t is not None else None for t in ts]
+
+
+@_both_paths
 def lstm_layer_sequences(dev):
-    """The whole-sequence LSTM node (cell kernels writing at step offsets) both directions."""
+    """The whole-sequence LSTM node both directions, on the fused step kernels (weight packing,
+    one step launch each way) and on the GEMM + cell launches; batch and hidden sizes below and
+    past the step kernels' row and vector blocks."""
     from clnet.nn.rnn_sequence import lstm_layer
     for name in _float_dtypes(dev):
-        for L, N, H in ((1, 1, 1), (3, 2, 5)):
+        for L, N, H in ((1, 1, 1), (3, 2, 5), (2, 5, 17)):
             dt = getattr(clnet, name)
             proj = clnet.tensor(host(name, (L, N, 4 * H), seed=6), device=dev,
                                 requires_grad=True)
@@ -73,20 +123,21 @@ def lstm_layer_sequences(dev):
             w = clnet.tensor(host(name, (4 * H, H), seed=9), device=dev, requires_grad=True)
             for reverse in (False, True):
                 out, h, c = lstm_layer(proj, h0, c0, w, reverse)
-                assert out.shape == (L, N, H)
+                check(out, _lstm_ref(*_f64(proj, h0, c0, w), reverse))
                 clnet.autograd.backward([out, h, c], [clnet.ones(L, N, H, dtype=dt, device=dev),
                                                       clnet.ones(N, H, dtype=dt, device=dev),
                                                       clnet.ones(N, H, dtype=dt, device=dev)])
                 assert np.all(np.isfinite(w.grad.numpy()))
 
 
+@_both_paths
 def gru_layer_sequences(dev):
-    """The whole-sequence GRU node (cell kernels at step offsets, the carried gradient summed
-    in the backward kernel), both directions, with and without b_hh; hidden sizes below and
-    past the vector width."""
+    """The whole-sequence GRU node both directions, with and without b_hh, on the fused step
+    kernels and on the GEMM + cell launches (the carried gradient summed in the backward
+    kernel); hidden sizes below and past the vector width."""
     from clnet.nn.rnn_sequence import gru_layer
     for name in _float_dtypes(dev):
-        for L, N, H in ((1, 1, 1), (3, 2, 5), (2, 2, 9)):
+        for L, N, H in ((1, 1, 1), (3, 2, 5), (2, 5, 17)):
             dt = getattr(clnet, name)
             proj = clnet.tensor(host(name, (L, N, 3 * H), seed=6), device=dev,
                                 requires_grad=True)
@@ -95,7 +146,7 @@ def gru_layer_sequences(dev):
             b = clnet.tensor(host(name, (3 * H,), seed=10), device=dev, requires_grad=True)
             for reverse, bias in ((False, b), (True, None)):
                 out, h = gru_layer(proj, h0, w, bias, reverse)
-                assert out.shape == (L, N, H)
+                check(out, _gru_ref(*_f64(proj, h0, w, bias), reverse))
                 clnet.autograd.backward([out, h], [clnet.ones(L, N, H, dtype=dt, device=dev),
                                                    clnet.ones(N, H, dtype=dt, device=dev)])
                 assert np.all(np.isfinite(w.grad.numpy()))
