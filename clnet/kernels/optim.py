@@ -13,7 +13,8 @@ its tensors to that layout.
 import numpy as np
 
 from ..backend.programs import CL_SCALAR, ProgramCache, kernel_params
-from .layout import buf, launch_1d
+from ..backend.launch import enqueue_dynamic
+from .layout import LOCAL_1D, buf
 
 # flag bits, as in optim.cl
 MAXIMIZE, NESTEROV, FIRST, MOMENTUM, AMSGRAD, CENTERED = 1, 2, 4, 8, 16, 32
@@ -49,9 +50,11 @@ class UpdateKernel:
     def launch(self, op, target, grad, states, scalars, flags):
         """Update ``target`` (contiguous) from ``grad`` (contiguous): ``states`` maps each state
         name to a dense tensor or None (a buffer this configuration leaves alone), ``scalars``
-        each scalar name to a host float."""
+        each scalar name to a host float, or is a callable returning that dict at each run (a
+        captured step recomputes it at every replay: ``backend.launch.enqueue_dynamic``)."""
         self._check(op, "states", self.states, states)
-        self._check(op, "scalars", self.scalars, scalars)
+        if not callable(scalars):
+            self._check(op, "scalars", self.scalars, scalars)
         dev, dt = target._storage.device, target.dtype
         scalar = CL_SCALAR[dt.cl]
         kernel = _programs(dev).kernel(
@@ -59,10 +62,18 @@ class UpdateKernel:
             + [None] * len(self.states) + [scalar] * len(self.scalars) + [np.int32])
         n = target.numel()
         placeholder = buf(target)      # never touched: the flags say the buffer is unused
-        launch_1d(dev, kernel, n, np.int32(n), buf(target), np.int32(target._offset),
-                  buf(grad), np.int32(grad._offset),
-                  *[placeholder if states[k] is None else buf(states[k]) for k in self.states],
-                  *[scalar(scalars[k]) for k in self.scalars], np.int32(flags))
+        head = (np.int32(n), buf(target), np.int32(target._offset), buf(grad),
+                np.int32(grad._offset),
+                *[placeholder if states[k] is None else buf(states[k]) for k in self.states])
+        tail = np.int32(flags)
+
+        def make_args():
+            given = scalars() if callable(scalars) else scalars
+            self._check(op, "scalars", self.scalars, given)
+            return (*head, *[scalar(given[k]) for k in self.scalars], tail)
+
+        local = LOCAL_1D if dev.max_work_group_size >= LOCAL_1D else dev.max_work_group_size
+        enqueue_dynamic(dev, kernel, (((n + local - 1) // local) * local,), (local,), make_args)
 
 
 _kernels = {}

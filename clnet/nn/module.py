@@ -12,6 +12,7 @@ from ..ops.copy import to as tensor_to
 from ..tensor import Tensor
 from ._backward_hooks import BackwardHook
 from .parameter import Parameter
+from .utils import _zero_grads
 
 if TYPE_CHECKING:
     from ..types import Device, _dtype
@@ -344,6 +345,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        grads = []
         for p in self.parameters():
             if p.grad is None:
                 continue
@@ -354,7 +356,8 @@ class Module:
                 if g.grad_fn is not None:
                     g = g.detach()
                     p.grad = g
-                g.zero_()
+                grads.append(g)
+        _zero_grads(grads)      # one launch per device, dtype and chunk of K gradients
 
     def apply(self: T, fn: Callable[[Module], None]) -> T:
         for m in self.children():

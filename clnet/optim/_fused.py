@@ -20,8 +20,18 @@ from ..ops.copy import clone, contiguous, copy_into
 from ..ops.creation import empty, full, zeros
 
 
+def check_not_capturing(p):
+    """Optimizer state is created eagerly, never inside a captured step (``clnet.graphs``): a
+    replay would not re-run the creation, and the buffers must exist before the launches that
+    use them are recorded."""
+    if p._storage.device.capture is not None:
+        raise RuntimeError("optimizer state is created on the first step; run one step eagerly "
+                           "before capturing")
+
+
 def state_buffer(p, fill=0.0):
     """A contiguous state tensor shaped, typed and placed like parameter ``p``."""
+    check_not_capturing(p)
     dev = p._storage.device
     if fill == 0.0:
         return zeros(p._shape, dtype=p.dtype, device=dev)
@@ -36,7 +46,8 @@ def _float32(t):
 def fused_update(opt_name, kernel_name, p, states, scalars, flags):
     """Run optim.cl's ``kernel_name`` on parameter ``p`` (its ``.grad``). ``states`` maps the
     kernel's state names to tensors (None for a buffer this configuration does not use),
-    ``scalars`` its scalar names to host floats."""
+    ``scalars`` its scalar names to host floats (or is a callable returning them at each run,
+    for captured steps: kernels/optim.py's ``launch``)."""
     grad = p.grad
     same_device(opt_name, p, grad, *[s for s in states.values() if s is not None])
     if p.numel() == 0:

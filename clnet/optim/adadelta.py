@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional, Union
 
 from . import _fused
+from ._multi_tensor import step_group
 from .optimizer import Optimizer, check_nonnegative, refuse_differentiable
 
 if TYPE_CHECKING:
@@ -33,19 +34,21 @@ class Adadelta(Optimizer):
         check_nonnegative("weight_decay", group["weight_decay"], "weight_decay value")
 
     def _update(self, group):
-        rho = float(group["rho"])
-        flags = _fused.MAXIMIZE if group["maximize"] else 0
-        for p in self._params_with_grad(group):
+        params = self._params_with_grad(group)
+        for p in params:
             state = self.state[p]
             if len(state) == 0:
+                _fused.check_not_capturing(p)     # before any state is set
                 state["step"] = 0.0
                 state["square_avg"] = _fused.state_buffer(p)
                 state["acc_delta"] = _fused.state_buffer(p)
-            state["step"] += 1.0
-            _fused.fused_update(
-                "Adadelta", "adadelta", p,
-                dict(square_avg=state["square_avg"], acc_delta=state["acc_delta"]),
-                dict(lr=float(group["lr"]), rho=rho, one_minus_rho=1.0 - rho,
-                     eps=float(group["eps"]), wd=float(group["weight_decay"])), flags)
-            state["square_avg"]._bump_version()
-            state["acc_delta"]._bump_version()
+        flags = _fused.MAXIMIZE if group["maximize"] else 0
+
+        def scalars(_step):
+            rho = float(group["rho"])
+            return dict(lr=float(group["lr"]), rho=rho, one_minus_rho=1.0 - rho,
+                        eps=float(group["eps"]), wd=float(group["weight_decay"]))
+
+        step_group(self, "Adadelta", "adadelta", group, params,
+                   lambda p: [self.state[p]["square_avg"], self.state[p]["acc_delta"]],
+                   scalars, lambda p: flags)

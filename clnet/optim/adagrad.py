@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional, Union
 
 from . import _fused
+from ._multi_tensor import step_group
 from .optimizer import Optimizer, check_nonnegative, refuse_differentiable
 
 if TYPE_CHECKING:
@@ -40,18 +41,20 @@ class Adagrad(Optimizer):
     def _init_state(self, p, group):
         state = self.state[p]
         if len(state) == 0:
+            _fused.check_not_capturing(p)     # before any state is set
             state["step"] = 0.0
             state["sum"] = _fused.state_buffer(p, float(group["initial_accumulator_value"]))
         return state
 
     def _update(self, group):
-        lr, lr_decay = float(group["lr"]), float(group["lr_decay"])
+        params = self._params_with_grad(group)
+        for p in params:
+            self._init_state(p, group)
         flags = _fused.MAXIMIZE if group["maximize"] else 0
-        for p in self._params_with_grad(group):
-            state = self._init_state(p, group)
-            state["step"] += 1.0
-            clr = lr / (1.0 + (state["step"] - 1.0) * lr_decay)
-            _fused.fused_update("Adagrad", "adagrad", p, dict(state_sum=state["sum"]),
-                                dict(clr=clr, eps=float(group["eps"]),
-                                     wd=float(group["weight_decay"])), flags)
-            state["sum"]._bump_version()
+
+        def scalars(step):
+            clr = float(group["lr"]) / (1.0 + (step - 1.0) * float(group["lr_decay"]))
+            return dict(clr=clr, eps=float(group["eps"]), wd=float(group["weight_decay"]))
+
+        step_group(self, "Adagrad", "adagrad", group, params,
+                   lambda p: [self.state[p]["sum"]], scalars, lambda p: flags)

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Optional, Tuple, Union
 import math
 
 from . import _fused
+from ._multi_tensor import step_group
 from .optimizer import Optimizer, check_nonnegative, refuse_differentiable
 
 if TYPE_CHECKING:
@@ -42,36 +43,35 @@ class Adam(Optimizer):
         check_nonnegative("weight_decay", group["weight_decay"], "weight_decay value")
 
     def _update(self, group):
-        lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
-        beta1, beta2 = (float(b) for b in group["betas"])
         amsgrad = bool(group["amsgrad"])
-        decoupled = bool(group.get("decoupled_weight_decay", False))
-        flags = (_fused.MAXIMIZE if group["maximize"] else 0) | (_fused.AMSGRAD if amsgrad else 0)
-        decay, l2 = (1.0 - lr * wd, 0.0) if decoupled else (1.0, wd)
-        for p in self._params_with_grad(group):
+        params = self._params_with_grad(group)
+        for p in params:
             state = self.state[p]
             if len(state) == 0:
+                _fused.check_not_capturing(p)     # before any state is set
                 state["step"] = 0.0
                 state["exp_avg"] = _fused.state_buffer(p)
                 state["exp_avg_sq"] = _fused.state_buffer(p)
-                if amsgrad:
-                    state["max_exp_avg_sq"] = _fused.state_buffer(p)
-            elif amsgrad and "max_exp_avg_sq" not in state:
+            if amsgrad and "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = _fused.state_buffer(p)
-            state["step"] += 1.0
-            step = state["step"]
+        flags = (_fused.MAXIMIZE if group["maximize"] else 0) | (_fused.AMSGRAD if amsgrad else 0)
+
+        def scalars(step):
+            # read at each run: a scheduler's lr (and OneCycleLR's betas) and the step count
+            lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+            beta1, beta2 = (float(b) for b in group["betas"])
+            decoupled = bool(group.get("decoupled_weight_decay", False))
+            decay, l2 = (1.0 - lr * wd, 0.0) if decoupled else (1.0, wd)
             bias_correction1 = 1.0 - beta1 ** step
             bias_correction2 = 1.0 - beta2 ** step
-            states = dict(exp_avg=state["exp_avg"], exp_avg_sq=state["exp_avg_sq"],
-                          max_exp_avg_sq=state["max_exp_avg_sq"] if amsgrad else None)
-            _fused.fused_update(
-                self._name, "adam", p, states,
-                dict(decay=decay, wd=l2, one_minus_beta1=1.0 - beta1, beta2=beta2,
-                     one_minus_beta2=1.0 - beta2, step_size=lr / bias_correction1,
-                     bc2_sqrt=math.sqrt(bias_correction2), eps=eps), flags)
-            for s in states.values():
-                if s is not None:
-                    s._bump_version()
+            return dict(decay=decay, wd=l2, one_minus_beta1=1.0 - beta1, beta2=beta2,
+                        one_minus_beta2=1.0 - beta2, step_size=lr / bias_correction1,
+                        bc2_sqrt=math.sqrt(bias_correction2), eps=eps)
+
+        step_group(self, self._name, "adam", group, params,
+                   lambda p: [self.state[p]["exp_avg"], self.state[p]["exp_avg_sq"],
+                              self.state[p]["max_exp_avg_sq"] if amsgrad else None],
+                   scalars, lambda p: flags)
 
 
 class AdamW(Adam):

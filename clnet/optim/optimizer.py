@@ -1,7 +1,9 @@
 """``Optimizer``: PyTorch's optimizer base class (param groups, per-parameter state, state_dict).
 
-Subclasses implement ``_update(group)``, which enqueues one fused kernel per parameter
-(see ``_fused.py``); ``step`` wraps it with the closure, no_grad and the step hooks.
+Subclasses implement ``_update(group)``, which enqueues the group's update through
+``_multi_tensor.step_group``: one multi-tensor launch per device/dtype bucket and chunk of
+parameters by default, one fused kernel per parameter with ``foreach=False`` (``_fused.py``);
+``step`` wraps it with the closure, no_grad and the step hooks.
 
 Difference from PyTorch: ``state[p]['step']`` is a Python float, not a 0-d tensor. The step count
 is known on the host, and keeping it there lets bias corrections be computed without reading the
@@ -18,7 +20,8 @@ import numpy as np
 
 from ..tensor import Tensor
 from ..autograd.grad_mode import enable_grad, no_grad
-from ..ops.copy import cast, contiguous, fill_into, from_numpy_to, to_device
+from ..nn.utils import _zero_grads
+from ..ops.copy import cast, contiguous, from_numpy_to, to_device
 
 if TYPE_CHECKING:
     from ..types import ParamsT
@@ -129,7 +132,10 @@ class Optimizer:
 
     # ------------------------------------------------------------------ stepping
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset the gradients of every parameter (to None by default, as PyTorch 2 does)."""
+        """Reset the gradients of every parameter (to None by default, as PyTorch 2 does;
+        ``set_to_none=False`` zeroes them in one launch per device, dtype and chunk of
+        gradients: the multi-tensor fill)."""
+        grads = []
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -141,9 +147,8 @@ class Optimizer:
                     p.grad.detach_()
                 else:
                     p.grad.requires_grad = False
-                if p.grad.numel():
-                    fill_into(p.grad, 0)
-                p.grad._bump_version()
+                grads.append(p.grad)
+        _zero_grads(grads)
 
     def step(self, closure: Optional[Callable[[], Any]] = None) -> Any:
         """One update of every parameter with a gradient; returns ``closure()``'s loss if given."""

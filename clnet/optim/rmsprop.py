@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional, Union
 
 from . import _fused
+from ._multi_tensor import step_group
 from .optimizer import Optimizer, check_nonnegative, refuse_differentiable
 
 if TYPE_CHECKING:
@@ -34,14 +35,12 @@ class RMSprop(Optimizer):
         check_nonnegative("alpha", group["alpha"], "alpha value")
 
     def _update(self, group):
-        lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
         momentum, centered = float(group["momentum"]), bool(group["centered"])
-        flags = ((_fused.MAXIMIZE if group["maximize"] else 0)
-                 | (_fused.MOMENTUM if momentum > 0 else 0)
-                 | (_fused.CENTERED if centered else 0))
-        for p in self._params_with_grad(group):
+        params = self._params_with_grad(group)
+        for p in params:
             state = self.state[p]
             if len(state) == 0:
+                _fused.check_not_capturing(p)     # before any state is set
                 state["step"] = 0.0
                 state["square_avg"] = _fused.state_buffer(p)
             # created when first needed, so momentum or centering may be switched on later
@@ -49,14 +48,18 @@ class RMSprop(Optimizer):
                 state["momentum_buffer"] = _fused.state_buffer(p)
             if centered and "grad_avg" not in state:
                 state["grad_avg"] = _fused.state_buffer(p)
-            state["step"] += 1.0
-            states = dict(square_avg=state["square_avg"],
-                          grad_avg=state["grad_avg"] if centered else None,
-                          buf=state["momentum_buffer"] if momentum > 0 else None)
-            _fused.fused_update(
-                "RMSprop", "rmsprop", p, states,
-                dict(lr=lr, alpha=alpha, one_minus_alpha=1.0 - alpha, eps=eps,
-                     wd=float(group["weight_decay"]), momentum=momentum), flags)
-            for s in states.values():
-                if s is not None:
-                    s._bump_version()
+        flags = ((_fused.MAXIMIZE if group["maximize"] else 0)
+                 | (_fused.MOMENTUM if momentum > 0 else 0)
+                 | (_fused.CENTERED if centered else 0))
+
+        def scalars(_step):
+            alpha = float(group["alpha"])
+            return dict(lr=float(group["lr"]), alpha=alpha, one_minus_alpha=1.0 - alpha,
+                        eps=float(group["eps"]), wd=float(group["weight_decay"]),
+                        momentum=float(group["momentum"]))
+
+        step_group(self, "RMSprop", "rmsprop", group, params,
+                   lambda p: [self.state[p]["square_avg"],
+                              self.state[p]["grad_avg"] if centered else None,
+                              self.state[p]["momentum_buffer"] if momentum > 0 else None],
+                   scalars, lambda p: flags)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional, Union
 
 from . import _fused
+from ._multi_tensor import step_group
 from .optimizer import Optimizer, check_nonnegative, refuse_differentiable
 
 if TYPE_CHECKING:
@@ -34,25 +35,25 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def _update(self, group):
-        lr, momentum = float(group["lr"]), float(group["momentum"])
+        momentum = float(group["momentum"])
+        params = self._params_with_grad(group)
+        first = set()
+        if momentum != 0:
+            for p in params:
+                state = self.state[p]
+                if state.get("momentum_buffer") is None:
+                    state["momentum_buffer"] = _fused.state_buffer(p)
+                    first.add(p)        # the buffer starts as the gradient (F_FIRST)
         flags = _fused.MAXIMIZE if group["maximize"] else 0
         if momentum != 0:
             flags |= _fused.MOMENTUM | (_fused.NESTEROV if group["nesterov"] else 0)
-        for p in self._params_with_grad(group):
-            buf = None
-            if momentum != 0:
-                state = self.state[p]
-                buf = state.get("momentum_buffer")
-                first = buf is None
-                if first:
-                    buf = _fused.state_buffer(p)
-                    state["momentum_buffer"] = buf
-                step_flags = flags | (_fused.FIRST if first else 0)
-            else:
-                step_flags = flags
-            _fused.fused_update("SGD", "sgd", p, dict(buf=buf),
-                                dict(lr=lr, momentum=momentum,
-                                     one_minus_dampening=1.0 - float(group["dampening"]),
-                                     wd=float(group["weight_decay"])), step_flags)
-            if buf is not None:
-                buf._bump_version()
+
+        def scalars(_step):
+            return dict(lr=float(group["lr"]), momentum=float(group["momentum"]),
+                        one_minus_dampening=1.0 - float(group["dampening"]),
+                        wd=float(group["weight_decay"]))
+
+        step_group(self, "SGD", "sgd", group, params,
+                   lambda p: [self.state[p]["momentum_buffer"] if momentum != 0 else None],
+                   scalars, lambda p: flags | (_fused.FIRST if p in first else 0),
+                   counts_steps=False)

@@ -1,6 +1,8 @@
 """cl_kernels/optim.cl: every fused optimizer update (float32, float64 where supported) on edge
 sizes, with a parameter and a gradient that start at non-zero offsets in their storage, two steps
-each (SGD's first-step and later-step paths), checked against the update rules in numpy."""
+each (SGD's first-step and later-step paths), checked against the update rules in numpy. The
+optimizers run with foreach=False, their one-launch-per-parameter path (the default multi-tensor
+path is multi_tensor.py's)."""
 import math
 
 import numpy as np
@@ -98,6 +100,8 @@ def _run(dev, make, reference, steps=2):
         for i, shape in enumerate(EDGE_SHAPES):
             p, p0, g0 = _param_and_grad(name, shape, dev, seed=10 + i)
             opt = make([p])
+            for group in opt.param_groups:
+                group["foreach"] = False
             for _ in range(steps):
                 opt.step()
             want = reference(p0, g0, steps).astype(DTYPES[name])

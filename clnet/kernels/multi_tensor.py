@@ -1,0 +1,220 @@
+"""multi_tensor.cl's launches: one kernel over a chunk of up to K tensors (PyTorch's foreach).
+
+Callers pass parallel lists of tensors (``[params, grads, exp_avgs, ...]``), all on one device, of
+one dtype and each a contiguous run (any storage offset); a list a configuration does not use is
+None. The lists are cut into chunks of at most K tensors, K being the largest of 32, 16, ... 1
+whose kernel arguments (K buffers per list, the chunk's MTMeta struct, the scalars) fit the
+device's CL_DEVICE_MAX_PARAMETER_SIZE (1024 bytes on PoCL: K = 8 for the five lists of Adam, 32
+for one list). Each chunk is one launch.
+
+Optimizer updates take their scalars as a callable read at every run (``enqueue_dynamic``): a
+captured step (``clnet.graphs``) recomputes the learning rate and the bias corrections at each
+replay. The state and scalar names and their order are optim.cl's single-tensor kernels'
+(``kernels.optim.update_kernel``), which take the same ones.
+"""
+import numpy as np
+
+from ..backend.launch import enqueue, enqueue_dynamic
+from ..backend.programs import CL_SCALAR, ProgramCache
+from .layout import LOCAL_1D, buf, check_index_range, row_local, same_device
+from .optim import update_kernel
+
+# norm kinds, as multi_tensor.cl's NK_* (the general p-norm is 0)
+NORM_P, NORM_L1, NORM_L2, NORM_INF, NORM_NEG_INF, NORM_ZERO = range(6)
+
+_KS = (32, 16, 8, 4, 2, 1)      # the chunk sizes multi_tensor.cl's MT_REP<K> spells out
+# the update kernels share one program, so one K: the one that fits the kernels with the most
+# lists (Adam's and RMSprop's five); an update with fewer lists takes the same K
+_UPDATE_LISTS = 5
+_MAX_SCALAR_BYTES = 8 * 9 + 4 + 32     # 9 double scalars, flags, and room for struct padding
+
+
+def _common(dev, dt, k, group):
+    return ((group, None), ("S", dt.cl), ("C", dt.compute.cl), ("K", k))
+
+
+_updates = ProgramCache("multi_tensor", lambda dev, dt, k: _common(dev, dt, k, "MT_UPDATES"))
+_elementwise = ProgramCache("multi_tensor",
+                            lambda dev, dt, k: _common(dev, dt, k, "MT_ELEMENTWISE"))
+_norm = ProgramCache("multi_tensor", lambda dev, dt, k, acc, ls: _common(dev, dt, k, "MT_NORM")
+                     + (("A", acc.cl), ("LS", ls)))
+_finish = ProgramCache("multi_tensor", lambda dev, acc, res: (
+    ("MT_NORM_FINISH", None), ("A", acc.cl), ("R", res.cl), ("K", 1)))
+
+
+def chunk_size(dev, lists):
+    """K for kernels taking ``lists`` tensor lists on ``dev`` (kept per device)."""
+    key = ("multi_tensor_k", lists)
+    k = dev.tuning.get(key)
+    if k is None:
+        limit = dev.cl_device.max_parameter_size
+        ptr = max(4, dev.cl_device.address_bits // 8)
+        k = next((k for k in _KS
+                  if 4 * (k + 1 + lists * k) + lists * k * ptr + _MAX_SCALAR_BYTES <= limit), 1)
+        dev.tuning[key] = k
+    return k
+
+
+def _check(op, lists):
+    """All tensors of ``lists`` (None lists skipped) on one device, of one dtype, contiguous."""
+    tensors = [t for lst in lists if lst is not None for t in lst]
+    dev = same_device(op, *tensors)
+    dt = tensors[0].dtype
+    for t in tensors:
+        if t.dtype is not dt:
+            raise TypeError(f"{op}: a multi-tensor launch takes tensors of one dtype, got "
+                            f"{dt.name} and {t.dtype.name}")
+        if not t.is_contiguous():
+            raise ValueError(f"{op}: a multi-tensor launch takes contiguous tensors, got one of "
+                             f"shape {list(t._shape)} with strides {t.stride()}")
+    check_index_range(op, *tensors)
+    return dev, dt
+
+
+def _chunks(lists, k):
+    """(meta, buffers, total) per chunk of at most k tensors of the parallel ``lists`` (None: a
+    list the kernel does not touch, its slots filled with the first list's buffers). Empty
+    tensors are left out (there is nothing to launch on, and they may have no buffer)."""
+    keep = [i for i, t in enumerate(lists[0]) if t.numel()]
+    if len(keep) != len(lists[0]):
+        lists = [None if lst is None else [lst[i] for i in keep] for lst in lists]
+    n_tensors = len(keep)
+    out = []
+    for lo in range(0, n_tensors, k):
+        first = lists[0][lo:lo + k]
+        count = len(first)
+        meta = np.zeros(k + 1 + len(lists) * k, dtype=np.int32)
+        total = 0
+        for i, t in enumerate(first):
+            meta[i] = total
+            total += t.numel()
+        meta[count:k + 1] = total
+        bufs = []
+        for li, lst in enumerate(lists):
+            chunk = first if lst is None else lst[lo:lo + k]
+            base = k + 1 + li * k
+            if lst is not None:
+                meta[base:base + count] = [t._offset for t in chunk]
+            slot = [buf(t) for t in chunk]
+            bufs.extend(slot + [slot[0]] * (k - count))
+        out.append((meta, bufs, total))
+    return out
+
+
+def _gsize(dev, total):
+    local = LOCAL_1D if dev.max_work_group_size >= LOCAL_1D else dev.max_work_group_size
+    return ((total + local - 1) // local * local,), (local,)
+
+
+def update(op, name, lists, scalars, flags):
+    """Run multi_tensor.cl's ``mt_<name>`` (``sgd``, ``adam``...) over ``lists`` = [params,
+    grads, *states] (a state list None where the flags leave it unused), chunk by chunk.
+    ``scalars()`` returns {name: host float} with the kernel's scalar names; it is called at each
+    run (once now when eager, at every replay when captured), after the host steps before it."""
+    kernel_names = update_kernel(name)
+    if len(lists) != 2 + len(kernel_names.states):
+        raise TypeError(f"{op}: mt_{name} takes lists [param, grad, "
+                        f"{', '.join(kernel_names.states)}], got {len(lists)} lists")
+    lists = [lst for lst in lists]
+    present = [i for i, lst in enumerate(lists) if lst is not None]
+    if not lists[0]:
+        return
+    dev, dt = _check(op, [lists[i] for i in present])
+    order = kernel_names.scalars
+    scalar = CL_SCALAR[dt.compute.cl]
+    k = chunk_size(dev, _UPDATE_LISTS)
+    kernel = _updates(dev, dt, k).kernel(
+        f"mt_{name}", [None] * (1 + len(lists) * k) + [scalar] * len(order) + [np.int32])
+    flags = np.int32(flags)
+
+    def scalar_args():
+        given = scalars()
+        if len(given) != len(order) or any(s not in given for s in order):
+            raise TypeError(f"{op}: mt_{name} takes the scalars {list(order)}; got "
+                            f"{sorted(given)}")
+        return [scalar(given[s]) for s in order]
+
+    for meta, bufs, total in _chunks(lists, k):
+        if total == 0:
+            continue
+        gsize, lsize = _gsize(dev, total)
+        enqueue_dynamic(dev, kernel, gsize, lsize,
+                        lambda meta=meta, bufs=bufs: (meta, *bufs, *scalar_args(), flags))
+
+
+def _elementwise_launch(op, kname, tensors, extra_types, extra):
+    dev, dt = _check(op, [tensors])
+    k = chunk_size(dev, 1)
+    kernel = _elementwise(dev, dt, k).kernel(kname, [None] * (1 + k) + extra_types)
+    for meta, bufs, total in _chunks([tensors], k):
+        if total:
+            gsize, lsize = _gsize(dev, total)
+            enqueue(dev, kernel, gsize, lsize, meta, *bufs, *extra)
+
+
+def fill(op, tensors, value):
+    """Every tensor of ``tensors`` (one device and dtype, contiguous) set to ``value``."""
+    if tensors:
+        scalar = CL_SCALAR[tensors[0].dtype.compute.cl]
+        _elementwise_launch(op, "mt_fill", tensors, [scalar], [scalar(value)])
+
+
+def clamp(op, tensors, lo, hi):
+    """``t.clamp_(lo, hi)`` for every tensor of ``tensors`` (NaN kept)."""
+    if tensors:
+        scalar = CL_SCALAR[tensors[0].dtype.compute.cl]
+        _elementwise_launch(op, "mt_clamp", tensors, [scalar, scalar], [scalar(lo), scalar(hi)])
+
+
+def scale(op, tensors, coef):
+    """``t *= coef`` for every tensor of ``tensors``; ``coef`` a one-element tensor of their
+    compute dtype on their device, read by the kernel (no host round trip)."""
+    if not tensors:
+        return
+    if coef.numel() != 1 or coef.dtype is not tensors[0].dtype.compute:
+        raise ValueError(f"{op}: the scale must be a one-element {tensors[0].dtype.compute.name} "
+                         f"tensor, got {coef.dtype.name} of shape {list(coef._shape)}")
+    same_device(op, tensors[0], coef)
+    _elementwise_launch(op, "mt_scale", tensors, [None, np.int32],
+                        [buf(coef), np.int32(coef._offset)])
+
+
+def norm_groups(dev, largest):
+    """Work-groups per tensor for norm partials of tensors of at most ``largest`` elements."""
+    cap = 4 * dev.cl_device.max_compute_units
+    return max(1, min(cap, (largest + 16383) // 16384))
+
+
+def norm_partials(op, tensors, partials, first, groups, kind, p):
+    """Fold each tensor of ``tensors`` (one device and dtype, contiguous) into ``groups``
+    partials: tensor i's go to ``partials[(first + i) * groups:][:groups]`` (a contiguous float32
+    or float64 tensor: the accumulation dtype)."""
+    if not tensors:
+        return
+    dev, dt = _check(op, [tensors])
+    same_device(op, tensors[0], partials)
+    acc = partials.dtype
+    k = chunk_size(dev, 1)
+    ls = row_local(dev, "multi_tensor_norm")
+    kernel = _norm(dev, dt, k, acc, ls).kernel(
+        "mt_norm_partial", [None] * (1 + k) + [None] + [np.int32] * 4 + [CL_SCALAR[acc.cl]])
+    for lo, (meta, bufs, _) in zip(range(0, len(tensors), k), _chunks([tensors], k)):
+        count = min(k, len(tensors) - lo)
+        enqueue(dev, kernel, (groups * ls, count), (ls, 1), meta, *bufs, buf(partials),
+                np.int32(partials._offset), np.int32(first + lo), np.int32(groups),
+                np.int32(kind), CL_SCALAR[acc.cl](p))
+
+
+def norm_finish(partials, ntensors, groups, kind, p, max_norm, total, coef):
+    """From ``ntensors * groups`` partials: the total norm (PyTorch's norm of the per-tensor
+    norms) into the one-element ``total`` (the result dtype) and ``min(max_norm / (total +
+    1e-6), 1)`` into the one-element ``coef`` (the partials' dtype)."""
+    dev = same_device("clip_grad_norm_", partials, total, coef)
+    acc = partials.dtype
+    scalar = CL_SCALAR[acc.cl]
+    kernel = _finish(dev, acc, total.dtype).kernel(
+        "mt_norm_finish", [None, np.int32, np.int32, np.int32, np.int32, scalar, scalar,
+                           None, np.int32, None, np.int32])
+    enqueue(dev, kernel, (1,), (1,), buf(partials), np.int32(partials._offset),
+            np.int32(ntensors), np.int32(groups), np.int32(kind), scalar(p), scalar(max_norm),
+            buf(total), np.int32(total._offset), buf(coef), np.int32(coef._offset))
