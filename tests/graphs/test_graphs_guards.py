@@ -200,3 +200,42 @@ def test_launches_from_another_thread_run_eagerly():
     assert out["v"].item() == 3.0   # ran while the capture was open
     g.replay()
     assert y.item() == 3.0 and g.launches == 1
+
+
+def test_a_replay_reports_bad_device_data_at_the_next_host_read():
+    # cross_entropy's kernel flags a target out of range; after a replay the next read checks
+    # the flag, as after an eager step
+    logits, target = clnet.zeros(2, 3), clnet.tensor([0, 1])
+    g = Graph()
+    with graph(g):
+        loss = clnet.nn.functional.cross_entropy(logits, target)
+    g.replay()
+    assert abs(loss.item() - np.log(3)) < 1e-6
+    target.copy_(clnet.tensor([0, 7]))
+    g.replay()
+    with pytest.raises(IndexError, match="Target 7 is out of bounds"):
+        loss.item()
+
+
+def test_every_module_that_reads_the_device_refuses_in_capture():
+    # a static check beside the runtime ones above: each module that copies from the device or
+    # waits on a queue calls refuse_in_capture, or is listed here with why it need not
+    import pathlib
+    import re
+    root = pathlib.Path(clnet.__file__).parent
+    exempt = {
+        "kernels/copy.py": "uploads only, recorded through host_step",
+        "distributed/collectives.py": "uploads only; its reads go through Tensor.numpy()",
+        "benchmarks": "timing code, never inside a step",
+        "tuning": "clnet tune's timing, never inside a step",
+    }
+    offenders = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root).as_posix()
+        if any(rel == e or rel.startswith(e + "/") for e in exempt):
+            continue
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"enqueue_copy\(|\.finish\(\)|is_blocking=True", text) \
+                and "refuse_in_capture" not in text:
+            offenders.append(rel)
+    assert not offenders, f"device reads without refuse_in_capture: {offenders}"
