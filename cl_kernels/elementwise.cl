@@ -510,3 +510,64 @@ __kernel void lerp_n(int n, __global const T* a, __global const T* b, __global c
     o[off[0]] = fabs(wt) < (T)0.5 ? s + wt * (e - s) : e - (e - s) * ((T)1 - wt);
 }
 #endif
+
+/* ------------------------------------------------------------------ chains of small ops
+ * chain: up to 16 contiguous elementwise ops over the same n elements in one launch. The host
+ * (clnet/kernels/chain.py) queues the ops of small tensors, whose cost is the launch, instead of
+ * launching each, and launches them together before anything else uses the queue. A work-item
+ * takes element i through the ops in order, each op reading its operands and writing its result
+ * at element i: what the ops' own _c kernels do one after another, because the host never queues
+ * an op that touches a buffer another queued op uses at another offset. The ops are the same
+ * op_NAME functions the _c kernels call, so the results are the same bits.
+ *
+ * Op k is code[k] = opcode | a << 8 | b << 13 | o << 18: a, b, o are slots (0..15: buffer s at
+ * element offset off[s]); a or b = 31 takes the op's scalar sa[k] or sb[k] instead (binary
+ * mode 2 / mode 1). A unary op reads slot a and gets p0 = sa[k], p1 = sb[k].
+ * The op lists below are also read by chain.py (one source for the opcodes).
+ */
+#if defined(IS_FLOAT) && !defined(HAS_FP16)
+#define CHAIN_BINARY(X) X(1, add) X(2, sub) X(3, mul) X(4, div) X(5, maximum) X(6, minimum)      \
+    X(7, fmax) X(8, fmin) X(9, copysign) X(10, floordiv) X(11, remainder) X(12, fmod)            \
+    X(13, pow) X(14, atan2) X(15, hypot) X(16, div_trunc) X(17, threshold_backward)              \
+    X(18, sigmoid_backward) X(19, tanh_backward) X(20, silu_backward) X(21, gelu_backward)       \
+    X(22, gelu_tanh_backward) X(23, softplus_backward) X(24, mish_backward)
+#define CHAIN_UNARY(X) X(64, neg) X(65, square) X(66, clamp) X(67, relu) X(68, abs) X(69, sign)  \
+    X(70, exp) X(71, exp2) X(72, expm1) X(73, log) X(74, log2) X(75, log10) X(76, log1p)         \
+    X(77, sqrt) X(78, rsqrt) X(79, reciprocal) X(80, sin) X(81, cos) X(82, tan) X(83, asin)      \
+    X(84, acos) X(85, atan) X(86, sinh) X(87, cosh) X(88, tanh) X(89, asinh) X(90, acosh)        \
+    X(91, atanh) X(92, erf) X(93, erfc) X(94, sigmoid) X(95, logsigmoid) X(96, silu)             \
+    X(97, mish) X(98, softsign) X(99, hardsigmoid) X(100, hardswish) X(101, selu) X(102, elu)    \
+    X(103, celu) X(104, gelu) X(105, gelu_tanh) X(106, softplus) X(107, leaky_relu)              \
+    X(108, hardtanh) X(109, threshold) X(110, floor) X(111, ceil) X(112, round) X(113, trunc)    \
+    X(114, frac) X(115, nan_to_num) X(116, cube) X(117, inv_square)
+#define CHAIN_CASE_B(CODE, NAME) case CODE: r = op_##NAME(x, y); break;
+#define CHAIN_CASE_U(CODE, NAME) case CODE: r = op_##NAME(x, pa[k], pb[k]); break;
+
+__kernel void chain(int n, int nops, int16 code, CAT(T, 16) sa, CAT(T, 16) sb, int16 off,
+                    __global T* s0, __global T* s1, __global T* s2, __global T* s3,
+                    __global T* s4, __global T* s5, __global T* s6, __global T* s7,
+                    __global T* s8, __global T* s9, __global T* s10, __global T* s11,
+                    __global T* s12, __global T* s13, __global T* s14, __global T* s15) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    __global T* s[16] = {s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15};
+    int c[16], o[16];
+    T pa[16], pb[16];
+    vstore16(code, 0, c);
+    vstore16(off, 0, o);
+    vstore16(sa, 0, pa);
+    vstore16(sb, 0, pb);
+    for (int k = 0; k < nops; ++k) {
+        int w = c[k], ia = (w >> 8) & 31, ib = (w >> 13) & 31, io = (w >> 18) & 31;
+        T x = ia == 31 ? pa[k] : s[ia][o[ia] + i];
+        T y = ib == 31 ? pb[k] : s[ib][o[ib] + i];
+        T r;
+        switch (w & 255) {
+            CHAIN_BINARY(CHAIN_CASE_B)
+            CHAIN_UNARY(CHAIN_CASE_U)
+            default: r = x; break;
+        }
+        s[io][o[io] + i] = r;
+    }
+}
+#endif

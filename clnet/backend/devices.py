@@ -114,6 +114,8 @@ class Device:
 
     def synchronize(self):
         refuse_in_capture(self, "synchronize()")
+        if self.pending is not None:
+            self.pending.flush()
         if self._queue is not None:
             self._queue.finish()
             check_device_errors(self)

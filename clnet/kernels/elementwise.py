@@ -14,6 +14,7 @@ from .. import dtypes
 from ..backend.programs import ProgramCache
 from ..backend.launch import enqueue
 from ..tensor import Tensor
+from .chain import BINARY_CODES, CHAIN_TYPES, UNARY_CODES, chain_limit, queue_op
 from .copy import launch_vec, strided_launch
 from .layout import LOCAL_1D, broadcast_strides
 
@@ -96,6 +97,13 @@ def launch_binary(op, a, b, out, ct):
     if (out.is_contiguous() and (not a_t or (a._shape == shape and a.is_contiguous()))
             and (not b_t or (b._shape == shape and b.is_contiguous()))):
         w = vec_width(dev, op, ct, VEC_BINARY)
+        # a small tensor joins the pending chain (chain.py), unless this device computes the op
+        # with its vector form, whose last bits may differ from the chain's scalar one
+        if not w and n <= chain_limit(dev) and ct in CHAIN_TYPES and op in BINARY_CODES and \
+                queue_op(dev, prg, ct, n, BINARY_CODES[op], a._storage.buffer if a_t else None,
+                         a._offset if a_t else 0, b._storage.buffer if b_t else None,
+                         b._offset if b_t else 0, sa, sb, out._storage.buffer, out._offset):
+            return out
         k = prg.kernel(op + ("_v" if w else "_c"),
                        [_I32, None, _I32, None, _I32, st, st, None, _I32, _I32])
         launch_w(dev, k, n, w or _VW, n, ta._storage.buffer, ta._offset, tb._storage.buffer,
@@ -119,6 +127,10 @@ def launch_unary(op, a, out, ct, p0=0, p1=0):
     st = scalar_type(ct)
     if out.is_contiguous() and a.is_contiguous() and a._shape == out._shape:
         w = vec_width(dev, op, ct, VEC_UNARY)
+        if not w and n <= chain_limit(dev) and ct in CHAIN_TYPES and op in UNARY_CODES and \
+                queue_op(dev, prg, ct, n, UNARY_CODES[op], a._storage.buffer, a._offset, None,
+                         0, st(p0), st(p1), out._storage.buffer, out._offset):
+            return out
         k = prg.kernel(op + ("_v" if w else "_c"), [_I32, None, _I32, None, _I32, st, st])
         launch_w(dev, k, n, w or _VW, n, a._storage.buffer, a._offset, out._storage.buffer,
                   out._offset, st(p0), st(p1))

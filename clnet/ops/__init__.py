@@ -31,7 +31,10 @@ for _mod in (activations, arithmetic, unary_math, pointwise, numeric_pointwise, 
 from .tensor_methods import TENSOR_METHODS
 
 for _name, _method in TENSOR_METHODS.items():
-    setattr(Tensor, _name, opmath.wrap_method(_name, _method))
+    _wrapped = opmath.wrap_method(_name, _method)
+    if hasattr(_method, "fast_op"):     # x + y: the float32 fast path before any wrapper
+        _wrapped = pointwise_methods.fast_front(_method.fast_op, _wrapped)
+    setattr(Tensor, _name, _wrapped)
 
 # the listed ops' Tensor methods (x.matmul, x @ w, x.softmax, x.sum...) join autocast too
 for _name in _autocast.FUNCTION_OPS:

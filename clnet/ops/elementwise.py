@@ -15,13 +15,15 @@ import numbers
 
 import numpy as np
 
-from ..backend.launch import enqueue
 from .. import dtypes, graph
+from ..backend.launch import enqueue
 from ..errors import KernelBuildError
-from ..kernels.elementwise import (FAST_KERNELS, fast_kernel, launch_binary, launch_unary,
-                                   native_half, scalar_type, ternary_contiguous, ternary_strided)
+from ..kernels.chain import BINARY_CODES, chain_limit, queue_op
+from ..kernels.elementwise import (FAST_KERNELS, VEC_BINARY, fast_kernel, launch_binary,
+                                   launch_unary, native_half, program, scalar_type,
+                                   ternary_contiguous, ternary_strided, vec_width)
 from ..kernels.layout import _INT32_BYTES, broadcast_shapes, check_index_range, same_device
-from ..tensor import Storage, Tensor
+from ..tensor import Storage, Tensor, _numel, contiguous_strides
 from .copy import cast, clone, copy_into
 from .views import reduce_sum_to_shape
 
@@ -124,34 +126,59 @@ def _can_cast(src, dst):
 _NOT_FAST = _COMPARE | _INT_BOOL_ONLY
 
 
+_F32, _F64 = dtypes.float32, dtypes.float64
+_LAYOUTS = {}   # shape -> (its contiguous strides, its element count)
+
+
+def _layout(shape):
+    hit = _LAYOUTS.get(shape)
+    if hit is None:
+        if len(_LAYOUTS) > 4096:
+            _LAYOUTS.clear()
+        hit = _LAYOUTS[shape] = (contiguous_strides(shape), _numel(shape))
+    return hit
+
+
 def _fast_binary(op, a, b):
-    """The common case at the lowest host cost: a contiguous floating-point tensor with a Python
-    number or a same-shape, same-dtype contiguous tensor, nothing to record. None otherwise."""
+    """The common case at the lowest host cost: a contiguous float32/float64 tensor with a
+    Python number or a same-shape, same-dtype contiguous tensor, nothing to record. None
+    otherwise (16-bit floats compute in float32 through opmath.py, integers promote). ``op``
+    is an arithmetic op (not in ``_NOT_FAST``: those give another dtype)."""
     dt = a.dtype
-    if not dt.is_floating_point or op in _NOT_FAST or dt.compute is not dt:
+    if dt is not _F32 and dt is not _F64:
         return None
+    shape = a._shape
+    strides, n = _layout(shape)
+    storage = a._storage
+    dev = storage.device
     tb = type(b)
     if tb is Tensor:
-        if (b.dtype is not dt or b._shape != a._shape or b._storage.device is not
-                a._storage.device or not b.is_contiguous()):
+        if (b.dtype is not dt or b._shape != shape or b._storage.device is not dev
+                or (b._stride != strides and not b.is_contiguous())):
             return None
         mode = 0
     elif tb is float or tb is int:
         mode = 1
     else:
         return None
-    if not a.is_contiguous() or (graph.mode.grad_enabled and (
+    if (a._stride != strides and not a.is_contiguous()) or (graph.mode.grad_enabled and (
             a.requires_grad or (mode == 0 and b.requires_grad))):
         return None
-    storage = a._storage
-    dev = storage.device
-    n = a.numel()
     if n == 0 or storage.nbytes > _INT32_BYTES[dt.itemsize]:
         return None
+    out = Tensor._make(Storage(dev, n * dt.itemsize), shape, strides, 0, dt)
+    limit = dev.tuning.get("elementwise.chain")
+    if limit is None:
+        limit = chain_limit(dev)
+    if n <= limit and op in BINARY_CODES and (op not in VEC_BINARY or not vec_width(
+            dev, op, dt, VEC_BINARY)) and (queue_op(
+            dev, program(dev, dt), dt, n, BINARY_CODES[op], storage.buffer, a._offset, None, 0,
+            0.0, b, out._storage.buffer, 0) if mode else queue_op(
+            dev, program(dev, dt), dt, n, BINARY_CODES[op], storage.buffer, a._offset,
+            b._storage.buffer, b._offset, 0.0, 0.0, out._storage.buffer, 0)):
+        return out      # a small tensor: the op joined the device's pending chain (chain.py)
     hit = FAST_KERNELS.get((dev, op, dt, dev.tuning.get("elementwise.vec")))
     k, local, w = hit if hit is not None else fast_kernel(dev, op, dt)
-    out = Tensor._make(Storage(dev, n * dt.itemsize), a._shape, a._stride if a._shape else (),
-                       0, dt)
     # launch_w inlined: this path is the per-op host cost of small tensors
     gsize = ((n + w - 1) // w + local - 1) // local * local
     if mode:
@@ -166,7 +193,7 @@ def _fast_binary(op, a, b):
 def binary(op, a, b, out=None, opname=None, _record=True):
     """Apply binary kernel ``op`` with broadcasting and PyTorch promotion; returns a new tensor
     (or writes ``out``) and records the op's backward when an operand requires grad."""
-    if out is None and type(a) is Tensor:
+    if out is None and type(a) is Tensor and op not in _NOT_FAST:
         r = _fast_binary(op, a, b)
         if r is not None:
             return r

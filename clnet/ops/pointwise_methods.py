@@ -143,16 +143,25 @@ def binop(fn):
 
 
 def fast_binop(op, fn):
-    """``x + y`` and friends: try the engine's fast path first (a contiguous float tensor and a
-    number or a like tensor, nothing to record), the general function otherwise."""
+    """``x + y`` and friends: the general function ``fn`` behind the engine's fast path (a
+    contiguous float32/float64 tensor and a number or a like tensor, nothing to record).
+    ops/__init__.py puts ``fast_front`` in front of this method once opmath.py has wrapped it,
+    so the fast case skips the 16-bit wrapper (it never takes a 16-bit tensor)."""
     def method(self, other):
-        r = _fast_binary(op, self, other)
-        if r is not None:
-            return r
         if not isinstance(other, Tensor) and not _is_num(other):
             return NotImplemented
         return fn(self, other)
+    method.fast_op = op
     return method
+
+
+def fast_front(op, method):
+    """``method`` (a wrapped ``fast_binop`` method) with the fast path tried first."""
+    def front(self, other):
+        r = _fast_binary(op, self, other)
+        return method(self, other) if r is None else r
+    front._opmath = True
+    return front
 
 
 def rbinop(fn):

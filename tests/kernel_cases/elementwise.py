@@ -8,6 +8,7 @@ The float ops with a transcendental call also have ``_v`` kernels (one 256-bit v
 work-item, the form CPU drivers get); ``dev.tuning["elementwise.vec"]`` is forced to 0 for the
 ``_c`` cases and to 1 for ``vector_forms`` (Oclgrind reports a GPU, so the default would be 0)."""
 import contextlib
+import functools
 import importlib
 import pkgutil
 
@@ -243,5 +244,66 @@ def vector_forms(dev):
                                                rtol=1e-5)
 
 
-CASES = [unary_ops, binary_ops, ternary_and_inplace_ops, relu_backward_and_strided_forms,
-         vector_forms, fused_backward_forms]
+@contextlib.contextmanager
+def chains(dev, limit):
+    """Set the chain limit (kernels/chain.py: ops on at most ``limit`` elements are queued and
+    launched together by the ``chain`` kernel; 0 launches every op on its own)."""
+    key = "elementwise.chain"
+    had, saved = key in dev.tuning, dev.tuning.get(key)
+    dev.tuning[key] = limit
+    try:
+        yield
+    finally:
+        if had:
+            dev.tuning[key] = saved
+        else:
+            dev.tuning.pop(key, None)
+
+
+def unchained(case):
+    """``case`` with chains off, so that each op's own kernel (_c, _v) is launched."""
+    @functools.wraps(case)
+    def run(dev):
+        with chains(dev, 0):
+            case(dev)
+    return run
+
+
+CHAIN_UNARY = ["neg", "abs", "relu", "exp", "tanh", "sigmoid", "sqrt", "log1p", "erf", "gelu"]
+CHAIN_BINARY = ["add", "sub", "mul", "div", "maximum", "minimum", "pow", "atan2", "remainder"]
+
+
+def chain_forms(dev):
+    """The chain kernel of each float program: unary (with parameters), binary tensor-tensor,
+    tensor-scalar and scalar-tensor ops, in-place ops, operands at offsets, sizes around the
+    work-group, checked against the same ops launched one by one."""
+    for name in dtype_names(dev):
+        if not name.startswith("float"):
+            continue
+        for n in (1, 7, 65, 130):
+            xa, ya = _small(name, (n + 3,), 1), _small(name, (n + 3,), 2)
+
+            def program():
+                big_x = clnet.tensor(xa, device=dev)
+                x, y = big_x[2:2 + n], clnet.tensor(ya, device=dev)[1:1 + n]
+                outs = [op(u)(x) for u in CHAIN_UNARY]
+                outs += [op(b)(x, y) for b in CHAIN_BINARY]
+                outs += [x + 1.5, 2.5 - x, x * 0.5, 3.0 / y, clnet.clamp(x, -0.5, 0.5),
+                         op("leaky_relu")(x, 0.1), op("elu")(x, 0.5)]
+                z = y.clone()
+                z.add_(x).mul_(2).clamp_(-1, 1)      # in place: read and write z at one offset
+                outs.append(z)
+                outs.append(clnet.maximum(big_x[1:1 + n], big_x[2:2 + n]))   # one buffer, 2 offsets
+                return [o.numpy() for o in outs]
+
+            with chains(dev, 0):
+                want = program()
+            with chains(dev, 1 << 20):
+                got = program()
+            for w, g in zip(want, got):
+                np.testing.assert_array_equal(g, w)
+
+
+CASES = [unchained(c) for c in (unary_ops, binary_ops, ternary_and_inplace_ops,
+                                relu_backward_and_strided_forms, vector_forms,
+                                fused_backward_forms)] + [chain_forms]
