@@ -192,6 +192,13 @@ SCHEMA = {
                        doc="fp32; bf16: forward and loss under clnet.autocast(bfloat16); fp16: "
                            "under autocast(float16) with a GradScaler (its state is "
                            "checkpointed). Weights stay float32 (mixed precision)"),
+    # YAML reads unquoted on/off as true/false: those mean on/off here
+    "capture": Field((str, bool), "auto", choices=("auto", "on", "off", True, False),
+                     doc="capture the training step once and replay it (clnet.graphs): auto "
+                         "does where that is safe (clnet's own modules, one process, no fp16 "
+                         "GradScaler) and runs eagerly otherwise, saying why; on (true) insists "
+                         "(an error names what prevents it); off (false) never. Replays give "
+                         "the same bits as eager steps"),
     "checkpoint": Field(dict, {},
                         doc="when checkpoints are written and how many are kept", schema={
         "dir": Field((str, type(None)), None, doc="default: <run>/checkpoints"),

@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
-from ..nn.utils import clip_grad_norm_
 from ..ops.join import stack
 from . import checkpoints as ckpts
 from .building import PER_STEP_SCHEDULERS
+from .capture import StepRunner
 from .checkpoints import sigint_deferred
 from .outputs import write_config, write_metrics
 from .progress import Progress
@@ -33,6 +33,7 @@ class TrainingLoop:
 
     _runlog = None       # the run folder's logs (runlog.py) while fit() runs on rank 0
     _window = ()         # the steps whose losses are still on the device
+    _runner = None       # the training step, eager or captured (capture.py), made by fit()
 
     def fit(self) -> Dict[str, Any]:
         cfg = self.cfg
@@ -58,6 +59,8 @@ class TrainingLoop:
         cfg = self.cfg
         max_steps = cfg["max_steps"]
         self._window = []
+        if self._runner is None:
+            self._runner = StepRunner(self, self._report_message)    # says the capture mode
         for cb in self.callbacks:
             cb.on_fit_start(self)
         if self.stop_reason is not None:         # resumed from after a callback stopped it
@@ -147,30 +150,16 @@ class TrainingLoop:
                     self._pending = self._merged(acc).result()
                     self._acc = EpochSums()
                     break
-            with self.amp_context():                  # precision bf16/fp16: autocast
-                loss, logits, target = self._loss(self.ddp(x) if self.ddp is not None
-                                                  else model(x), y)
-            opt.zero_grad(set_to_none=True)
-            scaler = self.scaler                      # precision fp16: loss scaling
-            (loss if scaler is None else scaler.scale(loss)).backward()
-            if self.cfg["grad_clip"]:
-                if scaler is not None:
-                    scaler.unscale_(opt)              # clip the true gradients
-                clip_grad_norm_(model.parameters(), self.cfg["grad_clip"])
             lr = opt.param_groups[0]["lr"]            # before a per-step scheduler moves it
             with sigint_deferred():                   # the update and its count, whole
-                if scaler is None:
-                    opt.step()
-                else:                                 # skipped on inf/NaN gradients
-                    scaler.step(opt)
-                    scaler.update()
+                # forward, backward, clipping, update: eager or replayed (capture.py)
+                ld, n, counts = self._runner(x, y)
                 if self.sched_name in PER_STEP_SCHEDULERS:
                     self.scheduler.step()
                 self.step += 1
                 done_in_epoch += 1
-                ld = loss.detach()
                 window.append((self.step, ld, lr))
-                acc.add(ld, target.shape[0], self._counts(logits.detach(), target))
+                acc.add(ld, n, counts)
                 self._resume_point = None
             last = done_in_epoch == per_epoch or (max_steps and self.step >= max_steps)
             ckpt_due = bool(every_steps) and self.step % every_steps == 0
