@@ -78,7 +78,19 @@ def _scalar_value(op, value, dt, dev):
     if not isinstance(value, (numbers.Number, np.number, np.bool_)):
         raise TypeError(f"{op}: value must be a number or a 0-d tensor, got "
                         f"{type(value).__name__}")
-    return from_numpy_to(np.asarray(value), dev, dt)
+    # A number is uploaded once per (value, dtype, device) and kept: the kernels only read it,
+    # and an upload per call costs a host-to-device copy on every step (attention's
+    # masked_fill(mask, -inf)), which a captured step could not repeat either.
+    key = (type(value), value, dt, dev)
+    held = _SCALARS.get(key)
+    if held is None:
+        if len(_SCALARS) >= 256:
+            _SCALARS.clear()
+        held = _SCALARS[key] = from_numpy_to(np.asarray(value), dev, dt)
+    return held
+
+
+_SCALARS = {}   # (type, number, dtype, device) -> its read-only 1-element device tensor
 
 
 # ---------------------------------------------------------------------------------------- autograd

@@ -1,0 +1,38 @@
+"""A number given to masked_fill / index_fill / scatter is uploaded once and reused: the same
+results as torch, for every value kind, and no host-to-device copy per call afterwards."""
+import numpy as np
+import pytest
+import torch
+
+import clnet
+import clnet.kernels.copy as kcopy
+
+
+@pytest.mark.parametrize("value", [float("-inf"), float("nan"), 2.5, -3, 0.0])
+def test_masked_fill_numbers_match_torch(value):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4, 6)).astype(np.float32)
+    m = rng.random((4, 6)) < 0.5
+    for _ in range(2):      # the second call reuses the uploaded value
+        got = clnet.tensor(a).masked_fill(clnet.tensor(m), value).numpy()
+        want = torch.tensor(a).masked_fill(torch.tensor(m), value).numpy()
+        np.testing.assert_array_equal(got, want)
+
+
+def test_bool_and_int_values_keep_their_own_uploads():
+    m = clnet.tensor([True, False, True])
+    assert clnet.zeros(3, dtype=clnet.bool).masked_fill(m, True).tolist() == [True, False, True]
+    assert clnet.zeros(3, dtype=clnet.int64).masked_fill(m, 7).tolist() == [7, 0, 7]
+    assert clnet.zeros(3).masked_fill(m, 1).tolist() == [1.0, 0.0, 1.0]
+    assert clnet.zeros(3).index_fill(0, clnet.tensor([1]), -2.0).tolist() == [0.0, -2.0, 0.0]
+
+
+def test_a_repeated_masked_fill_uploads_nothing(monkeypatch):
+    x = clnet.randn(8, 8)
+    mask = clnet.ones(8, 8, dtype=clnet.bool).triu(1)
+    x.masked_fill(mask, float("-inf"))
+    calls = []
+    monkeypatch.setattr(kcopy, "upload_stored", lambda *a: calls.append(a))
+    for _ in range(5):
+        x.masked_fill(mask, float("-inf"))
+    assert calls == []
