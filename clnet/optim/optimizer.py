@@ -179,6 +179,10 @@ class Optimizer:
             g = p.grad
             if g is None:
                 continue
+            if getattr(g, "is_sparse", False):
+                raise RuntimeError(f"{type(self).__name__} does not support sparse gradients: "
+                                   "clnet's update kernels take dense gradients (assign "
+                                   "p.grad = p.grad.to_dense() first)")
             if g._shape != p._shape:
                 raise RuntimeError(f"{type(self).__name__}.step: gradient of shape "
                                    f"{list(g._shape)} does not match its parameter's shape "
