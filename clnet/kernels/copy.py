@@ -188,8 +188,26 @@ def upload_stored(host, dev, dt):
         if dev.capture is not None:
             host = host.copy()
         buffer = out._storage.buffer
-        host_step(dev, lambda: cl.enqueue_copy(dev.queue, buffer, host, is_blocking=False))
+        host_step(dev, lambda: _write(dev, buffer, host))
     return out
+
+
+_STAGE_MAX = 16 << 20   # bytes: larger uploads write directly (one wait, amortised by the copy)
+
+
+def _write(dev, buffer, host):
+    """Copy ``host`` into the new ``buffer`` without waiting for the device: a write from host
+    memory (clEnqueueWriteBuffer), even a non-blocking one, returns on PoCL only once the queue
+    has drained (measured: the length of the queued work), which made every upload a sync point
+    (a batch per step, a scalar per op). A buffer created from the host array (COPY_HOST_PTR:
+    a copy at creation, no queue) and a device-side copy from it keep the host running ahead;
+    the staging buffer is released once the copy has run (OpenCL keeps it alive till then)."""
+    if host.nbytes > _STAGE_MAX:
+        cl.enqueue_copy(dev.queue, buffer, host, is_blocking=False)
+        return
+    stage = cl.Buffer(dev.context, cl.mem_flags.READ_ONLY | cl.mem_flags.COPY_HOST_PTR,
+                      hostbuf=host)
+    cl.enqueue_copy(dev.queue, buffer, stage, byte_count=host.nbytes)
 
 
 def contiguous_copy(t):
