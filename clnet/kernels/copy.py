@@ -192,7 +192,8 @@ def upload_stored(host, dev, dt):
     return out
 
 
-_STAGE_MAX = 16 << 20   # bytes: larger uploads write directly (one wait, amortised by the copy)
+_STAGE_MAX = 16 << 20   # bytes: larger uploads write directly (one wait, amortised by the copy,
+                        # and no second copy of a large array in memory)
 
 
 def _write(dev, buffer, host):
@@ -203,7 +204,8 @@ def _write(dev, buffer, host):
     a copy at creation, no queue) and a device-side copy from it keep the host running ahead;
     the staging buffer is released once the copy has run (OpenCL keeps it alive till then)."""
     if host.nbytes > _STAGE_MAX:
-        cl.enqueue_copy(dev.queue, buffer, host, is_blocking=False)
+        # blocking: the caller may change its array as soon as we return (torch.tensor copies)
+        cl.enqueue_copy(dev.queue, buffer, host, is_blocking=True)
         return
     stage = cl.Buffer(dev.context, cl.mem_flags.READ_ONLY | cl.mem_flags.COPY_HOST_PTR,
                       hostbuf=host)
