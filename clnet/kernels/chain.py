@@ -156,7 +156,7 @@ class Chain:
         sa = np.array(self.sa + [0] * pad, st)
         sb = np.array(self.sb + [0] * pad, st)
         offs = np.array(self.offs + [0] * (MAX_SLOTS - len(self.offs)), _I32)
-        bufs = self.bufs + [self.bufs[0]] * (MAX_SLOTS - len(self.bufs))
+        bufs = self.bufs + [None] * (MAX_SLOTS - len(self.bufs))    # unused slots: NULL
         # the vector arguments (int16, T16) go as the bytes of numpy arrays of their 16 lanes
         kernel = self.program.kernel("chain", _ARG_TYPES[self.ct])
         local = min(_LOCAL, dev.max_work_group_size)
