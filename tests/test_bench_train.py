@@ -7,6 +7,7 @@ benchmark compares like with like.
 """
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -149,3 +150,11 @@ def test_tiny_op_row_measures_clnet_and_torch_in_one_run():
     assert row.unit == "us/op" and not row.higher_is_better
     assert row.values["clnet"] > 0 and row.values["torch"] > 0 and row.values["numpy"] > 0
     assert row.ratio("torch") == pytest.approx(row.values["torch"] / row.values["clnet"])
+
+
+def test_header_warns_when_other_processes_load_the_cores():
+    cores = os.cpu_count() or 1
+    busy = bench_train.header_lines(1, 5, load_before=(float(cores), 0.0, 0.0))
+    assert busy[0].startswith("warning: load average") and "unreliable" in busy[0]
+    quiet = bench_train.header_lines(1, 5, load_before=(0.0, 0.0, 0.0))
+    assert not quiet[0].startswith("warning") and "0.00 0.00 0.00 before" in quiet[1]

@@ -193,7 +193,14 @@ def header_lines(steps, repeats, device=None, load_before=None):
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     if load_before is not None:
         load = " ".join(f"{v:.2f}" for v in load_before) + " before, " + load + " after"
-    return [f"clnet {clnet.__version__} on {dev} = {dev.name} [{dev.platform_name}]; "
+    lines = []
+    # before the run, the load is other processes' (this run's own threads raise it after)
+    busy = (load_before if load_before is not None else os.getloadavg())[0]
+    cores = os.cpu_count() or 1
+    if busy > 0.5 * cores:
+        lines.append(f"warning: load average {busy:.2f} on {cores} cores: other processes compete "
+                     "for the cores (PyTorch's threads suffer most); the figures are unreliable")
+    return lines + [f"clnet {clnet.__version__} on {dev} = {dev.name} [{dev.platform_name}]; "
             + (f"torch {torch.__version__} CPU ({torch.get_num_threads()} threads)" if torch
                else "torch not installed: its column is empty"),
             f"median of {repeats} rounds of {steps} steps, frameworks in turns; load average "
