@@ -54,10 +54,33 @@ GEMM_NAIVE(long)
     __global const REAL* B, int offB, int sBb, int sBb2, int sBk, int sBn,                     \
     __global REAL* C, int offC, int sCb, int sCb2, int sCm, int sCn,                           \
     __global const REAL* X, int offX, int sXb, int sXb2, int sXm, int sXn,                     \
-    REAL alpha, REAL beta, int use_x
+    REAL alpha, REAL beta, int use_x, int act, __global REAL* Z, int offZ
 
 /* this work-group's batch entry: outer index (times sXb) and inner index (times sXb2) */
 #define BATCH_SPLIT(bo, bi) const int bo = get_global_id(2) / nb2, bi = get_global_id(2) - bo * nb2
+
+/* The epilogue's activation (Linear followed by an activation, ops/linalg.py linear_act):
+ * act = ACT_NONE, ACT_RELU, ACT_GELU (erf form), ACT_GELU_TANH, ACT_TANH or ACT_SIGMOID, the
+ * same for every output of a launch. For the GELUs the pre-activation is also written to Z
+ * (same offsets and strides as C, at offZ), which their backward needs; the others' derivatives
+ * follow from the output. A NaN stays NaN (relu: torch's max(x, 0) keeps NaN). */
+#define ACT_NONE 0
+#define ACT_RELU 1
+#define ACT_GELU 2
+#define ACT_GELU_TANH 3
+#define ACT_TANH 4
+#define ACT_SIGMOID 5
+#define ACT_REST(TY, x, act)                                                                   \
+     ((act) == ACT_GELU ? (TY)(0.5) * (x) * ((TY)(1) + erf((x) * (TY)(0.7071067811865476)))    \
+     : (act) == ACT_GELU_TANH ? (x) / ((TY)(1) + exp((TY)(-1.5957691216057308) *                \
+                                       ((x) + (TY)(0.044715) * (x) * (x) * (x))))               \
+     : (act) == ACT_TANH ? tanh(x)                                                              \
+     : (act) == ACT_SIGMOID ? (TY)(1) / ((TY)(1) + exp(-(x))) : (x))
+#define ACTIVATE(TY, x, act) ((act) == ACT_RELU ? select((x), (TY)(0), (x) < (TY)(0))           \
+                                                : ACT_REST(TY, x, act))
+inline REAL act_s(REAL x, int act) {
+    return act == ACT_RELU ? (x < (REAL)0 ? (REAL)0 : x) : ACT_REST(REAL, x, act);
+}
 
 #ifdef CPU_STYLE
 /* ---------------------------------------------------------------------------------------------
@@ -82,22 +105,30 @@ inline void copy_run(__local REAL* dst, __global const REAL* src)
     *(__local VT*)dst = v;
 }
 
-/* Ap[(ib*WM + i)*TK + k] = A[m0 + ib*WM + i][k0 + k], zero outside M */
+/* Ap[(ib*TK + k)*WM + i] = A[m0 + ib*WM + i][k0 + k], zero outside M: per micro-panel ib, the
+ * WM values of one k side by side, which the micro-kernel reads as one run. Row-major A is read
+ * along its rows; a transposed A (sAm == 1: a weight gradient's g^T) along its columns, so
+ * global reads stay contiguous either way. */
 inline void pack_a(__local REAL* Ap, __global const REAL* A, int sAm, int sAk,
                    int M, int m0, int nbm, int k0, int kt)
 {
-    for (int r = 0; r < nbm * WM; ++r) {
-        __local REAL* dst = Ap + r * TK;
-        __global const REAL* src = A + (m0 + r) * sAm + k0 * sAk;
-        if (m0 + r >= M) {
-            for (int k = 0; k < kt; ++k) dst[k] = (REAL)0;
-        } else if (sAk == 1) {                  /* row-major A: a straight copy */
-            int k = 0;
-            for (; k + VW <= kt; k += VW) copy_run(dst + k, src + k);
-            for (; k < kt; ++k) dst[k] = src[k];
-        } else {
-            for (int k = 0; k < kt; ++k) dst[k] = src[k * sAk];
+    const int rows = min(nbm * WM, M - m0);
+    if (sAm == 1 && sAk != 1) {
+        for (int k = 0; k < kt; ++k) {
+            __global const REAL* src = A + m0 + (k0 + k) * sAk;
+            for (int r = 0; r < rows; ++r)
+                Ap[((r / WM) * TK + k) * WM + r % WM] = src[r];
         }
+    } else {
+        for (int r = 0; r < rows; ++r) {
+            __local REAL* dst = Ap + (r / WM) * TK * WM + r % WM;
+            __global const REAL* src = A + (m0 + r) * sAm + k0 * sAk;
+            for (int k = 0; k < kt; ++k) dst[k * WM] = src[k * sAk];
+        }
+    }
+    for (int r = max(rows, 0); r < nbm * WM; ++r) {
+        __local REAL* dst = Ap + (r / WM) * TK * WM + r % WM;
+        for (int k = 0; k < kt; ++k) dst[k * WM] = (REAL)0;
     }
 }
 
@@ -129,12 +160,47 @@ inline void pack_b(__local REAL* Bp, __global const REAL* B, int sBk, int sBn,
     }
 }
 
+/* C[gi][c0 + l] = act(alpha * v[l] + beta * X[gi][c0 + l]) for the w <= VW valid lanes of one
+ * accumulator vector (and Z = the pre-activation for the GELUs); one vector load and store when
+ * the run is whole and C (and X, Z) are contiguous along rows. */
+inline void store_run(VT v, int w, int c0, __global REAL* crow, int sCn,
+                      __global const REAL* xrow, int sXn, __global REAL* zrow,
+                      REAL alpha, REAL beta, int use_x, int act)
+{
+    VT r = alpha * v;
+    if (w == VW && sCn == 1 && (!use_x || sXn == 1)) {
+        REAL* pr = (REAL*)&r;
+        if (use_x) {
+            VT x;
+            REAL* px = (REAL*)&x;
+#pragma unroll
+            for (int l = 0; l < VW; ++l) px[l] = xrow[c0 + l];
+            r += beta * x;
+        }
+        if (act == ACT_GELU || act == ACT_GELU_TANH) {
+#pragma unroll
+            for (int l = 0; l < VW; ++l) zrow[(c0 + l) * sCn] = pr[l];
+        }
+        if (act != ACT_NONE) r = ACTIVATE(VT, r, act);
+#pragma unroll
+        for (int l = 0; l < VW; ++l) crow[c0 + l] = pr[l];
+        return;
+    }
+    const REAL* pr = (const REAL*)&r;
+    for (int l = 0; l < w; ++l) {
+        REAL y = pr[l];
+        if (use_x) y += beta * xrow[(c0 + l) * sXn];
+        if (act == ACT_GELU || act == ACT_GELU_TANH) zrow[(c0 + l) * sCn] = y;
+        crow[(c0 + l) * sCn] = act_s(y, act);
+    }
+}
+
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
 void gemm_cpu(GEMM_ARGS, int tm, int tn)
 {
     __local VT Ap_v[TM * TK / VW];      /* A micro-panels, see pack_a */
     __local VT Bp_v[TK * TN / VW];      /* B micro-panels, see pack_b */
-    __local VT Ct[TM * TN / VW];        /* the C tile by micro-block: [ib][jb][i][j] */
+    __local VT Ct[TM * TN / VW];        /* partial sums between K steps: [ib][jb][i][j] */
 
     const int nbm = tm / WM, nbn = tn / WN;
     const int n0 = get_group_id(0) * tn;
@@ -142,16 +208,20 @@ void gemm_cpu(GEMM_ARGS, int tm, int tn)
     BATCH_SPLIT(bo, bi);
     A += offA + bo * sAb + bi * sAb2;
     B += offB + bo * sBb + bi * sBb2;
+    C += offC + bo * sCb + bi * sCb2;
+    X += offX + bo * sXb + bi * sXb2;
+    Z += offZ + bo * sCb + bi * sCb2;
 
     for (int k0 = 0; k0 < K; k0 += TK) {
         const int kt = min(TK, K - k0);
+        const int last = k0 + TK >= K;
         pack_a((__local REAL*)Ap_v, A, sAm, sAk, M, m0, nbm, k0, kt);
         pack_b((__local REAL*)Bp_v, B, sBk, sBn, N, n0, nbn, k0, kt);
         /* jb outer: one B micro-panel (TK x WN) stays in L1 while the A panels stream by */
         for (int jb = 0; jb < nbn; ++jb) {
             __local const VT* bp = Bp_v + jb * TK * NV;
             for (int ib = 0; ib < nbm; ++ib) {
-                __local const REAL* ap = (__local const REAL*)Ap_v + ib * WM * TK;
+                __local const REAL* ap = (__local const REAL*)Ap_v + ib * TK * WM;
                 __local VT* ct = Ct + (ib * nbn + jb) * WM * NV;
                 VT acc[WM][NV];
 #pragma unroll
@@ -164,42 +234,41 @@ void gemm_cpu(GEMM_ARGS, int tm, int tn)
                     for (int j = 0; j < NV; ++j) bv[j] = bp[k * NV + j];
 #pragma unroll
                     for (int i = 0; i < WM; ++i) {
-                        REAL a = ap[i * TK + k];
+                        REAL a = ap[k * WM + i];
 #pragma unroll
                         for (int j = 0; j < NV; ++j) acc[i][j] = a * bv[j] + acc[i][j];
                     }
                 }
+                if (!last) {
 #pragma unroll
-                for (int i = 0; i < WM; ++i)
+                    for (int i = 0; i < WM; ++i)
 #pragma unroll
-                    for (int j = 0; j < NV; ++j) ct[i * NV + j] = acc[i][j];
-            }
-        }
-    }
-
-    /* epilogue: C = alpha * tile + beta * X, bounds-checked; the inner loop is contiguous in Ct */
-    C += offC + bo * sCb + bi * sCb2;
-    X += offX + bo * sXb + bi * sXb2;
-    __local const REAL* ctile = (__local const REAL*)Ct;
-    for (int ib = 0; ib < nbm; ++ib) {
-        for (int i = 0; i < WM; ++i) {
-            int gi = m0 + ib * WM + i;
-            if (gi >= M) break;
-            __global REAL* crow = C + gi * sCm;
-            __global const REAL* xrow = X + gi * sXm;
-            for (int jb = 0; jb < nbn; ++jb) {
-                int c0 = n0 + jb * WN;
-                if (c0 >= N) break;
-                int w = min(WN, N - c0);
-                __local const REAL* t = ctile + ((ib * nbn + jb) * WM + i) * WN;
-                for (int j = 0; j < w; ++j) {
-                    REAL r = K > 0 ? alpha * t[j] : (REAL)0;  /* K == 0: Ct unwritten */
-                    if (use_x) r += beta * xrow[(c0 + j) * sXn];
-                    crow[(c0 + j) * sCn] = r;
+                        for (int j = 0; j < NV; ++j) ct[i * NV + j] = acc[i][j];
+                    continue;
+                }
+                /* the last K step: the epilogue straight from the accumulators */
+                for (int i = 0; i < WM; ++i) {
+                    const int gi = m0 + ib * WM + i;
+                    if (gi >= M) break;
+#pragma unroll
+                    for (int j = 0; j < NV; ++j) {
+                        const int c0 = n0 + jb * WN + j * VW;
+                        if (c0 < N)
+                            store_run(acc[i][j], min(VW, N - c0), c0, C + gi * sCm, sCn,
+                                      X + gi * sXm, sXn, Z + gi * sCm, alpha, beta, use_x, act);
+                    }
                 }
             }
         }
     }
+    if (K > 0) return;
+    /* K == 0: C = act(beta * X), or act(0) */
+    for (int gi = m0; gi < min(M, m0 + tm); ++gi)
+        for (int gn = n0; gn < min(N, n0 + tn); ++gn) {
+            REAL y = use_x ? beta * X[gi * sXm + gn * sXn] : (REAL)0;
+            if (act == ACT_GELU || act == ACT_GELU_TANH) Z[gi * sCm + gn * sCn] = y;
+            C[gi * sCm + gn * sCn] = act_s(y, act);
+        }
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -276,7 +345,8 @@ __kernel void gemm_dot_partial(int M, int N, int K, int kc,
 __kernel void gemm_dot_reduce(int M, int N, int nchunks, __global const REAL* P,
                               __global REAL* C, int offC, int sCm, int sCn,
                               __global const REAL* X, int offX, int sXm, int sXn,
-                              REAL alpha, REAL beta, int use_x)
+                              REAL alpha, REAL beta, int use_x, int act,
+                              __global REAL* Z, int offZ)
 {
     const int i = get_global_id(0);
     if (i >= M * N) return;
@@ -285,7 +355,8 @@ __kernel void gemm_dot_reduce(int M, int N, int nchunks, __global const REAL* P,
     for (int s = 0; s < nchunks; ++s) acc += P[s * M * N + i];
     REAL r = alpha * acc;
     if (use_x) r += beta * X[offX + m * sXm + n * sXn];
-    C[offC + m * sCm + n * sCn] = r;
+    if (act == ACT_GELU || act == ACT_GELU_TANH) Z[offZ + m * sCm + n * sCn] = r;
+    C[offC + m * sCm + n * sCn] = act_s(r, act);
 }
 
 #else /* !CPU_STYLE */
@@ -349,6 +420,7 @@ void gemm_tiled(GEMM_ARGS)
 
     C += offC + bo * sCb + bi * sCb2;
     X += offX + bo * sXb + bi * sXb2;
+    Z += offZ + bo * sCb + bi * sCb2;
 #pragma unroll
     for (int i = 0; i < WM; ++i) {
         int gi = m0 + wr + i * (TM / WM);
@@ -363,7 +435,8 @@ void gemm_tiled(GEMM_ARGS)
                     if (gn < N) {
                         REAL r = alpha * vals[l];
                         if (use_x) r += beta * X[gi * sXm + gn * sXn];
-                        C[gi * sCm + gn * sCn] = r;
+                        if (act == ACT_GELU || act == ACT_GELU_TANH) Z[gi * sCm + gn * sCn] = r;
+                        C[gi * sCm + gn * sCn] = act_s(r, act);
                     }
                 }
             }

@@ -5,9 +5,13 @@ Which entries are measured and which are guesses:
   pocl (and every CPU device)   MEASURED on PoCL 3.0 on a 2-core AMD EPYC (Zen 3, AVX2): the
                                 CPU GEMM tile set (one work-item per 192x256 tile, 6x16
                                 register block, 16-wide vectors), one work-item per softmax /
-                                norm row, the streaming reduce layout. On AVX-512 CPUs (32
-                                vector registers) `clnet tune` finds bigger register blocks
-                                1.2-1.9x faster (benchmarks/RESULTS.md, a 2-core Ice Lake).
+                                norm row, the streaming reduce layout. CPUs whose driver reports
+                                16-wide native float vectors (AVX-512: 32 vector registers) get
+                                an 8x32 register block instead, MEASURED on PoCL 3.0 on a 2-core
+                                Xeon (Sapphire Rapids class): 5-25% less CPU time than 6x16 on
+                                the training-step shapes of clnet bench train (the LSTM, MLP
+                                and head products); `clnet tune` found 1.2-1.9x on a 2-core
+                                Ice Lake with such blocks (benchmarks/RESULTS.md).
   nvidia, amd, intel, apple,    GUESSES, never run by clnet on such a GPU: the GEMM tiles are
   gpu (any other GPU)           CLBlast's published per-vendor default Xgemm parameters
                                 (src/database/kernels/xgemm/xgemm_32.hpp) carried over to
@@ -38,6 +42,12 @@ CPU = {
              "double": dict(style="cpu", TM=192, TN=256, TK=128, WM=6, WN=8, VW=8)},
     "softmax.ls": 1, "norm.ls": 1,
 }
+
+# CPUs with AVX-512 (PoCL reports a native float vector width of 16): 16 accumulators of the 8x32
+# block fit the 32 vector registers with the B vectors beside them.
+CPU_WIDE = dict(CPU, source="measured (PoCL 3.0, 2-core Xeon, AVX-512)", gemm={
+    "float": dict(style="cpu", TM=192, TN=256, TK=256, WM=8, WN=32, VW=16),
+    "double": dict(style="cpu", TM=192, TN=256, TK=128, WM=8, WN=16, VW=8)})
 
 # kind "GPU", by vendor; "gpu" is any other GPU (and every table's fallback for a key it lacks).
 GPU = {
@@ -82,10 +92,13 @@ def vendor(dev):
 
 
 def table(dev):
-    """The default table of ``dev``: the CPU table for every CPU device, else its vendor's GPU
-    table (keys it lacks come from the generic GPU table)."""
+    """The default table of ``dev``: the CPU table for every CPU device (the wide one for
+    AVX-512 drivers), else its vendor's GPU table (keys it lacks come from the generic GPU
+    table)."""
     if getattr(dev, "kind", "GPU") == "CPU":
-        return CPU
+        cl_device = getattr(dev, "cl_device", None)
+        wide = cl_device is not None and cl_device.native_vector_width_float >= 16
+        return CPU_WIDE if wide else CPU
     t = dict(GPU["gpu"])
     t.update(GPU.get(vendor(dev), {}))
     return t

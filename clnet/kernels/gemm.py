@@ -120,7 +120,7 @@ def _tiled_kernel(dev, dt, table="gemm"):
         return hit
     prg = _tiled_programs(dev, dt, _tile_key(cfg))
     t = dt.np.type
-    args = [_I32] * 4 + [None, _I32, _I32, _I32, _I32, _I32] * 4 + [t, t, _I32]
+    args = [_I32] * 4 + [None, _I32, _I32, _I32, _I32, _I32] * 4 + [t, t, _I32, _I32, None, _I32]
     if cfg["style"] == "cpu":
         hit = (cfg, prg.kernel("gemm_cpu", args + [_I32, _I32]))
     else:
@@ -180,11 +180,11 @@ def _dot_kernels(dev, dt, table):
         hit = _dot_cache[(dev, dt.cl, table)] = (
             cfg, prg.kernel("gemm_dot_partial", [_I32] * 4 + [None, _I32, _I32] * 2 + [None]),
             prg.kernel("gemm_dot_reduce", [_I32] * 3 + [None] + [None, _I32, _I32, _I32] * 2
-                       + [t, t, _I32]))
+                       + [t, t, _I32, _I32, None, _I32]))
     return hit
 
 
-def _launch_dot(dev, dt, M, N, K, A, B, C, X, alpha, beta, table):
+def _launch_dot(dev, dt, M, N, K, A, B, C, X, alpha, beta, table, act, Z):
     """C = alpha * A @ B + beta * X by gemm_dot_partial over chunks of K, then gemm_dot_reduce."""
     cfg, kp, kr = _dot_kernels(dev, dt, table)
     t = dt.np.type
@@ -207,14 +207,16 @@ def _launch_dot(dev, dt, M, N, K, A, B, C, X, alpha, beta, table):
     launch_1d(dev, kr, M * N, M, N, nchunks, part._storage.buffer,
               buf(C[0]), int(C[1]), int(C[3]), int(C[4]),
               buf(X[0]), int(X[1]), int(X[3]), int(X[4]),
-              t(alpha), t(beta if use_x else 0), int(use_x))
+              t(alpha), t(beta if use_x else 0), int(use_x), act, buf(Z[0]), int(Z[1]))
 
 
-def launch(dev, dt, M, N, K, nb, A, B, C, X, alpha, beta, table="gemm"):
+def launch(dev, dt, M, N, K, nb, A, B, C, X, alpha, beta, table="gemm", act=0, Z=None):
     """One kernel launch over nb = (nb1, nb2) batch entries. A, B, C, X = (tensor, offset,
     (outer batch stride, inner batch stride), row_stride, col_stride); ``table``: which tile
-    table (``gemm_tuning``)."""
+    table (``gemm_tuning``); ``act``: the epilogue's activation (ACT_* in gemm.cl, float only);
+    ``Z``: a tensor laid out like C's, where the GELUs' pre-activation goes (C's offsets)."""
     use_x = X is not None
+    Z = (Z if Z is not None else C[0], C[1])  # written only for the GELUs
     if not use_x:
         X = C  # never read by the kernel; any valid buffer will do
     args = []
@@ -223,6 +225,8 @@ def launch(dev, dt, M, N, K, nb, A, B, C, X, alpha, beta, table="gemm"):
     t = dt.np.type
     tail = [t(alpha), t(beta if use_x else 0), int(use_x)]
     nbatch = nb[0] * nb[1]
+    if act and not dt.is_floating_point:
+        raise TypeError(f"gemm: an activation epilogue needs a floating-point dtype, got {dt}")
     if not dt.is_floating_point:
         k = _programs(dev).kernel(
             f"gemm_naive_{dt.cl}", [_I32] * 5 + [None] + [_I32] * 5 + [None] + [_I32] * 5
@@ -231,8 +235,9 @@ def launch(dev, dt, M, N, K, nb, A, B, C, X, alpha, beta, table="gemm"):
         return
     cfg, k = _tiled_kernel(dev, dt, table)
     if cfg["style"] == "cpu" and nbatch == 1 and dot_form(M, N, K, A, B):
-        _launch_dot(dev, dt, M, N, K, A, B, C, X if use_x else None, alpha, beta, table)
+        _launch_dot(dev, dt, M, N, K, A, B, C, X if use_x else None, alpha, beta, table, act, Z)
         return
+    tail += [int(act), buf(Z[0]), int(Z[1])]
     if cfg["style"] == "cpu":
         tm, tn = cpu_tiles(cfg, M, N, nbatch, dev.cl_device.max_compute_units)
         enqueue(dev, k, (-(-N // tn), -(-M // tm), nbatch), (1, 1, 1), M, N, K, nb[1], *args, *tail,
@@ -243,10 +248,12 @@ def launch(dev, dt, M, N, K, nb, A, B, C, X, alpha, beta, table="gemm"):
                 M, N, K, nb[1], *args, *tail)
 
 
-def gemm(op, batch, M, N, K, A, B, C, X=None, alpha=1, beta=0, table="gemm"):
-    """C[batch] = alpha * A[batch] @ B[batch] + beta * X[batch] for operands
+def gemm(op, batch, M, N, K, A, B, C, X=None, alpha=1, beta=0, table="gemm", act=0, Z=None):
+    """C[batch] = act(alpha * A[batch] @ B[batch] + beta * X[batch]) for operands
     (tensor, offset, batch_strides, row_stride, col_stride); batch strides may be 0 (broadcast).
-    ``table`` names the tile table: "gemm", or "conv.gemm" for the convolutions."""
+    ``table`` names the tile table: "gemm", or "conv.gemm" for the convolutions. ``act``: an
+    ACT_* code of gemm.cl (0: none); for ACT_GELU / ACT_GELU_TANH ``Z`` (a tensor laid out
+    like C's tensor, same offset) receives the pre-activation."""
     out = C[0]
     dt = out.dtype
     dev = out._storage.device
@@ -267,12 +274,12 @@ def gemm(op, batch, M, N, K, A, B, C, X=None, alpha=1, beta=0, table="gemm"):
             rows = [(o[0], o[1], (0, 0), s[0], o[4]) for o, s in zip(fold_ops, strides)]
             Xr = rows[2] if X is not None else None
             launch(dev, dt, shape[0], N, K, (1, 1), rows[0], (B[0], B[1], (0, 0), B[3], B[4]),
-                    rows[1], Xr, alpha, beta, table)
+                    rows[1], Xr, alpha, beta, table, act, Z)
             return
     if not batch:
         flat = [(o[0], o[1], (0, 0), o[3], o[4]) for o in ops]
         launch(dev, dt, M, N, K, (1, 1), flat[0], flat[1], flat[2],
-                flat[3] if X is not None else None, alpha, beta, table)
+                flat[3] if X is not None else None, alpha, beta, table, act, Z)
         return
     # Merge batch dimensions that are contiguous in every operand; the kernels take two batch
     # dimensions, so any more (rare: 3+ batch dims that cannot merge) are looped over here.
@@ -286,4 +293,4 @@ def gemm(op, batch, M, N, K, A, B, C, X=None, alpha=1, beta=0, table="gemm"):
             off = o[1] + sum(i * s for i, s in zip(idx, st[:-2]))
             launch_ops.append((o[0], off, (st[-2], st[-1]), o[3], o[4]))
         launch(dev, dt, M, N, K, last, launch_ops[0], launch_ops[1], launch_ops[2],
-                launch_ops[3] if X is not None else None, alpha, beta, table)
+                launch_ops[3] if X is not None else None, alpha, beta, table, act, Z)

@@ -17,6 +17,17 @@ __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "Parameter
            "Identity", "Flatten", "Unflatten"]
 
 
+# type of a first module -> fuser(first, second, input): the pair's output, or None when the pair
+# must run as two calls. Registered by the modules' own files (nn/modules/linear.py), which import
+# this one: this module cannot import them back.
+_PAIR_FUSERS: Dict[type, Any] = {}
+
+
+def register_pair_fuser(first_type: type, fuser: Any) -> None:
+    """Let nn.Sequential hand ``fuser`` each (module of exactly ``first_type``, next module)."""
+    _PAIR_FUSERS[first_type] = fuser
+
+
 def _abs_index(container, idx):
     idx = operator.index(idx)
     if not (-len(container) <= idx < len(container)):
@@ -125,8 +136,22 @@ class Sequential(Module):
         return self
 
     def forward(self, input: Any) -> Any:
-        for module in self:
-            input = module(input)
+        # an adjacent pair whose first module's type registered a fuser (a Linear followed by
+        # ReLU / GELU / Tanh / Sigmoid: one GEMM with the activation in its epilogue) runs as
+        # one call when the fuser accepts it (None: call both in turn)
+        mods = list(self._modules.values())
+        i, n = 0, len(mods)
+        while i < n:
+            m = mods[i]
+            fuse = _PAIR_FUSERS.get(type(m)) if i + 1 < n else None
+            if fuse is not None:
+                out = fuse(m, mods[i + 1], input)
+                if out is not None:
+                    input = out
+                    i += 2
+                    continue
+            input = m(input)
+            i += 1
         return input
 
 

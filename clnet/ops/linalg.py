@@ -13,7 +13,10 @@ from .. import dtypes, graph
 from ..kernels.gemm import gemm
 from ..kernels.layout import broadcast_strides, collapse, same_device
 from ..tensor import Tensor
+from .activations import (_gelu_backward, _gelu_tanh_backward, _sigmoid_backward,
+                          _threshold_backward)
 from .copy import cast, contiguous
+from .unary_math import _tanh_backward
 from .views import reduce_sum_to_shape, reshape, transpose, unsqueeze
 
 __all__ = ["mm", "matmul", "bmm", "addmm", "baddbmm", "mv", "addmv", "outer", "ger", "dot",
@@ -413,22 +416,22 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
     return _record_mv("AddmvBackward0", input, mat, vec, out, beta, alpha)
 
 
-def linear(input, weight, bias=None):
-    """``input @ weight.T + bias`` (torch.nn.functional.linear): the weight is read transposed in
-    place and the bias is added in the GEMM's epilogue; leading dims of input fold into M."""
+def _linear_operands(op, input, weight, bias):
+    """(dev, dt, batch, M, out_f, K, A, B, C, X, out) of ``input @ weight.T + bias`` after the
+    checks, the GEMM operands as ``gemm`` takes them."""
     tensors = (input, weight) if bias is None else (input, weight, bias)
-    dev, dt = _check("linear", *tensors)
-    _check_dims("linear", "weight", weight, (2,))
+    dev, dt = _check(op, *tensors)
+    _check_dims(op, "weight", weight, (2,))
     if input.dim() == 0:
-        raise ValueError("linear: input must be at least 1-D, got a 0-D tensor")
+        raise ValueError(f"{op}: input must be at least 1-D, got a 0-D tensor")
     out_f, in_f = weight._shape
     K = input._shape[-1]
     if K != in_f:
-        raise ValueError(f"linear: input shape {list(input._shape)} and weight shape "
+        raise ValueError(f"{op}: input shape {list(input._shape)} and weight shape "
                          f"{list(weight._shape)} cannot be multiplied ({K} != {in_f})")
     if bias is not None and (bias.dim() > 1 or (bias.dim() == 1 and bias._shape[0] not in
                                                   (1, out_f))):
-        raise ValueError(f"linear: bias of shape {list(bias._shape)} does not match "
+        raise ValueError(f"{op}: bias of shape {list(bias._shape)} does not match "
                          f"{out_f} output features")
     if input.dim() == 1:
         batch, M, sam = (), 1, 0
@@ -443,8 +446,56 @@ def linear(input, weight, bias=None):
     if bias is not None:
         sb = bias._stride[0] if bias.dim() == 1 and bias._shape[0] == out_f else 0
         X = (bias, bias._offset, (0,) * nbd, 0, sb)
+    return dev, dt, batch, M, out_f, K, A, B, C, X, out
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias`` (torch.nn.functional.linear): the weight is read transposed in
+    place and the bias is added in the GEMM's epilogue; leading dims of input fold into M."""
+    _, _, batch, M, out_f, K, A, B, C, X, out = _linear_operands("linear", input, weight, bias)
     gemm("linear", batch, M, out_f, K, A, B, C, X, 1, 1)
     return _record_linear(input, weight, bias, out)
+
+
+# the activations the GEMM epilogue applies (ACT_* in cl_kernels/gemm.cl)
+LINEAR_ACTS = {"relu": 1, "gelu": 2, "gelu_tanh": 3, "tanh": 4, "sigmoid": 5}
+
+
+def linear_act(input, weight, bias, act):
+    """``act(input @ weight.T + bias)`` with the activation in the GEMM's epilogue (one launch
+    instead of two, one pass over the output) and ONE backward node: the activation's derivative
+    (from the output; from the saved pre-activation for the GELUs) then linear's gradients.
+    ``act``: a key of LINEAR_ACTS. nn.Sequential calls it for a Linear followed by that
+    activation (nn/containers.py). float32/float64 only: the caller runs the two ops otherwise."""
+    code = LINEAR_ACTS[act]
+    _, dt, batch, M, out_f, K, A, B, C, X, out = _linear_operands("linear", input, weight, bias)
+    if dt not in (dtypes.float32, dtypes.float64):
+        raise TypeError(f"linear_act: float32 or float64 tensors expected, got {dt}")
+    gelu = act in ("gelu", "gelu_tanh")
+    pre = Tensor._empty(out._shape, dt, out._storage.device) if gelu else None
+    gemm("linear", batch, M, out_f, K, A, B, C, X, 1, 1, act=code, Z=pre)
+    if not graph.recording(input, weight, bias):
+        return out
+
+    def backward(g):
+        # the activations' own rules: one kernel each, or differentiable compositions under
+        # create_graph
+        z = pre
+        if gelu and graph.mode.grad_enabled:
+            z = linear(input, weight, bias)     # differentiable, for gradients of gradients
+        if act == "relu":
+            gz = _threshold_backward(g, out)
+        elif act == "tanh":
+            gz = _tanh_backward(g, None, out, None, None)
+        elif act == "sigmoid":
+            gz = _sigmoid_backward(g, None, out, None, None)
+        elif act == "gelu":
+            gz = _gelu_backward(g, z, None, None, None)
+        else:
+            gz = _gelu_tanh_backward(g, z, None, None, None)
+        return _linear_grads(input, weight, bias, gz)
+    graph.record("LinearActBackward0", out, (input, weight, bias), backward, (input, weight))
+    return out
 
 
 def _record_linear(x, w, bias, out):
@@ -453,16 +504,21 @@ def _record_linear(x, w, bias, out):
         return out
 
     def backward(g):
-        gx = matmul(g, w) if _needs(x) else None
-        gw = gb = None
-        if _needs(w) or _needs(bias):
-            g2 = reshape(g, (-1, w._shape[0])) if g.dim() != 2 else g
-            if _needs(w):
-                x2 = reshape(x, (-1, w._shape[1])) if x.dim() != 2 else x
-                gw = mm(transpose(g2, 0, 1), x2)
-            if _needs(bias):
-                gb = _sum_to(g2.sum(0) if bias.dim() == 1 and bias._shape[0] == w._shape[0]
-                             else g2.sum(), bias)
-        return (gx, gw, gb)
+        return _linear_grads(x, w, bias, g)
     graph.record("LinearBackward0", out, (x, w, bias), backward, (x, w))
     return out
+
+
+def _linear_grads(x, w, bias, g):
+    """(gx, gw, gb) of y = x @ w^T + b from y's gradient g."""
+    gx = matmul(g, w) if _needs(x) else None
+    gw = gb = None
+    if _needs(w) or _needs(bias):
+        g2 = reshape(g, (-1, w._shape[0])) if g.dim() != 2 else g
+        if _needs(w):
+            x2 = reshape(x, (-1, w._shape[1])) if x.dim() != 2 else x
+            gw = mm(transpose(g2, 0, 1), x2)
+        if _needs(bias):
+            gb = _sum_to(g2.sum(0) if bias.dim() == 1 and bias._shape[0] == w._shape[0]
+                         else g2.sum(), bias)
+    return (gx, gw, gb)

@@ -42,6 +42,42 @@ def matrix_products(dev):
               np.outer(u, w), **tol)
 
 
+def _act_ref(name, z):
+    from math import erf
+    if name == "relu":
+        return np.maximum(z, 0)
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "sigmoid":
+        return 1 / (1 + np.exp(-z))
+    if name == "gelu":
+        return 0.5 * z * (1 + np.vectorize(erf)(z / np.sqrt(2)))
+    return 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z ** 3)))
+
+
+def activation_epilogues(dev):
+    """The GEMM epilogue's activations (linear_act: bias + act in the store, the GELUs' saved
+    pre-activation) on edge sizes, a transposed input, and a long K (split-K reduce on CPUs)."""
+    from clnet.ops.linalg import LINEAR_ACTS, linear_act
+    for name in ("float32", "float64"):
+        if name not in dtype_names(dev):
+            continue
+        for m, k, n in SIZES + [(3, 1031, 5)]:
+            a, w = host(name, (m, k), seed=1, low=-1, high=1), host(name, (n, k), seed=2)
+            w = (w / np.sqrt(k)).astype(w.dtype)
+            bias = host(name, (n,), seed=3)
+            z = a.astype(np.float64) @ w.T.astype(np.float64) + bias
+            for act in LINEAR_ACTS:
+                x = clnet.tensor(a.T.copy(), device=dev).t() if m == 7 else \
+                    clnet.tensor(a, device=dev)
+                x.requires_grad_(True)
+                out = linear_act(x, clnet.tensor(w, device=dev), clnet.tensor(bias, device=dev),
+                                 act)
+                check(out, _act_ref(act, z), rtol=1e-4, atol=1e-4)
+                out.sum().backward()
+                assert np.all(np.isfinite(x.grad.numpy()))
+
+
 def integer_products(dev):
     """gemm_naive_T for the integer dtypes, with two batch dimensions."""
     for name in ("int32", "int64"):
@@ -61,6 +97,7 @@ def cpu_tile_set(dev):
     dev.tuning["gemm"] = gemm.default_tuning(FakeCpu)
     try:
         matrix_products(dev)
+        activation_epilogues(dev)
         for name in ("float32", "float64"):
             if name not in dtype_names(dev):
                 continue
@@ -76,4 +113,4 @@ def cpu_tile_set(dev):
             dev.tuning["gemm"] = saved
 
 
-CASES = [matrix_products, integer_products, cpu_tile_set]
+CASES = [matrix_products, activation_epilogues, integer_products, cpu_tile_set]

@@ -6,13 +6,16 @@ from typing import TYPE_CHECKING, Optional
 import math
 
 from ... import dtypes
+from ...ops import autocast
 from ...ops.creation import empty
+from ...ops.linalg import linear_act
+from ...tensor import Tensor as _Tensor
 from .. import functional as F
 from .. import init
 from ..module import Module
 from ..parameter import Parameter
 
-from ..containers import Identity  # noqa: F401,E402 (torch.nn.modules.linear.Identity)
+from ..containers import Identity, register_pair_fuser  # noqa: F401,E402 (torch.nn.modules.linear.Identity)
 
 if TYPE_CHECKING:
     from ...tensor import Tensor
@@ -61,6 +64,52 @@ class Linear(Module):
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
+
+
+_MODULE_CALL = Module.__call__
+
+
+def _hooked(m: Module) -> bool:
+    return bool(m._forward_pre_hooks or m._forward_hooks or m._backward_hooks
+                or m._backward_pre_hooks)
+
+
+# the activation modules the GEMM epilogue applies, by class name in nn/modules/activation.py
+# (which imports this module through attention.py: it cannot be imported back here)
+_ACTIVATION_MODULE = __name__.rsplit(".", 1)[0] + ".activation"
+_EPILOGUE_ACTS = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid"}
+
+
+def _act_name(m: Module) -> Optional[str]:
+    t = type(m)
+    if t.__module__ != _ACTIVATION_MODULE:
+        return None
+    if t.__name__ == "GELU":
+        approximate = getattr(m, "approximate", None)
+        return "gelu" if approximate == "none" else "gelu_tanh" if approximate == "tanh" else None
+    return _EPILOGUE_ACTS.get(t.__name__)
+
+
+def fused_linear_activation(lin: Module, act: Module, input: object) -> Optional[Tensor]:
+    """``act(lin(input))`` as ONE GEMM launch with the activation in its epilogue
+    (ops/linalg.py linear_act), or None when the pair must run as two calls: either module is
+    not exactly Linear / ReLU, GELU, Tanh, Sigmoid (a subclass may override forward), either has
+    hooks (they must see the intermediate output), autocast is on, or the input is not a
+    float32/float64 tensor of the weight's dtype, or Module.__call__ is wrapped (the ONNX tracer
+    converts module calls: it must see both). nn.Sequential asks for each adjacent pair."""
+    if (type(lin) is not Linear or _hooked(lin) or autocast.state.active is not None
+            or Module.__call__ is not _MODULE_CALL):
+        return None
+    name = _act_name(act)
+    if name is None or _hooked(act) or not isinstance(input, _Tensor):
+        return None
+    w = lin.weight
+    if input.dtype is not w.dtype or w.dtype not in (dtypes.float32, dtypes.float64):
+        return None
+    return linear_act(input, w, lin.bias, name)
+
+
+register_pair_fuser(Linear, fused_linear_activation)
 
 
 class LazyLinear(Linear):
