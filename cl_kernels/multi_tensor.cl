@@ -3,14 +3,19 @@
  *
  * OpenCL 1.2 has no arrays of pointers as kernel arguments, so a kernel taking L tensor lists
  * takes K buffers per list (MT_ARGS(name): name0 ... name<K-1>) and one MTMeta<L> struct by value:
- * start[k] is the prefix sum of the tensors' element counts (start[K] the total; slots past the
- * chunk's count repeat the total), off[l][k] the element offset of tensor k in list l. A work-item
- * i of a 1-D launch over start[K] items finds its tensor t (the number of start[1..K-1] <= i) and
- * its element j = i - start[t] without a branch, then picks the buffers of slot t. Empty tensors
- * have start[t] == start[t+1] and are never picked; unused slots get any valid buffer.
+ * n[k] the element count of tensor k, off[l][k] its element offset in list l's buffer, and
+ * start[k] the prefix sums of the counts, each rounded up to whole tiles of TILE elements
+ * (start[K] the total; slots past the chunk's count repeat it). Work-group g takes tile g: its
+ * tensor t is the number of start[1..K-1] at or below g * TILE (the host launches start[K] / TILE
+ * work-groups of LS work-items), and its LS work-items share the tile's elements, interleaved
+ * (LS = 1 on CPU drivers: one work-item walks the tile, a plain loop the compiler vectorises;
+ * GPUs: consecutive work-items read consecutive elements). The tensor, its buffers and offsets
+ * are found once per tile; a per-element search over the K tensors, picking buffers per work-item,
+ * was 8-20x slower per element on PoCL (measured). Empty tensors have start[t] == start[t+1] and
+ * are never picked; unused slots get any valid buffer.
  *
  * Defines: K (tensors per launch: the host takes the largest that fits the device's
- * CL_DEVICE_MAX_PARAMETER_SIZE), S (storage type of the tensors: float, double, half, bfloat16)
+ * CL_DEVICE_MAX_PARAMETER_SIZE), TILE and LS (above; the norm's partials take LS alone), S (storage type of the tensors: float, double, half, bfloat16)
  * and C (its compute type: float for the 16-bit ones, which are read as float, computed in float
  * and written back rounded once, as PyTorch's fused kernels do), and one program group:
  *   MT_UPDATES     the optimizer updates (rules of optim_rules.h, shared with optim.cl)
@@ -41,20 +46,23 @@
 #define MT_SEL_(a, k) t_ == k ? a##k :
 #define MT_PICK(a) (MT_REP(MT_SEL_, a) a##0)   /* buffer a of this work-item's tensor */
 
-#define MT_META(L) typedef struct { int start[K + 1]; int off[L][K]; } MTMeta##L;
+#define MT_META(L) typedef struct { int start[K + 1]; int n[K]; int off[L][K]; } MTMeta##L;
 MT_META(1)
 MT_META(3)
 MT_META(4)
 MT_META(5)
 
-/* this work-item's tensor t_ and element j_ (padding work-items return) */
-#define MT_LOCATE(m)                                              \
-    int i_ = get_global_id(0);                                    \
-    if (i_ >= (m).start[K]) return;                               \
-    int t_ = 0;                                                   \
-    for (int k_ = 1; k_ < K; ++k_) t_ += (i_ >= (m).start[k_]);  \
-    int j_ = i_ - (m).start[t_];
-#define AT(m, l) ((m).off[l][t_] + j_)         /* element index in list l's buffer */
+/* this work-group's tensor t_ and its tile [lo_, hi_) of the tensor's elements */
+#define MT_LOCATE(m)                                                          \
+    int g_ = get_group_id(0) * TILE;                                          \
+    int t_ = 0;                                                               \
+    for (int k_ = 1; k_ < K; ++k_) t_ += (g_ >= (m).start[k_]);               \
+    int lo_ = g_ - (m).start[t_];                                             \
+    int hi_ = min((m).n[t_], lo_ + TILE);
+/* for each element j_ of the tile this work-item takes */
+#define MT_EACH for (int j_ = lo_ + (int)get_local_id(0); j_ < hi_; j_ += LS)
+/* list l's buffer of this tensor, from its element 0 */
+#define MT_BASE(m, a, l) (MT_PICK(a) + (m).off[l][t_])
 #define LD(p, i) CAT(LOAD_, S)(p, i)
 #define ST(p, i, v) CAT(STORE_, S)(p, i, v)
 
@@ -67,13 +75,16 @@ OPTIM_RULES_FOR(C)
 __kernel void mt_sgd(MTMeta3 m MT_ARGS(param) MT_ARGS_RO(grad) MT_ARGS(buf),
                      C lr, C momentum, C one_minus_dampening, C wd, int flags) {
     MT_LOCATE(m)
-    __global S* param = MT_PICK(param);
-    __global S* buf = MT_PICK(buf);
-    C b = SGD_READS_BUF(flags) ? LD(buf, AT(m, 2)) : (C)0;
-    C p = RULE(sgd)(LD(param, AT(m, 0)), LD(MT_PICK(grad), AT(m, 1)), &b, lr, momentum,
-                    one_minus_dampening, wd, flags);
-    ST(param, AT(m, 0), p);
-    if (flags & F_MOMENTUM) ST(buf, AT(m, 2), b);
+    __global S* param = MT_BASE(m, param, 0);
+    __global const S* grad = MT_BASE(m, grad, 1);
+    __global S* buf = MT_BASE(m, buf, 2);
+    MT_EACH {
+        C b = SGD_READS_BUF(flags) ? LD(buf, j_) : (C)0;
+        C p = RULE(sgd)(LD(param, j_), LD(grad, j_), &b, lr, momentum, one_minus_dampening, wd,
+                        flags);
+        ST(param, j_, p);
+        if (flags & F_MOMENTUM) ST(buf, j_, b);
+    }
 }
 
 /* lists: param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq */
@@ -82,18 +93,22 @@ __kernel void mt_adam(MTMeta5 m MT_ARGS(param) MT_ARGS_RO(grad) MT_ARGS(exp_avg)
                       C decay, C wd, C one_minus_beta1, C beta2, C one_minus_beta2, C step_size,
                       C bc2_sqrt, C eps, int flags) {
     MT_LOCATE(m)
-    __global S* param = MT_PICK(param);
-    __global S* exp_avg = MT_PICK(exp_avg);
-    __global S* exp_avg_sq = MT_PICK(exp_avg_sq);
-    __global S* max_exp_avg_sq = MT_PICK(max_exp_avg_sq);
-    C mm = LD(exp_avg, AT(m, 2)), v = LD(exp_avg_sq, AT(m, 3));
-    C vmax = (flags & F_AMSGRAD) ? LD(max_exp_avg_sq, AT(m, 4)) : (C)0;
-    C p = RULE(adam)(LD(param, AT(m, 0)), LD(MT_PICK(grad), AT(m, 1)), &mm, &v, &vmax, decay, wd,
-                     one_minus_beta1, beta2, one_minus_beta2, step_size, bc2_sqrt, eps, flags);
-    ST(param, AT(m, 0), p);
-    ST(exp_avg, AT(m, 2), mm);
-    ST(exp_avg_sq, AT(m, 3), v);
-    if (flags & F_AMSGRAD) ST(max_exp_avg_sq, AT(m, 4), vmax);
+    __global S* param = MT_BASE(m, param, 0);
+    __global const S* grad = MT_BASE(m, grad, 1);
+    __global S* exp_avg = MT_BASE(m, exp_avg, 2);
+    __global S* exp_avg_sq = MT_BASE(m, exp_avg_sq, 3);
+    __global S* max_exp_avg_sq = MT_BASE(m, max_exp_avg_sq, 4);
+    MT_EACH {
+        C mm = LD(exp_avg, j_), v = LD(exp_avg_sq, j_);
+        C vmax = (flags & F_AMSGRAD) ? LD(max_exp_avg_sq, j_) : (C)0;
+        C p = RULE(adam)(LD(param, j_), LD(grad, j_), &mm, &v, &vmax, decay, wd,
+                         one_minus_beta1, beta2, one_minus_beta2, step_size, bc2_sqrt, eps,
+                         flags);
+        ST(param, j_, p);
+        ST(exp_avg, j_, mm);
+        ST(exp_avg_sq, j_, v);
+        if (flags & F_AMSGRAD) ST(max_exp_avg_sq, j_, vmax);
+    }
 }
 
 /* lists: param, grad, square_avg, grad_avg, buf */
@@ -101,32 +116,37 @@ __kernel void mt_rmsprop(MTMeta5 m MT_ARGS(param) MT_ARGS_RO(grad) MT_ARGS(squar
                          MT_ARGS(grad_avg) MT_ARGS(buf),
                          C lr, C alpha, C one_minus_alpha, C eps, C wd, C momentum, int flags) {
     MT_LOCATE(m)
-    __global S* param = MT_PICK(param);
-    __global S* square_avg = MT_PICK(square_avg);
-    __global S* grad_avg = MT_PICK(grad_avg);
-    __global S* buf = MT_PICK(buf);
-    C s = LD(square_avg, AT(m, 2));
-    C a = (flags & F_CENTERED) ? LD(grad_avg, AT(m, 3)) : (C)0;
-    C b = (flags & F_MOMENTUM) ? LD(buf, AT(m, 4)) : (C)0;
-    C p = RULE(rmsprop)(LD(param, AT(m, 0)), LD(MT_PICK(grad), AT(m, 1)), &s, &a, &b, lr, alpha,
-                        one_minus_alpha, eps, wd, momentum, flags);
-    ST(param, AT(m, 0), p);
-    ST(square_avg, AT(m, 2), s);
-    if (flags & F_CENTERED) ST(grad_avg, AT(m, 3), a);
-    if (flags & F_MOMENTUM) ST(buf, AT(m, 4), b);
+    __global S* param = MT_BASE(m, param, 0);
+    __global const S* grad = MT_BASE(m, grad, 1);
+    __global S* square_avg = MT_BASE(m, square_avg, 2);
+    __global S* grad_avg = MT_BASE(m, grad_avg, 3);
+    __global S* buf = MT_BASE(m, buf, 4);
+    MT_EACH {
+        C s = LD(square_avg, j_);
+        C a = (flags & F_CENTERED) ? LD(grad_avg, j_) : (C)0;
+        C b = (flags & F_MOMENTUM) ? LD(buf, j_) : (C)0;
+        C p = RULE(rmsprop)(LD(param, j_), LD(grad, j_), &s, &a, &b, lr, alpha,
+                            one_minus_alpha, eps, wd, momentum, flags);
+        ST(param, j_, p);
+        ST(square_avg, j_, s);
+        if (flags & F_CENTERED) ST(grad_avg, j_, a);
+        if (flags & F_MOMENTUM) ST(buf, j_, b);
+    }
 }
 
 /* lists: param, grad, state_sum */
 __kernel void mt_adagrad(MTMeta3 m MT_ARGS(param) MT_ARGS_RO(grad) MT_ARGS(state_sum),
                          C clr, C eps, C wd, int flags) {
     MT_LOCATE(m)
-    __global S* param = MT_PICK(param);
-    __global S* state_sum = MT_PICK(state_sum);
-    C s = LD(state_sum, AT(m, 2));
-    C p = RULE(adagrad)(LD(param, AT(m, 0)), LD(MT_PICK(grad), AT(m, 1)), &s, clr, eps, wd,
-                        flags);
-    ST(param, AT(m, 0), p);
-    ST(state_sum, AT(m, 2), s);
+    __global S* param = MT_BASE(m, param, 0);
+    __global const S* grad = MT_BASE(m, grad, 1);
+    __global S* state_sum = MT_BASE(m, state_sum, 2);
+    MT_EACH {
+        C s = LD(state_sum, j_);
+        C p = RULE(adagrad)(LD(param, j_), LD(grad, j_), &s, clr, eps, wd, flags);
+        ST(param, j_, p);
+        ST(state_sum, j_, s);
+    }
 }
 
 /* lists: param, grad, square_avg, acc_delta */
@@ -134,15 +154,18 @@ __kernel void mt_adadelta(MTMeta4 m MT_ARGS(param) MT_ARGS_RO(grad) MT_ARGS(squa
                           MT_ARGS(acc_delta),
                           C lr, C rho, C one_minus_rho, C eps, C wd, int flags) {
     MT_LOCATE(m)
-    __global S* param = MT_PICK(param);
-    __global S* square_avg = MT_PICK(square_avg);
-    __global S* acc_delta = MT_PICK(acc_delta);
-    C s = LD(square_avg, AT(m, 2)), acc = LD(acc_delta, AT(m, 3));
-    C p = RULE(adadelta)(LD(param, AT(m, 0)), LD(MT_PICK(grad), AT(m, 1)), &s, &acc, lr, rho,
-                         one_minus_rho, eps, wd, flags);
-    ST(param, AT(m, 0), p);
-    ST(square_avg, AT(m, 2), s);
-    ST(acc_delta, AT(m, 3), acc);
+    __global S* param = MT_BASE(m, param, 0);
+    __global const S* grad = MT_BASE(m, grad, 1);
+    __global S* square_avg = MT_BASE(m, square_avg, 2);
+    __global S* acc_delta = MT_BASE(m, acc_delta, 3);
+    MT_EACH {
+        C s = LD(square_avg, j_), acc = LD(acc_delta, j_);
+        C p = RULE(adadelta)(LD(param, j_), LD(grad, j_), &s, &acc, lr, rho, one_minus_rho, eps,
+                             wd, flags);
+        ST(param, j_, p);
+        ST(square_avg, j_, s);
+        ST(acc_delta, j_, acc);
+    }
 }
 #endif  /* MT_UPDATES */
 
@@ -150,23 +173,27 @@ __kernel void mt_adadelta(MTMeta4 m MT_ARGS(param) MT_ARGS_RO(grad) MT_ARGS(squa
 /* x = value (zero_grad(set_to_none=False)) */
 __kernel void mt_fill(MTMeta1 m MT_ARGS(x), C value) {
     MT_LOCATE(m)
-    ST(MT_PICK(x), AT(m, 0), value);
+    __global S* x = MT_BASE(m, x, 0);
+    MT_EACH ST(x, j_, value);
 }
 
 /* x *= coef[coef_off] (PyTorch's _foreach_mul_ by a device scalar: clip_grads_with_norm_) */
 __kernel void mt_scale(MTMeta1 m MT_ARGS(x), __global const C* coef, int coef_off) {
     MT_LOCATE(m)
-    __global S* x = MT_PICK(x);
-    ST(x, AT(m, 0), LD(x, AT(m, 0)) * coef[coef_off]);
+    __global S* x = MT_BASE(m, x, 0);
+    C c = coef[coef_off];
+    MT_EACH ST(x, j_, LD(x, j_) * c);
 }
 
 /* x = clamp(x, lo, hi), NaN kept (PyTorch's clamp_min_ then clamp_max_: clip_grad_value_) */
 __kernel void mt_clamp(MTMeta1 m MT_ARGS(x), C lo, C hi) {
     MT_LOCATE(m)
-    __global S* x = MT_PICK(x);
-    C v = LD(x, AT(m, 0));
-    v = v < lo ? lo : v;
-    ST(x, AT(m, 0), v > hi ? hi : v);
+    __global S* x = MT_BASE(m, x, 0);
+    MT_EACH {
+        C v = LD(x, j_);
+        v = v < lo ? lo : v;
+        ST(x, j_, v > hi ? hi : v);
+    }
 }
 #endif  /* MT_ELEMENTWISE */
 
@@ -213,7 +240,7 @@ __kernel void mt_norm_partial(MTMeta1 m MT_ARGS_RO(x), __global A* partials, int
                               int first, int groups, int kind, A p) {
     int t_ = get_global_id(1), g = get_group_id(0), l = get_local_id(0);
     __global const S* x = MT_PICK(x);
-    int n = m.start[t_ + 1] - m.start[t_], base = m.off[0][t_];
+    int n = m.n[t_], base = m.off[0][t_];
     int per = (n + groups - 1) / groups;
     int lo = g * per, hi = min(n, lo + per);
     A acc = norm_identity(kind);

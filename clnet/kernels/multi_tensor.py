@@ -16,7 +16,7 @@ import numpy as np
 
 from ..backend.launch import enqueue, enqueue_dynamic
 from ..backend.programs import CL_SCALAR, ProgramCache
-from .layout import LOCAL_1D, buf, check_index_range, row_local, same_device
+from .layout import buf, check_index_range, row_local, same_device
 from .optim import update_kernel
 
 # norm kinds, as multi_tensor.cl's NK_* (the general p-norm is 0)
@@ -29,13 +29,21 @@ _UPDATE_LISTS = 5
 _MAX_SCALAR_BYTES = 8 * 9 + 4 + 32     # 9 double scalars, flags, and room for struct padding
 
 
+TILE = 1024     # elements per work-group (see multi_tensor.cl), a multiple of any LS
+
+
 def _common(dev, dt, k, group):
     return ((group, None), ("S", dt.cl), ("C", dt.compute.cl), ("K", k))
 
 
-_updates = ProgramCache("multi_tensor", lambda dev, dt, k: _common(dev, dt, k, "MT_UPDATES"))
-_elementwise = ProgramCache("multi_tensor",
-                            lambda dev, dt, k: _common(dev, dt, k, "MT_ELEMENTWISE"))
+def _tiled(dev, dt, k, ls, group):
+    return _common(dev, dt, k, group) + (("TILE", TILE), ("LS", ls))
+
+
+_updates = ProgramCache("multi_tensor", lambda dev, dt, k, ls: _tiled(dev, dt, k, ls,
+                                                                      "MT_UPDATES"))
+_elementwise = ProgramCache("multi_tensor", lambda dev, dt, k, ls: _tiled(dev, dt, k, ls,
+                                                                          "MT_ELEMENTWISE"))
 _norm = ProgramCache("multi_tensor", lambda dev, dt, k, acc, ls: _common(dev, dt, k, "MT_NORM")
                      + (("A", acc.cl), ("LS", ls)))
 _finish = ProgramCache("multi_tensor", lambda dev, acc, res: (
@@ -50,7 +58,8 @@ def chunk_size(dev, lists):
         limit = dev.cl_device.max_parameter_size
         ptr = max(4, dev.cl_device.address_bits // 8)
         k = next((k for k in _KS
-                  if 4 * (k + 1 + lists * k) + lists * k * ptr + _MAX_SCALAR_BYTES <= limit), 1)
+                  if 4 * (2 * k + 1 + lists * k) + lists * k * ptr + _MAX_SCALAR_BYTES <= limit),
+                 1)
         dev.tuning[key] = k
     return k
 
@@ -71,39 +80,41 @@ def _check(op, lists):
     return dev, dt
 
 
-def _chunks(lists, k):
-    """(meta, buffers, total) per chunk of at most k tensors of the parallel ``lists`` (None: a
-    list the kernel does not touch, its slots filled with the first list's buffers). Empty
+def _local(dev):
+    """Work-items per tile: one walking it on CPU drivers, a work-group sharing it on GPUs
+    (``dev.tuning["multi_tensor"]``, where tests set the other layout)."""
+    return row_local(dev, "multi_tensor")
+
+
+def _chunks(lists, k, align):
+    """(meta, buffers, launch size) per chunk of at most k tensors of the parallel ``lists``
+    (None: a list the kernel does not touch, its slots filled with the first list's buffers),
+    each tensor's elements starting on a multiple of ``align`` (whole tiles). Empty
     tensors are left out (there is nothing to launch on, and they may have no buffer)."""
     keep = [i for i, t in enumerate(lists[0]) if t.numel()]
     if len(keep) != len(lists[0]):
         lists = [None if lst is None else [lst[i] for i in keep] for lst in lists]
-    n_tensors = len(keep)
     out = []
-    for lo in range(0, n_tensors, k):
+    for lo in range(0, len(keep), k):
         first = lists[0][lo:lo + k]
         count = len(first)
-        meta = np.zeros(k + 1 + len(lists) * k, dtype=np.int32)
+        meta = np.zeros(2 * k + 1 + len(lists) * k, dtype=np.int32)
         total = 0
         for i, t in enumerate(first):
             meta[i] = total
-            total += t.numel()
+            meta[k + 1 + i] = t.numel()
+            total += (t.numel() + align - 1) // align * align
         meta[count:k + 1] = total
         bufs = []
         for li, lst in enumerate(lists):
             chunk = first if lst is None else lst[lo:lo + k]
-            base = k + 1 + li * k
+            base = 2 * k + 1 + li * k
             if lst is not None:
                 meta[base:base + count] = [t._offset for t in chunk]
             slot = [buf(t) for t in chunk]
             bufs.extend(slot + [slot[0]] * (k - count))
         out.append((meta, bufs, total))
     return out
-
-
-def _gsize(dev, total):
-    local = LOCAL_1D if dev.max_work_group_size >= LOCAL_1D else dev.max_work_group_size
-    return ((total + local - 1) // local * local,), (local,)
 
 
 def update(op, name, lists, scalars, flags):
@@ -123,7 +134,8 @@ def update(op, name, lists, scalars, flags):
     order = kernel_names.scalars
     scalar = CL_SCALAR[dt.compute.cl]
     k = chunk_size(dev, _UPDATE_LISTS)
-    kernel = _updates(dev, dt, k).kernel(
+    local = _local(dev)
+    kernel = _updates(dev, dt, k, local).kernel(
         f"mt_{name}", [None] * (1 + len(lists) * k) + [scalar] * len(order) + [np.int32])
     flags = np.int32(flags)
 
@@ -134,22 +146,18 @@ def update(op, name, lists, scalars, flags):
                             f"{sorted(given)}")
         return [scalar(given[s]) for s in order]
 
-    for meta, bufs, total in _chunks(lists, k):
-        if total == 0:
-            continue
-        gsize, lsize = _gsize(dev, total)
-        enqueue_dynamic(dev, kernel, gsize, lsize,
+    for meta, bufs, total in _chunks(lists, k, TILE):
+        enqueue_dynamic(dev, kernel, (total // TILE * local,), (local,),
                         lambda meta=meta, bufs=bufs: (meta, *bufs, *scalar_args(), flags))
 
 
 def _elementwise_launch(op, kname, tensors, extra_types, extra):
     dev, dt = _check(op, [tensors])
     k = chunk_size(dev, 1)
-    kernel = _elementwise(dev, dt, k).kernel(kname, [None] * (1 + k) + extra_types)
-    for meta, bufs, total in _chunks([tensors], k):
-        if total:
-            gsize, lsize = _gsize(dev, total)
-            enqueue(dev, kernel, gsize, lsize, meta, *bufs, *extra)
+    local = _local(dev)
+    kernel = _elementwise(dev, dt, k, local).kernel(kname, [None] * (1 + k) + extra_types)
+    for meta, bufs, total in _chunks([tensors], k, TILE):
+        enqueue(dev, kernel, (total // TILE * local,), (local,), meta, *bufs, *extra)
 
 
 def fill(op, tensors, value):
@@ -198,7 +206,9 @@ def norm_partials(op, tensors, partials, first, groups, kind, p):
     ls = row_local(dev, "multi_tensor_norm")
     kernel = _norm(dev, dt, k, acc, ls).kernel(
         "mt_norm_partial", [None] * (1 + k) + [None] + [np.int32] * 4 + [CL_SCALAR[acc.cl]])
-    for lo, (meta, bufs, _) in zip(range(0, len(tensors), k), _chunks([tensors], k)):
+    if any(t.numel() == 0 for t in tensors):
+        raise ValueError(f"{op}: norm partials take non-empty tensors (their slots are numbered)")
+    for lo, (meta, bufs, _) in zip(range(0, len(tensors), k), _chunks([tensors], k, 1)):
         count = min(k, len(tensors) - lo)
         enqueue(dev, kernel, (groups * ls, count), (ls, 1), meta, *bufs, buf(partials),
                 np.int32(partials._offset), np.int32(first + lo), np.int32(groups),

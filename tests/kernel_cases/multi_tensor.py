@@ -1,7 +1,8 @@
 """cl_kernels/multi_tensor.cl: every multi-tensor kernel, for every storage type.
 
-The updates run through the optimizers' default (multi-tensor) path on groups of edge-size
-parameters viewing storages from element 3 on, two steps each, float32/float64 checked against
+Every kernel runs in both tile layouts (a work-item per tile as on CPU drivers, a 64-wide
+work-group per tile as on GPUs). The updates run through the optimizers' default path on groups
+of edge-size parameters viewing storages from element 3 on, two steps each, float32/float64 checked against
 optim.py's numpy rules, a group of 20 tensors spanning several chunks of K, and float16/bfloat16
 checked bit for bit against the single-tensor path (optim.cl through float32 copies). The
 elementwise kernels (fill, clamp, scale) and the norm kernels (partials in both work-group
@@ -44,14 +45,22 @@ def _float_names(dev):
     return ["float32", "float64"] if dev.has_fp64 else ["float32"]
 
 
+def _layouts(dev, names):
+    """(layout, dtype name) pairs: each dtype under both tile layouts of multi_tensor.cl."""
+    for ls in each_tuning(dev, "multi_tensor", [1, 64]):
+        for name in names:
+            yield ls, name
+
+
 def _group(dev, name, shapes):
     made = [_param_and_grad(name, shape, dev, seed=20 + i) for i, shape in enumerate(shapes)]
     return [m[0] for m in made], [m[1] for m in made], [m[2] for m in made]
 
 
 def updates(dev):
-    """Every update kernel on one group of edge sizes, and a group of 20 (several chunks)."""
-    for name in _float_names(dev):
+    """Every update kernel on one group of edge sizes, and a group of 20 (several chunks), in
+    both tile layouts (a work-item per tile, a 64-wide work-group per tile)."""
+    for _, name in _layouts(dev, _float_names(dev)):
         for shapes in (EDGE_SHAPES, EDGE_SHAPES * 5):
             for opt_name, kwargs, rule in CONFIGS:
                 params, p0s, g0s = _group(dev, name, shapes)
@@ -69,7 +78,7 @@ def _sixteen_bit(dev, name, shape, seed):
 
 def updates_16bit(dev):
     """float16/bfloat16 parameters and states: the same bits as the single-tensor path."""
-    for name in HALF:
+    for _, name in _layouts(dev, HALF):
         for opt_name, kwargs, _ in CONFIGS:
             runs = []
             for foreach in (True, False):
@@ -101,8 +110,7 @@ def _host_grads(params):
 
 def elementwise(dev):
     """mt_fill (zero_grad), mt_clamp (clip_grad_value_), mt_scale (clip_grad_norm_)."""
-    names = _float_names(dev) + list(HALF)
-    for name in names:
+    for _, name in _layouts(dev, _float_names(dev) + list(HALF)):
         params = _grads(dev, name)
         opt = optim.SGD(params, lr=0.1)
         opt.zero_grad(set_to_none=False)

@@ -2,20 +2,26 @@
 host-side values of a step (the step count, the bias corrections, a scheduler's learning rate)
 are recomputed at every replay, so replaying a captured step twice gives the bits of two eager
 steps. A stand-in capture object (record / record_dynamic / record_host / refusal, the interface
-backend/launch.py talks to) records here, and replays its records in order."""
+backend/launch.py talks to) records here, and replays its records in order; one test runs the
+same through clnet.graphs' Graph."""
 import numpy as np
 import pytest
 
 import clnet
-from clnet import optim
+from clnet import graphs, optim
 from clnet.nn import utils
 
 
 class FakeCapture:
-    """Keeps what backend/launch.py hands a capture; ``replay`` runs it all again in order."""
+    """Keeps what backend/launch.py hands a capture; ``replay`` runs it all again in order.
+    Allocations during the capture come from the device's own pool (the real capture gives
+    them a pool of the graph's; the tests below keep every tensor they record alive)."""
 
     def __init__(self):
         self.records = []
+
+    def allocation_pool(self):
+        return clnet.default_device().pool
 
     def record(self, kernel, gsize, lsize, args):
         self.records.append(("static", kernel, gsize, lsize, args))
@@ -163,3 +169,30 @@ def test_zero_grad_in_a_capture_is_one_recorded_fill():
     assert params[0].grad.numpy().any()          # recorded, not run
     cap.replay(dev)
     assert not any(p.grad.numpy().any() for p in params)
+
+
+@pytest.mark.parametrize("name,kwargs", CONFIGS, ids=[c[0] for c in CONFIGS])
+def test_a_clnet_graph_replays_equal_eager_steps(name, kwargs):
+    """The same through clnet.graphs.Graph: clip_grad_norm_ + step captured once, replayed
+    three times, against three eager steps (learning rate changed between replays)."""
+    runs = []
+    for captured in (True, False):
+        params = _model(5)
+        opt = getattr(optim, name)(params, **kwargs)
+        opt.step()
+        if captured:
+            g = graphs.Graph()
+            with graphs.graph(g):
+                utils.clip_grad_norm_(params, 2.0)
+                opt.step()
+        for i in range(3):
+            if captured:
+                g.replay()
+            else:
+                utils.clip_grad_norm_(params, 2.0)
+                opt.step()
+            for group in opt.param_groups:
+                group["lr"] *= 0.7
+        runs.append(_snapshot(opt, params))
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
