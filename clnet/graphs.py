@@ -22,21 +22,28 @@ region (``clnet.tensor(data)``) are recorded as copies of the values seen at cap
 at each replay. Launches on a device other than the capturing one, and from other threads, run
 eagerly (as CUDA's other streams do).
 
-Memory: every buffer a recorded launch uses is kept alive by the graph until ``reset()`` (or the
-graph is deleted), so the memory pool never hands it to another tensor: it is the graph's private
-memory. Graphs do not share memory with each other; ``pool=`` is accepted for PyTorch's API and
-changes nothing.
+Memory, as PyTorch's graph pools: what the capturing thread allocates during a capture comes from
+the graph's own memory pool, which never returns a block to the driver and never hands one to a
+tensor outside its captures. A block freed during the capture is reused by a later allocation
+of the same capture, as eager steps reuse theirs (a replay runs the launches in the same order on
+the in-order queue, so the reuse is the eager one); buffers allocated before the capture that a
+recorded launch uses are kept alive by the graph. ``pool=other.pool()`` captures into another
+graph's pool, which is safe when the graphs are replayed in the order they were captured
+(PyTorch's rule). ``reset()`` or dropping the graph frees it all.
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import threading
+import weakref
 
 import pyopencl as cl
+import pyopencl.tools as cl_tools
 
 from .autograd import Function, grad as _autograd_grad
 from .autograd.grad_mode import no_grad
 from .backend.devices import default_device, device as _resolve_device
+from .backend.memory import graph_reserved
 from .nn.module import Module
 from .ops.copy import clone, copy_into
 from .ops.creation import ones_like
@@ -56,14 +63,46 @@ class GraphCaptureError(RuntimeError):
     capture; the message names it and what to do instead."""
 
 
-class _PoolHandle:
-    """What ``Graph.pool()`` and ``graph_pool_handle()`` return: PyTorch passes it to another
-    capture to share memory. clnet keeps each graph's memory to itself, so it only names a pool."""
+class _GraphPool(cl_tools.MemoryPool):
+    """A graph's memory: a pyopencl pool that remembers every block it made (``ptrs``: a recorded
+    launch may name any of them) and never gives one back to the driver."""
 
-    __slots__ = ("graphs",)
+    def __init__(self, dev):
+        super().__init__(cl_tools.ImmediateAllocator(dev.queue))
+        self.device = dev
+        self.ptrs = set()
+        # backend/memory.py counts the graphs' pools in the device's figures and limit
+        if not hasattr(dev, "graph_pools"):
+            dev.graph_pools = weakref.WeakSet()
+        dev.graph_pools.add(self)
+        weakref.finalize(self, graph_reserved, dev)
+
+    def allocate(self, size):
+        buf = super().allocate(size)
+        self.ptrs.add(buf.int_ptr)
+        return buf
+
+    def free_held(self):
+        pass   # backend/memory.py's out-of-memory retry: these blocks are the graphs' own
+
+
+class _PoolHandle:
+    """What ``Graph.pool()`` and ``graph_pool_handle()`` return: a memory pool that captures
+    given it share (made on the first capture, on its device)."""
+
+    __slots__ = ("graphs", "mempool")
 
     def __init__(self):
         self.graphs = 0
+        self.mempool = None
+
+    def for_device(self, dev):
+        if self.mempool is None:
+            self.mempool = _GraphPool(dev)
+        elif self.mempool.device is not dev:
+            raise GraphCaptureError(f"pool: this memory pool is on {self.mempool.device}, the "
+                                    f"capture on {dev}; share pools between graphs of one device")
+        return self.mempool
 
     def __repr__(self):
         return f"<clnet graph memory pool ({self.graphs} graphs)>"
@@ -75,14 +114,24 @@ def graph_pool_handle():
 
 
 # ================================================================== the capture
+def _own_kernel(kernel):
+    """A kernel object of its own for one recorded launch (its arguments are set once)."""
+    k = cl.Kernel(kernel.program, kernel.function_name)
+    k.set_scalar_arg_dtypes(kernel.clnet_arg_types)
+    return k
+
+
 class _Capture:
-    """What ``dev.capture`` holds while a graph records (see backend/launch.py): the entries in
-    launch order. Launches from threads other than the capturing one run eagerly."""
+    """What ``dev.capture`` holds while a graph records (see backend/launch.py): the replay's
+    entries in launch order, ``(tag, kernel, gsize, lsize, x)``: a kernel object of its own per
+    launch (a static launch's arguments set now; ``x`` keeps the buffers allocated before the
+    capture alive), the make_args of a dynamic launch, the function of a host step. Launches
+    (and allocations) from threads other than the capturing one are not the capture's."""
 
-    __slots__ = ("graph", "device", "mode", "thread", "entries", "flag_ops")
+    __slots__ = ("graph", "device", "mode", "thread", "entries", "flag_ops", "mempool")
 
-    def __init__(self, graph, dev, mode):
-        self.graph, self.device, self.mode = graph, dev, mode
+    def __init__(self, graph, dev, mode, mempool):
+        self.graph, self.device, self.mode, self.mempool = graph, dev, mode, mempool
         self.thread = threading.get_ident()
         self.entries = []
         self.flag_ops = tuple(getattr(dev, "_error_flag_ops", ()))
@@ -90,17 +139,28 @@ class _Capture:
     def _elsewhere(self):
         return threading.get_ident() != self.thread
 
+    def allocation_pool(self):
+        """The pool backend/memory.py allocates from: the graph's, on the capturing thread."""
+        return self.device._pool if self._elsewhere() else self.mempool
+
     def record(self, kernel, gsize, lsize, args):
         if self._elsewhere():
             kernel(self.device.queue, gsize, lsize, *args)
-        else:
-            self.entries.append((_STATIC, kernel, gsize, lsize, args))
+            return
+        k = _own_kernel(kernel)
+        k.set_args(*args)
+        # the graph's own blocks live as long as its pool; a block freed during the capture may
+        # serve a later allocation of it, so the entry must not keep its PooledBuffer alive
+        ptrs = self.mempool.ptrs
+        keep = tuple(a for a in args
+                     if isinstance(a, cl.MemoryObjectHolder) and a.int_ptr not in ptrs)
+        self.entries.append((_STATIC, k, gsize, lsize, keep))
 
     def record_dynamic(self, kernel, gsize, lsize, make_args):
         if self._elsewhere():
             kernel(self.device.queue, gsize, lsize, *make_args())
         else:
-            self.entries.append((_DYNAMIC, kernel, gsize, lsize, make_args))
+            self.entries.append((_DYNAMIC, _own_kernel(kernel), gsize, lsize, make_args))
 
     def record_host(self, fn):
         if self._elsewhere():
@@ -118,23 +178,6 @@ class _Capture:
             "values on the host, because a replay enqueues the recorded kernels without running "
             "the Python that would look at them. Move the read out of the captured region and "
             "read the static outputs after replay() (or run this step eagerly)")
-
-
-def _replay_steps(entries):
-    """One ``(tag, kernel, gsize, lsize, x)`` per entry: a kernel object of its own per launch
-    (arguments set now for static launches; ``x`` keeps the arguments, and so their buffers,
-    alive), the make_args of a dynamic launch, the function of a host step."""
-    steps = []
-    for tag, kernel, gsize, lsize, x in entries:
-        if tag == _HOST:
-            steps.append((_HOST, None, None, None, x))
-            continue
-        k = cl.Kernel(kernel.program, kernel.function_name)
-        k.set_scalar_arg_dtypes(kernel.clnet_arg_types)
-        if tag == _STATIC:
-            k.set_args(*x)
-        steps.append((tag, k, gsize, lsize, x))
-    return steps
 
 
 # ================================================================== Graph
@@ -159,6 +202,7 @@ class Graph:
         self._flag_ops: Tuple[str, ...] = ()
         self._watched: List[Tuple[Tensor, Any, tuple, tuple, int]] = []
         self._pool = _PoolHandle()
+        self._mempool: Optional[_GraphPool] = None    # the pool the capture allocated from
         self._launches = 0
 
     # ---------------------------------------------------------------- capture
@@ -187,7 +231,8 @@ class Graph:
                     "before beginning another")
             if dev.capture is not None:
                 raise GraphCaptureError(f"capture_begin: {dev} is already being captured")
-            cap = _Capture(self, dev, capture_error_mode)
+            cap = _Capture(self, dev, capture_error_mode,
+                           (pool or self._pool).for_device(dev))
             _open.append(cap)
             dev.capture = cap
         self._capture, self._device = cap, dev
@@ -203,6 +248,7 @@ class Graph:
             if cap.device.capture is cap:
                 cap.device.capture = None
         self._capture = None
+        graph_reserved(cap.device)      # what the capture added to its pool
         return cap
 
     def capture_end(self) -> None:
@@ -211,7 +257,8 @@ class Graph:
             raise GraphCaptureError("capture_end: no capture is open on this graph (call "
                                     "capture_begin() first)")
         cap = self._close()
-        self._steps = _replay_steps(cap.entries)
+        self._steps = cap.entries
+        self._mempool = cap.mempool
         self._launches = sum(1 for e in cap.entries if e[0] != _HOST)
         # kernels that can report bad device data asked for the error flag while recording:
         # after each replay the next host read must check it, as after an eager step
@@ -275,7 +322,11 @@ class Graph:
     def reset(self) -> None:
         """Drop the recording and release its memory (and any open capture)."""
         self.abort()
+        if self._steps is not None:
+            self._pool.graphs -= 1
         self._steps = None
+        self._mempool = None
+        self._pool = _PoolHandle()
         self._watched = []
         self._launches = 0
 

@@ -154,9 +154,26 @@ def _host_available():
 
 
 # -- allocation -------------------------------------------------------------------------------------
+def graph_reserved(dev):
+    """Bytes held by the memory pools of ``dev``'s graphs (clnet.graphs registers them in
+    ``dev.graph_pools``); kept in ``dev.graph_reserved`` for the allocation's fast check."""
+    total = sum(p.managed_bytes for p in getattr(dev, "graph_pools", ()))
+    dev.graph_reserved = total
+    return total
+
+
+def _reserved_elsewhere(dev, pool):
+    """Bytes the device's other pools hold beside ``pool`` (the main pool, the graphs')."""
+    total = 0
+    for p in (dev._pool, *getattr(dev, "graph_pools", ())):
+        if p is not None and p is not pool:
+            total += p.managed_bytes
+    return total
+
+
 def _refusal(dev, pool, b, need):
     """Why a new block of ``need`` bytes must not be allocated now, or None when it fits."""
-    if pool.managed_bytes + need > b.limit:
+    if pool.managed_bytes + _reserved_elsewhere(dev, pool) + need > b.limit:
         return f"the limit is {_fmt_bytes(b.limit)}: {b.describe(dev)}"
     if b.host:
         left = _address_space_left()
@@ -219,13 +236,17 @@ def allocate(dev, nbytes):
     Raises ``clnet.OutOfMemoryError`` (nothing allocated) when the block does not fit."""
     if nbytes == 0:
         return None
-    pool = dev._pool or dev.pool      # (the attribute skips the property on the hot path)
+    cap = dev._capture
+    # (the attribute skips the property on the hot path); a capture (clnet.graphs) allocates from
+    # its graph's pool, whose blocks no tensor outside the graph may get
+    pool = (dev._pool or dev.pool) if cap is None else cap.allocation_pool()
     b = _budgets.get(dev.index) or _budget(dev)
     # The pool's block is at most 1/16 bigger than asked (its default 4 leading bits per bin):
     # the bound keeps the common case to one comparison each; near a limit, the exact size.
     need = nbytes + (nbytes >> 4) + 16
     before = pool.managed_bytes
-    if (before + need > b.limit or need > dev.max_mem_alloc_size
+    other = getattr(dev, "graph_reserved", 0) if cap is None else _reserved_elsewhere(dev, pool)
+    if (before + other + need > b.limit or need > dev.max_mem_alloc_size
             or (b.host and (nbytes >= _HOST_CHECK_BYTES or b.unchecked + need > _HOST_UNCHECKED))):
         need = pool.alloc_size(pool.bin_number(nbytes))
         _make_room(dev, pool, b, nbytes, need)
@@ -247,7 +268,7 @@ def allocate(dev, nbytes):
         grown = pool.managed_bytes - before
         if grown > 0:
             b.unchecked += grown
-    active = pool.active_bytes
+    active = pool.active_bytes if cap is None and not other else memory_allocated(dev)
     if active > dev.peak_allocated:
         dev.peak_allocated = active
     return buf
@@ -281,16 +302,22 @@ def memory_limit(device=None):
 
 
 # -- usage figures -----------------------------------------------------------------------------------
+def _pools(d):
+    """The device's memory pools: the main one and its graphs' (clnet.graphs)."""
+    return [p for p in (d._pool, *getattr(d, "graph_pools", ())) if p is not None]
+
+
 def memory_allocated(device=None):
-    """Bytes currently held by live tensors on ``device`` (default: the default device)."""
+    """Bytes currently held by live tensors on ``device`` (default: the default device), and
+    by the graphs captured on it (their memory is theirs until reset)."""
     d = _resolve(device)
-    return d._pool.active_bytes if d._pool is not None else 0
+    return sum(p.active_bytes for p in _pools(d))
 
 
 def memory_reserved(device=None):
-    """Bytes the pool holds from the driver: live tensors plus cached free blocks."""
+    """Bytes the pools hold from the driver: live tensors plus cached free blocks."""
     d = _resolve(device)
-    return d._pool.managed_bytes if d._pool is not None else 0
+    return sum(p.managed_bytes for p in _pools(d))
 
 
 def max_memory_allocated(device=None):
@@ -313,12 +340,12 @@ def empty_cache(device=None):
 
 def memory_stats(device=None):
     d = _resolve(device)
-    p = d._pool
+    pools = _pools(d)
     return {
-        "allocated_bytes": p.active_bytes if p else 0,
-        "reserved_bytes": p.managed_bytes if p else 0,
-        "active_blocks": p.active_blocks if p else 0,
-        "held_blocks": p.held_blocks if p else 0,
+        "allocated_bytes": sum(p.active_bytes for p in pools),
+        "reserved_bytes": sum(p.managed_bytes for p in pools),
+        "active_blocks": sum(p.active_blocks for p in pools),
+        "held_blocks": sum(p.held_blocks for p in pools),
         "device_global_mem_bytes": d.global_mem_size,
         "limit_bytes": _budget(d).limit,
     }
