@@ -1,4 +1,5 @@
-"""Optimizers (one fused OpenCL update kernel per parameter) and learning-rate schedulers."""
+"""Optimizers (multi-tensor OpenCL updates: one launch per group and chunk of parameters by
+default, one fused launch per parameter with ``foreach=False``) and learning-rate schedulers."""
 from .optimizer import Optimizer
 from .sgd import SGD
 from .adam import Adam, AdamW
