@@ -203,11 +203,12 @@ def _launch_dot(dev, dt, M, N, K, A, B, C, X, alpha, beta, table, act, Z):
             buf(B[0]), int(B[1]), int(B[4]), part._storage.buffer)
     use_x = X is not None
     if not use_x:
-        X = C
+        X = (None, 0, (), 0, 0)
     launch_1d(dev, kr, M * N, M, N, nchunks, part._storage.buffer,
               buf(C[0]), int(C[1]), int(C[3]), int(C[4]),
-              buf(X[0]), int(X[1]), int(X[3]), int(X[4]),
-              t(alpha), t(beta if use_x else 0), int(use_x), act, buf(Z[0]), int(Z[1]))
+              buf(X[0]) if use_x else None, int(X[1]), int(X[3]), int(X[4]),
+              t(alpha), t(beta if use_x else 0), int(use_x), act,
+              buf(Z[0]) if Z[0] is not None else None, int(Z[1]))
 
 
 def launch(dev, dt, M, N, K, nb, A, B, C, X, alpha, beta, table="gemm", act=0, Z=None):
@@ -216,12 +217,13 @@ def launch(dev, dt, M, N, K, nb, A, B, C, X, alpha, beta, table="gemm", act=0, Z
     table (``gemm_tuning``); ``act``: the epilogue's activation (ACT_* in gemm.cl, float only);
     ``Z``: a tensor laid out like C's, where the GELUs' pre-activation goes (C's offsets)."""
     use_x = X is not None
-    Z = (Z if Z is not None else C[0], C[1])  # written only for the GELUs
-    if not use_x:
-        X = C  # never read by the kernel; any valid buffer will do
+    # buffers the kernel does not touch go as NULL: PoCL's launch cost grows with every buffer
+    # argument it resolves (X without an addend, Z without a GELU)
+    Z = (Z, C[1]) if Z is not None else (None, 0)
     args = []
-    for t, off, (sb1, sb2), sr, sc in (A, B, C, X):
-        args += [buf(t), int(off), int(sb1), int(sb2), int(sr), int(sc)]
+    for t, off, (sb1, sb2), sr, sc in (A, B, C, X or (None, 0, (0, 0), 0, 0)):
+        args += [buf(t) if t is not None else None, int(off), int(sb1), int(sb2), int(sr),
+                 int(sc)]
     t = dt.np.type
     tail = [t(alpha), t(beta if use_x else 0), int(use_x)]
     nbatch = nb[0] * nb[1]
@@ -237,7 +239,7 @@ def launch(dev, dt, M, N, K, nb, A, B, C, X, alpha, beta, table="gemm", act=0, Z
     if cfg["style"] == "cpu" and nbatch == 1 and dot_form(M, N, K, A, B):
         _launch_dot(dev, dt, M, N, K, A, B, C, X if use_x else None, alpha, beta, table, act, Z)
         return
-    tail += [int(act), buf(Z[0]), int(Z[1])]
+    tail += [int(act), buf(Z[0]) if Z[0] is not None else None, int(Z[1])]
     if cfg["style"] == "cpu":
         tm, tn = cpu_tiles(cfg, M, N, nbatch, dev.cl_device.max_compute_units)
         enqueue(dev, k, (-(-N // tn), -(-M // tm), nbatch), (1, 1, 1), M, N, K, nb[1], *args, *tail,

@@ -201,10 +201,10 @@ class StepKernels:
                 _I32(dc._offset))
 
     def gru_fwd(self, wf, P, poff, prow, bias, hs, hin, hout, acts, aoff):
-        b = bias if bias is not None else wf
         enqueue(self.dev, self._gru_fwd, self.fwd_size, (1, 1), *self._nh,
                 wf._storage.buffer, _I32(0), P._storage.buffer, _I32(poff), _I32(prow),
-                b._storage.buffer, _I32(b._offset), _I32(bias is not None),
+                bias._storage.buffer if bias is not None else None,
+                _I32(bias._offset if bias is not None else 0), _I32(bias is not None),
                 hs._storage.buffer, _I32(hin), _I32(hout), acts._storage.buffer, _I32(aoff))
 
     def gru_bwd(self, wb, dGH, dnext, dcur, has_next, dGI, go, gooff, gorow, acts, aoff, hs,
