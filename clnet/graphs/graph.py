@@ -78,8 +78,13 @@ def graph_pool_handle():
 # ================================================================== the capture
 def _own_kernel(kernel):
     """A kernel object of its own for one recorded launch (its arguments are set once)."""
+    types = getattr(kernel, "clnet_arg_types", None)
+    if types is None:
+        raise GraphCaptureError(f"kernel {kernel.function_name!r} was not made by "
+                                "backend.programs.Program.kernel, so its argument types are "
+                                "unknown and its launch cannot be recorded")
     k = cl.Kernel(kernel.program, kernel.function_name)
-    k.set_scalar_arg_dtypes(kernel.clnet_arg_types)
+    k.set_scalar_arg_dtypes(types)
     return k
 
 

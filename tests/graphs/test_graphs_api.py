@@ -187,3 +187,17 @@ def test_graphs_sharing_a_pool_replayed_in_capture_order():
         g1.replay()
         g2.replay()
         assert a[0].item() == v * 3 + 1 and b[-1].item() == (v * 3 + 1) * 2 - 1
+
+
+def test_graphed_step_keeps_the_structure_of_arguments_and_outputs():
+    w = clnet.ones(3)
+
+    def fn(x, *, scale, extra=()):
+        return {"sum": (x * w * scale).sum(), "parts": [x + 1, x * 2], "n": len(extra)}
+    s = graphs.graphed_step(fn, warmup=1)
+    for v in (1.0, 2.0, 3.0):
+        out = s(clnet.full((3,), v), scale=2.0, extra=(1, 2))
+        assert out["sum"].item() == 6 * v and out["parts"][1].tolist() == [2 * v] * 3
+        assert out["n"] == 2
+    s(clnet.ones(3), scale=3.0, extra=(1, 2))   # another value of a non-tensor argument
+    assert len(s.graphs) == 2
