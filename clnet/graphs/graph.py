@@ -251,10 +251,11 @@ class Graph:
         for t, storage, shape, stride, offset in self._watched:
             if t._storage is not storage or t._shape != shape or t._stride != stride \
                     or t._offset != offset:
+                moved = "" if t._storage is storage else " on another storage"
                 raise GraphCaptureError(
                     f"replay: a tensor the graph uses changed since capture (it was "
                     f"{list(shape)} with strides {list(stride)}, it is now {_describe(t)} "
-                    f"with strides {list(t._stride)}{'' if t._storage is storage else ' on another storage'}); "
+                    f"with strides {list(t._stride)}{moved}); "
                     "a replay writes the buffers it recorded. Copy new values into the tensor "
                     "in place (t.copy_(new)) instead of re-assigning or resizing it, or reset() "
                     "and capture again")
