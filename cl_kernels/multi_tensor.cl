@@ -20,7 +20,8 @@
  * and written back rounded once, as PyTorch's fused kernels do), and one program group:
  *   MT_UPDATES     the optimizer updates (rules of optim_rules.h, shared with optim.cl)
  *   MT_ELEMENTWISE fill (zero_grad), scale by a device scalar (clip_grad_norm_), clamp
- *   MT_NORM        per-tensor partial norms, with A the accumulation type (float/double)
+ *   MT_NORM        per-tensor partial norms, with A the accumulation type (float/double) and
+ *                  NK the norm kind (NK_* below)
  *   MT_NORM_FINISH the total norm and clip coefficient from the partials (A; R its dtype)
  * so each program holds only kernels that are launched from it.
  */
@@ -233,24 +234,34 @@ inline A norm_combine(A a, A b, int kind) {
 #endif
 
 #ifdef MT_NORM
-/* Partial norms of a chunk's tensors: work-group (g, t) of a (groups*LS, count) launch folds the
- * g-th of `groups` contiguous slices of tensor t (its LS work-items interleaved within it) and
- * writes partials[part_off + (first + t) * groups + g]; `first` is the chunk's first tensor. */
+/* Partial norms of a chunk's tensors, of kind NK (a define, so the fold is one instruction or
+ * two): work-group (g, t) of a (groups*LS, count) launch folds the g-th of `groups` contiguous
+ * slices of tensor t (its LS work-items interleaved within it, each keeping four partials so that
+ * the additions do not wait on each other) and writes partials[part_off + (first + t) * groups +
+ * g]; `first` is the chunk's first tensor. */
 __kernel void mt_norm_partial(MTMeta1 m MT_ARGS_RO(x), __global A* partials, int part_off,
-                              int first, int groups, int kind, A p) {
+                              int first, int groups, A p) {
     int t_ = get_global_id(1), g = get_group_id(0), l = get_local_id(0);
-    __global const S* x = MT_PICK(x);
-    int n = m.n[t_], base = m.off[0][t_];
+    __global const S* x = MT_PICK(x) + m.off[0][t_];
+    int n = m.n[t_];
     int per = (n + groups - 1) / groups;
     int lo = g * per, hi = min(n, lo + per);
-    A acc = norm_identity(kind);
-    for (int j = lo + l; j < hi; j += LS) acc = norm_fold(acc, (A)LD(x, base + j), kind, p);
+    A a0 = norm_identity(NK), a1 = a0, a2 = a0, a3 = a0;
+    int j = lo + l;
+    for (; j + 3 * LS < hi; j += 4 * LS) {
+        a0 = norm_fold(a0, (A)LD(x, j), NK, p);
+        a1 = norm_fold(a1, (A)LD(x, j + LS), NK, p);
+        a2 = norm_fold(a2, (A)LD(x, j + 2 * LS), NK, p);
+        a3 = norm_fold(a3, (A)LD(x, j + 3 * LS), NK, p);
+    }
+    for (; j < hi; j += LS) a0 = norm_fold(a0, (A)LD(x, j), NK, p);
+    A acc = norm_combine(norm_combine(a0, a1, NK), norm_combine(a2, a3, NK), NK);
 #if LS > 1
     __local A tree[LS];
     tree[l] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int s = LS / 2; s > 0; s >>= 1) {
-        if (l < s) tree[l] = norm_combine(tree[l], tree[l + s], kind);
+        if (l < s) tree[l] = norm_combine(tree[l], tree[l + s], NK);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     acc = tree[0];

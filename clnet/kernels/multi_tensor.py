@@ -44,8 +44,8 @@ _updates = ProgramCache("multi_tensor", lambda dev, dt, k, ls: _tiled(dev, dt, k
                                                                       "MT_UPDATES"))
 _elementwise = ProgramCache("multi_tensor", lambda dev, dt, k, ls: _tiled(dev, dt, k, ls,
                                                                           "MT_ELEMENTWISE"))
-_norm = ProgramCache("multi_tensor", lambda dev, dt, k, acc, ls: _common(dev, dt, k, "MT_NORM")
-                     + (("A", acc.cl), ("LS", ls)))
+_norm = ProgramCache("multi_tensor", lambda dev, dt, k, acc, ls, kind: _common(
+    dev, dt, k, "MT_NORM") + (("A", acc.cl), ("LS", ls), ("NK", kind)))
 _finish = ProgramCache("multi_tensor", lambda dev, acc, res: (
     ("MT_NORM_FINISH", None), ("A", acc.cl), ("R", res.cl), ("K", 1)))
 
@@ -86,18 +86,31 @@ def _local(dev):
     return row_local(dev, "multi_tensor")
 
 
-def _chunks(lists, k, align):
-    """(meta, buffers, launch size) per chunk of at most k tensors of the parallel ``lists``
-    (None: a list the kernel does not touch, its slots filled with the first list's buffers),
-    each tensor's elements starting on a multiple of ``align`` (whole tiles). Empty
-    tensors are left out (there is nothing to launch on, and they may have no buffer)."""
+def _fit(count, kmax):
+    """The K of a chunk of ``count`` tensors: the smallest of 4, 8, 16, 32 that holds them (at
+    most ``kmax``). Every buffer argument costs its clSetKernelArg at each launch, used or not, so
+    a 6-tensor chunk takes the 8-slot kernel, not the 32-slot one (measured: ~1 us per argument on
+    PoCL); four sizes bound the programs built."""
+    for k in (4, 8, 16, 32):
+        if count <= k:
+            return min(k, kmax)
+    return kmax
+
+
+def _chunks(lists, kmax, align):
+    """(k, meta, buffers, launch size) per chunk of at most kmax tensors of the parallel
+    ``lists`` (None: a list the kernel does not touch, its slots filled with the first list's
+    buffers), k the chunk's kernel size (``_fit``), each tensor's elements starting on a
+    multiple of ``align`` (whole tiles). Empty tensors are left out (there is nothing to launch
+    on, and they may have no buffer)."""
     keep = [i for i, t in enumerate(lists[0]) if t.numel()]
     if len(keep) != len(lists[0]):
         lists = [None if lst is None else [lst[i] for i in keep] for lst in lists]
     out = []
-    for lo in range(0, len(keep), k):
-        first = lists[0][lo:lo + k]
+    for lo in range(0, len(keep), kmax):
+        first = lists[0][lo:lo + kmax]
         count = len(first)
+        k = _fit(count, kmax)
         meta = np.zeros(2 * k + 1 + len(lists) * k, dtype=np.int32)
         total = 0
         for i, t in enumerate(first):
@@ -107,13 +120,13 @@ def _chunks(lists, k, align):
         meta[count:k + 1] = total
         bufs = []
         for li, lst in enumerate(lists):
-            chunk = first if lst is None else lst[lo:lo + k]
+            chunk = first if lst is None else lst[lo:lo + kmax]
             base = 2 * k + 1 + li * k
             if lst is not None:
                 meta[base:base + count] = [t._offset for t in chunk]
             slot = [buf(t) for t in chunk]
             bufs.extend(slot + [slot[0]] * (k - count))
-        out.append((meta, bufs, total))
+        out.append((k, meta, bufs, total))
     return out
 
 
@@ -133,10 +146,9 @@ def update(op, name, lists, scalars, flags):
     dev, dt = _check(op, [lists[i] for i in present])
     order = kernel_names.scalars
     scalar = CL_SCALAR[dt.compute.cl]
-    k = chunk_size(dev, _UPDATE_LISTS)
+    kmax = chunk_size(dev, _UPDATE_LISTS)
     local = _local(dev)
-    kernel = _updates(dev, dt, k, local).kernel(
-        f"mt_{name}", [None] * (1 + len(lists) * k) + [scalar] * len(order) + [np.int32])
+    arg_types = [scalar] * len(order) + [np.int32]
     flags = np.int32(flags)
 
     def scalar_args():
@@ -146,17 +158,18 @@ def update(op, name, lists, scalars, flags):
                             f"{sorted(given)}")
         return [scalar(given[s]) for s in order]
 
-    for meta, bufs, total in _chunks(lists, k, TILE):
+    for k, meta, bufs, total in _chunks(lists, kmax, TILE):
+        kernel = _updates(dev, dt, k, local).kernel(
+            f"mt_{name}", [None] * (1 + len(lists) * k) + arg_types)
         enqueue_dynamic(dev, kernel, (total // TILE * local,), (local,),
                         lambda meta=meta, bufs=bufs: (meta, *bufs, *scalar_args(), flags))
 
 
 def _elementwise_launch(op, kname, tensors, extra_types, extra):
     dev, dt = _check(op, [tensors])
-    k = chunk_size(dev, 1)
     local = _local(dev)
-    kernel = _elementwise(dev, dt, k, local).kernel(kname, [None] * (1 + k) + extra_types)
-    for meta, bufs, total in _chunks([tensors], k, TILE):
+    for k, meta, bufs, total in _chunks([tensors], chunk_size(dev, 1), TILE):
+        kernel = _elementwise(dev, dt, k, local).kernel(kname, [None] * (1 + k) + extra_types)
         enqueue(dev, kernel, (total // TILE * local,), (local,), meta, *bufs, *extra)
 
 
@@ -188,9 +201,11 @@ def scale(op, tensors, coef):
 
 
 def norm_groups(dev, largest):
-    """Work-groups per tensor for norm partials of tensors of at most ``largest`` elements."""
-    cap = 4 * dev.cl_device.max_compute_units
-    return max(1, min(cap, (largest + 16383) // 16384))
+    """Work-groups per tensor for norm partials of tensors of at most ``largest`` elements: one
+    per 8192 elements, at most 16 per compute unit (a CPU driver pays about a microsecond per
+    work-group; the finish kernel reads them all)."""
+    cap = 16 * dev.cl_device.max_compute_units
+    return max(1, min(cap, (largest + 8191) // 8192))
 
 
 def norm_partials(op, tensors, partials, first, groups, kind, p):
@@ -202,17 +217,18 @@ def norm_partials(op, tensors, partials, first, groups, kind, p):
     dev, dt = _check(op, [tensors])
     same_device(op, tensors[0], partials)
     acc = partials.dtype
-    k = chunk_size(dev, 1)
     ls = row_local(dev, "multi_tensor_norm")
-    kernel = _norm(dev, dt, k, acc, ls).kernel(
-        "mt_norm_partial", [None] * (1 + k) + [None] + [np.int32] * 4 + [CL_SCALAR[acc.cl]])
     if any(t.numel() == 0 for t in tensors):
         raise ValueError(f"{op}: norm partials take non-empty tensors (their slots are numbered)")
-    for lo, (meta, bufs, _) in zip(range(0, len(tensors), k), _chunks([tensors], k, 1)):
-        count = min(k, len(tensors) - lo)
+    kmax = chunk_size(dev, 1)
+    for lo, (k, meta, bufs, _) in zip(range(0, len(tensors), kmax),
+                                      _chunks([tensors], kmax, 1)):
+        kernel = _norm(dev, dt, k, acc, ls, kind).kernel(
+            "mt_norm_partial", [None] * (1 + k) + [None] + [np.int32] * 3 + [CL_SCALAR[acc.cl]])
+        count = min(kmax, len(tensors) - lo)
         enqueue(dev, kernel, (groups * ls, count), (ls, 1), meta, *bufs, buf(partials),
                 np.int32(partials._offset), np.int32(first + lo), np.int32(groups),
-                np.int32(kind), CL_SCALAR[acc.cl](p))
+                CL_SCALAR[acc.cl](p))
 
 
 def norm_finish(partials, ntensors, groups, kind, p, max_norm, total, coef):
