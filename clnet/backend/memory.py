@@ -156,9 +156,11 @@ def _host_available():
 # -- allocation -------------------------------------------------------------------------------------
 def graph_reserved(dev):
     """Bytes held by the memory pools of ``dev``'s graphs (clnet.graphs registers them in
-    ``dev.graph_pools``); kept in ``dev.graph_reserved`` for the allocation's fast check."""
-    total = sum(p.managed_bytes for p in getattr(dev, "graph_pools", ()))
-    dev.graph_reserved = total
+    ``dev.graph_pools`` and calls this when a capture ends); kept in ``dev.graph_reserved``, and
+    their tensors' bytes in ``dev.graph_active``, for the allocation's fast path."""
+    pools = list(getattr(dev, "graph_pools", ()))
+    dev.graph_active = sum(p.active_bytes for p in pools)
+    dev.graph_reserved = total = sum(p.managed_bytes for p in pools)
     return total
 
 
@@ -268,7 +270,9 @@ def allocate(dev, nbytes):
         grown = pool.managed_bytes - before
         if grown > 0:
             b.unchecked += grown
-    active = pool.active_bytes if cap is None and not other else memory_allocated(dev)
+    # the peak counts the graphs' tensors too (as of their capture's end: cheap on this path)
+    active = (pool.active_bytes + getattr(dev, "graph_active", 0) if cap is None
+              else memory_allocated(dev))
     if active > dev.peak_allocated:
         dev.peak_allocated = active
     return buf
