@@ -35,7 +35,8 @@ def _run(build, batches, graphed, warmup=2):
         losses.append(loss.item())
         if sched is not None:
             sched.step()
-    return losses, [p.numpy() for p in model.parameters()], step
+    # parameters and buffers (BatchNorm's running statistics and its batch count)
+    return losses, [p.numpy() for p in list(model.parameters()) + list(model.buffers())], step
 
 
 def _same(build, batches, warmup=2):
