@@ -236,8 +236,10 @@ __kernel void rnn_act_bwd(int n, __global const T* h, int hoff, __global const T
  * stored. h, c and carried gradients are (N, H) row blocks at an offset (row stride H); the saved
  * activations and gate gradients are (N, G*H) row blocks at an offset (row stride G*H); the
  * step's input projection and output gradient take a row stride of their own (batch_first
- * sequences are read in place). Launch: global (ceil(H/VW), ceil(N/RM)) forward,
- * (ceil(H/UW), ceil(N/RB)) backward, local (1, 1). */
+ * sequences are read in place). Each kernel is a loop over ``ub`` unit blocks (u = gid0 * ub ..)
+ * of its *_at body: PoCL pays a fixed cost per work-group, so a launch has a few long groups per
+ * core rather than one per block. Launch: global (ceil(U / ub), ceil(N / RM)) forward with
+ * U = ceil(H / VW), (ceil(U / ub), ceil(N / RB)) backward with U = ceil(H / UW), local (1, 1). */
 #define UW (NU * VW)
 
 /* the first n (<= VW) elements at p, zeros after them */
@@ -297,11 +299,11 @@ __kernel void rnn_pack_bwd(int G, int H, __global const T* W, int woff, int sr, 
 /* One LSTM step: gates = P + h_in @ W_hh^T; i, f, o = sigmoid, g = tanh; c_out = f * c_in + i * g;
  * h_out = o * tanh(c_out). The activated gates (i, f, g, o) are saved at acts + aoff for the
  * backward. h_in and h_out (hs), c_in and c_out (cs) are distinct row blocks of one buffer. */
-__kernel void lstm_step_fwd(int N, int H, __global const T* W, int woff,
+inline void lstm_step_fwd_at(int u, int m0, int N, int H, __global const T* W, int woff,
                             __global const T* P, int poff, int prow,
                             __global T* hs, int hin, int hout, __global T* cs, int cin, int cout,
-                            __global T* acts, int aoff) {
-    const int u = get_global_id(0), m0 = get_global_id(1) * RM;
+                            __global T* acts, int aoff)
+{
     const int j0 = u * VW, nj = min(VW, H - j0);
     if (nj <= 0 || m0 >= N) return;
     __global const T* w = W + woff + u * H * 4 * VW;
@@ -332,18 +334,30 @@ __kernel void lstm_step_fwd(int N, int H, __global const T* W, int woff,
     }
 }
 
+__kernel void lstm_step_fwd(int N, int H, __global const T* W, int woff,
+                            __global const T* P, int poff, int prow,
+                            __global T* hs, int hin, int hout, __global T* cs, int cin, int cout,
+                            __global T* acts, int aoff, int ub)
+{
+    /* unit blocks ub at a time: fewer, longer work-groups (PoCL pays per group) */
+    const int m0 = get_global_id(1) * RM;
+    for (int u = get_global_id(0) * ub; u < get_global_id(0) * ub + ub; ++u)
+        lstm_step_fwd_at(u, m0, N, H, W, woff, P, poff, prow, hs, hin, hout, cs, cin, cout, acts,
+                                aoff);
+}
+
 /* Backward of one LSTM step. d h = go + (has_next ? dG[dnext rows] @ W_hh : gx), where gx is the
  * gradient of the sequence's last h (used at the last step); then from the saved activations,
  * c_prev (cs + cprev) and c (cs + ccur): the pre-activation gate gradients at dG + dcur and, in
  * place in dc (the carried d c, read then overwritten by the same work-item), d c_prev. */
-__kernel void lstm_step_bwd(int N, int H, __global const T* W, int woff,
+inline void lstm_step_bwd_at(int u, int m0, int N, int H, __global const T* W, int woff,
                             __global T* dG, int dnext, int dcur, int has_next,
                             __global const T* go, int gooff, int gorow,
                             __global const T* gx, int gxoff, int gxrow,
                             __global const T* acts, int aoff,
                             __global const T* cs, int cprev, int ccur,
-                            __global T* dc, int dcoff) {
-    const int u = get_global_id(0), m0 = get_global_id(1) * RB;
+                            __global T* dc, int dcoff)
+{
     if (u * UW >= H || m0 >= N) return;
     __global const T* w = W + woff + u * 4 * H * UW;
     int d[RB];
@@ -382,14 +396,29 @@ __kernel void lstm_step_bwd(int N, int H, __global const T* W, int woff,
     }
 }
 
+__kernel void lstm_step_bwd(int N, int H, __global const T* W, int woff,
+                            __global T* dG, int dnext, int dcur, int has_next,
+                            __global const T* go, int gooff, int gorow,
+                            __global const T* gx, int gxoff, int gxrow,
+                            __global const T* acts, int aoff,
+                            __global const T* cs, int cprev, int ccur,
+                            __global T* dc, int dcoff, int ub)
+{
+    /* unit blocks ub at a time: fewer, longer work-groups (PoCL pays per group) */
+    const int m0 = get_global_id(1) * RB;
+    for (int u = get_global_id(0) * ub; u < get_global_id(0) * ub + ub; ++u)
+        lstm_step_bwd_at(u, m0, N, H, W, woff, dG, dnext, dcur, has_next, go, gooff, gorow, gx,
+                                gxoff, gxrow, acts, aoff, cs, cprev, ccur, dc, dcoff);
+}
+
 /* One GRU step: gh = h_in @ W_hh^T (+ b_hh when has_bias, stride-1 at bias + boff);
  * r = s(P_r + gh_r), z = s(P_z + gh_z), n = tanh(P_n + r * gh_n), h_out = (1 - z) n + z h_in.
  * Saves (r, z, n, gh_n) at acts + aoff (row stride 4H) for the backward. */
-__kernel void gru_step_fwd(int N, int H, __global const T* W, int woff,
+inline void gru_step_fwd_at(int u, int m0, int N, int H, __global const T* W, int woff,
                            __global const T* P, int poff, int prow,
                            __global const T* bias, int boff, int has_bias,
-                           __global T* hs, int hin, int hout, __global T* acts, int aoff) {
-    const int u = get_global_id(0), m0 = get_global_id(1) * RM;
+                           __global T* hs, int hin, int hout, __global T* acts, int aoff)
+{
     const int j0 = u * VW, nj = min(VW, H - j0);
     if (nj <= 0 || m0 >= N) return;
     __global const T* w = W + woff + u * H * 3 * VW;
@@ -424,18 +453,30 @@ __kernel void gru_step_fwd(int N, int H, __global const T* W, int woff,
     }
 }
 
+__kernel void gru_step_fwd(int N, int H, __global const T* W, int woff,
+                           __global const T* P, int poff, int prow,
+                           __global const T* bias, int boff, int has_bias,
+                           __global T* hs, int hin, int hout, __global T* acts, int aoff, int ub)
+{
+    /* unit blocks ub at a time: fewer, longer work-groups (PoCL pays per group) */
+    const int m0 = get_global_id(1) * RM;
+    for (int u = get_global_id(0) * ub; u < get_global_id(0) * ub + ub; ++u)
+        gru_step_fwd_at(u, m0, N, H, W, woff, P, poff, prow, bias, boff, has_bias, hs, hin, hout,
+                               acts, aoff);
+}
+
 /* Backward of one GRU step. d h' = go + carry + (has_next ? dGH[dnext rows] @ W_hh : 0), where
  * carry (in place, row block at coff) holds z * d h' of the step after (the last h's gradient
  * before the first launch) and is overwritten with this step's z * d h'. Writes the input part's
  * gate gradients (dr, dz, dn) at dGI + dcur and the hidden part's (dr, dz, dn * r) at dGH + dcur
  * (row stride 3H); h_prev is the row block hs + hprev. */
-__kernel void gru_step_bwd(int N, int H, __global const T* W, int woff,
+inline void gru_step_bwd_at(int u, int m0, int N, int H, __global const T* W, int woff,
                            __global T* dGH, int dnext, int dcur, int has_next,
                            __global T* dGI, int dioff,
                            __global const T* go, int gooff, int gorow,
                            __global const T* acts, int aoff,
-                           __global const T* hs, int hprev, __global T* carry, int coff) {
-    const int u = get_global_id(0), m0 = get_global_id(1) * RB;
+                           __global const T* hs, int hprev, __global T* carry, int coff)
+{
     if (u * UW >= H || m0 >= N) return;
     __global const T* w = W + woff + u * 3 * H * UW;
     int d[RB];
@@ -475,5 +516,19 @@ __kernel void gru_step_bwd(int N, int H, __global const T* W, int woff,
             store_n(cr, g * z, nj);
         }
     }
+}
+
+__kernel void gru_step_bwd(int N, int H, __global const T* W, int woff,
+                           __global T* dGH, int dnext, int dcur, int has_next,
+                           __global T* dGI, int dioff,
+                           __global const T* go, int gooff, int gorow,
+                           __global const T* acts, int aoff,
+                           __global const T* hs, int hprev, __global T* carry, int coff, int ub)
+{
+    /* unit blocks ub at a time: fewer, longer work-groups (PoCL pays per group) */
+    const int m0 = get_global_id(1) * RB;
+    for (int u = get_global_id(0) * ub; u < get_global_id(0) * ub + ub; ++u)
+        gru_step_bwd_at(u, m0, N, H, W, woff, dGH, dnext, dcur, has_next, dGI, dioff, go, gooff,
+                               gorow, acts, aoff, hs, hprev, carry, coff);
 }
 #endif /* RNN_STEP */

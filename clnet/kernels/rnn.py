@@ -129,6 +129,20 @@ FUSED_STEPS = None
 STEP_RM, STEP_RB, STEP_NU = 4, 4, 2
 
 
+# Work-groups per compute unit the step kernels aim at: PoCL pays a fixed cost per work-group,
+# so each work-item takes several blocks of hidden units (``ub``) while every core keeps a few
+# groups to balance.
+STEP_GROUPS_PER_CU = 4
+
+
+def _grid(units, rows, cores):
+    """((global size), ub): unit blocks per work-item so that the launch has about
+    STEP_GROUPS_PER_CU groups per core (never fewer than rows x 1)."""
+    ub = max(1, units * rows // (STEP_GROUPS_PER_CU * max(cores, 1)))
+    ub = min(ub, units)
+    return (-(-units // ub), rows), _I32(ub)
+
+
 def fused_steps(dev):
     """Whether sequence layers on ``dev`` use the fused step kernels (see FUSED_STEPS)."""
     if FUSED_STEPS is not None:
@@ -160,18 +174,19 @@ class StepKernels:
         self._pack_fwd = prg.kernel("rnn_pack_fwd", i2 + [None, _I32, _I32, _I32, None, _I32])
         self._pack_bwd = prg.kernel("rnn_pack_bwd", i2 + [None, _I32, _I32, _I32, None, _I32])
         self._lstm_fwd = prg.kernel("lstm_step_fwd", i2 + [None, _I32] + [None] + [_I32] * 2
-                                    + ([None] + [_I32] * 2) * 2 + [None, _I32])
+                                    + ([None] + [_I32] * 2) * 2 + [None, _I32, _I32])
         self._lstm_bwd = prg.kernel("lstm_step_bwd", i2 + [None, _I32] + [None] + [_I32] * 3
                                     + ([None] + [_I32] * 2) * 2 + [None, _I32]
-                                    + [None, _I32, _I32] + [None, _I32])
+                                    + [None, _I32, _I32] + [None, _I32, _I32])
         self._gru_fwd = prg.kernel("gru_step_fwd", i2 + [None, _I32] + [None, _I32, _I32]
-                                   + [None, _I32, _I32] + [None, _I32, _I32] + [None, _I32])
+                                   + [None, _I32, _I32] + [None, _I32, _I32] + [None, _I32, _I32])
         self._gru_bwd = prg.kernel("gru_step_bwd", i2 + [None, _I32] + [None] + [_I32] * 3
                                    + [None, _I32] + [None, _I32, _I32] + [None, _I32]
-                                   + [None, _I32, None, _I32])
+                                   + [None, _I32, None, _I32, _I32])
         self._nh = (_I32(N), _I32(H))
-        self.fwd_size = (-(-H // vw), -(-N // STEP_RM))
-        self.bwd_size = (-(-H // (vw * STEP_NU)), -(-N // STEP_RB))
+        cores = dev.cl_device.max_compute_units
+        self.fwd_size, self._fwd_ub = _grid(-(-H // vw), -(-N // STEP_RM), cores)
+        self.bwd_size, self._bwd_ub = _grid(-(-H // (vw * STEP_NU)), -(-N // STEP_RB), cores)
 
     def pack(self, w, G, backward):
         """W_hh (G*H, H) packed for the forward (Wf) or backward (Wb) step kernels (rnn.cl)."""
@@ -189,7 +204,7 @@ class StepKernels:
         enqueue(self.dev, self._lstm_fwd, self.fwd_size, (1, 1), *self._nh,
                 wf._storage.buffer, _I32(0), P._storage.buffer, _I32(poff), _I32(prow),
                 hs._storage.buffer, _I32(hin), _I32(hout), cs._storage.buffer, _I32(cin),
-                _I32(cout), acts._storage.buffer, _I32(aoff))
+                _I32(cout), acts._storage.buffer, _I32(aoff), self._fwd_ub)
 
     def lstm_bwd(self, wb, dG, dnext, dcur, has_next, go, gooff, gorow, gx, gxoff, gxrow,
                  acts, aoff, cs, cprev, ccur, dc):
@@ -198,14 +213,15 @@ class StepKernels:
                 _I32(has_next), go._storage.buffer, _I32(gooff), _I32(gorow),
                 gx._storage.buffer, _I32(gxoff), _I32(gxrow), acts._storage.buffer, _I32(aoff),
                 cs._storage.buffer, _I32(cprev), _I32(ccur), dc._storage.buffer,
-                _I32(dc._offset))
+                _I32(dc._offset), self._bwd_ub)
 
     def gru_fwd(self, wf, P, poff, prow, bias, hs, hin, hout, acts, aoff):
         enqueue(self.dev, self._gru_fwd, self.fwd_size, (1, 1), *self._nh,
                 wf._storage.buffer, _I32(0), P._storage.buffer, _I32(poff), _I32(prow),
                 bias._storage.buffer if bias is not None else None,
                 _I32(bias._offset if bias is not None else 0), _I32(bias is not None),
-                hs._storage.buffer, _I32(hin), _I32(hout), acts._storage.buffer, _I32(aoff))
+                hs._storage.buffer, _I32(hin), _I32(hout), acts._storage.buffer, _I32(aoff),
+                self._fwd_ub)
 
     def gru_bwd(self, wb, dGH, dnext, dcur, has_next, dGI, go, gooff, gorow, acts, aoff, hs,
                 hprev, carry):
@@ -213,7 +229,8 @@ class StepKernels:
                 wb._storage.buffer, _I32(0), dGH._storage.buffer, _I32(dnext), _I32(dcur),
                 _I32(has_next), dGI._storage.buffer, _I32(dcur), go._storage.buffer,
                 _I32(gooff), _I32(gorow), acts._storage.buffer, _I32(aoff),
-                hs._storage.buffer, _I32(hprev), carry._storage.buffer, _I32(carry._offset))
+                hs._storage.buffer, _I32(hprev), carry._storage.buffer, _I32(carry._offset),
+                self._bwd_ub)
 
 
 _step_cache = {}

@@ -145,3 +145,15 @@ def test_one_launch_per_step_each_way(monkeypatch, cls, G):
         m(x)[0].sum().backward()
         counts.append(dev.launches - n0)
     assert counts[1] - counts[0] == 2 * 8, counts
+
+
+@pytest.mark.parametrize("per_cu", [1, 2, 1000])
+@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
+def test_unit_blocks_per_work_item(monkeypatch, cls, per_cu):
+    """Work-items looping over several blocks of hidden units (``ub``), including a last group
+    whose blocks run past H (H = 80: five 16-wide blocks taken two or more at a time)."""
+    monkeypatch.setattr(rnn_kernels, "FUSED_STEPS", True)
+    monkeypatch.setattr(rnn_kernels, "STEP_GROUPS_PER_CU", per_cu)
+    monkeypatch.setattr(rnn_kernels, "_step_cache", {})
+    _run(cls, 3, 8, 4, 80)
+    _run(cls, 2, 33, 3, 37, bidirectional=True)
