@@ -184,10 +184,13 @@ def upload_stored(host, dev, dt):
         # the buffer is new, so the in-order queue has nothing pending on it: a non-blocking
         # write keeps the host array alive through pyopencl's event until the copy is done.
         # Inside a capture (clnet.graphs) the copy is recorded with a snapshot of the values and
-        # runs at every replay, in order with the kernels around it.
+        # runs at every replay, in order with the kernels around it; it also runs now, so a
+        # tensor kept past the capture (a cached constant, say) holds its values even if the
+        # graph is never replayed (an aborted capture).
+        buffer = out._storage.buffer
         if dev.capture is not None:
             host = host.copy()
-        buffer = out._storage.buffer
+            _write(dev, buffer, host)
         host_step(dev, lambda: _write(dev, buffer, host))
     return out
 

@@ -239,3 +239,15 @@ def test_every_module_that_reads_the_device_refuses_in_capture():
                 and "refuse_in_capture" not in text:
             offenders.append(rel)
     assert not offenders, f"device reads without refuse_in_capture: {offenders}"
+
+
+def test_a_constant_uploaded_in_an_aborted_capture_holds_its_value():
+    # masked_fill keeps one upload per number; made inside a capture that is then refused, the
+    # cached tensor must still hold the number for the eager calls after it
+    x, mask = clnet.zeros(4), clnet.tensor([True, False, True, False])
+    g = Graph()
+    with pytest.raises(GraphCaptureError):
+        with graph(g):
+            y = x.masked_fill(mask, -12345.5)
+            y.sum().item()
+    assert x.masked_fill(mask, -12345.5).tolist() == [-12345.5, 0.0, -12345.5, 0.0]
