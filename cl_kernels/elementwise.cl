@@ -512,18 +512,20 @@ __kernel void lerp_n(int n, __global const T* a, __global const T* b, __global c
 #endif
 
 /* ------------------------------------------------------------------ chains of small ops
- * chain: up to 16 contiguous elementwise ops over the same n elements in one launch. The host
+ * chain: up to 48 contiguous elementwise ops over the same n elements in one launch. The host
  * (clnet/kernels/chain.py) queues the ops of small tensors, whose cost is the launch, instead of
  * launching each, and launches them together before anything else uses the queue. A work-item
- * takes element i through the ops in order, each op reading its operands and writing its result
- * at element i: what the ops' own _c kernels do one after another, because the host never queues
- * an op that touches a buffer another queued op uses at another offset. The ops are the same
- * op_NAME functions the _c kernels call, so the results are the same bits.
+ * takes element i through the ops in order: what the ops' own _c kernels do one after another,
+ * because the host never queues an op that touches a buffer another queued op uses at another
+ * offset. The ops are the same op_NAME functions the _c kernels call: the same bits.
  *
- * Op k is code[k] = opcode | a << 8 | b << 13 | o << 18: a, b, o are slots (0..15: buffer s at
- * element offset off[s]); a or b = 31 takes the op's scalar sa[k] or sb[k] instead (binary
- * mode 2 / mode 1). A unary op reads slot a and gets p0 = sa[k], p1 = sb[k].
- * The op lists below are also read by chain.py (one source for the opcodes).
+ * Op k is code[k] = opcode | a << 8 | b << 15 | o << 22. An operand a or b is a buffer slot
+ * (0..15: buffer s at element offset off[s]), an earlier op's result (16 + its index: kept in a
+ * register, so a result no one reads later is never stored), or 127 for the op's scalar sa[k] /
+ * sb[k] (binary mode 2 / mode 1). A unary op reads a and gets p0 = sa[k], p1 = sb[k]. The result
+ * is stored to slot o, or nowhere when o is 31 (the host found its tensor gone, or a later op
+ * writes the same place). The op lists below are also read by chain.py (one source for the
+ * opcodes).
  */
 #if defined(IS_FLOAT) && !defined(HAS_FP16)
 #define CHAIN_BINARY(X) X(1, add) X(2, sub) X(3, mul) X(4, div) X(5, maximum) X(6, minimum)      \
@@ -542,8 +544,10 @@ __kernel void lerp_n(int n, __global const T* a, __global const T* b, __global c
     X(114, frac) X(115, nan_to_num) X(116, cube) X(117, inv_square)
 #define CHAIN_CASE_B(CODE, NAME) case CODE: r = op_##NAME(x, y); break;
 #define CHAIN_CASE_U(CODE, NAME) case CODE: r = op_##NAME(x, pa[k], pb[k]); break;
+#define TS CAT(T, 16)
 
-__kernel void chain(int n, int nops, int16 code, CAT(T, 16) sa, CAT(T, 16) sb, int16 off,
+__kernel void chain(int n, int nops, int16 c0, int16 c1, int16 c2, TS a0, TS a1, TS a2, TS b0,
+                    TS b1, TS b2, int16 off,
                     __global T* s0, __global T* s1, __global T* s2, __global T* s3,
                     __global T* s4, __global T* s5, __global T* s6, __global T* s7,
                     __global T* s8, __global T* s9, __global T* s10, __global T* s11,
@@ -551,23 +555,24 @@ __kernel void chain(int n, int nops, int16 code, CAT(T, 16) sa, CAT(T, 16) sb, i
     int i = get_global_id(0);
     if (i >= n) return;
     __global T* s[16] = {s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15};
-    int c[16], o[16];
-    T pa[16], pb[16];
-    vstore16(code, 0, c);
+    int c[48], o[16];
+    T pa[48], pb[48], res[48];
+    vstore16(c0, 0, c); vstore16(c1, 1, c); vstore16(c2, 2, c);
+    vstore16(a0, 0, pa); vstore16(a1, 1, pa); vstore16(a2, 2, pa);
+    vstore16(b0, 0, pb); vstore16(b1, 1, pb); vstore16(b2, 2, pb);
     vstore16(off, 0, o);
-    vstore16(sa, 0, pa);
-    vstore16(sb, 0, pb);
     for (int k = 0; k < nops; ++k) {
-        int w = c[k], ia = (w >> 8) & 31, ib = (w >> 13) & 31, io = (w >> 18) & 31;
-        T x = ia == 31 ? pa[k] : s[ia][o[ia] + i];
-        T y = ib == 31 ? pb[k] : s[ib][o[ib] + i];
+        int w = c[k], ia = (w >> 8) & 127, ib = (w >> 15) & 127, io = (w >> 22) & 31;
+        T x = ia < 16 ? s[ia][o[ia] + i] : (ia == 127 ? pa[k] : res[ia - 16]);
+        T y = ib < 16 ? s[ib][o[ib] + i] : (ib == 127 ? pb[k] : res[ib - 16]);
         T r;
         switch (w & 255) {
             CHAIN_BINARY(CHAIN_CASE_B)
             CHAIN_UNARY(CHAIN_CASE_U)
             default: r = x; break;
         }
-        s[io][o[io] + i] = r;
+        res[k] = r;
+        if (io != 31) s[io][o[io] + i] = r;
     }
 }
 #endif

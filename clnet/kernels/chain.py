@@ -6,7 +6,8 @@ below ``clnet/ops/elementwise.py``, at most ``chain_limit(dev)`` elements) is no
 once: it joins the device's pending chain (``dev.pending``), and the chain is launched as one
 kernel when anything else needs the device: any other launch (``backend/launch.py``), a copy to
 or from the host, a synchronisation (``Device.queue``/``synchronize``), the start or end of a
-capture (``Device.capture``), or when it is full (16 ops, 16 buffers). Nothing else changes: the
+capture (``Device.capture``), or when it is full (48 ops, or 16 buffers of inputs and live
+results). Nothing else changes: the
 output tensors exist at once with their buffers (allocated as before), and the device runs the
 same ops in the same order, with the same op functions, so the results are the same bits.
 
@@ -18,6 +19,7 @@ order is exactly the sequence of launches. Otherwise the chain is launched first
 """
 import re
 import threading
+import weakref
 
 import numpy as np
 from pyopencl import cltypes
@@ -26,9 +28,10 @@ from .. import dtypes
 from ..backend.launch import enqueue
 from ..backend.programs import _source
 
-MAX_OPS = 16
-MAX_SLOTS = 16
-SCALAR = 31                 # operand code: the op's scalar instead of a slot
+MAX_OPS = 48                # ops per launch (three int16 code vectors)
+MAX_SLOTS = 16              # buffers per launch: inputs and the results stored
+SCALAR = 127                # operand code: the op's scalar
+STORE_NONE = 31             # result code: not stored
 # elements: above it an op's own kernel beats the chain's per-element interpretation (~10 ns per
 # element and op on a CPU, against a few us per launch; a GPU runs the elements in parallel)
 DEFAULT_LIMIT = {"CPU": 512}
@@ -58,30 +61,58 @@ def chain_limit(dev):
 
 
 class Chain:
-    """The pending ops of one device over ``n`` elements of compute type ``ct``."""
+    """The pending ops of one device over ``n`` elements of compute type ``ct``.
 
-    __slots__ = ("dev", "program", "ct", "n", "code", "sa", "sb", "bufs", "offs", "slot_of",
-                 "written", "reads")
+    Operands are resolved as ops arrive: a (buffer, offset) an earlier op of the chain wrote is
+    that op's register; any other is a slot (buffer + offset) the kernel loads from. Where each
+    result goes is settled at launch: to its tensor's slot if the tensor (its storage) is still
+    alive and no later op writes the same place, else nowhere. So ``y = y + 1`` a thousand times
+    stores only the last ``y``, and the 16 slots bound the chain's inputs and live results, not
+    its length."""
+
+    __slots__ = ("dev", "program", "ct", "n", "code", "sa", "sb", "outs", "bufs", "offs",
+                 "slot_of", "reg_of", "written", "reads", "held", "dead")
 
     def __init__(self, dev, program, ct, n):
         self.dev = dev
         self.program = program      # elementwise.cl's program for ct
         self.ct = ct
         self.n = n
-        self.code = []
+        self.code = []              # per op: opcode | a << 8 | b << 15 (the store is added later)
         self.sa = []
         self.sb = []
-        self.bufs = []          # slot -> buffer (held, so an id is never reused while queued)
-        self.offs = []          # slot -> element offset
-        self.slot_of = {}       # (id(buffer), element offset) -> slot
-        self.written = {}       # id(buffer) -> the element offset the chain writes it at
-        self.reads = {}         # id(buffer) -> the offset the chain reads it at (-1: several)
+        self.outs = []              # per op: (weakref to the result's storage, buffer, offset)
+        self.bufs = []              # slot -> buffer (input slots; results' slots come at launch)
+        self.offs = []              # slot -> element offset
+        self.slot_of = {}           # (id(buffer), offset) -> input slot
+        self.reg_of = {}            # (id(buffer), offset) -> the last op writing it
+        self.written = {}           # id(buffer) -> the offset the chain writes it at
+        self.reads = {}             # id(buffer) -> the offset the chain reads it at (-1: several)
+        self.held = []              # every buffer named, so that no id() is reused while queued
+        self.dead = 0               # results last seen dead (their tensors gone)
 
-    def add(self, opcode, a, aoff, b, boff, pa, pb, o, ooff):
-        """Queue one op (``a``/``b`` None: the scalar ``pa``/``pb``); False when it cannot join
+    def _operand(self, buf, off):
+        """The operand code of (buf, off): an earlier op's register, or a slot (-1: none left)."""
+        key = (id(buf), off)
+        r = self.reg_of.get(key)
+        if r is not None:
+            return 16 + r
+        s = self.slot_of.get(key)
+        if s is None:
+            s = len(self.bufs)
+            if s == MAX_SLOTS:
+                return -1
+            self.slot_of[key] = s
+            self.bufs.append(buf)
+            self.offs.append(off)
+            self.held.append(buf)
+        return s
+
+    def add(self, opcode, a, aoff, b, boff, pa, pb, o, ooff, ostorage):
+        """Queue one op (``a``/``b`` None: the scalar ``pa``/``pb``; ``ostorage``: the result's
+        storage, watched to know whether the result must be stored); False when it cannot join
         (nothing is changed then): a buffer written in the chain used at another offset, the
-        output's buffer used at another offset, or no slot left. (Written out without helper
-        calls: this is the per-op host cost.)"""
+        result's buffer used at another offset, or no slot left for inputs and live results."""
         written, reads = self.written, self.reads
         ka = kb = None
         if a is not None:
@@ -103,40 +134,39 @@ class Chain:
             return False
         if (ka == ko and aoff != ooff) or (kb == ko and boff != ooff):
             return False
-        slot_of, bufs, offs = self.slot_of, self.bufs, self.offs
-        nslots = len(bufs)
-        ia = ib = SCALAR
-        if ka is not None:
-            ia = slot_of.get((ka, aoff))
-            if ia is None:
-                ia = slot_of[(ka, aoff)] = len(bufs)
-                bufs.append(a)
-                offs.append(aoff)
-        if kb is not None:
-            ib = slot_of.get((kb, boff))
-            if ib is None:
-                ib = slot_of[(kb, boff)] = len(bufs)
-                bufs.append(b)
-                offs.append(boff)
-        io = slot_of.get((ko, ooff))
-        if io is None:
-            io = slot_of[(ko, ooff)] = len(bufs)
-            bufs.append(o)
-            offs.append(ooff)
-        if len(bufs) > MAX_SLOTS:
-            for buf, off in zip(bufs[nslots:], offs[nslots:]):    # undo this op's slots
-                del slot_of[(id(buf), off)]
-            del bufs[nslots:], offs[nslots:]
+        nslots = len(self.bufs)
+        ia = SCALAR if a is None else self._operand(a, aoff)
+        ib = SCALAR if b is None else self._operand(b, boff)
+        if ia < 0 or ib < 0 or not self._room(1):
+            self._undo(nslots)
             return False
         if ka is not None:
             reads[ka] = aoff if reads.get(ka, aoff) == aoff else -1
         if kb is not None:
             reads[kb] = boff if reads.get(kb, boff) == boff else -1
         written[ko] = ooff
-        self.code.append(opcode | ia << 8 | ib << 13 | io << 18)
+        k = len(self.code)
+        self.reg_of[(ko, ooff)] = k
+        self.code.append(opcode | ia << 8 | ib << 15)
         self.sa.append(pa)
         self.sb.append(pb)
+        self.outs.append((weakref.ref(ostorage), o, ooff))
+        self.held.append(o)
         return True
+
+    def _undo(self, nslots):
+        for buf, off in zip(self.bufs[nslots:], self.offs[nslots:]):
+            del self.slot_of[(id(buf), off)]
+        del self.bufs[nslots:], self.offs[nslots:]
+
+    def _room(self, new):
+        """Whether the input slots plus the results that may still need one, plus ``new``
+        more, fit in the slots. Results are only checked for liveness when the quick bound
+        (every result not yet seen dead needs a slot) says no; a dead result stays dead."""
+        if len(self.bufs) + len(self.code) - self.dead + new <= MAX_SLOTS:
+            return True
+        self.dead = sum(1 for ref, _, _ in self.outs if ref() is None)
+        return len(self.bufs) + len(self.code) - self.dead + new <= MAX_SLOTS
 
     def flush(self):
         """Launch the queued ops as one kernel (and forget them)."""
@@ -150,40 +180,57 @@ class Chain:
         nops = len(self.code)
         if not nops:
             return
+        # where each result goes: the last write of a live tensor's place, to its slot
+        code = list(self.code)
+        bufs, offs, slot_of = self.bufs, self.offs, self.slot_of
+        last = self.reg_of
+        for k in range(nops):
+            ref, o, ooff = self.outs[k]
+            key = (id(o), ooff)
+            store = STORE_NONE
+            if last[key] == k and ref() is not None:
+                store = slot_of.get(key)
+                if store is None:
+                    store = slot_of[key] = len(bufs)
+                    bufs.append(o)
+                    offs.append(ooff)
+            code[k] |= store << 22
         pad = MAX_OPS - nops
         st = self.ct.np
-        code = np.array(self.code + [0] * pad, _I32)
+        code = np.array(code + [0] * pad, _I32)
         sa = np.array(self.sa + [0] * pad, st)
         sb = np.array(self.sb + [0] * pad, st)
-        offs = np.array(self.offs + [0] * (MAX_SLOTS - len(self.offs)), _I32)
-        bufs = self.bufs + [None] * (MAX_SLOTS - len(self.bufs))    # unused slots: NULL
-        # the vector arguments (int16, T16) go as the bytes of numpy arrays of their 16 lanes
+        offs = np.array(offs + [0] * (MAX_SLOTS - len(offs)), _I32)
+        slots = bufs + [None] * (MAX_SLOTS - len(bufs))    # unused slots: NULL
+        # the vector arguments (int16, T16) go as the bytes of 16-lane slices of numpy arrays
         kernel = self.program.kernel("chain", _ARG_TYPES[self.ct])
         local = min(_LOCAL, dev.max_work_group_size)
         enqueue(dev, kernel, (-(-self.n // local) * local,), (local,), _I32(self.n), _I32(nops),
-                code, sa, sb, offs, *bufs)
+                code[:16], code[16:32], code[32:], sa[:16], sa[16:32], sa[32:], sb[:16],
+                sb[16:32], sb[32:], offs, *slots)
 
 
-_ARG_TYPES = {ct: [_I32, _I32, cltypes.int16, t16, t16, cltypes.int16] + [None] * MAX_SLOTS
+_ARG_TYPES = {ct: [_I32, _I32] + [cltypes.int16] * 3 + [t16] * 6 + [cltypes.int16]
+              + [None] * MAX_SLOTS
               for ct, t16 in ((dtypes.float32, cltypes.float16), (dtypes.float64, cltypes.double16))}
 _LOCAL = 64     # work-items per group: the ops of one element are a loop, groups stay small
 
 
-def queue_op(dev, program, ct, n, opcode, a, aoff, b, boff, pa, pb, o, ooff):
-    """Add one op to ``dev``'s pending chain (``program``: elementwise.cl's for ``ct``),
-    launching the chain first when the op cannot join it (another element count or type, a
-    buffer at another offset, no room). False, with nothing queued, for an op that cannot be
-    chained even alone (its output overlaps an operand at another offset): the caller
-    launches it itself."""
+def queue_op(dev, program, ct, n, opcode, a, aoff, b, boff, pa, pb, o, ooff, ostorage):
+    """Add one op to ``dev``'s pending chain (``program``: elementwise.cl's for ``ct``;
+    ``ostorage``: the result's storage), launching the chain first when the op cannot join it
+    (another element count or type, a buffer at another offset, no room). False, with nothing
+    queued, for an op that cannot be chained even alone (its output overlaps an operand at
+    another offset): the caller launches it itself."""
     with _lock:
         ch = dev.pending
         if ch is None or ch.n != n or ch.ct is not ct or not ch.add(
-                opcode, a, aoff, b, boff, pa, pb, o, ooff):
+                opcode, a, aoff, b, boff, pa, pb, o, ooff, ostorage):
             if ch is not None:
                 dev.pending = None
                 ch._launch()
             ch = Chain(dev, program, ct, n)
-            if not ch.add(opcode, a, aoff, b, boff, pa, pb, o, ooff):
+            if not ch.add(opcode, a, aoff, b, boff, pa, pb, o, ooff, ostorage):
                 return False
             dev.pending = ch
         if len(ch.code) == MAX_OPS:

@@ -102,7 +102,8 @@ def launch_binary(op, a, b, out, ct):
         if not w and n <= chain_limit(dev) and ct in CHAIN_TYPES and op in BINARY_CODES and \
                 queue_op(dev, prg, ct, n, BINARY_CODES[op], a._storage.buffer if a_t else None,
                          a._offset if a_t else 0, b._storage.buffer if b_t else None,
-                         b._offset if b_t else 0, sa, sb, out._storage.buffer, out._offset):
+                         b._offset if b_t else 0, sa, sb, out._storage.buffer, out._offset,
+                         out._storage):
             return out
         k = prg.kernel(op + ("_v" if w else "_c"),
                        [_I32, None, _I32, None, _I32, st, st, None, _I32, _I32])
@@ -129,7 +130,7 @@ def launch_unary(op, a, out, ct, p0=0, p1=0):
         w = vec_width(dev, op, ct, VEC_UNARY)
         if not w and n <= chain_limit(dev) and ct in CHAIN_TYPES and op in UNARY_CODES and \
                 queue_op(dev, prg, ct, n, UNARY_CODES[op], a._storage.buffer, a._offset, None,
-                         0, st(p0), st(p1), out._storage.buffer, out._offset):
+                         0, st(p0), st(p1), out._storage.buffer, out._offset, out._storage):
             return out
         k = prg.kernel(op + ("_v" if w else "_c"), [_I32, None, _I32, None, _I32, st, st])
         launch_w(dev, k, n, w or _VW, n, a._storage.buffer, a._offset, out._storage.buffer,

@@ -166,16 +166,17 @@ def _fast_binary(op, a, b):
         return None
     if n == 0 or storage.nbytes > _INT32_BYTES[dt.itemsize]:
         return None
-    out = Tensor._make(Storage(dev, n * dt.itemsize), shape, strides, 0, dt)
+    ostorage = Storage(dev, n * dt.itemsize)
+    out = Tensor._make(ostorage, shape, strides, 0, dt)
     limit = dev.tuning.get("elementwise.chain")
     if limit is None:
         limit = chain_limit(dev)
     if n <= limit and op in BINARY_CODES and (op not in VEC_BINARY or not vec_width(
             dev, op, dt, VEC_BINARY)) and (queue_op(
             dev, program(dev, dt), dt, n, BINARY_CODES[op], storage.buffer, a._offset, None, 0,
-            0.0, b, out._storage.buffer, 0) if mode else queue_op(
+            0.0, b, ostorage.buffer, 0, ostorage) if mode else queue_op(
             dev, program(dev, dt), dt, n, BINARY_CODES[op], storage.buffer, a._offset,
-            b._storage.buffer, b._offset, 0.0, 0.0, out._storage.buffer, 0)):
+            b._storage.buffer, b._offset, 0.0, 0.0, ostorage.buffer, 0, ostorage)):
         return out      # a small tensor: the op joined the device's pending chain (chain.py)
     hit = FAST_KERNELS.get((dev, op, dt, dev.tuning.get("elementwise.vec")))
     k, local, w = hit if hit is not None else fast_kernel(dev, op, dt)
