@@ -1,9 +1,13 @@
 """The fused optimizers pass their states and scalars by name, checked against the kernel's own
-parameter list in cl_kernels/optim.cl (clnet/kernels/optim.py)."""
+parameter list in cl_kernels/optim.cl (clnet/kernels/optim.py); multi_tensor.cl's kernels take
+the same names in the same order."""
+import os
+import re
+
 import pytest
 
 import clnet
-from clnet.backend.programs import kernel_params
+from clnet.backend.programs import kernel_dir, kernel_params
 from clnet.kernels.optim import update_kernel
 from clnet.optim import _fused
 
@@ -52,3 +56,23 @@ def test_named_scalars_reach_their_kernel_parameters():
     _fused.fused_update("SGD", "sgd", p, dict(buf=None),
                         dict(lr=0.5, momentum=0.0, one_minus_dampening=1.0, wd=0.25), 0)
     assert p.numpy().tolist() == pytest.approx([1.0 - 0.5 * (1.0 + 0.25)] * 5)
+
+
+def _multi_tensor_signature(name):
+    """(lists, scalars) of multi_tensor.cl's mt_<name>, as its source writes them."""
+    src = open(os.path.join(kernel_dir(), "multi_tensor.cl"), encoding="utf-8").read()
+    head = re.search(r"__kernel void mt_" + name + r"\((.*?)\)\s*\{", src, flags=re.S).group(1)
+    lists = re.findall(r"MT_ARGS(?:_RO)?\((\w+)\)", head)
+    rest = re.sub(r"MTMeta\d+ m|MT_ARGS(?:_RO)?\(\w+\)", "", head)
+    scalars = [d.split()[-1] for d in rest.split(",") if d.strip()]
+    return lists, scalars
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "rmsprop", "adagrad", "adadelta"])
+def test_multi_tensor_kernels_take_the_single_tensor_kernels_names_in_order(name):
+    """kernels/multi_tensor.py passes mt_<name>'s scalars in optim.cl's order (the names the
+    optimizers give): the two sources must list the same states and scalars in the same order."""
+    lists, scalars = _multi_tensor_signature(name)
+    k = update_kernel(name)
+    assert lists == ["param", "grad", *k.states]
+    assert scalars == [*k.scalars, "flags"]
