@@ -71,7 +71,7 @@ class Chain:
     its length."""
 
     __slots__ = ("dev", "program", "ct", "n", "code", "sa", "sb", "outs", "bufs", "offs",
-                 "slot_of", "reg_of", "written", "reads", "held", "dead")
+                 "slot_of", "reg_of", "written", "reads", "held", "dead", "owner")
 
     def __init__(self, dev, program, ct, n):
         self.dev = dev
@@ -90,6 +90,7 @@ class Chain:
         self.reads = {}             # id(buffer) -> the offset the chain reads it at (-1: several)
         self.held = []              # every buffer named, so that no id() is reused while queued
         self.dead = 0               # results last seen dead (their tensors gone)
+        self.owner = threading.get_ident()  # the thread that queued the ops
 
     def _operand(self, buf, off):
         """The operand code of (buf, off): an earlier op's register, or a slot (-1: none left)."""
@@ -169,11 +170,16 @@ class Chain:
         return len(self.bufs) + len(self.code) - self.dead + new <= MAX_SLOTS
 
     def flush(self):
-        """Launch the queued ops as one kernel (and forget them)."""
+        """Launch the queued ops as one kernel (and forget them). Another thread's flush while
+        the owner captures a step leaves them: they belong to the capture (which records only
+        its own thread's launches), and a capture runs nothing the other thread could wait on."""
         with _lock:
-            if self.dev.pending is self:    # (else launched already, by another thread's read)
-                self.dev.pending = None
-                self._launch()
+            if self.dev.pending is not self:
+                return              # launched already (by another thread's read, say)
+            if self.dev._capture is not None and threading.get_ident() != self.owner:
+                return
+            self.dev.pending = None
+            self._launch()
 
     def _launch(self):
         dev = self.dev
@@ -222,6 +228,9 @@ def queue_op(dev, program, ct, n, opcode, a, aoff, b, boff, pa, pb, o, ooff, ost
     (another element count or type, a buffer at another offset, no room). False, with nothing
     queued, for an op that cannot be chained even alone (its output overlaps an operand at
     another offset): the caller launches it itself."""
+    cap = dev._capture
+    if cap is not None and cap.thread != threading.get_ident():
+        return False    # another thread's op during a capture runs eagerly (clnet.graphs)
     with _lock:
         ch = dev.pending
         if ch is None or ch.n != n or ch.ct is not ct or not ch.add(

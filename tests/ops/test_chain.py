@@ -146,3 +146,25 @@ def test_queued_buffers_go_back_to_the_pool(chains):
         x = x * 1.0
     DEV.synchronize()
     assert clnet.memory_allocated(DEV) == start
+
+
+def test_other_threads_ops_during_a_capture_run_eagerly_and_the_captured_chain_replays(chains):
+    chains(512)
+    x = clnet.ones(4)
+    y = clnet.zeros(4)
+    g = clnet.graphs.Graph()
+    other = []
+    with clnet.graphs.graph(g, capture_error_mode="thread_local"):
+        y.copy_(x * 2 + 1)              # chained inside the capture, replayed later
+
+        def work():
+            z = clnet.full((4,), 3.0) * 2 - 1        # another thread: runs now
+            DEV.synchronize()
+            other.append(z.tolist())
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+    assert other == [[5.0] * 4]
+    x.fill_(5.0)
+    g.replay()
+    assert y.tolist() == [11.0] * 4
