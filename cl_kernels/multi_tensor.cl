@@ -295,9 +295,9 @@ __kernel void mt_norm_finish(__global const A* partials, int part_off, int ntens
             part = norm_combine(part, partials[part_off + t * groups + g], kind);
         acc = norm_fold(acc, ROUND_R(norm_final(part, kind, p)), kind, p);
     }
-    A norm = ROUND_R(norm_final(acc, kind, p));    /* leaves the total stored */
+    A norm = ROUND_R(norm_final(acc, kind, p));
     A c = ROUND_R(max_norm / ROUND_R(norm + (A)1e-6));
-    CAT(STORE_, R)(total, total_off, norm);
+    CAT(STORE_, R)(total, total_off, norm);     /* ROUND_R used the element as scratch */
     coef[coef_off] = c > (A)1 ? (A)1 : c;
 }
 #endif  /* MT_NORM_FINISH */

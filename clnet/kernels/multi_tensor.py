@@ -2,10 +2,11 @@
 
 Callers pass parallel lists of tensors (``[params, grads, exp_avgs, ...]``), all on one device, of
 one dtype and each a contiguous run (any storage offset); a list a configuration does not use is
-None. The lists are cut into chunks of at most K tensors, K being the largest of 32, 16, ... 1
-whose kernel arguments (K buffers per list, the chunk's MTMeta struct, the scalars) fit the
-device's CL_DEVICE_MAX_PARAMETER_SIZE (1024 bytes on PoCL: K = 8 for the five lists of Adam, 32
-for one list). Each chunk is one launch.
+None. The lists are cut into chunks of at most Kmax tensors, Kmax being the largest of 32, 16,
+... 1 whose kernel arguments (K buffers per list, the chunk's MTMeta struct, the scalars) fit the
+device's CL_DEVICE_MAX_PARAMETER_SIZE (1024 bytes on PoCL: 8 for the five lists of Adam, 32 for
+one list). Each chunk is one launch, of the kernel built for the smallest of 4, 8, 16, 32 slots
+that holds it (``_fit``).
 
 Optimizer updates take their scalars as a callable read at every run (``enqueue_dynamic``): a
 captured step (``clnet.graphs``) recomputes the learning rate and the bias corrections at each
@@ -139,7 +140,6 @@ def update(op, name, lists, scalars, flags):
     if len(lists) != 2 + len(kernel_names.states):
         raise TypeError(f"{op}: mt_{name} takes lists [param, grad, "
                         f"{', '.join(kernel_names.states)}], got {len(lists)} lists")
-    lists = [lst for lst in lists]
     present = [i for i, lst in enumerate(lists) if lst is not None]
     if not lists[0]:
         return

@@ -2,10 +2,10 @@
 
 Every kernel runs in both tile layouts (a work-item per tile as on CPU drivers, a 64-wide
 work-group per tile as on GPUs). The updates run through the optimizers' default path on groups
-of edge-size parameters viewing storages from element 3 on, two steps each, float32/float64 checked against
-optim.py's numpy rules, a group of 20 tensors spanning several chunks of K, and float16/bfloat16
-checked bit for bit against the single-tensor path (optim.cl through float32 copies). The
-elementwise kernels (fill, clamp, scale) and the norm kernels (partials in both work-group
+of edge-size parameters viewing storages from element 3 on, two steps each: float32/float64
+checked against optim.py's numpy rules (also a group of 20 tensors spanning several chunks),
+float16/bfloat16 bit for bit against the single-tensor path (optim.cl through float32 copies).
+The elementwise kernels (fill, clamp, scale) and the norm kernels (partials in both work-group
 layouts, finish) run through zero_grad, clip_grad_value_ and clip_grad_norm_ on every dtype and
 norm type, checked against numpy."""
 import math
