@@ -4,6 +4,8 @@ are recomputed at every replay, so replaying a captured step twice gives the bit
 steps. A stand-in capture object (record / record_dynamic / record_host / refusal, the interface
 backend/launch.py talks to) records here, and replays its records in order; one test runs the
 same through clnet.graphs' Graph."""
+import threading
+
 import numpy as np
 import pytest
 
@@ -19,6 +21,7 @@ class FakeCapture:
 
     def __init__(self):
         self.records = []
+        self.thread = threading.get_ident()     # the capturing thread (kernels/chain.py asks)
 
     def allocation_pool(self):
         return clnet.default_device().pool
