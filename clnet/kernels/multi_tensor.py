@@ -65,8 +65,9 @@ def chunk_size(dev, lists):
     return k
 
 
-def _check(op, lists):
-    """All tensors of ``lists`` (None lists skipped) on one device, of one dtype, contiguous."""
+def _check(op, lists, contiguous_checked=False):
+    """All tensors of ``lists`` (None lists skipped) on one device, of one dtype, contiguous
+    (unless the caller has just checked that: ``contiguous_checked``)."""
     tensors = [t for lst in lists if lst is not None for t in lst]
     dev = same_device(op, *tensors)
     dt = tensors[0].dtype
@@ -74,7 +75,7 @@ def _check(op, lists):
         if t.dtype is not dt:
             raise TypeError(f"{op}: a multi-tensor launch takes tensors of one dtype, got "
                             f"{dt.name} and {t.dtype.name}")
-        if not t.is_contiguous():
+        if not contiguous_checked and not t.is_contiguous():
             raise ValueError(f"{op}: a multi-tensor launch takes contiguous tensors, got one of "
                              f"shape {list(t._shape)} with strides {t.stride()}")
     check_index_range(op, *tensors)
@@ -131,11 +132,13 @@ def _chunks(lists, kmax, align):
     return out
 
 
-def update(op, name, lists, scalars, flags):
+def update(op, name, lists, scalars, flags, contiguous_checked=False):
     """Run multi_tensor.cl's ``mt_<name>`` (``sgd``, ``adam``...) over ``lists`` = [params,
     grads, *states] (a state list None where the flags leave it unused), chunk by chunk.
     ``scalars()`` returns {name: host float} with the kernel's scalar names; it is called at each
-    run (once now when eager, at every replay when captured), after the host steps before it."""
+    run (once now when eager, at every replay when captured), after the host steps before it.
+    ``contiguous_checked``: the caller has just checked every tensor's layout (the optimizer
+    step, which must choose each parameter's path anyway)."""
     kernel_names = update_kernel(name)
     if len(lists) != 2 + len(kernel_names.states):
         raise TypeError(f"{op}: mt_{name} takes lists [param, grad, "
@@ -143,7 +146,7 @@ def update(op, name, lists, scalars, flags):
     present = [i for i, lst in enumerate(lists) if lst is not None]
     if not lists[0]:
         return
-    dev, dt = _check(op, [lists[i] for i in present])
+    dev, dt = _check(op, [lists[i] for i in present], contiguous_checked)
     order = kernel_names.scalars
     scalar = CL_SCALAR[dt.compute.cl]
     kmax = chunk_size(dev, _UPDATE_LISTS)

@@ -58,7 +58,8 @@ def step_group(opt, opt_name, kernel, group, params, states, scalars, flags, cou
                                for i in range(len(entries[0][1]))]
         first = ps[0]
         multi_tensor.update(opt_name, kernel, lists,
-                            lambda first=first: scalars(state[first].get("step")), bucket_flags)
+                            lambda first=first: scalars(state[first].get("step")), bucket_flags,
+                            contiguous_checked=True)
         for p, st in entries:
             p._bump_version()
             _bump_states(st)
