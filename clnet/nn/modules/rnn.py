@@ -4,7 +4,8 @@ LSTM (with proj_size), GRU, and the single-step RNNCell, LSTMCell, GRUCell.
 Formulation (per layer and direction): the input projection of ALL time steps is one GEMM
 (``linear`` over the L*N rows of the sequence, the biases in its epilogue), split into per-step
 views; each step then costs one GEMM (h @ W_hh^T added to that step's projection) and one
-fused cell kernel (clnet/ops/rnn.py, clnet/nn/rnn_sequence.py). Every layer direction is ONE
+fused cell kernel (clnet/ops/rnn.py, clnet/nn/rnn_sequence.py); on CPU drivers an LSTM or GRU
+step is ONE launch each way, the GEMM and the cell in one kernel (kernels/rnn.py). Every layer direction is ONE
 graph node (``lstm_layer``, ``gru_layer``, ``rnn_layer``: no per-step graph bookkeeping, one
 weight-gradient GEMM for the whole sequence), except LSTMs with proj_size, which record per
 step (``time_steps``, ``lstm_step``). Directions and layers are assembled with ``stack``/``cat``.
