@@ -1,4 +1,5 @@
-/* GEMM: C = alpha * A @ B + beta * X, batched, any strides (transposed views need no copy).
+/* GEMM: C = act(alpha * A @ B + beta * X), batched, any strides (transposed views need no copy);
+ * act is the epilogue's activation (ACT_* below; ACT_NONE for plain products).
  *
  * Every operand is an offset plus element strides over TWO batch dimensions: A[b][m][k] lives at
  * offA + (b / nb2)*sAb + (b % nb2)*sAb2 + m*sAm + k*sAk, likewise B[b][k][n], C[b][m][n] and the

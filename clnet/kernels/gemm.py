@@ -1,6 +1,7 @@
 """gemm.cl: the strided, batched GEMM every matrix product goes through.
 
-``C = alpha * A @ B + beta * X``. Each operand is described by its storage offset, one stride per
+``C = act(alpha * A @ B + beta * X)`` (``act``: an activation applied in the epilogue, for
+Linear + activation pairs; none by default). Each operand is described by its storage offset, one stride per
 batch dimension (0 where broadcast) and a row and a column stride, so transposed views, step
 slices, expanded batches and 1-D vectors (a stride of 0 along the missing dimension) all go to the
 kernel without a copy. float32/float64 use the tiled kernels with per-device tile sizes
