@@ -24,9 +24,11 @@ def check_not_capturing(p):
     """Optimizer state is created eagerly, never inside a captured step (``clnet.graphs``): a
     replay would not re-run the creation, and the buffers must exist before the launches that
     use them are recorded."""
-    if p._storage.device.capture is not None:
-        raise RuntimeError("optimizer state is created on the first step; run one step eagerly "
-                           "before capturing")
+    cap = p._storage.device.capture
+    err = cap.refusal("creating optimizer state") if cap is not None else None
+    if err is not None:     # the capture's own error type (clnet.graphs.GraphCaptureError)
+        raise type(err)("optimizer state is created on the first step; run one step eagerly "
+                        "before capturing")
 
 
 def state_buffer(p, fill=0.0):

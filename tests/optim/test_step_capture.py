@@ -199,3 +199,13 @@ def test_a_clnet_graph_replays_equal_eager_steps(name, kwargs):
         runs.append(_snapshot(opt, params))
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+
+
+def test_state_creation_in_a_real_capture_raises_the_graphs_error():
+    """clnet train's auto mode falls back to eager steps on clnet.graphs.GraphCaptureError."""
+    params = _model(2)
+    opt = optim.Adam(params, lr=1e-3)
+    with pytest.raises(clnet.graphs.GraphCaptureError, match="optimizer state is created"):
+        with clnet.graphs.graph(clnet.graphs.Graph()):
+            opt.step()
+    assert all(len(opt.state[p]) == 0 for p in params)
