@@ -43,10 +43,13 @@ def test_every_model_and_mode_has_a_row_with_every_field(rows):
             continue
         assert r["clnet_ms"] > 0 and r["launches_per_step"] >= 1
         assert r["speed"] == pytest.approx(r["torch_ms"] / r["clnet_ms"])
+        assert r["best_speed"] > 0
         assert r["host_us_per_launch"] > 0
     eager = [r for r in rows if r["mode"] == "eager" and r["model"] != "geomean"]
     assert rows[-2]["speed"] == pytest.approx(
         math.exp(sum(math.log(r["speed"]) for r in eager) / len(eager)))
+    assert rows[-2]["best_speed"] == pytest.approx(
+        math.exp(sum(math.log(r["best_speed"]) for r in eager) / len(eager)))
 
 
 def test_the_table_prints_every_row(rows):
