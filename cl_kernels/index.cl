@@ -202,6 +202,18 @@ __kernel void masked_fill_##T(int n, __global T* out, __global const T* in,     
     out[off[0]] = mask[off[2]] ? value[off[3]] : in[off[1]];                                \
 }
 
+/* out = mask ? value : in for a contiguous out and in, with a contiguous mask repeating along
+ * the leading dims (element i reads mask[i % mn]: a causal mask (T, T) over scores (B, H, T, T)).
+ * The general kernel above spends its time unravelling four operands' strided offsets. */
+#define MASKED_FILL_TAIL(T)                                                                 \
+__kernel void masked_fill_tail_##T(int n, __global T* out, int ooff, __global const T* in,  \
+                                   int ioff, __global const uchar* mask, int moff, int mn,  \
+                                   __global const T* value, int voff) {                     \
+    int i = get_global_id(0);                                                               \
+    if (i >= n) return;                                                                     \
+    out[ooff + i] = mask[moff + i % mn] ? value[voff] : in[ioff + i];                       \
+}
+
 /* ---------------------------------------------------------------- stream compaction
  * Three passes over a contiguous input of n elements, in blocks of (local size * NZ_PER):
  *   nz_count_T    one count of nonzero elements per block
@@ -306,7 +318,7 @@ __kernel void one_hot_##I(int n, __global long* out, __global const I* index, in
     SCATTER(T, int) SCATTER(T, long) \
     SCATTER_ADD_OWNER(T, int) SCATTER_ADD_OWNER(T, long)
 
-#define BY_VALUE(T) BY_INDEX(T) TAKE(T) PUT(T) MASKED_FILL(T) NZ_KERNELS(T)
+#define BY_VALUE(T) BY_INDEX(T) TAKE(T) PUT(T) MASKED_FILL(T) MASKED_FILL_TAIL(T) NZ_KERNELS(T)
 
 BY_VALUE(uchar)
 BY_VALUE(int)

@@ -194,12 +194,23 @@ def masked_fill_into(out, input, mask, v, op):
     to out's shape)."""
     shape = out._shape
     n = out.numel()
+    dev = out._storage.device
+    mshape = tuple(mask._shape)
+    while mshape and mshape[0] == 1:
+        mshape = mshape[1:]
+    if (out.is_contiguous() and input._shape == shape and input.is_contiguous()
+            and mask.is_contiguous() and mshape == tuple(shape[len(shape) - len(mshape):])):
+        # the common case (attention's causal mask): one index per element, no strided offsets
+        k = index_program(dev).kernel(f"masked_fill_tail_{out.dtype.cl}", [
+            _I32, None, _I32, None, _I32, None, _I32, _I32, None, _I32])
+        launch_1d(dev, k, n, n, buf(out), out._offset, buf(input), input._offset, buf(mask),
+                  mask._offset, max(mask.numel(), 1), buf(v), v._offset)
+        return out
     m = strided_meta(op, shape, [
         (out._offset, out._stride),
         (input._offset, broadcast_strides(shape, input._shape, input._stride)),
         (mask._offset, broadcast_strides(shape, mask._shape, mask._stride)),
         (v._offset, [0] * len(shape))])
-    dev = out._storage.device
     k = index_program(dev).kernel(f"masked_fill_{out.dtype.cl}", [_I32, None, None, None, None,
                                                                   None])
     launch_1d(dev, k, n, n, buf(out), buf(input), buf(mask), buf(v), m)

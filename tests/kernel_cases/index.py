@@ -41,6 +41,10 @@ def gather_scatter_family(dev):
             mask = clnet.tensor(mask_np, device=dev)
             check(clnet.masked_select(src, mask), a[mask_np])
             _try(clnet.masked_fill, src, mask, 1)
+            # contiguous with a mask repeating along the leading dims (masked_fill_tail)
+            want = np.where(mask_np[1], np.ones((), a.dtype), a)
+            check(clnet.masked_fill(src.contiguous(), mask[1], 1), want)
+            check(clnet.masked_fill(src.contiguous(), mask[1:2], 1), want)
             check(clnet.nonzero(src), np.argwhere(a))
             check(src[mask], a[mask_np])
     from clnet.ops.index import one_hot          # exported later as nn.functional.one_hot

@@ -36,3 +36,36 @@ def test_a_repeated_masked_fill_uploads_nothing(monkeypatch):
     for _ in range(5):
         x.masked_fill(mask, float("-inf"))
     assert calls == []
+
+
+@pytest.mark.parametrize("shape,mshape", [((2, 3, 4, 4), (4, 4)), ((2, 3, 4, 4), (1, 1, 4, 4)),
+                                          ((5,), (5,)), ((3, 5), (1, 5)), ((3, 5), (3, 1)),
+                                          ((2, 0, 3), (3,)), ((7, 67), (67,))])
+@pytest.mark.parametrize("layout", ["contiguous", "offset", "transposed", "stepped"])
+def test_masked_fill_layouts_and_broadcast_masks_match_torch(shape, mshape, layout):
+    """The contiguous kernel (a mask repeating along the leading dims) and the general one."""
+    rng = np.random.default_rng(len(shape))
+    a = rng.standard_normal(shape).astype(np.float32)
+    m = rng.random(mshape) < 0.5
+
+    def lay(t, mod):
+        if layout == "offset":
+            return mod.cat([mod.zeros(1), t.reshape(-1)])[1:].reshape(shape)
+        if layout == "transposed" and t.dim() >= 2:
+            return t.transpose(-1, -2).contiguous().transpose(-1, -2)
+        if layout == "stepped":
+            return mod.stack([t, t], -1)[..., 0]
+        return t
+    for val in (float("-inf"), 2.0):
+        xc, xt = lay(clnet.tensor(a), clnet), lay(torch.tensor(a), torch)
+        got = xc.masked_fill(clnet.tensor(m), val).numpy()
+        np.testing.assert_array_equal(got, xt.masked_fill(torch.tensor(m), val).numpy())
+        yc, yt = xc.clone(), xt.clone()
+        yc.masked_fill_(clnet.tensor(m), val)
+        yt.masked_fill_(torch.tensor(m), val)
+        np.testing.assert_array_equal(yc.numpy(), yt.numpy())
+    xc = clnet.tensor(a, requires_grad=True)
+    xt = torch.tensor(a, requires_grad=True)
+    (lay(xc, clnet).masked_fill(clnet.tensor(m), 0.5) * 3).sum().backward()
+    (lay(xt, torch).masked_fill(torch.tensor(m), 0.5) * 3).sum().backward()
+    np.testing.assert_array_equal(xc.grad.numpy(), xt.grad.numpy())
