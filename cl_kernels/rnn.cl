@@ -298,11 +298,13 @@ __kernel void rnn_pack_bwd(int G, int H, __global const T* W, int woff, int sr, 
 
 /* One LSTM step: gates = P + h_in @ W_hh^T; i, f, o = sigmoid, g = tanh; c_out = f * c_in + i * g;
  * h_out = o * tanh(c_out). The activated gates (i, f, g, o) are saved at acts + aoff for the
- * backward. h_in and h_out (hs), c_in and c_out (cs) are distinct row blocks of one buffer. */
+ * backward. h_in and h_out (hs), c_in and c_out (cs) are distinct row blocks of one buffer.
+ * With orow != 0, h_out is also stored at ob + ooff with row stride orow (a batch_first
+ * layer's output, written in the layout its consumer reads; ob is NULL otherwise). */
 inline void lstm_step_fwd_at(int u, int m0, int N, int H, __global const T* W, int woff,
                             __global const T* P, int poff, int prow,
                             __global T* hs, int hin, int hout, __global T* cs, int cin, int cout,
-                            __global T* acts, int aoff)
+                            __global T* acts, int aoff, __global T* ob, int ooff, int orow)
 {
     const int j0 = u * VW, nj = min(VW, H - j0);
     if (nj <= 0 || m0 >= N) return;
@@ -325,7 +327,9 @@ inline void lstm_step_fwd_at(int u, int m0, int N, int H, __global const T* W, i
         const TV og = sigm_v(acc[i][3] + load_n(pr + 3 * H, nj));
         const TV c = fg * load_n(cs + cin + row * H + j0, nj) + ig * gg;
         store_n(cs + cout + row * H + j0, c, nj);
-        store_n(hs + hout + row * H + j0, og * tanh(c), nj);
+        const TV h = og * tanh(c);
+        store_n(hs + hout + row * H + j0, h, nj);
+        if (orow) store_n(ob + ooff + row * orow + j0, h, nj);
         __global T* ar = acts + aoff + row * 4 * H + j0;
         store_n(ar, ig, nj);
         store_n(ar + H, fg, nj);
@@ -337,13 +341,14 @@ inline void lstm_step_fwd_at(int u, int m0, int N, int H, __global const T* W, i
 __kernel void lstm_step_fwd(int N, int H, __global const T* W, int woff,
                             __global const T* P, int poff, int prow,
                             __global T* hs, int hin, int hout, __global T* cs, int cin, int cout,
-                            __global T* acts, int aoff, int ub)
+                            __global T* acts, int aoff, __global T* ob, int ooff, int orow,
+                            int ub)
 {
     /* unit blocks ub at a time: fewer, longer work-groups (PoCL pays per group) */
     const int m0 = get_global_id(1) * RM;
     for (int u = get_global_id(0) * ub; u < get_global_id(0) * ub + ub; ++u)
         lstm_step_fwd_at(u, m0, N, H, W, woff, P, poff, prow, hs, hin, hout, cs, cin, cout, acts,
-                                aoff);
+                                aoff, ob, ooff, orow);
 }
 
 /* Backward of one LSTM step. d h = go + (has_next ? dG[dnext rows] @ W_hh : gx), where gx is the
@@ -413,11 +418,13 @@ __kernel void lstm_step_bwd(int N, int H, __global const T* W, int woff,
 
 /* One GRU step: gh = h_in @ W_hh^T (+ b_hh when has_bias, stride-1 at bias + boff);
  * r = s(P_r + gh_r), z = s(P_z + gh_z), n = tanh(P_n + r * gh_n), h_out = (1 - z) n + z h_in.
- * Saves (r, z, n, gh_n) at acts + aoff (row stride 4H) for the backward. */
+ * Saves (r, z, n, gh_n) at acts + aoff (row stride 4H) for the backward; h_out also at
+ * ob + ooff (row stride orow) when orow != 0, as the LSTM's. */
 inline void gru_step_fwd_at(int u, int m0, int N, int H, __global const T* W, int woff,
                            __global const T* P, int poff, int prow,
                            __global const T* bias, int boff, int has_bias,
-                           __global T* hs, int hin, int hout, __global T* acts, int aoff)
+                           __global T* hs, int hin, int hout, __global T* acts, int aoff,
+                           __global T* ob, int ooff, int orow)
 {
     const int j0 = u * VW, nj = min(VW, H - j0);
     if (nj <= 0 || m0 >= N) return;
@@ -444,7 +451,9 @@ inline void gru_step_fwd_at(int u, int m0, int N, int H, __global const T* W, in
         const TV hn = acc[i][2] + b[2];
         const TV n = tanh(load_n(pr + 2 * H, nj) + r * hn);
         const TV hp = load_n(hs + hin + row * H + j0, nj);
-        store_n(hs + hout + row * H + j0, ((TV)1 - z) * n + z * hp, nj);
+        const TV h = ((TV)1 - z) * n + z * hp;
+        store_n(hs + hout + row * H + j0, h, nj);
+        if (orow) store_n(ob + ooff + row * orow + j0, h, nj);
         __global T* ar = acts + aoff + row * 4 * H + j0;
         store_n(ar, r, nj);
         store_n(ar + H, z, nj);
@@ -456,13 +465,14 @@ inline void gru_step_fwd_at(int u, int m0, int N, int H, __global const T* W, in
 __kernel void gru_step_fwd(int N, int H, __global const T* W, int woff,
                            __global const T* P, int poff, int prow,
                            __global const T* bias, int boff, int has_bias,
-                           __global T* hs, int hin, int hout, __global T* acts, int aoff, int ub)
+                           __global T* hs, int hin, int hout, __global T* acts, int aoff,
+                           __global T* ob, int ooff, int orow, int ub)
 {
     /* unit blocks ub at a time: fewer, longer work-groups (PoCL pays per group) */
     const int m0 = get_global_id(1) * RM;
     for (int u = get_global_id(0) * ub; u < get_global_id(0) * ub + ub; ++u)
         gru_step_fwd_at(u, m0, N, H, W, woff, P, poff, prow, bias, boff, has_bias, hs, hin, hout,
-                               acts, aoff);
+                               acts, aoff, ob, ooff, orow);
 }
 
 /* Backward of one GRU step. d h' = go + carry + (has_next ? dGH[dnext rows] @ W_hh : 0), where

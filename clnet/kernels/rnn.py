@@ -143,6 +143,13 @@ def _grid(units, rows, cores):
     return (-(-units // ub), rows), _I32(ub)
 
 
+def _second(ob, ooff, orow):
+    """The kernels' (ob, ooff, orow): NULL and a zero row stride when there is none."""
+    if ob is None:
+        return None, _I32(0), _I32(0)
+    return ob._storage.buffer, _I32(ooff), _I32(orow)
+
+
 def fused_steps(dev):
     """Whether sequence layers on ``dev`` use the fused step kernels (see FUSED_STEPS)."""
     if FUSED_STEPS is not None:
@@ -174,12 +181,14 @@ class StepKernels:
         self._pack_fwd = prg.kernel("rnn_pack_fwd", i2 + [None, _I32, _I32, _I32, None, _I32])
         self._pack_bwd = prg.kernel("rnn_pack_bwd", i2 + [None, _I32, _I32, _I32, None, _I32])
         self._lstm_fwd = prg.kernel("lstm_step_fwd", i2 + [None, _I32] + [None] + [_I32] * 2
-                                    + ([None] + [_I32] * 2) * 2 + [None, _I32, _I32])
+                                    + ([None] + [_I32] * 2) * 2 + [None, _I32]
+                                    + [None, _I32, _I32, _I32])
         self._lstm_bwd = prg.kernel("lstm_step_bwd", i2 + [None, _I32] + [None] + [_I32] * 3
                                     + ([None] + [_I32] * 2) * 2 + [None, _I32]
                                     + [None, _I32, _I32] + [None, _I32, _I32])
         self._gru_fwd = prg.kernel("gru_step_fwd", i2 + [None, _I32] + [None, _I32, _I32]
-                                   + [None, _I32, _I32] + [None, _I32, _I32] + [None, _I32, _I32])
+                                   + [None, _I32, _I32] + [None, _I32, _I32] + [None, _I32]
+                                   + [None, _I32, _I32, _I32])
         self._gru_bwd = prg.kernel("gru_step_bwd", i2 + [None, _I32] + [None] + [_I32] * 3
                                    + [None, _I32] + [None, _I32, _I32] + [None, _I32]
                                    + [None, _I32, None, _I32, _I32])
@@ -200,11 +209,15 @@ class StepKernels:
                 _I32(w._stride[0]), _I32(w._stride[1]), out._storage.buffer, _I32(0))
         return out
 
-    def lstm_fwd(self, wf, P, poff, prow, hs, hin, hout, cs, cin, cout, acts, aoff):
+    def lstm_fwd(self, wf, P, poff, prow, hs, hin, hout, cs, cin, cout, acts, aoff,
+                 ob=None, ooff=0, orow=0):
+        """One forward step; ``ob`` (with ``ooff``, row stride ``orow``): a second place for
+        h_out (a batch_first output), or None."""
         enqueue(self.dev, self._lstm_fwd, self.fwd_size, (1, 1), *self._nh,
                 wf._storage.buffer, _I32(0), P._storage.buffer, _I32(poff), _I32(prow),
                 hs._storage.buffer, _I32(hin), _I32(hout), cs._storage.buffer, _I32(cin),
-                _I32(cout), acts._storage.buffer, _I32(aoff), self._fwd_ub)
+                _I32(cout), acts._storage.buffer, _I32(aoff), *_second(ob, ooff, orow),
+                self._fwd_ub)
 
     def lstm_bwd(self, wb, dG, dnext, dcur, has_next, go, gooff, gorow, gx, gxoff, gxrow,
                  acts, aoff, cs, cprev, ccur, dc):
@@ -215,13 +228,14 @@ class StepKernels:
                 cs._storage.buffer, _I32(cprev), _I32(ccur), dc._storage.buffer,
                 _I32(dc._offset), self._bwd_ub)
 
-    def gru_fwd(self, wf, P, poff, prow, bias, hs, hin, hout, acts, aoff):
+    def gru_fwd(self, wf, P, poff, prow, bias, hs, hin, hout, acts, aoff, ob=None, ooff=0,
+                orow=0):
         enqueue(self.dev, self._gru_fwd, self.fwd_size, (1, 1), *self._nh,
                 wf._storage.buffer, _I32(0), P._storage.buffer, _I32(poff), _I32(prow),
                 bias._storage.buffer if bias is not None else None,
                 _I32(bias._offset if bias is not None else 0), _I32(bias is not None),
                 hs._storage.buffer, _I32(hin), _I32(hout), acts._storage.buffer, _I32(aoff),
-                self._fwd_ub)
+                *_second(ob, ooff, orow), self._fwd_ub)
 
     def gru_bwd(self, wb, dGH, dnext, dcur, has_next, dGI, go, gooff, gorow, acts, aoff, hs,
                 hprev, carry):

@@ -63,7 +63,8 @@ def _finish(hs, L, N, H, reverse):
 
 # ------------------------------------------------------------------ LSTM
 def lstm_layer(proj: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor,
-               reverse: bool = False) -> Tuple[Tensor, Tensor, Tensor]:
+               reverse: bool = False, batch_first_out: bool = False
+               ) -> Tuple[Tensor, Tensor, Tensor]:
     """One direction of an LSTM layer over a whole sequence as ONE graph node.
 
     ``proj`` (L, N, 4H): every step's input projection with both biases; ``h0``, ``c0`` (N, H);
@@ -72,12 +73,14 @@ def lstm_layer(proj: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor,
     no graph bookkeeping per step. Backward: per step (last first) one add, the fused cell
     backward and one GEMM for d h; then ONE GEMM over all steps for d w_hh; d proj is the gate
     gradients themselves. Under create_graph the backward recomputes the sequence with the
-    per-step differentiable path (``lstm_step``) and differentiates that."""
+    per-step differentiable path (``lstm_step``) and differentiates that. ``batch_first_out``:
+    the fused path writes the output (N, L, H)-contiguous (returned as its (L, N, H) view), so
+    a batch_first consumer reads it without a copy; a layout hint only."""
     dev, dt = proj._storage.device, proj.dtype
     L, N, G = proj._shape
     H = G // 4
     if fused_steps(dev) and N * H:
-        return _lstm_fused(proj, h0, c0, w_hh, reverse)
+        return _lstm_fused(proj, h0, c0, w_hh, reverse, batch_first_out)
     with_graph = graph.recording(proj, h0, c0, w_hh)
     prev = graph.set_grad_enabled_flag(False)
     try:
@@ -145,7 +148,7 @@ def _lstm_layer_recompute(proj, h0, c0, w_hh, reverse, g_out, g_h, g_c):
 
 # ------------------------------------------------------------------ GRU
 def gru_layer(proj: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Optional[Tensor] = None,
-              reverse: bool = False) -> Tuple[Tensor, Tensor]:
+              reverse: bool = False, batch_first_out: bool = False) -> Tuple[Tensor, Tensor]:
     """One direction of a GRU layer over a whole sequence as ONE graph node.
 
     ``proj`` (L, N, 3H): every step's input part x W_ih^T + b_ih; ``h0`` (N, H); ``w_hh``
@@ -155,12 +158,13 @@ def gru_layer(proj: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Optional[Tensor] = N
     step's output gradient and the carried one summed inside) and one GEMM for d h
     (= g z + d gh W_hh); then ONE GEMM over all steps for d w_hh and one sum for d b_hh; d proj is
     the input-part gradients themselves. Under create_graph the backward recomputes the sequence
-    with differentiable per-step ops and differentiates that."""
+    with differentiable per-step ops and differentiates that. ``batch_first_out``: as
+    lstm_layer's."""
     dev, dt = proj._storage.device, proj.dtype
     L, N, G = proj._shape
     H = G // 3
     if fused_steps(dev) and N * H:
-        return _gru_fused(proj, h0, w_hh, b_hh, reverse)
+        return _gru_fused(proj, h0, w_hh, b_hh, reverse, batch_first_out)
     with_graph = graph.recording(proj, h0, w_hh, b_hh)
     prev = graph.set_grad_enabled_flag(False)
     try:
@@ -350,7 +354,16 @@ def _prev_rows(hs, L, N, H, reverse):
     return Tensor._make(hs._storage, (L * N, H), (H, 1), N * H if reverse else 0, hs.dtype)
 
 
-def _lstm_fused(proj, h0, c0, w_hh, reverse):
+def _batch_first_output(bf, L, N, H, dt, dev):
+    """(buffer (N, L, H) or None, its (L, N, H) view or None, row stride) for the steps'
+    second store of h."""
+    if not bf:
+        return None, None, 0
+    ob = Tensor._empty((N, L, H), dt, dev)
+    return ob, Tensor._make(ob._storage, (L, N, H), (H, L * H, 1), 0, dt), L * H
+
+
+def _lstm_fused(proj, h0, c0, w_hh, reverse, bf=False):
     """lstm_layer with one fused launch per step each way (rnn.cl, RNN_STEP). Saves the
     activated gates, so the backward evaluates only tanh(c)."""
     dev, dt = proj._storage.device, proj.dtype
@@ -365,12 +378,14 @@ def _lstm_fused(proj, h0, c0, w_hh, reverse):
         hs = _hidden_states(h0, L, N, H, reverse, dt, dev)
         cs = _hidden_states(c0, L, N, H, reverse, dt, dev)
         acts = Tensor._empty((L, N, G), dt, dev)
+        ob, ob_view, orow = _batch_first_output(bf, L, N, H, dt, dev)
         for k in range(L):
             t = L - 1 - k if reverse else k
             src, dst = _slots(t, reverse)
             sk.lstm_fwd(wf, P, *_step_rows(P, t), hs, src * nh, dst * nh, cs, src * nh,
-                        dst * nh, acts, t * N * G)
+                        dst * nh, acts, t * N * G, ob, t * H, orow)
         out, h_t = _outputs(hs, L, N, H, reverse)
+        out = ob_view if bf else out
         c_t = _seq(cs, 0 if reverse else L, N, H)
     finally:
         graph.set_grad_enabled_flag(prev)
@@ -404,7 +419,7 @@ def _lstm_fused(proj, h0, c0, w_hh, reverse):
     return out, h_t, c_t
 
 
-def _gru_fused(proj, h0, w_hh, b_hh, reverse):
+def _gru_fused(proj, h0, w_hh, b_hh, reverse, bf=False):
     """gru_layer with one fused launch per step each way (rnn.cl, RNN_STEP). Saves r, z, n and
     the hidden part of n's pre-activation per step."""
     dev, dt = proj._storage.device, proj.dtype
@@ -419,12 +434,14 @@ def _gru_fused(proj, h0, w_hh, b_hh, reverse):
         wf = sk.pack(w_hh, 3, False)
         hs = _hidden_states(h0, L, N, H, reverse, dt, dev)
         acts = Tensor._empty((L, N, 4 * H), dt, dev)
+        ob, ob_view, orow = _batch_first_output(bf, L, N, H, dt, dev)
         for k in range(L):
             t = L - 1 - k if reverse else k
             src, dst = _slots(t, reverse)
             sk.gru_fwd(wf, P, *_step_rows(P, t), bias, hs, src * nh, dst * nh, acts,
-                       t * N * 4 * H)
+                       t * N * 4 * H, ob, t * H, orow)
         out, h_t = _outputs(hs, L, N, H, reverse)
+        out = ob_view if bf else out
     finally:
         graph.set_grad_enabled_flag(prev)
     if not with_graph:

@@ -121,8 +121,9 @@ def lstm_layer_sequences(dev):
             h0 = clnet.tensor(host(name, (N, H), seed=7), device=dev, requires_grad=True)
             c0 = clnet.tensor(host(name, (N, H), seed=8), device=dev, requires_grad=True)
             w = clnet.tensor(host(name, (4 * H, H), seed=9), device=dev, requires_grad=True)
-            for reverse in (False, True):
-                out, h, c = lstm_layer(proj, h0, c0, w, reverse)
+            for reverse, bf in ((False, False), (True, True)):
+                # bf: the steps also store h batch-first (the output's second layout)
+                out, h, c = lstm_layer(proj, h0, c0, w, reverse, bf)
                 check(out, _lstm_ref(*_f64(proj, h0, c0, w), reverse))
                 clnet.autograd.backward([out, h, c], [clnet.ones(L, N, H, dtype=dt, device=dev),
                                                       clnet.ones(N, H, dtype=dt, device=dev),
@@ -144,8 +145,8 @@ def gru_layer_sequences(dev):
             h0 = clnet.tensor(host(name, (N, H), seed=7), device=dev, requires_grad=True)
             w = clnet.tensor(host(name, (3 * H, H), seed=9), device=dev, requires_grad=True)
             b = clnet.tensor(host(name, (3 * H,), seed=10), device=dev, requires_grad=True)
-            for reverse, bias in ((False, b), (True, None)):
-                out, h = gru_layer(proj, h0, w, bias, reverse)
+            for reverse, bias, bf in ((False, b, True), (True, None, False)):
+                out, h = gru_layer(proj, h0, w, bias, reverse, bf)
                 check(out, _gru_ref(*_f64(proj, h0, w, bias), reverse))
                 clnet.autograd.backward([out, h], [clnet.ones(L, N, H, dtype=dt, device=dev),
                                                    clnet.ones(N, H, dtype=dt, device=dev)])

@@ -157,3 +157,15 @@ def test_unit_blocks_per_work_item(monkeypatch, cls, per_cu):
     monkeypatch.setattr(rnn_kernels, "_step_cache", {})
     _run(cls, 3, 8, 4, 80)
     _run(cls, 2, 33, 3, 37, bidirectional=True)
+
+
+@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
+def test_batch_first_output_is_written_batch_first(cls):
+    """A one-direction batch_first module's last layer stores its output (N, L, H)-contiguous
+    on the fused path (the steps' second store), so the caller's view needs no copy; values and
+    gradients as torch's whatever the path."""
+    m = getattr(clnet.nn, cls)(3, 5, num_layers=2, batch_first=True)
+    out = m(clnet.randn(4, 6, 3))[0]
+    assert out.shape == (4, 6, 5)
+    assert out.is_contiguous() == rnn_kernels.fused_steps(clnet.default_device())
+    _run(cls, 6, 4, 3, 21, batch_first=True, num_layers=2)

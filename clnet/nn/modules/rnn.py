@@ -271,8 +271,12 @@ class RNNBase(Module):
                 if lstm:
                     c = c_init[k] if c_init is not None else zeros(N, self.hidden_size,
                                                                    dtype=dt, device=dev)
+                # a one-direction last layer of a batch_first module writes its output in the
+                # batch-first layout the caller gets (a view, no copy for what reads it next)
+                bf_out = (self.batch_first and batched and D == 1
+                          and layer == self.num_layers - 1)
                 out, h, c = self._direction(layer_in, self._all_weights[k], h, c,
-                                            reverse=direction == 1)
+                                            reverse=direction == 1, batch_first_out=bf_out)
                 outs.append(out)
                 h_list.append(h)
                 c_list.append(c)
@@ -291,7 +295,7 @@ class RNNBase(Module):
             return output, (h_n, c_n if batched else c_n.squeeze(1))
         return output, h_n
 
-    def _direction(self, x, names, h, c, reverse):
+    def _direction(self, x, names, h, c, reverse, batch_first_out=False):
         """One layer in one direction over x (L, N, H_in): (output (L, N, H), h_T, c_T)."""
         w = {n.split("_l")[0]: getattr(self, n) for n in names}
         b_ih, b_hh = w.get("bias_ih"), w.get("bias_hh")
@@ -303,9 +307,9 @@ class RNNBase(Module):
         w_hh = w["weight_hh"]
         # the whole direction as one graph node (see clnet/ops/rnn.py: lstm_layer, gru_layer)
         if self.mode == "LSTM" and "weight_hr" not in w:
-            return lstm_layer(proj, h, c, w_hh, reverse)
+            return lstm_layer(proj, h, c, w_hh, reverse, batch_first_out)
         if self.mode == "GRU":
-            out, h = gru_layer(proj, h, w_hh, b_hh, reverse)
+            out, h = gru_layer(proj, h, w_hh, b_hh, reverse, batch_first_out)
             return out, h, None
         if self.mode in ("RNN_TANH", "RNN_RELU"):
             out, h = rnn_layer(proj, h, w_hh, self.mode == "RNN_RELU", reverse)
