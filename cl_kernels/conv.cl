@@ -11,7 +11,10 @@
  *   col2im_T       : cols -> image (N, C, H, W) contiguous, the adjoint of im2col: one work-item
  *                    per image row GATHERS the entries of every window covering its pixels (no
  *                    atomics, deterministic), plus an optional per-channel bias. It walks the
- *                    columns that land in the row (no per-pixel division or modulo).
+ *                    columns that land in the row (no per-pixel division or modulo). Its cols
+ *                    are laid out per image, cols[n][(c*KH + i)*KW + j][oh][ow]: the GEMM that
+ *                    writes them (W^T @ y per image) and this gather each stay within one
+ *                    image's block instead of striding across the batch.
  *   to_cnhw_T      : (N, C, H, W) any strides -> (C, N, H, W) contiguous (weight gradient's A).
  *   channel_sum_T  : out[c] = sum over n, h, w of g[n][c][h][w] (the bias gradient): one
  *                    work-group of CS_LOCAL work-items per channel, a fixed-order tree in local
@@ -83,8 +86,8 @@ __kernel void col2im_##T(int total, __global const T* restrict cols, __global T*
     int h = i % g.H, t = i / g.H;                                                              \
     int c = t % g.C, n = t / g.C;                                                              \
     int OW = g.OW, plane = g.OH * OW;                                                          \
-    int row_stride = g.N * plane;                                                              \
-    __global const T* base = cols + (c * g.KH * g.KW) * row_stride + n * plane;                \
+    int row_stride = plane;                       /* cols here: (N, C*KH*KW, OH*OW) */         \
+    __global const T* base = cols + (n * g.C + c) * g.KH * g.KW * plane;                       \
     __global T* dst = out + i * g.W;                                                           \
     T b0 = use_bias ? bias[bias_off + c * bias_stride] : (T)0;                                 \
     for (int w = 0; w < g.W; ++w) dst[w] = b0;                                                 \

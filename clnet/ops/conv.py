@@ -110,8 +110,9 @@ def _transpose_raw(y, w, b, g):
         X = _bias_operand(b, Cg) if b is not None else None
         gemm("conv_transpose2d", (g.G, g.N), Cg, P, Cog, A, B, C, X, 1, 1, table="conv.gemm")
         return out
-    cols = Tensor._empty((g.C * g.KH * g.KW, g.N * P), y.dtype, dev)
-    C = (cols, 0, (Kg * g.N * P, P), g.N * P, 1)
+    # per-image column blocks (N, C*KH*KW, P): see col2im in cl_kernels/conv.cl
+    cols = Tensor._empty((g.N, g.C * g.KH * g.KW, P), y.dtype, dev)
+    C = (cols, 0, (Kg * P, g.C * g.KH * g.KW * P), P, 1)
     gemm("conv_transpose2d", (g.G, g.N), Kg, P, Cog, A, B, C, table="conv.gemm")
     return col2im(cols, b, g)
 
