@@ -147,9 +147,18 @@ inline void pack_b(__local REAL* Bp, __global const REAL* B, int sBk, int sBn,
                 for (int j = 0; j < NV; ++j)
                     copy_run(dst + k * WN + j * VW, src + k * sBk + j * VW);
         } else if (c0 + WN <= N && sBk == 1) {  /* column-major B, e.g. a Linear weight's W^T */
+            /* k outer: each k's WN values go out as whole vectors (one store per VW), read from
+             * WN rows of B that stay cached while k advances */
+            for (int k = 0; k < kt; ++k) {
 #pragma unroll
-            for (int j = 0; j < WN; ++j)
-                for (int k = 0; k < kt; ++k) dst[k * WN + j] = src[j * sBn + k];
+                for (int j = 0; j < NV; ++j) {
+                    VT v;
+                    REAL* pv = (REAL*)&v;
+#pragma unroll
+                    for (int l = 0; l < VW; ++l) pv[l] = src[(j * VW + l) * sBn + k];
+                    *(__local VT*)(dst + k * WN + j * VW) = v;
+                }
+            }
         } else {
             for (int j = 0; j < WN; ++j) {
                 if (c0 + j < N)
