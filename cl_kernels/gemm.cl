@@ -121,7 +121,16 @@ inline void pack_a(__local REAL* Ap, __global const REAL* A, int sAm, int sAk,
                 Ap[((r / WM) * TK + k) * WM + r % WM] = src[r];
         }
     } else {
-        for (int r = 0; r < rows; ++r) {
+        /* whole micro-panels k by k: WM side-by-side stores per k, from WM rows of A */
+        int r = 0;
+        for (; r + WM <= rows; r += WM) {
+            __local REAL* dst = Ap + (r / WM) * TK * WM;
+            __global const REAL* src = A + (m0 + r) * sAm + k0 * sAk;
+            for (int k = 0; k < kt; ++k)
+#pragma unroll
+                for (int i = 0; i < WM; ++i) dst[k * WM + i] = src[i * sAm + k * sAk];
+        }
+        for (; r < rows; ++r) {
             __local REAL* dst = Ap + (r / WM) * TK * WM + r % WM;
             __global const REAL* src = A + (m0 + r) * sAm + k0 * sAk;
             for (int k = 0; k < kt; ++k) dst[k * WM] = src[k * sAk];
