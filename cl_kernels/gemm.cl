@@ -115,9 +115,18 @@ inline void pack_a(__local REAL* Ap, __global const REAL* A, int sAm, int sAk,
 {
     const int rows = min(nbm * WM, M - m0);
     if (sAm == 1 && sAk != 1) {
-        for (int k = 0; k < kt; ++k) {
+        /* whole micro-panels: WM contiguous values of A's row k0 + k to WM contiguous slots */
+        const int full = rows / WM * WM;
+        for (int r = 0; r < full; r += WM) {
+            __local REAL* dst = Ap + (r / WM) * TK * WM;
+            __global const REAL* src = A + m0 + r + k0 * sAk;
+            for (int k = 0; k < kt; ++k)
+#pragma unroll
+                for (int i = 0; i < WM; ++i) dst[k * WM + i] = src[k * sAk + i];
+        }
+        for (int k = 0; k < kt && full < rows; ++k) {
             __global const REAL* src = A + m0 + (k0 + k) * sAk;
-            for (int r = 0; r < rows; ++r)
+            for (int r = full; r < rows; ++r)
                 Ap[((r / WM) * TK + k) * WM + r % WM] = src[r];
         }
     } else {
