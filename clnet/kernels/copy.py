@@ -11,7 +11,7 @@ from ..backend.programs import ProgramCache
 from ..backend.launch import enqueue, host_step
 from ..tensor import Tensor
 from .layout import (LOCAL_1D, MAXD, MAXOPS, broadcast_shapes, broadcast_strides,
-                     check_index_range, collapse, launch_1d)
+                     check_index_range, check_no_partial_overlap, collapse, launch_1d)
 
 _I32 = np.int32
 _VW = 4            # elements per work-item of the *_c kernels (VW in copy.cl and elementwise.cl)
@@ -117,6 +117,8 @@ def copy_into(dst, src, op="copy_"):
     n = dst.numel()
     if n == 0:
         return dst
+    if src._storage is dst._storage:
+        check_no_partial_overlap(op, dst, src)
     check_index_range(op, dst, src)
     dev = dst._storage.device
     prg = _program(dev)

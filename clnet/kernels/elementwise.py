@@ -16,7 +16,7 @@ from ..backend.launch import enqueue
 from ..tensor import Tensor
 from .chain import BINARY_CODES, CHAIN_TYPES, UNARY_CODES, chain_limit, queue_op
 from .copy import launch_vec, strided_launch
-from .layout import LOCAL_1D, broadcast_strides
+from .layout import LOCAL_1D, broadcast_strides, check_no_partial_overlap
 
 _I32 = np.int32
 _VW = 4  # elements per work-item in the *_c kernels (VW in elementwise.cl)
@@ -88,6 +88,8 @@ def launch_binary(op, a, b, out, ct):
     prg = program(dev, ct)
     st = scalar_type(ct)
     a_t, b_t = isinstance(a, Tensor), isinstance(b, Tensor)
+    if (a_t and a._storage is out._storage) or (b_t and b._storage is out._storage):
+        check_no_partial_overlap(op, out, a, b)
     mode = 0 if (a_t and b_t) else (1 if a_t else 2)
     sa = st(a) if not a_t else st(0)
     sb = st(b) if not b_t else st(0)
@@ -123,6 +125,8 @@ def launch_unary(op, a, out, ct, p0=0, p1=0):
     n = out.numel()
     if n == 0:
         return out
+    if a._storage is out._storage:
+        check_no_partial_overlap(op, out, a)
     dev = out._storage.device
     prg = program(dev, ct)
     st = scalar_type(ct)
@@ -148,6 +152,8 @@ def ternary_strided(kernel, out, operands, scalars, mode, ct, arg_types):
     n = out.numel()
     if n == 0:
         return out
+    if any(t._storage is out._storage for t in operands):
+        check_no_partial_overlap(kernel, out, *operands)
     dev = out._storage.device
     shape = out._shape
     metas = [(out._offset, out._stride)]
@@ -166,6 +172,8 @@ def ternary_contiguous(kernel, out, operands, scalars, mode, ct, arg_types):
     n = out.numel()
     if n == 0:
         return out
+    if any(t._storage is out._storage for t in operands):
+        check_no_partial_overlap(kernel, out, *operands)
     dev = out._storage.device
     args = []
     for t in operands:

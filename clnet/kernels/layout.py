@@ -97,6 +97,38 @@ def check_index_range(op, *tensors):
                              f"(shape {list(t._shape)})")
 
 
+def _dense_range(t):
+    """[start, end) element range of ``t`` when it is non-overlapping and dense (its elements
+    are a permutation of one contiguous block), else None."""
+    dims = sorted((st, s) for s, st in zip(t._shape, t._stride) if s != 1)
+    expected = 1
+    for st, s in dims:
+        if st != expected:
+            return None
+        expected *= s
+    return t._offset, t._offset + expected
+
+
+def check_no_partial_overlap(op, out, *inputs):
+    """PyTorch's check before an op writes ``out``: an input that shares ``out``'s memory must
+    be ``out`` itself (the same view). A partial overlap (``x[1:].add_(x[:-1])``) would have
+    work-items read what others write, in no defined order, so it is refused as torch refuses
+    it; overlaps torch cannot judge (a non-dense view) are let through, as torch does."""
+    for t in inputs:
+        if t is out or getattr(t, "_storage", None) is not out._storage:
+            continue
+        if t._offset == out._offset and t._shape == out._shape and t._stride == out._stride:
+            continue
+        a, b = _dense_range(out), _dense_range(t)
+        if a is None or b is None or not out.numel() or not t.numel():
+            continue
+        if a[0] < b[1] and b[0] < a[1]:
+            raise RuntimeError(
+                f"{op}: unsupported operation: some elements of the input tensor and the "
+                "written-to tensor refer to a single memory location. Please clone() the "
+                "tensor before performing the operation.")
+
+
 def same_device(op, *tensors):
     dev = tensors[0]._storage.device
     for t in tensors[1:]:

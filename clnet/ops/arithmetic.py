@@ -18,7 +18,7 @@ from .. import dtypes, graph
 from ..kernels.index import nonzero
 from ..kernels.layout import broadcast_shapes, check_index_range, same_device
 from ..tensor import Tensor
-from .copy import cast, clone, copy_into
+from .copy import cast, clone, copy_into, write_out
 from .creation import arange
 from .elementwise import (_as_tensor_operand, _check_out, _is_num, _py_scalar, _scalar_type,
                           _sum_to, _ternary_contiguous, _ternary_strided, binary,
@@ -413,11 +413,13 @@ sgn = sign
 
 
 # ---------------------------------------------------------------------------------- where, lerp
-def where(condition, input=None, other=None):
+def where(condition, input=None, other=None, *, out=None):
     """``where(cond, x, y)``: x where cond else y; x and y may be tensors or numbers.
     ``where(cond)`` is ``nonzero(cond, as_tuple=True)``."""
     if input is None and other is None:
         return nonzero(condition, as_tuple=True)
+    if out is not None:
+        return write_out("where", where(condition, input, other), out)
     if not isinstance(condition, Tensor):
         raise TypeError("where: condition must be a bool tensor")
     cond = condition if condition.dtype is dtypes.bool_ else ne(condition, 0)
