@@ -127,6 +127,9 @@ _NOT_FAST = _COMPARE | _INT_BOOL_ONLY
 
 
 _F32, _F64 = dtypes.float32, dtypes.float64
+# chain opcodes of the binary ops without a vector form (those chain on every device)
+_PLAIN_CODES = {op: code for op, code in BINARY_CODES.items() if op not in VEC_BINARY}
+_PROGRAMS = {}  # (device, dtype) -> elementwise.cl's program
 _LAYOUTS = {}   # shape -> (its contiguous strides, its element count)
 
 
@@ -171,13 +174,20 @@ def _fast_binary(op, a, b):
     limit = dev.tuning.get("elementwise.chain")
     if limit is None:
         limit = chain_limit(dev)
-    if n <= limit and op in BINARY_CODES and (op not in VEC_BINARY or not vec_width(
-            dev, op, dt, VEC_BINARY)) and (queue_op(
-            dev, program(dev, dt), dt, n, BINARY_CODES[op], storage.buffer, a._offset, None, 0,
-            0.0, b, ostorage.buffer, 0, ostorage) if mode else queue_op(
-            dev, program(dev, dt), dt, n, BINARY_CODES[op], storage.buffer, a._offset,
-            b._storage.buffer, b._offset, 0.0, 0.0, ostorage.buffer, 0, ostorage)):
-        return out      # a small tensor: the op joined the device's pending chain (chain.py)
+    if n <= limit:
+        code = _PLAIN_CODES.get(op)
+        if code is None and op in BINARY_CODES and not vec_width(dev, op, dt, VEC_BINARY):
+            code = BINARY_CODES[op]     # (a vector-form op chains only where that form is off)
+        if code is not None:
+            prg = _PROGRAMS.get((dev, dt))
+            if prg is None:
+                prg = _PROGRAMS[(dev, dt)] = program(dev, dt)
+            if (queue_op(dev, prg, dt, n, code, storage.buffer, a._offset, None, 0, 0.0, b,
+                         ostorage.buffer, 0, ostorage) if mode else
+                    queue_op(dev, prg, dt, n, code, storage.buffer, a._offset,
+                             b._storage.buffer, b._offset, 0.0, 0.0, ostorage.buffer, 0,
+                             ostorage)):
+                return out  # a small tensor: the op joined the device's pending chain
     hit = FAST_KERNELS.get((dev, op, dt, dev.tuning.get("elementwise.vec")))
     k, local, w = hit if hit is not None else fast_kernel(dev, op, dt)
     # launch_w inlined: this path is the per-op host cost of small tensors
