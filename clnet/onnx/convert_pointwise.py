@@ -91,7 +91,7 @@ for _name, (_op, _neg) in _COMPARE.items():
 
 
 @converts(P.where)
-def _where(ctx, out, cond, a=None, b=None):
+def _where(ctx, out, cond, a=None, b=None, out_arg=None):
     if a is None:
         ctx.unsupported("where(condition) with one argument (it returns data-dependent indices)")
     dt = out.dtype
