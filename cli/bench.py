@@ -53,7 +53,8 @@ def ops(quick, device_name, repeats, as_json):
               help="clnet's step as Python each time (eager), captured once and replayed "
                    "(clnet.graphs), or both.")
 @click.option("--device", "device_name", default=None,
-              help="Device to run clnet on (cl:N, a name substring, cpu, gpu); default: the default.")
+              help="Device to run clnet on (cl:N, a name substring, cpu, gpu); "
+                   "default: the default.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def train(steps, repeats, models, mode, device_name, as_json):
     """One training step of each model (MLP, tiny MLP, LeNet, LSTM, GRU, tiny GPT), eager and
