@@ -51,8 +51,9 @@ inline void row_max_lse(__global const T* xr, int n, int lid, __local T* scratch
     m = scratch[0];
     barrier(CLK_LOCAL_MEM_FENCE);
 #endif
-    /* a row of -inf has no finite max: use 0 so the row's sum is 0 and lse is -inf */
-    T shift = isinf(m) ? (T)0 : m;
+    /* a row of -inf has no finite max: use 0 so the row's sum is 0 and lse is -inf; a +inf max
+     * stays, so inf - inf makes the row NaN as in torch */
+    T shift = m == -INFINITY ? (T)0 : m;
     T s = 0;
 #if LS == 1
     if (v_end) {
@@ -84,6 +85,41 @@ inline void row_exp(__global const T* in, __global T* out, int n, int lid, T shi
 #endif
 }
 
+#if LS == 1
+/* yr = softmax(xr) by one work-item: the max, then exp(x - max) stored and summed in the same
+ * pass, then the row divided by its sum while it is still cached. One exp per element instead of
+ * row_max_lse's then row_exp's two (the exps are most of the cost: attention's 64-long rows ran
+ * ~4x an elementwise exp). A row of -inf gives 0 / 0 = NaN, as torch does. */
+inline void row_softmax(__global const T* xr, __global T* yr, int n) {
+    int v_end = n - n % VW;
+    T m = -INFINITY;
+    if (v_end) {
+        TV mv = (TV)(-INFINITY);
+        for (int i = 0; i < v_end; i += VW) mv = fmax(mv, load_v(xr + i));
+        m = hmax_v(mv);
+    }
+    for (int i = v_end; i < n; ++i) m = fmax(m, xr[i]);
+    T shift = m == -INFINITY ? (T)0 : m;
+    T s = 0;
+    if (v_end) {
+        TV sv = (TV)(0);
+        for (int i = 0; i < v_end; i += VW) {
+            TV e = exp(load_v(xr + i) - shift);
+            store_v(yr + i, e);
+            sv += e;
+        }
+        s = hsum_v(sv);
+    }
+    for (int i = v_end; i < n; ++i) {
+        T e = exp(xr[i] - shift);
+        yr[i] = e;
+        s += e;
+    }
+    for (int i = 0; i < v_end; i += VW) store_v(yr + i, load_v(yr + i) / s);
+    for (int i = v_end; i < n; ++i) yr[i] = yr[i] / s;
+}
+#endif
+
 __kernel void softmax_fwd(int rows, int n, __global const T* x, int xoff, __global T* y,
                           int yoff, int log_out) {
     __local T scratch[LS];
@@ -92,6 +128,12 @@ __kernel void softmax_fwd(int rows, int n, __global const T* x, int xoff, __glob
         __global const T* xr = x + xoff + (long)row * n;
         __global T* yr = y + yoff + (long)row * n;
         T m, lse;
+#if LS == 1
+        if (!log_out) {
+            row_softmax(xr, yr, n);
+            continue;
+        }
+#endif
         row_max_lse(xr, n, lid, scratch, &m, &lse);
         if (log_out) {
             for (int i = lid; i < n; i += LS) yr[i] = xr[i] - lse;

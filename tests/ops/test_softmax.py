@@ -39,6 +39,27 @@ def test_large_logits_are_stable(layout):
                                torch.log_softmax(torch.tensor(a), 1).numpy(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_masked_and_infinite_rows_match_torch(dtype, layout):
+    # attention's causal mask: rows with -inf tails, a row of -inf only (NaN, as torch), rows
+    # with a +inf (inf - inf: all NaN, as torch); lengths across the vector width and remainder
+    for n in (1, 3, 16, 19, 64, 67):
+        a = np.random.default_rng(n).standard_normal((6, n)).astype(dtype) * 5
+        a[1, n // 2 + 1:] = -np.inf
+        a[2, :] = -np.inf
+        a[3, n - 1] = np.inf
+        a[4, 0] = np.inf
+        a[4, -1] = -np.inf
+        # an offset view: the rows start mid-buffer
+        buf = np.concatenate([np.zeros(5, dtype), a.ravel()])
+        x = clnet.tensor(buf)[5:].view(6, n)
+        np.testing.assert_allclose(softmax(x, 1).numpy(), torch.softmax(torch.tensor(a), 1).numpy(),
+                                   rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(log_softmax(x, 1).numpy(),
+                                   torch.log_softmax(torch.tensor(a), 1).numpy(), rtol=1e-5,
+                                   atol=4e-6)
+
+
 def test_noncontiguous_input_and_methods(rng):
     a = rng.standard_normal((5, 6)).astype(np.float32)
     x = as_noncontiguous(a, "transpose")
