@@ -84,9 +84,13 @@ def _scalar_value(op, value, dt, dev):
     key = (type(value), value, dt, dev)
     held = _SCALARS.get(key)
     if held is None:
+        held = from_numpy_to(np.asarray(value), dev, dt)
+        if dev.capture is not None:
+            # made inside a capture, it comes from the graph's private pool: the graph's alone
+            return held
         if len(_SCALARS) >= 256:
             _SCALARS.clear()
-        held = _SCALARS[key] = from_numpy_to(np.asarray(value), dev, dt)
+        _SCALARS[key] = held
     return held
 
 
