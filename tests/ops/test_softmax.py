@@ -60,6 +60,23 @@ def test_masked_and_infinite_rows_match_torch(dtype, layout):
                                    atol=4e-6)
 
 
+@pytest.mark.parametrize("n", [1, 8, 19, 64, 67])
+@pytest.mark.parametrize("log", [False, True])
+def test_backward_rows_across_vector_width(n, log, rng, layout):
+    # rows shorter than, equal to and past the kernel's vector width; a transposed upstream
+    # gradient; -inf entries (zero probability: zero gradient)
+    a = (rng.standard_normal((5, n)) * 4).astype(np.float32)
+    a[1, n // 2 + 1:] = -np.inf
+    up = rng.standard_normal((n, 5)).astype(np.float32)
+    name = "log_softmax" if log else "softmax"
+    x = clnet.tensor(a, requires_grad=True)
+    tx = torch.tensor(a, requires_grad=True)
+    y, ty = getattr(clnet, name)(x, 1), getattr(torch, name)(tx, 1)
+    (gx,) = clnet.autograd.grad([y], [x], [clnet.tensor(up).t()])
+    (tgx,) = torch.autograd.grad([ty], [tx], [torch.tensor(up).t()])
+    np.testing.assert_allclose(gx.numpy(), tgx.numpy(), rtol=1e-5, atol=1e-5)
+
+
 def test_noncontiguous_input_and_methods(rng):
     a = rng.standard_normal((5, 6)).astype(np.float32)
     x = as_noncontiguous(a, "transpose")
