@@ -69,17 +69,7 @@ __kernel void fill_##T##_n(int n, __global T* dst, T value, Strided m) {        
 }
 
 /* ----------------------------------------------------------------- 16-bit floats */
-typedef ushort bfloat16;          /* storage only: every value is computed as float */
-
-inline float bf16_to_float(ushort b) { return as_float(((uint)b) << 16); }
-
-inline ushort float_to_bf16(float f) {
-    uint u = as_uint(f);
-    ushort r = (ushort)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
-    /* NaN tested on the bits and chosen by a select: no call, no branch, so PoCL vectorises
-     * across work-items (isnan() here: 5x slower on PoCL, measured) */
-    return (u & 0x7FFFFFFFu) > 0x7F800000u ? (ushort)0x7FC0 : r;
-}
+#include "bfloat16.h"
 
 /* LOAD_S(p, i): element i of a buffer of type S as its natural type (float for 16-bit) */
 #define LOAD_uchar(p, i) ((p)[i])

@@ -8,15 +8,7 @@
 #ifndef CLNET_FLOAT16_H
 #define CLNET_FLOAT16_H
 
-typedef ushort bfloat16;          /* storage only: every value is computed as float */
-
-inline float bf16_to_float(ushort b) { return as_float(((uint)b) << 16); }
-
-inline ushort float_to_bf16(float f) {
-    uint u = as_uint(f);
-    ushort r = (ushort)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
-    return (u & 0x7FFFFFFFu) > 0x7F800000u ? (ushort)0x7FC0 : r;
-}
+#include "bfloat16.h"
 
 #define LOAD_float(p, i) ((p)[i])
 #define LOAD_double(p, i) ((p)[i])

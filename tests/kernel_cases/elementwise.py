@@ -78,11 +78,10 @@ def _small(name, shape, seed):
 
 
 @contextlib.contextmanager
-def vec_form(dev, on):
-    """Force the *_v (on=1) or *_c (on=0) form of the contiguous float kernels."""
-    key = "elementwise.vec"
+def tuned(dev, key, value):
+    """``dev.tuning[key]`` set to ``value`` for the block, then restored (or removed)."""
     had, saved = key in dev.tuning, dev.tuning.get(key)
-    dev.tuning[key] = on
+    dev.tuning[key] = value
     try:
         yield
     finally:
@@ -90,6 +89,11 @@ def vec_form(dev, on):
             dev.tuning[key] = saved
         else:
             dev.tuning.pop(key, None)
+
+
+def vec_form(dev, on):
+    """Force the *_v (on=1) or *_c (on=0) form of the contiguous float kernels."""
+    return tuned(dev, "elementwise.vec", on)
 
 
 def unary_ops(dev):
@@ -244,20 +248,10 @@ def vector_forms(dev):
                                                rtol=1e-5)
 
 
-@contextlib.contextmanager
 def chains(dev, limit):
     """Set the chain limit (kernels/chain.py: ops on at most ``limit`` elements are queued and
     launched together by the ``chain`` kernel; 0 launches every op on its own)."""
-    key = "elementwise.chain"
-    had, saved = key in dev.tuning, dev.tuning.get(key)
-    dev.tuning[key] = limit
-    try:
-        yield
-    finally:
-        if had:
-            dev.tuning[key] = saved
-        else:
-            dev.tuning.pop(key, None)
+    return tuned(dev, "elementwise.chain", limit)
 
 
 def unchained(case):
