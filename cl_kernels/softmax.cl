@@ -144,18 +144,29 @@ __kernel void softmax_fwd(int rows, int n, __global const T* x, int xoff, __glob
 }
 
 #if LS == 1
-/* outr = yr * (gr - sum(gr * yr)) by one work-item: the sum in VW lanes (a scalar float sum is
- * a chain the compiler may not reorder into vectors, one add latency per element: most of the
- * kernel's time on attention's 64-long rows), then the row in vectors */
-inline void row_softmax_bwd(__global const T* gr, __global const T* yr, __global T* outr, int n) {
+/* the backward below by one work-item: the row's sum (of g * y, or of g for log_softmax) in VW
+ * lanes (a scalar float sum is a chain the compiler may not reorder into vectors, one add
+ * latency per element: most of the kernel's time on attention's 64-long rows), then the row in
+ * vectors */
+inline void row_softmax_bwd(__global const T* gr, __global const T* yr, __global T* outr, int n,
+                            int log_out) {
     int v_end = n - n % VW;
     T s = 0;
     if (v_end) {
         TV sv = (TV)(0);
-        for (int i = 0; i < v_end; i += VW) sv += load_v(gr + i) * load_v(yr + i);
+        if (log_out)
+            for (int i = 0; i < v_end; i += VW) sv += load_v(gr + i);
+        else
+            for (int i = 0; i < v_end; i += VW) sv += load_v(gr + i) * load_v(yr + i);
         s = hsum_v(sv);
     }
-    for (int i = v_end; i < n; ++i) s += gr[i] * yr[i];
+    for (int i = v_end; i < n; ++i) s += log_out ? gr[i] : gr[i] * yr[i];
+    if (log_out) {
+        for (int i = 0; i < v_end; i += VW)
+            store_v(outr + i, load_v(gr + i) - exp(load_v(yr + i)) * s);
+        for (int i = v_end; i < n; ++i) outr[i] = gr[i] - exp(yr[i]) * s;
+        return;
+    }
     for (int i = 0; i < v_end; i += VW)
         store_v(outr + i, load_v(yr + i) * (load_v(gr + i) - s));
     for (int i = v_end; i < n; ++i) outr[i] = yr[i] * (gr[i] - s);
@@ -173,10 +184,8 @@ __kernel void softmax_bwd(int rows, int n, __global const T* g, int goff, __glob
         __global const T* yr = y + yoff + (long)row * n;
         __global T* outr = gx + gxoff + (long)row * n;
 #if LS == 1
-        if (!log_out) {
-            row_softmax_bwd(gr, yr, outr, n);
-            continue;
-        }
+        row_softmax_bwd(gr, yr, outr, n, log_out);
+        continue;
 #endif
         T s = 0;
         for (int i = lid; i < n; i += LS) s += log_out ? gr[i] : gr[i] * yr[i];
