@@ -9,7 +9,9 @@
  * Rows of any length. Work-groups loop over rows (row += number of groups) instead of returning
  * early: every work-item of a group must reach every barrier, and PoCL miscompiles an early
  * return placed before the barriers of a local-memory reduction. The loops below that make no
- * library calls stay scalar in both layouts (the compiler vectorises them itself).
+ * library calls stay scalar in both layouts (the compiler vectorises them itself), except row
+ * sums in the CPU layout: a scalar float sum is a dependent chain the compiler may not reorder,
+ * so those run in VW lanes (row_max_lse, row_softmax, row_softmax_bwd).
  */
 #ifndef VW
 #define VW 4
