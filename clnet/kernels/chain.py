@@ -70,18 +70,20 @@ class Chain:
     stores only the last ``y``, and the 16 slots bound the chain's inputs and live results, not
     its length."""
 
-    __slots__ = ("dev", "program", "ct", "n", "code", "sa", "sb", "outs", "bufs", "offs",
-                 "slot_of", "reg_of", "written", "reads", "held", "dead", "owner")
+    __slots__ = ("dev", "program", "ct", "n", "code", "sa", "sb", "last", "bufs", "offs",
+                 "slot_of", "reg_of", "written", "reads", "held", "owner")
 
     def __init__(self, dev, program, ct, n):
         self.dev = dev
         self.program = program      # elementwise.cl's program for ct
         self.ct = ct
         self.n = n
-        self.code = []              # per op: opcode | a << 8 | b << 15 (the store is added later)
+        self.code = []              # per op: opcode | a << 8 | b << 15 | o << 22 (o set at launch)
         self.sa = []
         self.sb = []
-        self.outs = []              # per op: (weakref to the result's storage, buffer, offset)
+        # the ops whose result is the last write of its place, while its tensor may be alive:
+        # op index -> (weakref to the result's storage, buffer, offset)
+        self.last = {}
         self.bufs = []              # slot -> buffer (input slots; results' slots come at launch)
         self.offs = []              # slot -> element offset
         self.slot_of = {}           # (id(buffer), offset) -> input slot
@@ -89,7 +91,6 @@ class Chain:
         self.written = {}           # id(buffer) -> the offset the chain writes it at
         self.reads = {}             # id(buffer) -> the offset the chain reads it at (-1: several)
         self.held = []              # every buffer named, so that no id() is reused while queued
-        self.dead = 0               # results last seen dead (their tensors gone)
         self.owner = threading.get_ident()  # the thread that queued the ops
 
     def _operand(self, buf, off):
@@ -147,11 +148,14 @@ class Chain:
             reads[kb] = boff if reads.get(kb, boff) == boff else -1
         written[ko] = ooff
         k = len(self.code)
+        prev = self.reg_of.get((ko, ooff))
+        if prev is not None:        # an earlier op's result at this place is overwritten
+            self.last.pop(prev, None)
         self.reg_of[(ko, ooff)] = k
-        self.code.append(opcode | ia << 8 | ib << 15)
+        self.code.append(opcode | ia << 8 | ib << 15 | STORE_NONE << 22)
         self.sa.append(pa)
         self.sb.append(pb)
-        self.outs.append((weakref.ref(ostorage), o, ooff))
+        self.last[k] = (weakref.ref(ostorage), o, ooff)
         self.held.append(o)
         return True
 
@@ -162,12 +166,13 @@ class Chain:
 
     def _room(self, new):
         """Whether the input slots plus the results that may still need one, plus ``new``
-        more, fit in the slots. Results are only checked for liveness when the quick bound
-        (every result not yet seen dead needs a slot) says no; a dead result stays dead."""
-        if len(self.bufs) + len(self.code) - self.dead + new <= MAX_SLOTS:
+        more, fit in the slots. When the quick bound says no, the results whose tensors are
+        gone are dropped from ``last`` (a dead result stays dead) and the bound taken again."""
+        if len(self.bufs) + len(self.last) + new <= MAX_SLOTS:
             return True
-        self.dead = sum(1 for ref, _, _ in self.outs if ref() is None)
-        return len(self.bufs) + len(self.code) - self.dead + new <= MAX_SLOTS
+        for k in [k for k, (ref, _, _) in self.last.items() if ref() is None]:
+            del self.last[k]
+        return len(self.bufs) + len(self.last) + new <= MAX_SLOTS
 
     def flush(self):
         """Launch the queued ops as one kernel (and forget them). Another thread's flush while
@@ -187,20 +192,17 @@ class Chain:
         if not nops:
             return
         # where each result goes: the last write of a live tensor's place, to its slot
-        code = list(self.code)
+        code = self.code
         bufs, offs, slot_of = self.bufs, self.offs, self.slot_of
-        last = self.reg_of
-        for k in range(nops):
-            ref, o, ooff = self.outs[k]
-            key = (id(o), ooff)
-            store = STORE_NONE
-            if last[key] == k and ref() is not None:
+        for k, (ref, o, ooff) in self.last.items():
+            if ref() is not None:
+                key = (id(o), ooff)
                 store = slot_of.get(key)
                 if store is None:
                     store = slot_of[key] = len(bufs)
                     bufs.append(o)
                     offs.append(ooff)
-            code[k] |= store << 22
+                code[k] ^= (STORE_NONE ^ store) << 22
         pad = MAX_OPS - nops
         st = self.ct.np
         code = np.array(code + [0] * pad, _I32)
