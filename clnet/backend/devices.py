@@ -87,8 +87,9 @@ class Device:
     def queue(self):
         """The in-order queue, with every queued small op launched (kernels/chain.py): whoever
         asks for the queue is about to use it directly (a copy to or from the host, say)."""
-        if self.pending is not None:
-            self.pending.flush()
+        pending = self.pending   # read once: another thread may launch it meanwhile
+        if pending is not None:
+            pending.flush()
         if self._queue is None:
             self._init()
         return self._queue
@@ -102,8 +103,9 @@ class Device:
     def capture(self, cap):
         # ops queued before a capture begins belong to the eager run, those queued inside it to
         # the capture: launch them (or hand them to the capture) before the switch
-        if self.pending is not None:
-            self.pending.flush()
+        pending = self.pending   # read once: another thread may launch it meanwhile
+        if pending is not None:
+            pending.flush()
         self._capture = cap
 
     @property
@@ -114,8 +116,9 @@ class Device:
 
     def synchronize(self):
         refuse_in_capture(self, "synchronize()")
-        if self.pending is not None:
-            self.pending.flush()
+        pending = self.pending   # read once: another thread may launch it meanwhile
+        if pending is not None:
+            pending.flush()
         if self._queue is not None:
             self._queue.finish()
             check_device_errors(self)

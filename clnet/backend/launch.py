@@ -24,8 +24,9 @@ a replay would not run the Python that looked at them.
 def enqueue(dev, kernel, gsize, lsize, *args):
     """Enqueue ``kernel`` over ``gsize`` work-items in groups of ``lsize`` (None: the driver's
     choice) with ``args`` (numpy scalars or buffers, in the kernel's parameter order)."""
-    if dev.pending is not None:     # small ops queued before this one run first
-        dev.pending.flush()
+    pending = dev.pending   # read once: another thread may launch it meanwhile
+    if pending is not None:     # small ops queued before this one run first
+        pending.flush()
     dev.launches += 1
     cap = dev._capture
     if cap is None:
@@ -36,8 +37,9 @@ def enqueue(dev, kernel, gsize, lsize, *args):
 
 def enqueue_dynamic(dev, kernel, gsize, lsize, make_args):
     """``enqueue`` with arguments computed by ``make_args()`` at each run (see the module note)."""
-    if dev.pending is not None:
-        dev.pending.flush()
+    pending = dev.pending   # read once: another thread may launch it meanwhile
+    if pending is not None:
+        pending.flush()
     dev.launches += 1
     cap = dev._capture
     if cap is None:
