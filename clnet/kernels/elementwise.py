@@ -75,6 +75,29 @@ def launch_w(dev, kernel, n, w, *args):
     enqueue(dev, kernel, ((items + local - 1) // local * local,), (local,), *args)
 
 
+# chain opcodes of the binary ops without a vector form (those may chain on every device)
+_PLAIN_BINARY_CODES = {op: code for op, code in BINARY_CODES.items() if op not in VEC_BINARY}
+
+
+def chain_binary(dev, prg, op, ct, n, a, aoff, b, boff, sa, sb, ostorage, ooff):
+    """Queue binary ``op`` over ``n`` contiguous elements on the device's pending chain
+    (chain.py) when it qualifies: a small tensor, a chained compute type, and an op this device
+    does not compute with its vector form (whose last bits may differ from the chain's scalar
+    one). ``a``/``b`` are buffers (None: the scalar ``sa``/``sb``). True when queued."""
+    limit = dev.tuning.get("elementwise.chain")
+    if limit is None:
+        limit = chain_limit(dev)
+    if n > limit or ct not in CHAIN_TYPES:
+        return False
+    code = _PLAIN_BINARY_CODES.get(op)
+    if code is None:
+        if op not in BINARY_CODES or vec_width(dev, op, ct, VEC_BINARY):
+            return False
+        code = BINARY_CODES[op]
+    return queue_op(dev, prg, ct, n, code, a, aoff, b, boff, sa, sb, ostorage.buffer, ooff,
+                    ostorage)
+
+
 def scalar_type(dt):
     return np.uint8 if dt is dtypes.bool_ else dt.np.type
 
@@ -98,15 +121,11 @@ def launch_binary(op, a, b, out, ct):
     shape = out._shape
     if (out.is_contiguous() and (not a_t or (a._shape == shape and a.is_contiguous()))
             and (not b_t or (b._shape == shape and b.is_contiguous()))):
-        w = vec_width(dev, op, ct, VEC_BINARY)
-        # a small tensor joins the pending chain (chain.py), unless this device computes the op
-        # with its vector form, whose last bits may differ from the chain's scalar one
-        if not w and n <= chain_limit(dev) and ct in CHAIN_TYPES and op in BINARY_CODES and \
-                queue_op(dev, prg, ct, n, BINARY_CODES[op], a._storage.buffer if a_t else None,
-                         a._offset if a_t else 0, b._storage.buffer if b_t else None,
-                         b._offset if b_t else 0, sa, sb, out._storage.buffer, out._offset,
-                         out._storage):
+        if chain_binary(dev, prg, op, ct, n, a._storage.buffer if a_t else None,
+                        a._offset if a_t else 0, b._storage.buffer if b_t else None,
+                        b._offset if b_t else 0, sa, sb, out._storage, out._offset):
             return out
+        w = vec_width(dev, op, ct, VEC_BINARY)
         k = prg.kernel(op + ("_v" if w else "_c"),
                        [_I32, None, _I32, None, _I32, st, st, None, _I32, _I32])
         launch_w(dev, k, n, w or _VW, n, ta._storage.buffer, ta._offset, tb._storage.buffer,

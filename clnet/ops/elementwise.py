@@ -18,10 +18,9 @@ import numpy as np
 from .. import dtypes, graph
 from ..backend.launch import enqueue
 from ..errors import KernelBuildError
-from ..kernels.chain import BINARY_CODES, chain_limit, queue_op
-from ..kernels.elementwise import (FAST_KERNELS, VEC_BINARY, fast_kernel, launch_binary,
+from ..kernels.elementwise import (FAST_KERNELS, chain_binary, fast_kernel, launch_binary,
                                    launch_unary, native_half, program, scalar_type,
-                                   ternary_contiguous, ternary_strided, vec_width)
+                                   ternary_contiguous, ternary_strided)
 from ..kernels.layout import _INT32_BYTES, broadcast_shapes, check_index_range, same_device
 from ..tensor import Storage, Tensor, _numel, contiguous_strides
 from .copy import cast, clone, copy_into
@@ -127,9 +126,6 @@ _NOT_FAST = _COMPARE | _INT_BOOL_ONLY
 
 
 _F32, _F64 = dtypes.float32, dtypes.float64
-# chain opcodes of the binary ops without a vector form (those chain on every device)
-_PLAIN_CODES = {op: code for op, code in BINARY_CODES.items() if op not in VEC_BINARY}
-_PROGRAMS = {}  # (device, dtype) -> elementwise.cl's program
 _LAYOUTS = {}   # shape -> (its contiguous strides, its element count)
 
 
@@ -171,23 +167,11 @@ def _fast_binary(op, a, b):
         return None
     ostorage = Storage(dev, n * dt.itemsize)
     out = Tensor._make(ostorage, shape, strides, 0, dt)
-    limit = dev.tuning.get("elementwise.chain")
-    if limit is None:
-        limit = chain_limit(dev)
-    if n <= limit:
-        code = _PLAIN_CODES.get(op)
-        if code is None and op in BINARY_CODES and not vec_width(dev, op, dt, VEC_BINARY):
-            code = BINARY_CODES[op]     # (a vector-form op chains only where that form is off)
-        if code is not None:
-            prg = _PROGRAMS.get((dev, dt))
-            if prg is None:
-                prg = _PROGRAMS[(dev, dt)] = program(dev, dt)
-            if (queue_op(dev, prg, dt, n, code, storage.buffer, a._offset, None, 0, 0.0, b,
-                         ostorage.buffer, 0, ostorage) if mode else
-                    queue_op(dev, prg, dt, n, code, storage.buffer, a._offset,
-                             b._storage.buffer, b._offset, 0.0, 0.0, ostorage.buffer, 0,
-                             ostorage)):
-                return out  # a small tensor: the op joined the device's pending chain
+    # a small tensor: the op joins the device's pending chain (kernels/chain.py)
+    if chain_binary(dev, program(dev, dt), op, dt, n, storage.buffer, a._offset,
+                    None if mode else b._storage.buffer, 0 if mode else b._offset, 0.0,
+                    b if mode else 0.0, ostorage, 0):
+        return out
     hit = FAST_KERNELS.get((dev, op, dt, dev.tuning.get("elementwise.vec")))
     k, local, w = hit if hit is not None else fast_kernel(dev, op, dt)
     # launch_w inlined: this path is the per-op host cost of small tensors

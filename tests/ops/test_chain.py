@@ -186,3 +186,29 @@ def test_partially_overlapping_in_place_ops_are_refused_as_torch_refuses_them(ch
         y[::2].add_(y[1::2])                # no common element, not dense: allowed by both
         assert x.tolist() == [0.0, 2.0, 2.0, 18.0, 2.0, 50.0]
         assert y.tolist() == [1.0, 1.0, 5.0, 3.0, 9.0, 5.0]
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "offset", "transposed", "stepped", "expanded"])
+def test_where_out_matches_torch_on_every_layout(layout):
+    rng = np.random.default_rng(3)
+    c, a, b = rng.random((4, 5)) < 0.5, rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+
+    def lay(t, mod):
+        if layout == "offset":
+            return mod.cat([mod.zeros(1, dtype=t.dtype), t.reshape(-1)])[1:].reshape(4, 5)
+        if layout == "transposed":
+            return t.t().contiguous().t()
+        if layout == "stepped":
+            return mod.stack([t, t], -1)[..., 0]
+        if layout == "expanded":
+            return t[:1].expand(4, 5)
+        return t
+    outs = []
+    for mod in (clnet, torch):
+        args = [lay(mod.tensor(v.astype(np.float32) if v.dtype != bool else v), mod)
+                for v in (c, a, b)]
+        out = mod.empty(4, 5)
+        r = mod.where(*args, out=out)
+        assert r is out
+        outs.append(out.numpy())
+    np.testing.assert_array_equal(outs[0], outs[1])
